@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+/** labctl entry point: parse flags with commander, dispatch to one file per command, map errors to exit codes. */
+import { Command, CommanderError } from 'commander';
+import { reportError } from './output.js';
+import { registerCommands } from './commands.js';
+
+export function buildProgram(): Command {
+  const program = new Command('labctl')
+    .description('Declarative container network labs on OVN/OVS: up, doctor, down.')
+    .version('0.1.0')
+    .showHelpAfterError('(run labctl --help for usage)')
+    .exitOverride();
+  registerCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; usage errors were already printed by commander.
+      return err.exitCode === 0 ? 0 : 1;
+    }
+    const json = argv.includes('--json');
+    return reportError(err, json);
+  }
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.exitCode = reportError(err);
+  },
+);

@@ -1,0 +1,258 @@
+/**
+ * Load a lab file: YAML with source positions → schema → semantic checks. Every problem is reported at once as a
+ * Diagnostic with file:line:col, the path (nodes.web.interfaces[0].ip), what is wrong and a hint. Nothing here
+ * touches the host.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { LabctlError } from '../errors.js';
+import { labSchema } from './schema.js';
+import type { Lab } from './types.js';
+import { type Issue, type PathSeg, suggest, validateLab } from './validate.js';
+
+export interface Diagnostic {
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+  message: string;
+  hint?: string;
+}
+
+export class LabValidationError extends LabctlError {
+  readonly diagnostics: Diagnostic[];
+  constructor(diagnostics: Diagnostic[]) {
+    const first = diagnostics[0];
+    super('invalid-lab', `${diagnostics.length} problem${diagnostics.length === 1 ? '' : 's'} in ${first?.file ?? 'the lab file'}`, {
+      hint: first ? `edit ${first.file}:${first.line} and run labctl validate again` : undefined,
+      details: diagnostics.map(formatDiagnostic),
+    });
+    this.diagnostics = diagnostics;
+  }
+}
+
+export function formatPath(path: PathSeg[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out ? `.${seg}` : seg;
+  }
+  return out || '(top)';
+}
+
+export function formatDiagnostic(d: Diagnostic): string {
+  return `${d.file}:${d.line}:${d.col} ${d.path}: ${d.message}${d.hint ? ` (hint: ${d.hint})` : ''}`;
+}
+
+/** Read and validate a lab file; throws LabValidationError with every problem, or an environment error. */
+export function loadLabFile(file: string): Lab {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new LabctlError('usage', `cannot read lab file ${file}${code ? ` (${code})` : ''}`, {
+      hint: code === 'ENOENT' ? 'pass the lab file with -f FILE, or run labctl in the directory that holds lab.yml' : undefined,
+    });
+  }
+  const lab = parseLab(text, file);
+  lab.file = path;
+  return lab;
+}
+
+/** Validate lab text; `file` is only used in diagnostics. */
+export function parseLab(text: string, file = 'lab.yml'): Lab {
+  const result = checkLab(text, file);
+  if (!result.lab) throw new LabValidationError(result.diagnostics);
+  return result.lab;
+}
+
+export function checkLab(text: string, file = 'lab.yml'): { lab?: Lab; diagnostics: Diagnostic[] } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const at = (offset: number) => lineCounter.linePos(offset);
+  const diag = (offset: number, path: string, message: string, hint?: string): Diagnostic => {
+    const { line, col } = at(offset);
+    return { file, line, col, path, message, ...(hint ? { hint } : {}) };
+  };
+
+  if (doc.errors.length) {
+    return {
+      diagnostics: doc.errors.map((e) => {
+        const dup = e.code === 'DUPLICATE_KEY';
+        const msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+        return diag(e.pos[0], '(yaml)', dup ? msg.replace(/^Map keys must be unique/, 'duplicate key') : `YAML syntax: ${msg}`, dup ? 'remove or rename one of the two keys' : 'fix the YAML syntax at this position');
+      }),
+    };
+  }
+  if (doc.contents === null || (isScalar(doc.contents) && (doc.contents.value === null || doc.contents.value === ''))) {
+    return { diagnostics: [diag(0, '(top)', 'the lab file is empty', 'start with name:, networks: and nodes: (see lab.yml in the labctl repository)')] };
+  }
+  if (!isMap(doc.contents)) {
+    return { diagnostics: [diag(doc.contents.range?.[0] ?? 0, '(top)', 'the lab file must be a mapping (name:, networks:, nodes:, …)', 'start with name: my-lab')] };
+  }
+
+  const data = doc.toJS({ maxAliasCount: 1000 });
+  let parsed = labSchema.safeParse(data);
+  const diagnostics: Diagnostic[] = [];
+  if (!parsed.success) {
+    diagnostics.push(...parsed.error.issues.flatMap((issue) => zodIssueToDiagnostics(issue, doc, data, diag)));
+    // Unknown keys alone should not hide the semantic problems: drop them and check the rest too.
+    if (parsed.error.issues.every((i) => i.code === 'unrecognized_keys')) {
+      const pruned = structuredClone(data);
+      for (const i of parsed.error.issues) {
+        const parent = getAt(pruned, i.path.filter((p): p is string | number => typeof p !== 'symbol'));
+        for (const k of (i as { keys: string[] }).keys) delete (parent as Record<string, unknown>)[k];
+      }
+      parsed = labSchema.safeParse(pruned);
+    }
+  }
+  if (parsed.success) {
+    const { lab, issues } = validateLab(parsed.data);
+    diagnostics.push(
+      ...issues.map((i) => diag(locate(doc, i.path, i.atKey ?? false), formatPath(i.path), i.message, i.hint)),
+    );
+    if (!diagnostics.length) return { lab, diagnostics };
+  }
+  return { diagnostics: sortDiagnostics(diagnostics) };
+}
+
+function sortDiagnostics(d: Diagnostic[]): Diagnostic[] {
+  return d.sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+type DiagFn = (offset: number, path: string, message: string, hint?: string) => Diagnostic;
+
+const KNOWN_KEYS: Record<string, string[]> = {
+  top: ['name', 'defaults', 'networks', 'routers', 'nodes', 'policies', 'expect', 'ovn'],
+  node: ['image', 'build', 'cmd', 'env', 'interfaces', 'listen'],
+  interface: ['network', 'ip', 'mac', 'name', 'mtu'],
+  network: ['subnet', 'gateway', 'mtu'],
+  router: ['links', 'routes'],
+  rule: ['from', 'to', 'proto', 'port'],
+  expect: ['from', 'to', 'proto', 'port', 'result'],
+  ovn: ['remote', 'nb', 'encap', 'datapath', 'bridge'],
+  defaults: ['image', 'mtu'],
+};
+
+function keysFor(path: PathSeg[]): string[] | undefined {
+  const [a, , c, , e] = path;
+  if (path.length === 0) return KNOWN_KEYS.top;
+  if (a === 'nodes' && path.length === 2) return KNOWN_KEYS.node;
+  if (a === 'nodes' && c === 'interfaces' && path.length === 4) return KNOWN_KEYS.interface;
+  if (a === 'networks' && path.length === 2) return KNOWN_KEYS.network;
+  if (a === 'routers' && path.length === 2) return KNOWN_KEYS.router;
+  if (a === 'policies' && path.length === 3) return KNOWN_KEYS.rule;
+  if (a === 'policies' && path.length === 2) return ['deny', 'allow'];
+  if (a === 'expect' && path.length === 2) return KNOWN_KEYS.expect;
+  if (a === 'ovn' && path.length === 1) return KNOWN_KEYS.ovn;
+  if (a === 'defaults' && path.length === 1) return KNOWN_KEYS.defaults;
+  void e;
+  return undefined;
+}
+
+function zodIssueToDiagnostics(issue: z.core.$ZodIssue, doc: Document, data: unknown, diag: DiagFn): Diagnostic[] {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  if (issue.code === 'unrecognized_keys') {
+    const known = keysFor(path) ?? [];
+    return issue.keys.map((key) => {
+      const s = suggest(key, known);
+      return diag(
+        locate(doc, [...path, key], true),
+        formatPath([...path, key]),
+        `unknown key "${key}"`,
+        s ? `did you mean ${s}?` : known.length ? `allowed here: ${known.join(', ')}` : 'remove it',
+      );
+    });
+  }
+  const value = getAt(data, path);
+  const missing = value === undefined;
+  const where = formatPath(path);
+  let message: string;
+  let hint: string | undefined;
+  switch (issue.code) {
+    case 'invalid_type':
+      if (missing) {
+        message = `missing required key "${path[path.length - 1]}"`;
+        hint = `add ${path[path.length - 1]}: …`;
+      } else {
+        message = `expected ${issue.expected}, got ${describe(value)}`;
+      }
+      break;
+    case 'invalid_value':
+      message = `${JSON.stringify(value)} is not one of ${issue.values.map((v) => String(v)).join(', ')}`;
+      {
+        const s = typeof value === 'string' ? suggest(value, issue.values.map(String)) : undefined;
+        hint = s ? `did you mean ${s}?` : undefined;
+      }
+      break;
+    case 'too_small':
+    case 'too_big':
+      message = `${describe(value)} is too ${issue.code === 'too_small' ? 'small' : 'big'} (${issue.code === 'too_small' ? 'minimum' : 'maximum'} ${String(issue.code === 'too_small' ? issue.minimum : issue.maximum)})`;
+      break;
+    case 'invalid_union':
+      message = unionMessage(path, value);
+      break;
+    default:
+      message = issue.message;
+  }
+  // A missing key is reported at its parent mapping.
+  const offset = missing ? locate(doc, path.slice(0, -1), false) : locate(doc, path, false);
+  return [diag(offset, where, message, hint)];
+}
+
+function unionMessage(path: PathSeg[], value: unknown): string {
+  const [a, , c] = path;
+  if (a === 'nodes' && c === 'interfaces') return `interface must be a network name or {network, ip, mac, name, mtu}; got ${describe(value)}`;
+  if (a === 'policies') return `policy must be {deny: {...}} or {allow: {...}}; got ${describe(value)}`;
+  if (a === 'routers') return `router link must be a network name or {network, ip}; got ${describe(value)}`;
+  return `unexpected ${describe(value)}`;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return `"${v}"`;
+  return `${typeof v} ${String(v)}`;
+}
+
+function getAt(data: unknown, path: PathSeg[]): unknown {
+  let cur: unknown = data;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[seg];
+  }
+  return cur;
+}
+
+/** Offset of the node at `path` (or of its key with atKey); the deepest existing ancestor when it is missing. */
+export function locate(doc: Document, path: PathSeg[], atKey: boolean): number {
+  let node: unknown = doc.contents;
+  let offset = (doc.contents as Node | null)?.range?.[0] ?? 0;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i]!;
+    const last = i === path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) return offset;
+      const keyNode = pair.key as Node;
+      if (last && atKey) return keyNode.range?.[0] ?? offset;
+      const valueNode = pair.value as Node | null;
+      if (!valueNode) return keyNode.range?.[0] ?? offset;
+      offset = valueNode.range?.[0] ?? keyNode.range?.[0] ?? offset;
+      node = valueNode;
+    } else if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg] as Node | undefined;
+      if (!item) return offset;
+      offset = item.range?.[0] ?? offset;
+      node = item;
+    } else {
+      return offset;
+    }
+  }
+  return offset;
+}

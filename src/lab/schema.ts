@@ -1,0 +1,116 @@
+/**
+ * The lab file's shape (design.md "Lab file: the core shape"), as a zod schema. Shape only: references between
+ * sections, addresses and names are checked in validate.ts, where every problem can be reported at once.
+ * The same schema is exported as JSON Schema by `labctl schema`, for editors.
+ */
+import { z } from 'zod';
+
+const port = z.int().min(1).max(65535);
+const portSpec = z.union([port, z.string().regex(/^\d{1,5}(-\d{1,5})?$/, 'expected a port or a range like 8000-8080')]);
+const proto = z.enum(['tcp', 'udp', 'icmp', 'any']);
+const probeProto = z.enum(['tcp', 'udp', 'icmp']);
+
+export const interfaceSchema = z.union([
+  z.string().describe('shorthand: the network to attach to; address and MAC are allocated'),
+  z.strictObject({
+    network: z.string().describe('the network (logical switch) this interface attaches to'),
+    ip: z.string().optional().describe('IPv4 address in the network subnet; allocated when omitted'),
+    mac: z.string().optional().describe('unicast MAC; derived from lab, node and interface name when omitted'),
+    name: z.string().optional().describe('interface name inside the container; eth1, eth2, … by default'),
+    mtu: z.int().min(576).max(9000).optional().describe('defaults to the network MTU'),
+  }),
+]);
+
+export const nodeSchema = z.strictObject({
+  image: z.string().min(1).optional().describe('image to run; defaults.image when omitted'),
+  build: z
+    .union([
+      z.string().min(1),
+      z.strictObject({ context: z.string().min(1), dockerfile: z.string().min(1).optional() }),
+    ])
+    .optional()
+    .describe('build the image from this context directory (relative to the lab file)'),
+  cmd: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional().describe('command to run'),
+  env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  interfaces: z.array(interfaceSchema).default([]),
+  listen: z
+    .array(z.string())
+    .default([])
+    .describe('services the node itself serves, as proto/port (tcp/80, udp/53); doctor probes them'),
+});
+
+export const networkSchema = z.strictObject({
+  subnet: z.string().describe('IPv4 CIDR, e.g. 10.0.1.0/24'),
+  gateway: z.string().optional().describe("the router's address on this network; first host address by default"),
+  mtu: z.int().min(576).max(9000).optional(),
+});
+
+export const routerLinkSchema = z.union([
+  z.string(),
+  z.strictObject({ network: z.string(), ip: z.string().optional() }),
+]);
+
+export const routerSchema = z.strictObject({
+  links: z.array(routerLinkSchema).min(1),
+  routes: z
+    .array(z.strictObject({ prefix: z.string(), via: z.string() }))
+    .default([])
+    .describe('static routes on this router'),
+});
+
+export const ruleSchema = z.strictObject({
+  from: z.string().describe('node, network or CIDR'),
+  to: z.string().describe('node, network or CIDR'),
+  proto: proto.default('any'),
+  port: portSpec.optional(),
+});
+
+export const policySchema = z.union([
+  z.strictObject({ deny: ruleSchema }),
+  z.strictObject({ allow: ruleSchema }),
+]);
+
+export const expectSchema = z.strictObject({
+  from: z.string().describe('node'),
+  to: z.string().describe('node or IPv4 address'),
+  proto: probeProto,
+  port: port.optional(),
+  result: z.enum(['pass', 'blocked']).default('pass'),
+});
+
+export const ovnSchema = z.strictObject({
+  remote: z.string().optional().describe('southbound DB of an existing OVN central; embedded local one when omitted'),
+  nb: z.string().optional().describe('northbound DB of an existing OVN central (pairs with remote)'),
+  encap: z
+    .strictObject({ type: z.enum(['geneve', 'vxlan', 'stt']).default('geneve'), ip: z.string().default('127.0.0.1') })
+    .prefault({}),
+  datapath: z.enum(['auto', 'system', 'netdev']).default('auto'),
+  bridge: z.string().default('br-int'),
+});
+
+export const labSchema = z.strictObject({
+  name: z.string().describe('[a-z0-9-], short; every object of the lab carries it'),
+  defaults: z
+    .strictObject({
+      image: z.string().min(1).default('labctl/node'),
+      mtu: z.int().min(576).max(9000).default(1500),
+    })
+    .prefault({}),
+  networks: z.record(z.string(), networkSchema).default({}),
+  routers: z.record(z.string(), routerSchema).default({}),
+  nodes: z.record(z.string(), nodeSchema),
+  policies: z.array(policySchema).default([]),
+  expect: z.array(expectSchema).default([]),
+  ovn: ovnSchema.prefault({}),
+});
+
+export type LabInput = z.input<typeof labSchema>;
+export type LabDoc = z.output<typeof labSchema>;
+
+export function labJsonSchema(): Record<string, unknown> {
+  return {
+    $id: 'https://labctl.dev/schema/lab.json',
+    title: 'labctl lab file',
+    ...z.toJSONSchema(labSchema, { io: 'input', unrepresentable: 'any' }),
+  };
+}

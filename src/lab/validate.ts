@@ -1,0 +1,394 @@
+/**
+ * Semantic checks on a lab that already has the right shape: names, references, addresses, MACs, ports.
+ * Every problem is collected (never the first one only), each with the path it concerns and a hint.
+ */
+import { closest } from 'fastest-levenshtein';
+import { isSafeName, MAX_LAB_NAME, MAX_OBJECT_NAME, IFNAME_RE } from '../names.js';
+import {
+  broadcast,
+  contains,
+  firstHost,
+  formatCidr,
+  intToIp,
+  ipToInt,
+  isHostAddress,
+  isIPv4,
+  isIPv6,
+  overlaps,
+  parseCidr,
+  size,
+  type Cidr,
+} from './ipv4.js';
+import { isMulticastMac, normalizeMac } from './mac.js';
+import type { LabDoc } from './schema.js';
+import type { Lab, LabInterface, LabNetwork, LabNode, LabPolicy, LabRouter } from './types.js';
+
+export type PathSeg = string | number;
+
+export interface Issue {
+  path: PathSeg[];
+  message: string;
+  hint?: string;
+  /** point at the key of the last path segment rather than its value */
+  atKey?: boolean;
+}
+
+const IMAGE_RE = /^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_.-]+)?(@sha256:[a-f0-9]{64})?$/;
+const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const LISTEN_RE = /^(tcp|udp)\/(\d{1,5})$/;
+const REMOTE_RE = /^(unix:\/[^\s]+|(tcp|ssl):[A-Za-z0-9.-]+:\d{1,5})(,(unix:\/[^\s]+|(tcp|ssl):[A-Za-z0-9.-]+:\d{1,5}))*$/;
+
+export function suggest(name: string, known: string[]): string | undefined {
+  if (known.length === 0) return undefined;
+  const best = closest(name, known);
+  // Only suggest when the edit distance is small relative to the name, or one is a prefix of the other.
+  const d = levenshteinWithin(name, best, Math.max(2, Math.floor(best.length / 3)));
+  return d || best.startsWith(name) || name.startsWith(best) ? best : undefined;
+}
+
+function levenshteinWithin(a: string, b: string, max: number): boolean {
+  if (Math.abs(a.length - b.length) > max) return false;
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length]! <= max;
+}
+
+function didYouMean(name: string, known: string[], what: string): string {
+  const s = suggest(name, known);
+  if (s) return `did you mean ${s}?`;
+  return known.length ? `known ${what}: ${known.join(', ')}` : `define it under ${what}`;
+}
+
+function nameIssue(name: string, max: number): string | undefined {
+  if (isSafeName(name, max)) return undefined;
+  if (name.length > max) return `is ${name.length} characters long; the limit is ${max}`;
+  return 'must start with a letter and use only a-z, 0-9 and single hyphens (not at the end)';
+}
+
+export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
+  const issues: Issue[] = [];
+  const add = (path: PathSeg[], message: string, hint?: string, atKey = false) =>
+    issues.push({ path, message, hint, atKey });
+
+  // ---- name
+  const nameProblem = nameIssue(doc.name, MAX_LAB_NAME);
+  if (nameProblem) add(['name'], `lab name "${doc.name}" ${nameProblem}`, 'e.g. name: two-vpcs');
+
+  // ---- networks
+  const networks: LabNetwork[] = [];
+  const netByName = new Map<string, LabNetwork>();
+  for (const [name, n] of Object.entries(doc.networks)) {
+    const p = ['networks', name];
+    const bad = nameIssue(name, MAX_OBJECT_NAME);
+    if (bad) add(p, `network name "${name}" ${bad}`, undefined, true);
+    const parsed = parseCidr(n.subnet);
+    let subnet: Cidr | undefined;
+    if (!parsed.ok) {
+      add([...p, 'subnet'], `subnet "${n.subnet}": ${parsed.reason}`, 'write an IPv4 CIDR such as 10.0.1.0/24');
+    } else if (parsed.hostBitsSet) {
+      add(
+        [...p, 'subnet'],
+        `subnet "${n.subnet}" has host bits set`,
+        `did you mean ${formatCidr(parsed.cidr)}?`,
+      );
+    } else if (parsed.cidr.prefix > 30) {
+      add([...p, 'subnet'], `subnet "${n.subnet}" is too small for a router and a node`, 'use /30 or larger');
+    } else {
+      subnet = parsed.cidr;
+    }
+    if (n.gateway !== undefined && subnet) {
+      checkHostIp(n.gateway, subnet, n.subnet, [...p, 'gateway'], add);
+    }
+    if (subnet) {
+      const net: LabNetwork = {
+        name,
+        subnet,
+        cidr: formatCidr(subnet),
+        gateway: n.gateway,
+        mtu: n.mtu ?? doc.defaults.mtu,
+      };
+      networks.push(net);
+      netByName.set(name, net);
+    }
+  }
+  const networkNames = Object.keys(doc.networks);
+
+  // ---- routers
+  const routers: LabRouter[] = [];
+  /** per network: address -> who holds it, for duplicates */
+  const taken = new Map<string, Map<number, string>>();
+  const take = (network: string, ip: number, who: string, path: PathSeg[]) => {
+    let m = taken.get(network);
+    if (!m) taken.set(network, (m = new Map()));
+    const holder = m.get(ip);
+    if (holder) {
+      add(path, `address ${intToIp(ip)} on ${network} is already used by ${holder}`, 'give each one its own address');
+      return;
+    }
+    m.set(ip, who);
+  };
+  const routerAddr = new Map<string, string>(); // network -> router address (first router wins)
+
+  for (const [name, r] of Object.entries(doc.routers)) {
+    const p = ['routers', name];
+    const bad = nameIssue(name, MAX_OBJECT_NAME);
+    if (bad) add(p, `router name "${name}" ${bad}`, undefined, true);
+    const links: LabRouter['links'] = [];
+    const linkedSubnets: { network: string; subnet: Cidr; i: number }[] = [];
+    r.links.forEach((l, i) => {
+      const link = typeof l === 'string' ? { network: l } : l;
+      const lp = [...p, 'links', i];
+      if (!(link.network in doc.networks)) {
+        add(typeof l === 'string' ? lp : [...lp, 'network'], `router ${name} links unknown network "${link.network}"`, didYouMean(link.network, networkNames, 'networks'));
+        return;
+      }
+      if (links.some((x) => x.network === link.network)) {
+        add(lp, `router ${name} links ${link.network} twice`, 'list each network once');
+        return;
+      }
+      const net = netByName.get(link.network);
+      links.push({ network: link.network, ip: link.ip });
+      if (!net) return;
+      for (const other of linkedSubnets) {
+        if (overlaps(other.subnet, net.subnet)) {
+          add(
+            lp,
+            `router ${name}: subnet ${net.cidr} of ${link.network} overlaps ${formatCidr(other.subnet)} of ${other.network}`,
+            'a router cannot route between overlapping subnets; change one subnet',
+          );
+        }
+      }
+      linkedSubnets.push({ network: link.network, subnet: net.subnet, i });
+      const ipText = link.ip ?? net.gateway;
+      let ip: number | undefined;
+      if (link.ip !== undefined) {
+        ip = checkHostIp(link.ip, net.subnet, net.cidr, [...lp, 'ip'], add);
+      } else if (ipText !== undefined) {
+        ip = isIPv4(ipText) && isHostAddress(net.subnet, ipToInt(ipText)) ? ipToInt(ipText) : undefined;
+      } else {
+        ip = firstHost(net.subnet);
+      }
+      if (ip !== undefined) {
+        take(link.network, ip, `router ${name}`, typeof l === 'string' ? lp : [...lp, 'ip']);
+        if (!routerAddr.has(link.network)) routerAddr.set(link.network, intToIp(ip));
+      }
+    });
+    const routes: LabRouter['routes'] = [];
+    r.routes.forEach((rt, i) => {
+      const rp = [...p, 'routes', i];
+      const pc = parseCidr(rt.prefix);
+      if (!pc.ok) add([...rp, 'prefix'], `route prefix "${rt.prefix}": ${pc.reason}`, 'e.g. 10.9.0.0/16');
+      else if (pc.hostBitsSet) add([...rp, 'prefix'], `route prefix "${rt.prefix}" has host bits set`, `did you mean ${formatCidr(pc.cidr)}?`);
+      if (!isIPv4(rt.via)) {
+        add([...rp, 'via'], `route next hop "${rt.via}" is not an IPv4 address`, 'e.g. via: 10.0.1.254');
+      } else if (!linkedSubnets.some((s) => contains(s.subnet, ipToInt(rt.via)))) {
+        add([...rp, 'via'], `route next hop ${rt.via} is not on any network router ${name} links`, `linked: ${linkedSubnets.map((s) => formatCidr(s.subnet)).join(', ') || 'none'}`);
+      }
+      routes.push({ prefix: pc.ok ? formatCidr(pc.cidr) : rt.prefix, via: rt.via });
+    });
+    routers.push({ name, links, routes });
+  }
+
+  // ---- nodes
+  const nodes: LabNode[] = [];
+  const nodeNames = Object.keys(doc.nodes);
+  const macs = new Map<string, string>();
+  const routerNames = new Set(Object.keys(doc.routers));
+  if (nodeNames.length === 0) add(['nodes'], 'the lab has no nodes', 'add at least one node under nodes:', true);
+  const pendingAlloc: { network: string; path: PathSeg[] }[] = [];
+
+  for (const [name, n] of Object.entries(doc.nodes)) {
+    const p = ['nodes', name];
+    const bad = nameIssue(name, MAX_OBJECT_NAME);
+    if (bad) add(p, `node name "${name}" ${bad}`, undefined, true);
+    if (routerNames.has(name)) add(p, `node "${name}" has the same name as a router`, 'rename one of them', true);
+    const image = n.image ?? doc.defaults.image;
+    if (!IMAGE_RE.test(image)) add([...p, n.image ? 'image' : 'name'], `image "${image}" is not a valid image reference`, 'e.g. labctl/node or debian:bookworm');
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(n.env ?? {})) {
+      if (!ENV_KEY_RE.test(k)) add([...p, 'env', k], `environment variable name "${k}" is not valid`, 'use letters, digits and _', true);
+      env[k] = String(v);
+    }
+    const interfaces: LabInterface[] = [];
+    const ifNames = new Set<string>();
+    n.interfaces.forEach((raw, i) => {
+      const ip = [...p, 'interfaces', i];
+      const spec = typeof raw === 'string' ? { network: raw } : raw;
+      const ifname = spec.name ?? `eth${i + 1}`;
+      if (spec.name !== undefined && !IFNAME_RE.test(spec.name)) {
+        add([...ip, 'name'], `interface name "${spec.name}" is not valid`, 'at most 15 characters: a-z first, then a-z 0-9 _ -');
+      } else if (ifNames.has(ifname)) {
+        add(spec.name !== undefined ? [...ip, 'name'] : ip, `node ${name} has two interfaces named ${ifname}`, 'give each interface its own name');
+      }
+      if (ifname === 'lo') add([...ip, 'name'], 'interface name "lo" is reserved', 'pick another name');
+      ifNames.add(ifname);
+      const target = typeof raw === 'string' ? ip : [...ip, 'network'];
+      if (!(spec.network in doc.networks)) {
+        add(target, `node ${name} attaches to unknown network "${spec.network}"`, didYouMean(spec.network, networkNames, 'networks'));
+      }
+      const net = netByName.get(spec.network);
+      const iface: LabInterface = { name: ifname, network: spec.network };
+      if (spec.mtu !== undefined) iface.mtu = spec.mtu;
+      if (spec.ip !== undefined) {
+        iface.ip = spec.ip;
+        if (net) {
+          const v = checkHostIp(spec.ip, net.subnet, net.cidr, [...ip, 'ip'], add);
+          if (v !== undefined) {
+            const r = routerAddr.get(spec.network);
+            if (r === intToIp(v)) {
+              add([...ip, 'ip'], `${spec.ip} is the router address of ${spec.network}`, `pick another address in ${net.cidr}`);
+            } else {
+              take(spec.network, v, `node ${name}`, [...ip, 'ip']);
+            }
+          }
+        } else if (!isIPv4(spec.ip)) {
+          add([...ip, 'ip'], `"${spec.ip}" is not an IPv4 address`);
+        }
+      } else if (net) {
+        pendingAlloc.push({ network: spec.network, path: ip });
+      }
+      if (spec.mac !== undefined) {
+        const mac = normalizeMac(spec.mac);
+        if (!mac) add([...ip, 'mac'], `"${spec.mac}" is not a MAC address`, 'six hex pairs, e.g. 0a:00:00:00:00:10');
+        else if (isMulticastMac(mac)) add([...ip, 'mac'], `${mac} is a multicast MAC`, 'the first octet must be even, e.g. 0a:…');
+        else if (mac === '00:00:00:00:00:00') add([...ip, 'mac'], 'the all-zero MAC is not usable', 'pick another, e.g. 0a:00:00:00:00:10');
+        else {
+          const holder = macs.get(mac);
+          if (holder) add([...ip, 'mac'], `MAC ${mac} is already used by ${holder}`, 'each interface needs its own MAC');
+          macs.set(mac, `${name}.${ifname}`);
+          iface.mac = mac;
+        }
+      }
+      interfaces.push(iface);
+    });
+    const listen: LabNode['listen'] = [];
+    n.listen.forEach((l, i) => {
+      const m = LISTEN_RE.exec(l.trim());
+      const port = m ? Number(m[2]) : 0;
+      if (!m || port < 1 || port > 65535) {
+        add([...p, 'listen', i], `listen entry "${l}" is not proto/port`, 'e.g. tcp/80 or udp/53 (port 1-65535)');
+        return;
+      }
+      listen.push({ proto: m[1] as 'tcp' | 'udp', port });
+    });
+    if (listen.length && interfaces.length === 0) add([...p, 'listen'], `node ${name} listens but has no interfaces`, 'attach it to a network', true);
+    const node: LabNode = { name, image, env, interfaces, listen };
+    if (n.build !== undefined) node.build = typeof n.build === 'string' ? { context: n.build } : n.build;
+    if (n.cmd !== undefined) node.cmd = typeof n.cmd === 'string' ? ['/bin/sh', '-c', n.cmd] : n.cmd;
+    nodes.push(node);
+  }
+
+  // Enough free addresses for the interfaces that need one allocated?
+  for (const net of networks) {
+    const want = pendingAlloc.filter((x) => x.network === net.name);
+    if (!want.length) continue;
+    const usable = size(net.subnet) - (net.subnet.prefix >= 31 ? 0 : 2);
+    const free = usable - (taken.get(net.name)?.size ?? 0);
+    if (want.length > free) {
+      add(want[Math.max(0, free)]!.path, `network ${net.name} (${net.cidr}) has no free address left for this interface`, `use a larger subnet than /${net.subnet.prefix}`);
+    }
+  }
+
+  // ---- policies
+  const policies: LabPolicy[] = [];
+  doc.policies.forEach((pol, i) => {
+    const action = 'deny' in pol ? 'deny' : 'allow';
+    const rule = 'deny' in pol ? pol.deny : pol.allow;
+    const p = ['policies', i, action];
+    for (const end of ['from', 'to'] as const) {
+      const v = rule[end];
+      if (!(v in doc.nodes) && !(v in doc.networks)) {
+        const c = parseCidr(v.includes('/') ? v : `${v}/32`);
+        if (!c.ok || c.hostBitsSet) {
+          add([...p, end], `"${v}" is not a node, a network or a CIDR`, didYouMean(v, [...nodeNames, ...networkNames], 'nodes and networks'));
+        }
+      }
+    }
+    const out: LabPolicy = { action, from: rule.from, to: rule.to, proto: rule.proto };
+    if (rule.port !== undefined) {
+      if (rule.proto !== 'tcp' && rule.proto !== 'udp') {
+        add([...p, 'port'], `a port needs proto tcp or udp, not ${rule.proto}`, 'add proto: tcp');
+      }
+      const [lo, hi] = String(rule.port).split('-').map(Number) as [number, number | undefined];
+      const max = hi ?? lo;
+      if (lo < 1 || max > 65535 || max < lo) add([...p, 'port'], `port "${rule.port}" is not a port or range within 1-65535`, 'e.g. 80 or 8000-8080');
+      else out.port = { min: lo, max };
+    }
+    policies.push(out);
+  });
+
+  // ---- expect
+  const expectations: Lab['expect'] = [];
+  doc.expect.forEach((e, i) => {
+    const p = ['expect', i];
+    if (!(e.from in doc.nodes)) add([...p, 'from'], `expect from unknown node "${e.from}"`, didYouMean(e.from, nodeNames, 'nodes'));
+    else if (doc.nodes[e.from]!.interfaces.length === 0) add([...p, 'from'], `node ${e.from} has no interfaces to probe from`, 'attach it to a network');
+    if (!(e.to in doc.nodes) && !isIPv4(e.to)) add([...p, 'to'], `expect to "${e.to}": not a node or an IPv4 address`, didYouMean(e.to, nodeNames, 'nodes'));
+    if (e.from === e.to) add([...p, 'to'], `expect from ${e.from} to itself`, 'probe another node');
+    if (e.proto === 'icmp' && e.port !== undefined) add([...p, 'port'], 'icmp has no port', 'remove port, or use proto tcp or udp');
+    if (e.proto !== 'icmp' && e.port === undefined) add(p, `expect ${e.proto} needs a port`, `add port: 80 (for example)`);
+    expectations.push({ from: e.from, to: e.to, proto: e.proto, port: e.port, result: e.result });
+  });
+
+  // ---- ovn
+  const ovn = doc.ovn;
+  if (!isIPv4(ovn.encap.ip)) add(['ovn', 'encap', 'ip'], `encap ip "${ovn.encap.ip}" is not an IPv4 address`, 'the address other chassis reach this one on, e.g. 127.0.0.1 for one host');
+  for (const key of ['remote', 'nb'] as const) {
+    const v = ovn[key];
+    if (v !== undefined && !REMOTE_RE.test(v)) add(['ovn', key], `ovn ${key} "${v}" is not an OVSDB remote`, 'e.g. unix:/var/run/ovn/ovnsb_db.sock or tcp:192.0.2.10:6642');
+  }
+  if (ovn.nb !== undefined && ovn.remote === undefined) add(['ovn', 'nb'], 'ovn.nb needs ovn.remote (the southbound DB of the same central)', 'add remote: tcp:HOST:6642');
+  if (!/^[a-z][a-z0-9-]{0,14}$/.test(ovn.bridge)) add(['ovn', 'bridge'], `bridge "${ovn.bridge}" is not a valid bridge name`, 'usually br-int');
+
+  if (issues.length) return { issues };
+  const lab: Lab = {
+    name: doc.name,
+    defaults: doc.defaults,
+    networks,
+    routers,
+    nodes,
+    policies,
+    expect: expectations,
+    ovn: { ...ovn, encap: { ...ovn.encap } },
+  };
+  return { lab, issues };
+}
+
+function checkHostIp(
+  text: string,
+  subnet: Cidr,
+  cidrText: string,
+  path: PathSeg[],
+  add: (path: PathSeg[], message: string, hint?: string) => void,
+): number | undefined {
+  if (isIPv6(text)) {
+    add(path, `${text} is an IPv6 address on the IPv4 subnet ${cidrText}`, `use an IPv4 address in ${cidrText}`);
+    return undefined;
+  }
+  if (!isIPv4(text)) {
+    add(path, `"${text}" is not an IPv4 address`, `e.g. ${intToIp(firstHost(subnet) + 9)}`);
+    return undefined;
+  }
+  const ip = ipToInt(text);
+  if (!contains(subnet, ip)) {
+    add(path, `${text} is outside the subnet ${cidrText}`, `use an address in ${cidrText}`);
+    return undefined;
+  }
+  if (ip === subnet.base) {
+    add(path, `${text} is the network address of ${cidrText}`, `use a host address, e.g. ${intToIp(firstHost(subnet) + 9)}`);
+    return undefined;
+  }
+  if (ip === broadcast(subnet)) {
+    add(path, `${text} is the broadcast address of ${cidrText}`, `use a host address, e.g. ${intToIp(firstHost(subnet) + 9)}`);
+    return undefined;
+  }
+  return ip;
+}

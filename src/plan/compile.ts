@@ -1,0 +1,333 @@
+/**
+ * compilePlan: Lab → Plan, pure and synchronous. The same lab always gives the same plan, and names, MACs and
+ * addresses of a node depend only on that node (and on explicit addresses), so appending a node never renumbers
+ * the others.
+ */
+import { digest } from '../names.js';
+import { contains, firstHost, intToIp, ipToInt, isHostAddress, parseCidr, type Cidr } from '../lab/ipv4.js';
+import { macFromDigest } from '../lab/mac.js';
+import type { Lab, LabNetwork, LabPolicy } from '../lab/types.js';
+import {
+  EXTID_IFACE,
+  EXTID_LAB,
+  EXTID_NODE,
+  LABEL_LAB,
+  LABEL_NODE,
+  PLAN_VERSION,
+  type Plan,
+  type PlanAcl,
+  type PlanInterface,
+  type PlanNode,
+  type PlanRoute,
+  type PlanRouter,
+  type PlanSwitch,
+} from './types.js';
+
+export const LOCAL_HOST = 'local';
+
+/** Derived names: one place, so apply, down, status and doctor all agree. */
+export const naming = {
+  container: (lab: string, node: string) => `labctl.${lab}.${node}`,
+  switch: (lab: string, network: string) => `${lab}.${network}`,
+  router: (lab: string, router: string) => `${lab}.${router}`,
+  nodePort: (lab: string, node: string, iface: string) => `${lab}.${node}.${iface}`,
+  routerPort: (lab: string, router: string, network: string) => `${lab}.${router}.${network}.lrp`,
+  routerSwitchPort: (lab: string, router: string, network: string) => `${lab}.${router}.${network}.lsp`,
+  /** host-side veth: "lv" + 13 hex digits = 15 bytes, the Linux limit; the lab is in the digest, so unique per host */
+  hostVeth: (lab: string, node: string, iface: string, salt = 0) =>
+    `lv${digest(['veth', lab, node, iface, String(salt)], 13)}`,
+  peerTmp: (hostVeth: string) => `lp${hostVeth.slice(2)}`,
+  acl: (lab: string, policy: number) => `${lab}-p${policy}`,
+};
+
+export function compilePlan(lab: Lab): Plan {
+  const L = lab.name;
+  const labIds = { [EXTID_LAB]: L };
+  const netByName = new Map(lab.networks.map((n) => [n.name, n]));
+
+  // ---- router addresses per network (first router linking a network owns the gateway address)
+  const routerIp = new Map<string, Map<string, string>>(); // router -> network -> ip
+  const gatewayOf = new Map<string, string>(); // network -> gateway ip
+  for (const r of lab.routers) {
+    const m = new Map<string, string>();
+    for (const link of r.links) {
+      const net = netByName.get(link.network)!;
+      const ip = link.ip ?? net.gateway ?? intToIp(firstHost(net.subnet));
+      m.set(link.network, ip);
+      if (!gatewayOf.has(link.network)) gatewayOf.set(link.network, ip);
+    }
+    routerIp.set(r.name, m);
+  }
+  for (const n of lab.networks) if (n.gateway && !gatewayOf.has(n.name)) gatewayOf.set(n.name, n.gateway);
+
+  // ---- addresses: reserve router, gateway and explicit ones first, then allocate in file order
+  const used = new Map<string, Set<number>>(lab.networks.map((n) => [n.name, new Set<number>()]));
+  for (const m of routerIp.values()) for (const [net, ip] of m) used.get(net)!.add(ipToInt(ip));
+  for (const [net, ip] of gatewayOf) used.get(net)!.add(ipToInt(ip));
+  for (const node of lab.nodes)
+    for (const i of node.interfaces) if (i.ip) used.get(i.network)!.add(ipToInt(i.ip));
+  const nextFree = new Map<string, number>(lab.networks.map((n) => [n.name, firstHost(n.subnet)]));
+  const allocate = (net: LabNetwork): string => {
+    let candidate = nextFree.get(net.name)!;
+    const taken = used.get(net.name)!;
+    while (taken.has(candidate) || !isHostAddress(net.subnet, candidate)) {
+      candidate++;
+      if (!contains(net.subnet, candidate)) throw new Error(`no free address in ${net.cidr}`); // validate.ts prevents this
+    }
+    taken.add(candidate);
+    nextFree.set(net.name, candidate + 1);
+    return intToIp(candidate);
+  };
+
+  // ---- MACs and veth names: derived from (lab, node, iface); explicit MACs reserved first; collisions salted
+  const macsUsed = new Set<string>();
+  for (const node of lab.nodes) for (const i of node.interfaces) if (i.mac) macsUsed.add(i.mac);
+  const deriveMac = (parts: string[]): string => {
+    for (let salt = 0; ; salt++) {
+      const mac = macFromDigest(digest(['mac', ...parts, ...(salt ? [String(salt)] : [])], 10));
+      if (!macsUsed.has(mac)) {
+        macsUsed.add(mac);
+        return mac;
+      }
+    }
+  };
+  const vethsUsed = new Set<string>();
+  const deriveVeth = (node: string, iface: string): string => {
+    for (let salt = 0; ; salt++) {
+      const name = naming.hostVeth(L, node, iface, salt);
+      if (!vethsUsed.has(name)) {
+        vethsUsed.add(name);
+        return name;
+      }
+    }
+  };
+
+  // ---- nodes
+  const nodes: PlanNode[] = lab.nodes.map((node) => {
+    const interfaces: PlanInterface[] = node.interfaces.map((i) => {
+      const net = netByName.get(i.network)!;
+      const hostVeth = deriveVeth(node.name, i.name);
+      const lsp = naming.nodePort(L, node.name, i.name);
+      const pi: PlanInterface = {
+        name: i.name,
+        network: i.network,
+        switch: naming.switch(L, i.network),
+        lsp,
+        hostVeth,
+        peerTmp: naming.peerTmp(hostVeth),
+        mac: i.mac ?? deriveMac([L, node.name, i.name]),
+        ip: i.ip ?? allocate(net),
+        prefix: net.subnet.prefix,
+        mtu: i.mtu ?? net.mtu,
+        txOffload: false,
+        ovsExternalIds: { 'iface-id': lsp, [EXTID_LAB]: L, [EXTID_NODE]: node.name, [EXTID_IFACE]: i.name },
+      };
+      const gw = gatewayOf.get(i.network);
+      if (gw) pi.gateway = gw;
+      return pi;
+    });
+    const pn: PlanNode = {
+      name: node.name,
+      host: LOCAL_HOST,
+      container: naming.container(L, node.name),
+      hostname: node.name,
+      image: node.image,
+      env: node.env,
+      labels: { [LABEL_LAB]: L, [LABEL_NODE]: node.name },
+      interfaces,
+      routes: nodeRoutes(lab, interfaces, routerIp),
+      listen: node.listen,
+    };
+    if (node.build) pn.build = node.build;
+    if (node.cmd) pn.cmd = node.cmd;
+    return pn;
+  });
+
+  // ---- switches
+  const switches: PlanSwitch[] = lab.networks.map((net) => ({
+    name: naming.switch(L, net.name),
+    network: net.name,
+    subnet: net.cidr,
+    mtu: net.mtu,
+    externalIds: { ...labIds, 'labctl-network': net.name },
+    ports: [],
+  }));
+  const switchByNet = new Map(switches.map((s) => [s.network, s]));
+  for (const node of nodes)
+    for (const i of node.interfaces)
+      switchByNet.get(i.network)!.ports.push({
+        name: i.lsp,
+        type: '',
+        addresses: `${i.mac} ${i.ip}`,
+        node: node.name,
+        iface: i.name,
+        externalIds: { ...labIds, [EXTID_NODE]: node.name, [EXTID_IFACE]: i.name },
+      });
+
+  // ---- routers
+  const routers: PlanRouter[] = lab.routers.map((r) => {
+    const ports = r.links.map((link) => {
+      const net = netByName.get(link.network)!;
+      const ip = routerIp.get(r.name)!.get(link.network)!;
+      const port = {
+        name: naming.routerPort(L, r.name, link.network),
+        network: link.network,
+        mac: deriveMac([L, 'router', r.name, link.network]),
+        networks: [`${ip}/${net.subnet.prefix}`],
+        switchPort: naming.routerSwitchPort(L, r.name, link.network),
+      };
+      switchByNet.get(link.network)!.ports.push({
+        name: port.switchPort,
+        type: 'router',
+        addresses: 'router',
+        routerPort: port.name,
+        externalIds: { ...labIds, 'labctl-router': r.name },
+      });
+      return port;
+    });
+    return {
+      name: r.name,
+      router: naming.router(L, r.name),
+      externalIds: { ...labIds, 'labctl-router': r.name },
+      ports,
+      routes: r.routes.map((rt) => ({ prefix: rt.prefix, nexthop: rt.via })),
+    };
+  });
+
+  return {
+    version: PLAN_VERSION,
+    lab: L,
+    ovn: { ...lab.ovn, encap: { ...lab.ovn.encap } },
+    hosts: [{ name: LOCAL_HOST }],
+    nodes,
+    switches,
+    routers,
+    acls: compileAcls(lab, nodes, switches),
+    expect: lab.expect.map((e) => ({ ...e })),
+  };
+}
+
+/**
+ * Default route via the first routed interface; for further routed interfaces whose router differs, a route to
+ * each subnet that router links (unless directly connected).
+ */
+function nodeRoutes(lab: Lab, ifaces: PlanInterface[], routerIp: Map<string, Map<string, string>>): PlanRoute[] {
+  const routes: PlanRoute[] = [];
+  const connected = new Set(ifaces.map((i) => i.network));
+  const routerOfNet = (net: string) => lab.routers.find((r) => r.links.some((l) => l.network === net));
+  const routed = ifaces.filter((i) => i.gateway);
+  const first = routed[0];
+  if (!first) return routes;
+  routes.push({ dst: 'default', via: first.gateway!, dev: first.name });
+  const defaultRouter = routerOfNet(first.network)?.name;
+  const seen = new Set<string>();
+  for (const i of routed.slice(1)) {
+    const r = routerOfNet(i.network);
+    if (!r || r.name === defaultRouter) continue;
+    for (const [net] of routerIp.get(r.name)!) {
+      if (connected.has(net) || seen.has(net)) continue;
+      seen.add(net);
+      const n = lab.networks.find((x) => x.name === net)!;
+      routes.push({ dst: n.cidr, via: i.gateway!, dev: i.name });
+    }
+  }
+  return routes;
+}
+
+interface Endpoint {
+  /** ip4 match values */
+  addrs: string[];
+  /** networks the endpoint lives on (for ACL placement) */
+  networks: string[];
+  /** logical ports, when the endpoint is a node */
+  ports: { lsp: string; network: string }[];
+}
+
+function resolveEndpoint(lab: Lab, nodes: PlanNode[], ref: string): Endpoint {
+  const node = nodes.find((n) => n.name === ref);
+  if (node)
+    return {
+      addrs: node.interfaces.map((i) => i.ip),
+      networks: node.interfaces.map((i) => i.network),
+      ports: node.interfaces.map((i) => ({ lsp: i.lsp, network: i.network })),
+    };
+  const net = lab.networks.find((n) => n.name === ref);
+  if (net) return { addrs: [net.cidr], networks: [net.name], ports: [] };
+  const parsed = parseCidr(ref.includes('/') ? ref : `${ref}/32`);
+  const cidr = (parsed as { cidr: Cidr }).cidr;
+  const text = cidr.prefix === 32 ? intToIp(cidr.base) : `${intToIp(cidr.base)}/${cidr.prefix}`;
+  const networks = lab.networks.filter((n) => overlapsCidr(n.subnet, cidr)).map((n) => n.name);
+  return { addrs: [text], networks, ports: [] };
+}
+
+function overlapsCidr(a: Cidr, b: Cidr): boolean {
+  return contains(a, b.base) || contains(b, a.base);
+}
+
+function set(values: string[]): string {
+  return values.length === 1 ? values[0]! : `{${values.join(', ')}}`;
+}
+
+function l4Match(p: LabPolicy): string {
+  if (p.proto === 'any') return '';
+  if (p.proto === 'icmp') return ' && icmp4';
+  const f = `${p.proto}.dst`;
+  if (!p.port) return ` && ${p.proto}`;
+  if (p.port.min === p.port.max) return ` && ${f} == ${p.port.min}`;
+  return ` && ${f} >= ${p.port.min} && ${f} <= ${p.port.max}`;
+}
+
+/**
+ * Policies become OVN ACLs, first policy = highest priority (first match wins). An ACL is placed on the switch
+ * where the destination lives (to-lport); for a destination outside every lab network, on the source's switch
+ * (from-lport).
+ */
+function compileAcls(lab: Lab, nodes: PlanNode[], switches: PlanSwitch[]): PlanAcl[] {
+  const acls: PlanAcl[] = [];
+  const swName = (net: string) => switches.find((s) => s.network === net)!.name;
+  lab.policies.forEach((p, i) => {
+    const src = resolveEndpoint(lab, nodes, p.from);
+    const dst = resolveEndpoint(lab, nodes, p.to);
+    const priority = 2000 - i;
+    const action = p.action === 'deny' ? 'drop' : 'allow-related';
+    const extIds = { [EXTID_LAB]: lab.name, 'labctl-policy': String(i) };
+    const l4 = l4Match(p);
+    const srcMatch = `ip4.src == ${set(src.addrs)}`;
+    const name = naming.acl(lab.name, i);
+    if (dst.ports.length) {
+      for (const port of dst.ports)
+        acls.push({
+          switch: swName(port.network),
+          direction: 'to-lport',
+          priority,
+          match: `outport == "${port.lsp}" && ${srcMatch}${l4}`,
+          action,
+          name,
+          externalIds: extIds,
+        });
+    } else if (dst.networks.length) {
+      for (const net of dst.networks)
+        acls.push({
+          switch: swName(net),
+          direction: 'to-lport',
+          priority,
+          match: `ip4.dst == ${set(dst.addrs)} && ${srcMatch}${l4}`,
+          action,
+          name,
+          externalIds: extIds,
+        });
+    } else {
+      for (const net of new Set(src.networks))
+        acls.push({
+          switch: swName(net),
+          direction: 'from-lport',
+          priority,
+          match: `${srcMatch} && ip4.dst == ${set(dst.addrs)}${l4}`,
+          action,
+          name,
+          externalIds: extIds,
+        });
+    }
+  });
+  return acls;
+}

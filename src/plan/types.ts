@@ -1,0 +1,126 @@
+/**
+ * The Plan: plain data holding every name, MAC, address, OVS port, OVN row and in-container setting of a lab.
+ * compilePlan() builds it without touching the host; applyPlan() converges a host to it; `labctl plan --json`
+ * prints it. Everything is keyed by names derived from the lab, so `down` can find it all again by label.
+ */
+
+export const PLAN_VERSION = 1;
+/** Docker label / OVSDB external_ids keys (design.md "Labels"). */
+export const LABEL_LAB = 'labctl.lab';
+export const LABEL_NODE = 'labctl.node';
+export const EXTID_LAB = 'labctl-lab';
+export const EXTID_NODE = 'labctl-node';
+export const EXTID_IFACE = 'labctl-iface';
+
+export interface Plan {
+  version: number;
+  lab: string;
+  ovn: PlanOvn;
+  /** The hosts (chassis) the lab spans. Today every node is on `local`; the field keeps multi-host plans expressible. */
+  hosts: { name: string }[];
+  nodes: PlanNode[];
+  switches: PlanSwitch[];
+  routers: PlanRouter[];
+  acls: PlanAcl[];
+  expect: PlanExpect[];
+}
+
+export interface PlanOvn {
+  /** southbound remote ovn-controller connects to; undefined = the embedded local control plane */
+  remote?: string;
+  nb?: string;
+  encap: { type: string; ip: string };
+  datapath: 'auto' | 'system' | 'netdev';
+  bridge: string;
+}
+
+export interface PlanNode {
+  name: string;
+  host: string;
+  container: string;
+  hostname: string;
+  image: string;
+  build?: { context: string; dockerfile?: string };
+  cmd?: string[];
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  interfaces: PlanInterface[];
+  routes: PlanRoute[];
+  listen: { proto: 'tcp' | 'udp'; port: number }[];
+}
+
+export interface PlanInterface {
+  /** name inside the container */
+  name: string;
+  network: string;
+  switch: string;
+  /** logical switch port = OVS external_ids:iface-id */
+  lsp: string;
+  /** host-side veth end, plugged into the integration bridge (≤ 15 bytes, unique per host) */
+  hostVeth: string;
+  /** temporary name of the container-side end before it is moved into the netns and renamed */
+  peerTmp: string;
+  mac: string;
+  ip: string;
+  prefix: number;
+  mtu: number;
+  /** router address on this network, if any */
+  gateway?: string;
+  /** tx checksum offload must be off on the container side (platform.md: userspace datapath drops TCP/UDP otherwise) */
+  txOffload: false;
+  ovsExternalIds: Record<string, string>;
+}
+
+export interface PlanRoute {
+  /** 'default' or a CIDR */
+  dst: string;
+  via: string;
+  dev: string;
+}
+
+export interface PlanSwitch {
+  name: string;
+  network: string;
+  subnet: string;
+  mtu: number;
+  externalIds: Record<string, string>;
+  ports: PlanSwitchPort[];
+}
+
+export interface PlanSwitchPort {
+  name: string;
+  /** '' for a node's port, 'router' for the switch side of a router port */
+  type: '' | 'router';
+  /** "MAC IP" for nodes, "router" for router ports */
+  addresses: string;
+  node?: string;
+  iface?: string;
+  routerPort?: string;
+  externalIds: Record<string, string>;
+}
+
+export interface PlanRouter {
+  name: string;
+  router: string;
+  externalIds: Record<string, string>;
+  ports: { name: string; network: string; mac: string; networks: string[]; switchPort: string }[];
+  routes: { prefix: string; nexthop: string }[];
+}
+
+export interface PlanAcl {
+  switch: string;
+  direction: 'to-lport' | 'from-lport';
+  priority: number;
+  match: string;
+  action: 'drop' | 'allow-related';
+  name: string;
+  externalIds: Record<string, string>;
+}
+
+export interface PlanExpect {
+  from: string;
+  to: string;
+  proto: 'tcp' | 'udp' | 'icmp';
+  port?: number;
+  result: 'pass' | 'blocked';
+}
