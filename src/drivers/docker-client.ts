@@ -1,0 +1,33 @@
+/**
+ * The Docker endpoint of a host. Probed once; a daemon that does not answer fails here, in one place, with
+ * one message and the command that fixes it (cause code docker-unreachable).
+ */
+import Docker from 'dockerode';
+import { envError } from '../errors.js';
+
+export const DOCKER_SOCKET = process.env.LABCTL_DOCKER_SOCKET ?? '/var/run/docker.sock';
+
+let cached: Promise<Docker> | undefined;
+
+export async function probeDocker(socketPath = DOCKER_SOCKET, timeoutMs = 5000): Promise<Docker> {
+  const docker = new Docker({ socketPath, timeout: timeoutMs });
+  try {
+    await docker.ping();
+  } catch (err) {
+    throw envError(
+      `Docker daemon does not answer on ${socketPath} (${(err as Error).message})`,
+      'labctl host start   (starts dockerd, OVS and OVN; run as root)',
+    );
+  }
+  // Calls after the probe may be long (image builds, container starts under load): no client-side timeout.
+  return new Docker({ socketPath });
+}
+
+/** One probed client per process. */
+export function connectDocker(): Promise<Docker> {
+  cached ??= probeDocker().catch((err) => {
+    cached = undefined;
+    throw err;
+  });
+  return cached;
+}
