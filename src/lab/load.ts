@@ -84,7 +84,9 @@ export function checkLab(text: string, file = 'lab.yml'): { lab?: Lab; diagnosti
       diagnostics: doc.errors.map((e) => {
         const dup = e.code === 'DUPLICATE_KEY';
         const msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-        return diag(e.pos[0], '(yaml)', dup ? msg.replace(/^Map keys must be unique/, 'duplicate key') : `YAML syntax: ${msg}`, dup ? 'remove or rename one of the two keys' : 'fix the YAML syntax at this position');
+        // The error points at the repeated key; name it.
+        const key = dup ? /^(?:"[^"\n]*"|'[^'\n]*'|[^\s:,{}[\]]+)/.exec(text.slice(e.pos[0]))?.[0] : undefined;
+        return diag(e.pos[0], '(yaml)', dup ? `duplicate key${key ? ` ${key.startsWith('"') || key.startsWith("'") ? key : `"${key}"`}` : ''}` : `YAML syntax: ${msg}`, dup ? 'remove or rename one of the two keys' : 'fix the YAML syntax at this position');
       }),
     };
   }
@@ -179,7 +181,7 @@ function zodIssueToDiagnostics(issue: z.core.$ZodIssue, doc: Document, data: unk
         message = `missing required key "${path[path.length - 1]}"`;
         hint = `add ${path[path.length - 1]}: …`;
       } else {
-        message = `expected ${issue.expected}, got ${describe(value)}`;
+        message = `expected ${TYPE_NAMES[issue.expected] ?? issue.expected}, got ${describe(value)}`;
       }
       break;
     case 'invalid_value':
@@ -193,15 +195,36 @@ function zodIssueToDiagnostics(issue: z.core.$ZodIssue, doc: Document, data: unk
     case 'too_big':
       message = `${describe(value)} is too ${issue.code === 'too_small' ? 'small' : 'big'} (${issue.code === 'too_small' ? 'minimum' : 'maximum'} ${String(issue.code === 'too_small' ? issue.minimum : issue.maximum)})`;
       break;
-    case 'invalid_union':
+    case 'invalid_union': {
+      // A mapping that clearly meant one branch (an interface or link mapping, a policy with one of deny/allow):
+      // report that branch's own problems at their own paths instead of a generic "does not match".
+      const branch = unionBranch(path, value);
+      const sub = branch === undefined ? undefined : issue.errors[branch];
+      if (sub?.length) {
+        return sub.flatMap((i) => zodIssueToDiagnostics({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue, doc, data, diag));
+      }
       message = unionMessage(path, value);
       break;
+    }
     default:
       message = issue.message;
   }
   // A missing key is reported at its parent mapping.
   const offset = missing ? locate(doc, path.slice(0, -1), false) : locate(doc, path, false);
   return [diag(offset, where, message, hint)];
+}
+
+/** Index of the union branch a mapping value was written for, if that is unambiguous. */
+function unionBranch(path: PathSeg[], value: unknown): number | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const [a, , c] = path;
+  // interfaces and router links: [string shorthand, mapping]
+  if ((a === 'nodes' && c === 'interfaces') || (a === 'routers' && c === 'links')) return 1;
+  if (a === 'policies' && path.length === 2) {
+    const has = ['deny', 'allow'].filter((k) => k in value);
+    return has.length === 1 ? (has[0] === 'deny' ? 0 : 1) : undefined;
+  }
+  return undefined;
 }
 
 function unionMessage(path: PathSeg[], value: unknown): string {
@@ -211,6 +234,17 @@ function unionMessage(path: PathSeg[], value: unknown): string {
   if (a === 'routers') return `router link must be a network name or {network, ip}; got ${describe(value)}`;
   return `unexpected ${describe(value)}`;
 }
+
+/** zod's type names, as the lab file's author knows them */
+const TYPE_NAMES: Record<string, string> = {
+  object: 'a mapping',
+  record: 'a mapping',
+  array: 'a list',
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+};
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -242,7 +276,8 @@ export function locate(doc: Document, path: PathSeg[], atKey: boolean): number {
       const keyNode = pair.key as Node;
       if (last && atKey) return keyNode.range?.[0] ?? offset;
       const valueNode = pair.value as Node | null;
-      if (!valueNode) return keyNode.range?.[0] ?? offset;
+      // No value, or an empty one (`key:` with nothing after it): point at the key.
+      if (!valueNode || (valueNode.range && valueNode.range[0] === valueNode.range[1])) return keyNode.range?.[0] ?? offset;
       offset = valueNode.range?.[0] ?? keyNode.range?.[0] ?? offset;
       node = valueNode;
     } else if (isSeq(node) && typeof seg === 'number') {

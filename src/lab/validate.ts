@@ -81,6 +81,7 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
   // ---- name
   const nameProblem = nameIssue(doc.name, MAX_LAB_NAME);
   if (nameProblem) add(['name'], `lab name "${doc.name}" ${nameProblem}`, 'e.g. name: two-vpcs');
+  if (!IMAGE_RE.test(doc.defaults.image)) add(['defaults', 'image'], `image "${doc.defaults.image}" is not a valid image reference`, 'e.g. labctl/node or debian:bookworm');
 
   // ---- networks
   const networks: LabNetwork[] = [];
@@ -196,6 +197,15 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
     });
     routers.push({ name, links, routes });
   }
+  // A gateway on a network no router links is still an address nodes route via (compile reserves it too).
+  const routerNet = new Set(routerAddr.keys());
+  for (const net of networks) {
+    if (net.gateway === undefined || routerAddr.has(net.name) || !isIPv4(net.gateway)) continue;
+    const gw = ipToInt(net.gateway);
+    if (!isHostAddress(net.subnet, gw)) continue;
+    take(net.name, gw, `the gateway of ${net.name}`, ['networks', net.name, 'gateway']);
+    routerAddr.set(net.name, intToIp(gw));
+  }
 
   // ---- nodes
   const nodes: LabNode[] = [];
@@ -211,7 +221,8 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
     if (bad) add(p, `node name "${name}" ${bad}`, undefined, true);
     if (routerNames.has(name)) add(p, `node "${name}" has the same name as a router`, 'rename one of them', true);
     const image = n.image ?? doc.defaults.image;
-    if (!IMAGE_RE.test(image)) add([...p, n.image ? 'image' : 'name'], `image "${image}" is not a valid image reference`, 'e.g. labctl/node or debian:bookworm');
+    // A bad defaults.image is reported once, at defaults.image (below).
+    if (n.image !== undefined && !IMAGE_RE.test(n.image)) add([...p, 'image'], `image "${n.image}" is not a valid image reference`, 'e.g. labctl/node or debian:bookworm');
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(n.env ?? {})) {
       if (!ENV_KEY_RE.test(k)) add([...p, 'env', k], `environment variable name "${k}" is not valid`, 'use letters, digits and _', true);
@@ -244,7 +255,7 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
           if (v !== undefined) {
             const r = routerAddr.get(spec.network);
             if (r === intToIp(v)) {
-              add([...ip, 'ip'], `${spec.ip} is the router address of ${spec.network}`, `pick another address in ${net.cidr}`);
+              add([...ip, 'ip'], `${spec.ip} is the ${routerNet.has(spec.network) ? 'router' : 'gateway'} address of ${spec.network}`, `pick another address in ${net.cidr}`);
             } else {
               take(spec.network, v, `node ${name}`, [...ip, 'ip']);
             }
