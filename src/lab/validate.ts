@@ -2,7 +2,6 @@
  * Semantic checks on a lab that already has the right shape: names, references, addresses, MACs, ports.
  * Every problem is collected (never the first one only), each with the path it concerns and a hint.
  */
-import { closest } from 'fastest-levenshtein';
 import { isSafeName, MAX_LAB_NAME, MAX_OBJECT_NAME, IFNAME_RE } from '../names.js';
 import {
   broadcast,
@@ -40,25 +39,33 @@ const REMOTE_RE = /^(unix:\/[^\s]+|(tcp|ssl):[A-Za-z0-9.-]+:\d{1,5})(,(unix:\/[^
 
 export function suggest(name: string, known: string[]): string | undefined {
   if (known.length === 0) return undefined;
-  const best = closest(name, known);
+  // Closest by edit distance, counting a swap of two neighbours as one edit (nmae → name, not mac).
+  let best = known[0]!;
+  let bestD = Number.POSITIVE_INFINITY;
+  for (const k of known) {
+    const d = editDistance(name, k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
   // Only suggest when the edit distance is small relative to the name, or one is a prefix of the other.
-  const d = levenshteinWithin(name, best, Math.max(2, Math.floor(best.length / 3)));
-  return d || best.startsWith(name) || name.startsWith(best) ? best : undefined;
+  return bestD <= Math.max(2, Math.floor(best.length / 3)) || best.startsWith(name) || name.startsWith(best)
+    ? best
+    : undefined;
 }
 
-function levenshteinWithin(a: string, b: string, max: number): boolean {
-  if (Math.abs(a.length - b.length) > max) return false;
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent transpositions. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
     }
   }
-  return prev[b.length]! <= max;
+  return d[a.length]![b.length]!;
 }
 
 function didYouMean(name: string, known: string[], what: string): string {
