@@ -1,0 +1,94 @@
+/**
+ * Converge one node's links: veth pairs, the container-side names, MACs, MTUs, addresses and routes, and
+ * tx checksum offload off. Only what differs is touched; a container restarted by Docker (fresh netns) gets
+ * every link re-plumbed.
+ */
+import type { HostLink, LinkDriver, NsState } from '../drivers/links.js';
+import { ALIAS_PREFIX } from '../drivers/links.js';
+import type { PlanInterface, PlanNode } from '../plan/types.js';
+
+export interface LinkActions {
+  /** interfaces whose veth pair must be (re)created */
+  plumb: PlanInterface[];
+  /** host-side veths to delete first (stale ends of interfaces being re-plumbed) */
+  deleteHost: string[];
+  /** ip -batch lines to run inside the container netns */
+  nsLines: string[];
+  summary: string[];
+}
+
+/** Decide what one node needs, from the host links and the container's namespace state. Pure. */
+export function planNodeLinks(node: PlanNode, hostLinks: Map<string, HostLink>, ns: NsState | undefined): LinkActions {
+  const out: LinkActions = { plumb: [], deleteHost: [], nsLines: [], summary: [] };
+  const nsLink = new Map((ns?.links ?? []).map((l) => [l.name, l]));
+  for (const i of node.interfaces) {
+    const host = hostLinks.get(i.hostVeth);
+    const inside = nsLink.get(i.name);
+    // The pair is intact when the host end exists with its peer in another namespace and the container has the iface.
+    const intact = host && host.peerNetnsId !== undefined && inside;
+    if (!intact) {
+      if (host) out.deleteHost.push(i.hostVeth);
+      if (inside) out.nsLines.push(`link del ${i.name}`);
+      out.plumb.push(i);
+      out.summary.push(`${node.name}.${i.name}: plumb veth ${i.hostVeth}`);
+      continue;
+    }
+    const addr = `${i.ip}/${i.prefix}`;
+    if (inside.mac !== i.mac || inside.mtu !== i.mtu) {
+      out.nsLines.push(`link set dev ${i.name} address ${i.mac} mtu ${i.mtu}`);
+      out.summary.push(`${node.name}.${i.name}: set MAC ${i.mac} MTU ${i.mtu}`);
+    }
+    if (inside.addrs.length !== 1 || inside.addrs[0] !== addr) {
+      out.nsLines.push(`addr flush dev ${i.name}`, `addr add ${addr} dev ${i.name}`);
+      out.summary.push(`${node.name}.${i.name}: readdress ${addr}`);
+    }
+    if (!inside.up) {
+      out.nsLines.push(`link set dev ${i.name} up`);
+      out.summary.push(`${node.name}.${i.name}: set up`);
+    }
+    if (!host.up) out.summary.push(`${node.name}.${i.name}: host end ${i.hostVeth} set up`);
+  }
+  // Routes: only checked for links that stay; re-plumbed links get their routes in the same batch.
+  const plumbed = new Set(out.plumb.map((i) => i.name));
+  for (const r of node.routes) {
+    const have = ns?.routes.some((x) => x.dst === r.dst && x.via === r.via && x.dev === r.dev);
+    if (!have || plumbed.has(r.dev) || out.nsLines.some((l) => l.startsWith(`addr flush dev ${r.dev}`))) {
+      out.nsLines.push(`route replace ${r.dst} via ${r.via} dev ${r.dev}`);
+      if (!plumbed.has(r.dev)) out.summary.push(`${node.name}: route ${r.dst} via ${r.via}`);
+    }
+  }
+  return out;
+}
+
+/** Host-side ip batch lines that create the veth pairs for `ifaces` (both ends in the host namespace). */
+export function vethCreateLines(lab: string, ifaces: PlanInterface[]): string[] {
+  return ifaces.flatMap((i) => [
+    `link add ${i.hostVeth} mtu ${i.mtu} type veth peer name ${i.peerTmp} mtu ${i.mtu}`,
+    `link set dev ${i.hostVeth} alias ${ALIAS_PREFIX}${lab}`,
+  ]);
+}
+
+/** Execute the link plan for one node whose container runs as `pid`. */
+export async function applyNodeLinks(links: LinkDriver, lab: string, node: PlanNode, pid: number, actions: LinkActions): Promise<void> {
+  const { plumb } = actions;
+  if (actions.deleteHost.length) await links.deleteHostLinks(actions.deleteHost);
+  if (plumb.length) {
+    await links.hostBatch(vethCreateLines(lab, plumb));
+    // Offload off on both ends while they are still in the host namespace: the setting moves with the device.
+    await Promise.all(plumb.flatMap((i) => [links.disableTxOffload(i.hostVeth), links.disableTxOffload(i.peerTmp)]));
+    await links.hostBatch(plumb.flatMap((i) => [`link set dev ${i.peerTmp} netns ${pid}`, `link set dev ${i.hostVeth} up`]));
+  }
+  const lines = [...actions.nsLines.filter((l) => l.startsWith('link del '))];
+  for (const i of plumb)
+    lines.push(
+      `link set dev ${i.peerTmp} name ${i.name}`,
+      `link set dev ${i.name} address ${i.mac} mtu ${i.mtu}`,
+      `addr add ${i.ip}/${i.prefix} dev ${i.name}`,
+      `link set dev ${i.name} up`,
+    );
+  lines.push(...actions.nsLines.filter((l) => !l.startsWith('link del ') && !l.startsWith('route ')));
+  lines.push(...actions.nsLines.filter((l) => l.startsWith('route ')));
+  if (lines.length) await links.nsBatch(pid, ['link set dev lo up', ...lines]);
+  const hostDown = node.interfaces.filter((i) => !plumb.includes(i) && actions.summary.some((s) => s.includes(`host end ${i.hostVeth}`)));
+  if (hostDown.length) await links.hostBatch(hostDown.map((i) => `link set dev ${i.hostVeth} up`));
+}

@@ -1,0 +1,181 @@
+/**
+ * applyPlan: converge this host to a plan. Reads what exists (by label), does only the difference, and waits
+ * until every port is really bound (ovn-installed on its OVS interface). Containers and links are handled per
+ * node with bounded concurrency, so link plumbing overlaps with Docker starting the next containers; OVN NB and
+ * OVS changes each go in one transaction.
+ */
+import { dirname } from 'node:path';
+import pLimit from 'p-limit';
+import { LabctlError } from '../errors.js';
+import { configHash, type ContainerInfo } from '../drivers/containers.js';
+import type { HostDriver } from '../drivers/host.js';
+import type { HostLink } from '../drivers/links.js';
+import type { OvnDriver } from '../drivers/ovn.js';
+import { extIds } from '../drivers/ovsdb-json.js';
+import type { Plan, PlanNode } from '../plan/types.js';
+import { diffNb } from './ovn-diff.js';
+import { applyNodeLinks, planNodeLinks } from './node-links.js';
+import { waitForPorts } from './wait.js';
+
+export interface ApplyOptions {
+  /** directory build contexts are relative to (the lab file's) */
+  baseDir?: string;
+  labFile?: string;
+  readyTimeoutMs?: number;
+  concurrency?: number;
+  log?: (line: string) => void;
+  ensureImage?: (image: string, build: PlanNode['build'], baseDir: string | undefined, log: (l: string) => void) => Promise<void>;
+}
+
+export interface ApplyResult {
+  changes: string[];
+  containers: { created: string[]; started: string[]; recreated: string[]; removed: string[]; kept: string[] };
+  durationMs: number;
+}
+
+export async function applyPlan(plan: Plan, host: HostDriver, ovn: OvnDriver, opts: ApplyOptions = {}): Promise<ApplyResult> {
+  const t0 = performance.now();
+  const log = opts.log ?? (() => undefined);
+  const changes: string[] = [];
+  const result: ApplyResult['containers'] = { created: [], started: [], recreated: [], removed: [], kept: [] };
+  const bridge = plan.ovn.bridge;
+
+  // ---- read what exists, all at once
+  const [containers, ovsIfaces, nb, hostLinkList] = await Promise.all([
+    host.containers.list(plan.lab),
+    host.ovs.listLabInterfaces(plan.lab),
+    ovn.readLab(plan.lab),
+    host.links.hostLinks('lv'),
+  ]);
+  const hostLinks = new Map<string, HostLink>(hostLinkList.map((l) => [l.name, l]));
+  const byNode = new Map<string, ContainerInfo>(containers.map((c) => [c.node, c]));
+
+  // ---- images for containers that will be created
+  const toCreate = plan.nodes.filter((n) => {
+    const c = byNode.get(n.name);
+    return !c || c.configHash !== configHash(n);
+  });
+  if (opts.ensureImage) {
+    const images = new Map<string, PlanNode>();
+    for (const n of toCreate) if (!images.has(n.image)) images.set(n.image, n);
+    for (const n of images.values()) await opts.ensureImage(n.image, n.build, opts.baseDir, log);
+  }
+
+  // ---- OVN northbound: one transaction, concurrently with the containers
+  const nbChanges = diffNb(plan, nb);
+  const nbDone = ovn.transact(nbChanges.commands).then(() => {
+    changes.push(...nbChanges.summary);
+    if (nbChanges.summary.length) log(`OVN: ${nbChanges.summary.length} change(s)`);
+  });
+
+  // ---- containers and links, per node, bounded
+  const limit = pLimit(opts.concurrency ?? 8);
+  const replumbed = new Set<string>();
+  const nodeWork = plan.nodes.map((node) =>
+    limit(async () => {
+      const cur = byNode.get(node.name);
+      let id: string;
+      let fresh = false;
+      if (cur && cur.configHash === configHash(node)) {
+        id = cur.id;
+        if (!cur.running) {
+          await host.containers.start(id);
+          result.started.push(node.name);
+          changes.push(`start container ${node.container}`);
+        } else result.kept.push(node.name);
+      } else {
+        if (cur) {
+          await host.containers.remove(cur.id);
+          result.recreated.push(node.name);
+          changes.push(`recreate container ${node.container} (configuration changed)`);
+        } else {
+          result.created.push(node.name);
+          changes.push(`create container ${node.container}`);
+        }
+        id = await createContainer(host, node);
+        fresh = true;
+      }
+      const pid = await host.containers.pid(id);
+      const ns = fresh ? undefined : await host.links.nsState(pid);
+      const actions = planNodeLinks(node, hostLinks, ns);
+      // A link being re-plumbed must leave OVS first, so the new device gets a fresh port.
+      const stale = actions.plumb.filter((i) => ovsIfaces.some((o) => o.name === i.hostVeth));
+      if (stale.length) await host.ovs.transact(stale.map((i) => ['--if-exists', 'del-port', bridge, i.hostVeth]));
+      for (const i of actions.plumb) replumbed.add(i.hostVeth);
+      await applyNodeLinks(host.links, plan.lab, node, pid, actions);
+      if (!fresh) changes.push(...actions.summary);
+      log(`${node.name}: ${fresh ? 'created' : actions.summary.length ? 'converged' : 'unchanged'}`);
+    }),
+  );
+  const settled = await Promise.allSettled([nbDone, ...nodeWork]);
+  const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failures.length) throw failures[0]!.reason;
+
+  // ---- containers of nodes the plan no longer has
+  const wanted = new Set(plan.nodes.map((n) => n.name));
+  await Promise.all(
+    containers
+      .filter((c) => !wanted.has(c.node))
+      .map(async (c) => {
+        await host.containers.remove(c.id);
+        result.removed.push(c.node);
+        changes.push(`remove container ${c.name}`);
+      }),
+  );
+
+  // ---- OVS: one transaction for every port to add, relabel or remove
+  const ovsCommands: string[][] = [];
+  const planned = new Map(plan.nodes.flatMap((n) => n.interfaces.map((i) => [i.hostVeth, i] as const)));
+  const ovsByName = new Map(ovsIfaces.map((o) => [o.name, o]));
+  for (const [name, i] of planned) {
+    const cur = replumbed.has(name) ? undefined : ovsByName.get(name);
+    const wantIds = i.ovsExternalIds;
+    if (!cur) {
+      ovsCommands.push(['--may-exist', 'add-port', bridge, name], ['set', 'Interface', name, ...extIds(wantIds)]);
+      if (!changes.some((c) => c.includes(name))) changes.push(`plug ${name} into ${bridge} (iface-id ${i.lsp})`);
+    } else if (Object.entries(wantIds).some(([k, v]) => cur.externalIds[k] !== v)) {
+      ovsCommands.push(['set', 'Interface', name, ...extIds(wantIds)]);
+      changes.push(`restore external_ids of ${name} (iface-id ${i.lsp})`);
+    }
+  }
+  for (const o of ovsIfaces)
+    if (!planned.has(o.name)) {
+      ovsCommands.push(['--if-exists', 'del-port', o.name]);
+      changes.push(`unplug ${o.name}`);
+    }
+  // Host-side veths of this lab that the plan no longer has (their container is gone or the iface was removed).
+  const strayVeths = hostLinkList.filter((l) => l.alias === `labctl:${plan.lab}` && !planned.has(l.name)).map((l) => l.name);
+  await host.ovs.transact(ovsCommands);
+  if (strayVeths.length) {
+    const still = new Set((await host.links.hostLinks('lv')).map((l) => l.name));
+    await host.links.deleteHostLinks(strayVeths.filter((n) => still.has(n)));
+  }
+
+  // ---- wait until every port is bound and its flows installed
+  const ports = plan.nodes.flatMap((n) => n.interfaces.map((i) => ({ node: n.name, iface: i.name, hostVeth: i.hostVeth, lsp: i.lsp })));
+  await waitForPorts(host, ovn, ports, opts.readyTimeoutMs ?? 60_000);
+  return { changes, containers: result, durationMs: performance.now() - t0 };
+}
+
+async function createContainer(host: HostDriver, node: PlanNode): Promise<string> {
+  try {
+    return await host.containers.create(node);
+  } catch (err) {
+    const e = err as { statusCode?: number; message: string };
+    if (e.statusCode === 404)
+      throw new LabctlError('environment', `image ${node.image} of node ${node.name} is not on this host`, {
+        hint: `labctl image build ${node.image}   (or give the node a build: context)`,
+      });
+    if (e.statusCode === 409)
+      throw new LabctlError('conflict', `a container named ${node.container} exists but is not labelled for this lab`, {
+        hint: `docker rm -f ${node.container}   (if it is yours to remove)`,
+      });
+    throw new LabctlError('environment', `creating container for node ${node.name} failed: ${e.message}`, {
+      hint: 'labctl host check',
+    });
+  }
+}
+
+export function labBaseDir(file: string | undefined): string | undefined {
+  return file ? dirname(file) : undefined;
+}

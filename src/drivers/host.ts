@@ -1,0 +1,20 @@
+/**
+ * Everything host-specific behind one driver: the Docker endpoint, namespace and link plumbing, and the local OVS.
+ * A lab on several chassis gets one HostDriver per host; the OVN northbound driver is shared (it is central).
+ */
+import { connectDocker } from './docker-client.js';
+import { type ContainerDriver, dockerContainers } from './containers.js';
+import { type LinkDriver, localLinks } from './links.js';
+import { type OvsDriver, localOvs } from './ovs.js';
+
+export interface HostDriver {
+  name: string;
+  containers: ContainerDriver;
+  links: LinkDriver;
+  ovs: OvsDriver;
+}
+
+export async function localHost(): Promise<HostDriver> {
+  const docker = await connectDocker();
+  return { name: 'local', containers: dockerContainers(docker), links: localLinks(), ovs: localOvs() };
+}

@@ -1,0 +1,146 @@
+/**
+ * Links and network namespaces on one host: veth pairs, moving an end into a container's netns, and the
+ * in-container settings. Batched: one `ip -batch` for all host-side changes, one per container namespace.
+ * Host-side veth ends carry the alias `labctl:<lab>`, so `down` finds them even when OVS never saw them.
+ */
+import { run } from '../exec.js';
+import { assertArg } from '../names.js';
+
+export const ALIAS_PREFIX = 'labctl:';
+
+export interface HostLink {
+  name: string;
+  alias?: string;
+  operstate: string;
+  up: boolean;
+  mtu: number;
+  /** set when the peer is in another namespace */
+  peerNetnsId?: number;
+}
+
+export interface NsLink {
+  name: string;
+  mac: string;
+  mtu: number;
+  up: boolean;
+  operstate: string;
+  addrs: string[]; // "ip/prefix", IPv4 only
+}
+
+export interface NsRoute {
+  dst: string;
+  via?: string;
+  dev: string;
+}
+
+export interface NsState {
+  links: NsLink[];
+  routes: NsRoute[];
+}
+
+interface IpLinkJson {
+  ifname: string;
+  ifalias?: string;
+  operstate: string;
+  flags?: string[];
+  mtu: number;
+  address?: string;
+  link_netnsid?: number;
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
+const nsenter = (pid: number, args: string[]) => ['-t', String(pid), '-n', ...args];
+
+export function parseLinks(json: string): IpLinkJson[] {
+  return json.trim() ? (JSON.parse(json) as IpLinkJson[]) : [];
+}
+
+export interface LinkDriver {
+  /** Host-side links whose name starts with the given prefix (veths we name lv…). */
+  hostLinks(prefix?: string): Promise<HostLink[]>;
+  /** Run `ip -batch` in the host namespace (lines are ip commands without the leading `ip`). */
+  hostBatch(lines: string[]): Promise<void>;
+  /** Delete host links by name; a link that is already gone is fine (veths vanish with their container's netns). */
+  deleteHostLinks(names: string[]): Promise<void>;
+  /** Run `ip -batch` inside the network namespace of process `pid`. */
+  nsBatch(pid: number, lines: string[]): Promise<void>;
+  /** Links, IPv4 addresses and routes inside the namespace of `pid`. */
+  nsState(pid: number): Promise<NsState>;
+  /** ethtool -K DEV tx off, in the host namespace or (pid given) inside the container's namespace. */
+  disableTxOffload(dev: string, pid?: number): Promise<void>;
+  /** Is tx checksum offload on? */
+  txOffload(dev: string, pid?: number): Promise<boolean | undefined>;
+}
+
+export function localLinks(): LinkDriver {
+  return {
+    async hostLinks(prefix = 'lv') {
+      const r = await run('ip', ['-j', 'link', 'show'], { timeoutMs: 15_000 });
+      return parseLinks(r.stdout)
+        .filter((l) => l.ifname.startsWith(prefix))
+        .map((l) => ({
+          name: l.ifname,
+          alias: l.ifalias,
+          operstate: l.operstate,
+          up: (l.flags ?? []).includes('UP'),
+          mtu: l.mtu,
+          peerNetnsId: l.link_netnsid,
+        }));
+    },
+    async hostBatch(lines) {
+      if (!lines.length) return;
+      await run('ip', ['-batch', '-'], { input: `${lines.join('\n')}\n`, timeoutMs: 30_000 });
+    },
+    async deleteHostLinks(names) {
+      await Promise.all(
+        names.map(async (n) => {
+          const r = await run('ip', ['link', 'del', 'dev', assertArg(n, 'link name')], { reject: false, timeoutMs: 10_000 });
+          if (r.exitCode !== 0 && !/Cannot find device|does not exist/.test(r.stderr)) throw new Error(`ip link del ${n}: ${r.stderr}`);
+        }),
+      );
+    },
+    async nsBatch(pid, lines) {
+      if (!lines.length) return;
+      await run('nsenter', nsenter(pid, ['ip', '-batch', '-']), { input: `${lines.join('\n')}\n`, timeoutMs: 15_000 });
+    },
+    async nsState(pid) {
+      const r = await run('nsenter', nsenter(pid, ['ip', '-j', '-batch', '-']), {
+        input: 'addr show\nroute show\n',
+        timeoutMs: 15_000,
+      });
+      const [addrJson = '[]', routeJson = '[]'] = r.stdout.split('\n').filter((l) => l.trim().startsWith('['));
+      const links = parseLinks(addrJson).map((l) => ({
+        name: l.ifname,
+        mac: l.address ?? '',
+        mtu: l.mtu,
+        up: (l.flags ?? []).includes('UP'),
+        operstate: l.operstate,
+        addrs: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
+      }));
+      const routes = (JSON.parse(routeJson) as { dst: string; gateway?: string; dev: string }[]).map((r) => ({
+        dst: r.dst,
+        via: r.gateway,
+        dev: r.dev,
+      }));
+      return { links, routes };
+    },
+    async disableTxOffload(dev, pid) {
+      assertArg(dev, 'interface name');
+      const args = ['-K', dev, 'tx', 'off'];
+      // ethtool exits 0 after a change, and also when nothing needed changing ("Actual changes:" omitted).
+      if (pid === undefined) await run('ethtool', args, { timeoutMs: 10_000 });
+      else await run('nsenter', nsenter(pid, ['ethtool', ...args]), { timeoutMs: 10_000 });
+    },
+    async txOffload(dev, pid) {
+      assertArg(dev, 'interface name');
+      const args = ['-k', dev];
+      const r =
+        pid === undefined
+          ? await run('ethtool', args, { timeoutMs: 10_000, reject: false })
+          : await run('nsenter', nsenter(pid, ['ethtool', ...args]), { timeoutMs: 10_000, reject: false });
+      if (r.exitCode !== 0) return undefined;
+      const m = /^tx-checksumming:\s*(on|off)/m.exec(r.stdout);
+      return m ? m[1] === 'on' : undefined;
+    },
+  };
+}

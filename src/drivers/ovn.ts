@@ -1,0 +1,186 @@
+/**
+ * The OVN northbound database (central, shared by every chassis) and the southbound view of bindings.
+ * A lab's rows are found by external_ids:labctl-lab; writes go through one ovn-nbctl transaction.
+ */
+import { run } from '../exec.js';
+import { EXTID_LAB } from '../plan/types.js';
+import { bool, list, map, num, parseTables, q, str } from './ovsdb-json.js';
+import { joinCommands } from './ovs.js';
+
+export interface NbSwitch {
+  uuid: string;
+  name: string;
+  externalIds: Record<string, string>;
+  otherConfig: Record<string, string>;
+  acls: string[];
+  ports: string[];
+}
+export interface NbSwitchPort {
+  uuid: string;
+  name: string;
+  type: string;
+  addresses: string[];
+  options: Record<string, string>;
+  externalIds: Record<string, string>;
+  up?: boolean;
+}
+export interface NbRouter {
+  uuid: string;
+  name: string;
+  externalIds: Record<string, string>;
+  staticRoutes: string[];
+}
+export interface NbRouterPort {
+  uuid: string;
+  name: string;
+  mac: string;
+  networks: string[];
+  externalIds: Record<string, string>;
+}
+export interface NbAcl {
+  uuid: string;
+  direction: string;
+  priority: number;
+  match: string;
+  action: string;
+  name: string;
+  externalIds: Record<string, string>;
+}
+export interface NbRoute {
+  uuid: string;
+  prefix: string;
+  nexthop: string;
+  externalIds: Record<string, string>;
+}
+
+export interface NbLabState {
+  switches: NbSwitch[];
+  ports: NbSwitchPort[];
+  routers: NbRouter[];
+  routerPorts: NbRouterPort[];
+  acls: NbAcl[];
+  routes: NbRoute[];
+}
+
+export interface PortBindingState {
+  logicalPort: string;
+  chassis: string;
+  up?: boolean;
+}
+
+export interface OvnDriver {
+  readLab(lab?: string): Promise<NbLabState>;
+  transact(commands: string[][]): Promise<void>;
+  /** Port_Binding rows for these logical ports, with the chassis name they are bound to. */
+  bindings(ports: string[]): Promise<PortBindingState[]>;
+  /** Names of every lab that has rows in NB. */
+  labs(): Promise<string[]>;
+}
+
+export const OVN_TIMEOUT_S = 20;
+
+export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
+  const nbArgs = opts.nb ? [`--db=${opts.nb}`] : [];
+  const sbArgs = opts.sb ? [`--db=${opts.sb}`] : [];
+  const nbctl = (args: string[]) =>
+    run('ovn-nbctl', [`--timeout=${OVN_TIMEOUT_S}`, ...nbArgs, ...args], { timeoutMs: OVN_TIMEOUT_S * 1000 + 5000 });
+  const sbctl = (args: string[]) =>
+    run('ovn-sbctl', [`--timeout=${OVN_TIMEOUT_S}`, ...sbArgs, ...args], { timeoutMs: OVN_TIMEOUT_S * 1000 + 5000 });
+  const fmt = ['--format=json', '--data=json'];
+
+  return {
+    async readLab(lab) {
+      const cond = lab === undefined ? `external_ids:${EXTID_LAB}!=""` : `external_ids:${EXTID_LAB}=${q(lab)}`;
+      const r = await nbctl([
+        ...fmt,
+        ...joinCommands([
+          ['--columns=_uuid,name,external_ids,other_config,acls,ports', 'find', 'Logical_Switch', cond],
+          ['--columns=_uuid,name,type,addresses,options,external_ids,up', 'find', 'Logical_Switch_Port', cond],
+          ['--columns=_uuid,name,external_ids,static_routes', 'find', 'Logical_Router', cond],
+          ['--columns=_uuid,name,mac,networks,external_ids', 'find', 'Logical_Router_Port', cond],
+          ['--columns=_uuid,direction,priority,match,action,name,external_ids', 'find', 'ACL', cond],
+          ['--columns=_uuid,ip_prefix,nexthop,external_ids', 'find', 'Logical_Router_Static_Route', cond],
+        ]),
+      ]);
+      const [ls = [], lsp = [], lr = [], lrp = [], acl = [], routes = []] = parseTables(r.stdout);
+      return {
+        switches: ls.map((x) => ({
+          uuid: str(x, '_uuid'),
+          name: str(x, 'name'),
+          externalIds: map(x, 'external_ids'),
+          otherConfig: map(x, 'other_config'),
+          acls: list(x, 'acls'),
+          ports: list(x, 'ports'),
+        })),
+        ports: lsp.map((x) => ({
+          uuid: str(x, '_uuid'),
+          name: str(x, 'name'),
+          type: str(x, 'type'),
+          addresses: list(x, 'addresses'),
+          options: map(x, 'options'),
+          externalIds: map(x, 'external_ids'),
+          up: bool(x, 'up'),
+        })),
+        routers: lr.map((x) => ({
+          uuid: str(x, '_uuid'),
+          name: str(x, 'name'),
+          externalIds: map(x, 'external_ids'),
+          staticRoutes: list(x, 'static_routes'),
+        })),
+        routerPorts: lrp.map((x) => ({
+          uuid: str(x, '_uuid'),
+          name: str(x, 'name'),
+          mac: str(x, 'mac'),
+          networks: list(x, 'networks'),
+          externalIds: map(x, 'external_ids'),
+        })),
+        acls: acl.map((x) => ({
+          uuid: str(x, '_uuid'),
+          direction: str(x, 'direction'),
+          priority: num(x, 'priority') ?? 0,
+          match: str(x, 'match'),
+          action: str(x, 'action'),
+          name: str(x, 'name'),
+          externalIds: map(x, 'external_ids'),
+        })),
+        routes: routes.map((x) => ({
+          uuid: str(x, '_uuid'),
+          prefix: str(x, 'ip_prefix'),
+          nexthop: str(x, 'nexthop'),
+          externalIds: map(x, 'external_ids'),
+        })),
+      };
+    },
+    async transact(commands) {
+      if (!commands.length) return;
+      await nbctl(joinCommands(commands));
+    },
+    async bindings(ports) {
+      if (!ports.length) return [];
+      const r = await sbctl([
+        ...fmt,
+        ...joinCommands([
+          ['--columns=logical_port,chassis,up', 'list', 'Port_Binding'],
+          ['--columns=_uuid,name', 'list', 'Chassis'],
+        ]),
+      ]);
+      const [pb = [], ch = []] = parseTables(r.stdout);
+      const chassisName = new Map(ch.map((c) => [str(c, '_uuid'), str(c, 'name')]));
+      const want = new Set(ports);
+      return pb
+        .filter((p) => want.has(str(p, 'logical_port')))
+        .map((p) => ({
+          logicalPort: str(p, 'logical_port'),
+          chassis: chassisName.get(str(p, 'chassis')) ?? '',
+          up: bool(p, 'up'),
+        }));
+    },
+    async labs() {
+      const s = await this.readLab();
+      const names = new Set<string>();
+      for (const rows of [s.switches, s.routers, s.ports, s.acls])
+        for (const x of rows) if (x.externalIds[EXTID_LAB]) names.add(x.externalIds[EXTID_LAB]!);
+      return [...names].sort();
+    },
+  };
+}
