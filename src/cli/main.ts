@@ -9,6 +9,7 @@ export function buildProgram(): Command {
     .description('Declarative container network labs on OVN/OVS: up, doctor, down.')
     .version('0.1.0')
     .showHelpAfterError('(run labctl --help for usage)')
+    .enablePositionalOptions()
     .exitOverride();
   registerCommands(program);
   return program;

@@ -1,0 +1,40 @@
+/**
+ * destroyLab: remove exactly one lab's objects, found by their labels — containers (labctl.lab), OVS interfaces
+ * (external_ids:labctl-lab), host veths (alias labctl:<lab>), NB rows (external_ids:labctl-lab) — and its state.
+ * Works without the lab file and after an interrupted up. Never touches anything without the lab's label.
+ */
+import type { HostDriver } from '../drivers/host.js';
+import { ALIAS_PREFIX } from '../drivers/links.js';
+import type { OvnDriver } from '../drivers/ovn.js';
+import { removeNb } from './ovn-diff.js';
+import { loadState, removeState } from './state.js';
+
+export interface DownResult {
+  containers: number;
+  ovsPorts: number;
+  veths: number;
+  nbRows: number;
+}
+
+export async function destroyLab(lab: string, host: HostDriver, ovn: OvnDriver): Promise<DownResult> {
+  const state = loadState(lab);
+  const [containers, ifaces, nb] = await Promise.all([host.containers.list(lab), host.ovs.listLabInterfaces(lab), ovn.readLab(lab)]);
+  await Promise.all([
+    Promise.all(containers.map((c) => host.containers.remove(c.id))),
+    host.ovs.transact(ifaces.map((i) => ['--if-exists', 'del-port', i.name])),
+    ovn.transact(removeNb(nb)),
+  ]);
+  // Veths normally vanish with their container's netns; the ones left are those an interrupted up created but
+  // never moved (alias set), or whose alias was never set (names from the saved plan).
+  const planned = new Set(state?.plan.nodes.flatMap((n) => n.interfaces.map((i) => i.hostVeth)) ?? []);
+  const links = await host.links.hostLinks('lv');
+  const ours = links.filter((l) => l.alias === `${ALIAS_PREFIX}${lab}` || (planned.has(l.name) && !l.alias));
+  await host.links.deleteHostLinks(ours.map((l) => l.name));
+  removeState(lab);
+  return {
+    containers: containers.length,
+    ovsPorts: ifaces.length,
+    veths: ours.length,
+    nbRows: nb.switches.length + nb.ports.length + nb.routers.length + nb.routerPorts.length + nb.acls.length + nb.routes.length,
+  };
+}

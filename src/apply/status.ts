@@ -1,0 +1,79 @@
+/** Lab status on this host: labs, nodes, containers, interfaces, addresses and binding state. */
+import type { HostDriver } from '../drivers/host.js';
+import type { OvnDriver } from '../drivers/ovn.js';
+import { listStateLabs, loadState } from './state.js';
+
+export interface InterfaceStatus {
+  name: string;
+  network: string;
+  ip: string;
+  mac: string;
+  hostVeth: string;
+  lsp: string;
+  plugged: boolean;
+  ovnInstalled: boolean;
+  bound: boolean;
+  chassis: string;
+}
+
+export interface NodeStatus {
+  name: string;
+  container: string;
+  state: string;
+  interfaces: InterfaceStatus[];
+}
+
+export interface LabStatus {
+  lab: string;
+  file?: string;
+  nodes: NodeStatus[];
+  ready: boolean;
+}
+
+export async function labStatus(host: HostDriver, ovn: OvnDriver, only?: string): Promise<LabStatus[]> {
+  const [containers, ifaces, nbLabs] = await Promise.all([host.containers.list(only), host.ovs.listLabInterfaces(only), ovn.labs()]);
+  const names = new Set<string>([...listStateLabs(), ...containers.map((c) => c.lab), ...nbLabs]);
+  const labs = [...names].filter((l) => only === undefined || l === only).sort();
+  const ifaceByName = new Map(ifaces.map((i) => [i.name, i]));
+  const out: LabStatus[] = [];
+  for (const lab of labs) {
+    const state = loadState(lab);
+    const plan = state?.plan;
+    const lsps = plan?.nodes.flatMap((n) => n.interfaces.map((i) => i.lsp)) ?? [];
+    const bindings = new Map((await ovn.bindings(lsps)).map((b) => [b.logicalPort, b]));
+    const nodes: NodeStatus[] = [];
+    const nodeNames = new Set([...(plan?.nodes.map((n) => n.name) ?? []), ...containers.filter((c) => c.lab === lab).map((c) => c.node)]);
+    for (const name of nodeNames) {
+      const pn = plan?.nodes.find((n) => n.name === name);
+      const c = containers.find((x) => x.lab === lab && x.node === name);
+      nodes.push({
+        name,
+        container: c?.name ?? pn?.container ?? '',
+        state: c ? c.state : 'missing',
+        interfaces: (pn?.interfaces ?? []).map((i) => {
+          const o = ifaceByName.get(i.hostVeth);
+          const b = bindings.get(i.lsp);
+          return {
+            name: i.name,
+            network: i.network,
+            ip: `${i.ip}/${i.prefix}`,
+            mac: i.mac,
+            hostVeth: i.hostVeth,
+            lsp: i.lsp,
+            plugged: Boolean(o && (o.ofport ?? -1) > 0 && !o.error),
+            ovnInstalled: o?.externalIds['ovn-installed'] === 'true',
+            bound: Boolean(b?.chassis),
+            chassis: b?.chassis ?? '',
+          };
+        }),
+      });
+    }
+    out.push({
+      lab,
+      ...(state?.file ? { file: state.file } : {}),
+      nodes,
+      ready: nodes.length > 0 && nodes.every((n) => n.state === 'running' && n.interfaces.every((i) => i.plugged && i.ovnInstalled && i.bound)),
+    });
+  }
+  return out;
+}

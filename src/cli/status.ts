@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { labStatus } from '../apply/status.js';
+import { localHost } from '../drivers/host.js';
+import { ovnDriver } from '../drivers/ovn.js';
+import { printJson } from './output.js';
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('labs on this host: nodes, containers, interfaces, addresses, binding state')
+    .option('--lab <name>', 'only this lab')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { lab?: string; json?: boolean }) => {
+      const labs = await labStatus(await localHost(), ovnDriver(), opts.lab);
+      if (opts.json) {
+        printJson({ labs });
+        return;
+      }
+      if (!labs.length) {
+        process.stdout.write('no labs on this host\n');
+        return;
+      }
+      for (const lab of labs) {
+        process.stdout.write(`lab ${lab.lab}${lab.file ? ` (${lab.file})` : ''}: ${lab.ready ? 'ready' : 'NOT ready'}\n`);
+        for (const n of lab.nodes) {
+          process.stdout.write(`  ${n.name.padEnd(16)} ${n.state.padEnd(8)} ${n.container}\n`);
+          for (const i of n.interfaces) {
+            const b = !i.plugged ? 'not plugged' : !i.bound ? 'unbound' : !i.ovnInstalled ? 'bound, flows pending' : `bound on ${i.chassis}`;
+            process.stdout.write(`    ${i.name.padEnd(6)} ${i.ip.padEnd(18)} ${i.mac}  ${i.network}  ${b}\n`);
+          }
+        }
+      }
+    });
+}
