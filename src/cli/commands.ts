@@ -1,7 +1,11 @@
 /** The command table. Each command lives in its own file and exports register(program). */
 import type { Command } from 'commander';
 import { registerImage } from './image.js';
+import { registerDown } from './down.js';
+import { registerExec } from './exec.js';
 import { registerPlan } from './plan.js';
+import { registerStatus } from './status.js';
+import { registerUp } from './up.js';
 import { registerSchema } from './schema.js';
 import { registerValidate } from './validate.js';
 
@@ -9,5 +13,9 @@ export function registerCommands(program: Command): void {
   registerValidate(program);
   registerPlan(program);
   registerSchema(program);
+  registerUp(program);
+  registerDown(program);
+  registerStatus(program);
+  registerExec(program);
   registerImage(program);
 }
