@@ -57,8 +57,9 @@ export async function withLabLock<T>(lab: string, fn: () => Promise<T>, waitMs =
   try {
     release = await lockfile.lock(dir, {
       lockfilePath: join(dir, 'lock'),
-      stale: 10_000,
-      update: 2_000,
+      // The holder refreshes the lock every second; a lock not refreshed for 5 s belongs to a dead run.
+      stale: 5_000,
+      update: 1_000,
       retries: { retries: Math.ceil(waitMs / 500), minTimeout: 500, maxTimeout: 500, factor: 1 },
       realpath: false,
     });
