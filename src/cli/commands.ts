@@ -1,5 +1,6 @@
 /** The command table. Each command lives in its own file and exports register(program). */
 import type { Command } from 'commander';
+import { registerHost } from './host.js';
 import { registerImage } from './image.js';
 import { registerDown } from './down.js';
 import { registerExec } from './exec.js';
@@ -18,4 +19,5 @@ export function registerCommands(program: Command): void {
   registerStatus(program);
   registerExec(program);
   registerImage(program);
+  registerHost(program);
 }

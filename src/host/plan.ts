@@ -1,0 +1,397 @@
+/**
+ * What `labctl host start` and `labctl host stop` would do, decided from a probe report without running anything.
+ * Pure functions: given the same report and facts they return the same steps, with the exact commands (argv lists),
+ * so idempotency ("everything is up → no command at all") and every branch are unit-tested.
+ */
+import { isIP } from 'node:net';
+import { envError, usageError } from '../errors.js';
+import {
+  CHASSIS_KEYS,
+  type ChassisKey,
+  DEFAULT_ENCAP_IP,
+  DEFAULT_ENCAP_TYPE,
+  isEmbeddedRemote,
+  LOCAL_SB_REMOTE,
+  normalizeRemote,
+  OVN_CTL,
+  OVS_CTL,
+} from './constants.js';
+import { check, type HostReport } from './report.js';
+import type { KernelModuleState } from './system.js';
+
+export type Argv = readonly string[];
+export type Datapath = 'auto' | 'system' | 'netdev';
+
+export type HostStepId =
+  | 'dockerd'
+  | 'ovsdb-server'
+  | 'kernel-module'
+  | 'ovs-vswitchd'
+  | 'ovn-central'
+  | 'chassis-keys'
+  | 'br-int'
+  | 'ovn-controller'
+  | 'chassis';
+
+export interface HostStep {
+  id: HostStepId;
+  title: string;
+  /** none: already as wanted; start/stop/set/load: runs `commands`; wait: checked later; skip: not this host's job */
+  action: 'none' | 'start' | 'stop' | 'set' | 'load' | 'wait' | 'skip';
+  detail: string;
+  /** run in order; each must succeed */
+  commands: Argv[];
+  /** a daemon started detached with its output in a log file (dockerd without systemd) */
+  spawn?: { argv: Argv; log: string };
+}
+
+export interface StartOptions {
+  datapath?: Datapath;
+  encapIp?: string;
+  encapType?: string;
+  /** southbound remote of an existing OVN central; default: keep the configured one, else the embedded central */
+  remote?: string;
+}
+
+export interface StartFacts {
+  systemd: boolean;
+  kernel: KernelModuleState;
+  /** the Open_vSwitch row's external_ids read from the database file, when ovsdb-server is down */
+  storedKeys?: Record<string, string>;
+  /** the system-id to use when the host has none */
+  newSystemId: string;
+}
+
+export type ChassisKeys = Record<ChassisKey, string>;
+
+export function validateStartOptions(opts: StartOptions, kernel: KernelModuleState): void {
+  if (opts.datapath && !['auto', 'system', 'netdev'].includes(opts.datapath)) {
+    throw usageError(`--datapath must be auto, system or netdev, not ${opts.datapath}`, 'labctl host start --datapath auto');
+  }
+  if (opts.datapath === 'system' && !kernel.available) {
+    throw envError(
+      'datapath system needs the openvswitch kernel module, which this host does not have',
+      'labctl host start --datapath netdev   (or auto: the userspace datapath is chosen when the module is absent)',
+    );
+  }
+  if (opts.encapIp !== undefined && isIP(opts.encapIp) === 0) {
+    throw usageError(`--encap-ip must be an IP address of this host, not ${opts.encapIp}`, 'labctl host start --encap-ip 127.0.0.1');
+  }
+  if (opts.encapType !== undefined && !['geneve', 'vxlan', 'stt'].includes(opts.encapType)) {
+    throw usageError(`--encap-type must be geneve, vxlan or stt, not ${opts.encapType}`, 'labctl host start --encap-type geneve');
+  }
+}
+
+/**
+ * The datapath type for ovn-bridge-datapath-type: netdev without the kernel module, whatever was asked; with it,
+ * what was asked, and for auto the configured key, else the existing bridge's type, else system.
+ */
+export function chooseDatapath(
+  requested: Datapath | undefined,
+  kernel: KernelModuleState,
+  currentKey: string | undefined,
+  bridgeDatapathType: string | undefined,
+): 'system' | 'netdev' {
+  if (!kernel.available) return 'netdev';
+  if (requested === 'system' || requested === 'netdev') return requested;
+  if (currentKey === 'system' || currentKey === 'netdev') return currentKey;
+  if (bridgeDatapathType === 'netdev') return 'netdev';
+  return 'system';
+}
+
+/** The chassis keys this host should have: existing values are kept unless an option asks otherwise. */
+export function desiredChassisKeys(
+  current: Record<string, string | undefined>,
+  opts: StartOptions,
+  kernel: KernelModuleState,
+  newSystemId: string,
+  bridgeDatapathType?: string,
+): ChassisKeys {
+  const cur = (k: ChassisKey) => (current[k] ? current[k] : undefined);
+  return {
+    'system-id': cur('system-id') ?? newSystemId,
+    'ovn-remote': opts.remote ?? cur('ovn-remote') ?? LOCAL_SB_REMOTE,
+    'ovn-encap-type': opts.encapType ?? cur('ovn-encap-type') ?? DEFAULT_ENCAP_TYPE,
+    'ovn-encap-ip': opts.encapIp ?? cur('ovn-encap-ip') ?? DEFAULT_ENCAP_IP,
+    'ovn-bridge-datapath-type': chooseDatapath(opts.datapath, kernel, cur('ovn-bridge-datapath-type'), bridgeDatapathType),
+  };
+}
+
+/** The keys whose value differs (ovn-remote compared with /run ≡ /var/run). */
+export function keyDiff(current: Record<string, string | undefined>, desired: ChassisKeys): Partial<ChassisKeys> {
+  const out: Partial<ChassisKeys> = {};
+  for (const k of CHASSIS_KEYS) {
+    const have = current[k];
+    const same = k === 'ovn-remote' && have ? normalizeRemote(have) === normalizeRemote(desired[k]) : have === desired[k];
+    if (!same) out[k] = desired[k];
+  }
+  return out;
+}
+
+/** `ovs-vsctl set Open_vSwitch . external_ids:k="v" …` for the keys that differ (values OVSDB-quoted). */
+export function setKeysCommand(diff: Partial<ChassisKeys>): Argv {
+  return [
+    'ovs-vsctl',
+    '--timeout=10',
+    'set',
+    'Open_vSwitch',
+    '.',
+    ...Object.entries(diff).map(([k, v]) => `external_ids:${k}=${JSON.stringify(v)}`),
+  ];
+}
+
+const describeKeys = (k: Partial<ChassisKeys>) =>
+  Object.entries(k)
+    .map(([key, v]) => `${key}=${v}`)
+    .join(', ');
+
+/** The chassis-keys and br-int steps, from the live keys and bridge (also re-run after the daemons came up). */
+export function planConfigSteps(
+  currentKeys: Record<string, string | undefined>,
+  bridge: { name: string; exists: boolean; datapathType?: string } | undefined,
+  desired: ChassisKeys,
+): HostStep[] {
+  const diff = keyDiff(currentKeys, desired);
+  const keysStep: HostStep = Object.keys(diff).length
+    ? {
+        id: 'chassis-keys',
+        title: 'chassis keys',
+        action: 'set',
+        detail: `set ${describeKeys(diff)}`,
+        commands: [setKeysCommand(diff)],
+      }
+    : {
+        id: 'chassis-keys',
+        title: 'chassis keys',
+        action: 'none',
+        detail: `unchanged (${describeKeys(desired)})`,
+        commands: [],
+      };
+  let bridgeStep: HostStep;
+  const want = desired['ovn-bridge-datapath-type'];
+  if (!bridge) {
+    bridgeStep = { id: 'br-int', title: 'br-int', action: 'wait', detail: 'checked once ovsdb-server runs', commands: [] };
+  } else if (!bridge.exists) {
+    bridgeStep = {
+      id: 'br-int',
+      title: bridge.name,
+      action: 'wait',
+      detail: `missing: ovn-controller creates it with datapath_type ${want}`,
+      commands: [],
+    };
+  } else if ((bridge.datapathType || 'system') !== want) {
+    bridgeStep = {
+      id: 'br-int',
+      title: bridge.name,
+      action: 'set',
+      detail: `datapath_type ${bridge.datapathType || 'system'} → ${want}`,
+      commands: [['ovs-vsctl', '--timeout=10', 'set', 'Bridge', bridge.name, `datapath_type=${want}`]],
+    };
+  } else {
+    bridgeStep = { id: 'br-int', title: bridge.name, action: 'none', detail: `datapath_type ${want}`, commands: [] };
+  }
+  return [keysStep, bridgeStep];
+}
+
+const ok = (report: HostReport, id: Parameters<typeof check>[1]) => check(report, id)?.ok === true;
+
+export function vswitchdArgv(): Argv {
+  return ['ovs-vswitchd', '--pidfile', '--detach', '--log-file', '-vconsole:emer', '-vsyslog:err', '-vfile:info'];
+}
+
+/**
+ * The start plan. `report` must have been probed against the southbound remote this host will use
+ * (desired ovn-remote), so the NB/SB/northd rows say whether the embedded central runs.
+ */
+export function planHostStart(report: HostReport, facts: StartFacts, opts: StartOptions = {}): { steps: HostStep[]; desired: ChassisKeys } {
+  validateStartOptions(opts, facts.kernel);
+  const ovsdbUp = ok(report, 'ovsdb-server');
+  const currentKeys: Record<string, string | undefined> = ovsdbUp ? report.keys : (facts.storedKeys ?? {});
+  const desired = desiredChassisKeys(
+    currentKeys,
+    opts,
+    facts.kernel,
+    facts.newSystemId,
+    ovsdbUp ? report.bridge.datapathType : undefined,
+  );
+  const steps: HostStep[] = [];
+  const already = (id: HostStepId, title: string, detail = 'already running'): HostStep => ({
+    id,
+    title,
+    action: 'none',
+    detail,
+    commands: [],
+  });
+
+  // dockerd
+  if (ok(report, 'dockerd')) steps.push(already('dockerd', 'dockerd'));
+  else if (facts.systemd)
+    steps.push({ id: 'dockerd', title: 'dockerd', action: 'start', detail: 'systemctl start docker', commands: [['systemctl', 'start', 'docker']] });
+  else
+    steps.push({
+      id: 'dockerd',
+      title: 'dockerd',
+      action: 'start',
+      detail: 'dockerd, detached, log in /var/log/labctl/dockerd.log',
+      commands: [],
+      spawn: { argv: ['dockerd'], log: '/var/log/labctl/dockerd.log' },
+    });
+
+  // ovsdb-server (ovs-ctl sets external_ids:system-id on start: pass the existing one so it is kept)
+  if (ovsdbUp) steps.push(already('ovsdb-server', 'ovsdb-server'));
+  else if (facts.systemd)
+    steps.push({
+      id: 'ovsdb-server',
+      title: 'ovsdb-server',
+      action: 'start',
+      detail: 'systemctl start ovsdb-server',
+      commands: [['systemctl', 'start', 'ovsdb-server']],
+    });
+  else {
+    const argv = [OVS_CTL, '--no-ovs-vswitchd', `--system-id=${desired['system-id']}`, 'start'];
+    steps.push({ id: 'ovsdb-server', title: 'ovsdb-server', action: 'start', detail: argv.join(' '), commands: [argv] });
+  }
+
+  // the kernel module, only when the system datapath is wanted and it is loadable but not loaded
+  if (desired['ovn-bridge-datapath-type'] === 'system' && facts.kernel.available && !facts.kernel.loaded) {
+    steps.push({
+      id: 'kernel-module',
+      title: 'openvswitch module',
+      action: 'load',
+      detail: 'modprobe openvswitch',
+      commands: [['modprobe', 'openvswitch']],
+    });
+  }
+
+  // ovs-vswitchd: never through ovs-ctl without the module (it tries to load it and fails)
+  if (ok(report, 'ovs-vswitchd')) steps.push(already('ovs-vswitchd', 'ovs-vswitchd'));
+  else if (facts.systemd && facts.kernel.available)
+    steps.push({
+      id: 'ovs-vswitchd',
+      title: 'ovs-vswitchd',
+      action: 'start',
+      detail: 'systemctl start ovs-vswitchd',
+      commands: [['systemctl', 'start', 'ovs-vswitchd']],
+    });
+  else
+    steps.push({
+      id: 'ovs-vswitchd',
+      title: 'ovs-vswitchd',
+      action: 'start',
+      detail: `${vswitchdArgv().join(' ')}${facts.kernel.available ? '' : ' (userspace datapath: no kernel module)'}`,
+      commands: [vswitchdArgv()],
+    });
+
+  // OVN central: NB, SB and ovn-northd, unless the southbound remote is another host's
+  if (!isEmbeddedRemote(desired['ovn-remote'])) {
+    steps.push({
+      id: 'ovn-central',
+      title: 'ovn-central',
+      action: 'skip',
+      detail: `remote central ${desired['ovn-remote']}`,
+      commands: [],
+    });
+  } else if (ok(report, 'ovn-nb') && ok(report, 'ovn-sb') && ok(report, 'ovn-northd') && report.embedded) {
+    steps.push(already('ovn-central', 'ovn-central', 'already running (NB, SB, ovn-northd)'));
+  } else {
+    const names = { 'ovn-nb': 'NB', 'ovn-sb': 'SB', 'ovn-northd': 'ovn-northd' } as const;
+    const down = (Object.keys(names) as (keyof typeof names)[]).filter((id) => !report.embedded || !ok(report, id));
+    const argv: Argv = facts.systemd ? ['systemctl', 'start', 'ovn-central'] : [OVN_CTL, 'start_northd'];
+    steps.push({
+      id: 'ovn-central',
+      title: 'ovn-central',
+      action: 'start',
+      detail: `${argv.join(' ')} (${down.map((d) => names[d]).join(', ')} not running)`,
+      commands: [argv],
+    });
+  }
+
+  // chassis keys and the integration bridge
+  steps.push(...planConfigSteps(currentKeys, ovsdbUp ? report.bridge : undefined, desired));
+
+  // ovn-controller
+  if (ok(report, 'ovn-controller')) steps.push(already('ovn-controller', 'ovn-controller'));
+  else {
+    const argv: Argv = facts.systemd ? ['systemctl', 'start', 'ovn-host'] : [OVN_CTL, 'start_controller'];
+    steps.push({ id: 'ovn-controller', title: 'ovn-controller', action: 'start', detail: argv.join(' '), commands: [argv] });
+  }
+
+  // registration: nothing to wait for when nothing changed and it is registered with the right encap
+  const changed = steps.some((s) => s.action !== 'none' && s.action !== 'skip');
+  if (!changed && ok(report, 'chassis.registered') && ok(report, 'sb-connection')) {
+    steps.push(already('chassis', 'chassis', `${desired['system-id']} registered (${desired['ovn-encap-type']} ${desired['ovn-encap-ip']})`));
+  } else {
+    steps.push({
+      id: 'chassis',
+      title: 'chassis',
+      action: 'wait',
+      detail: `wait until ${desired['system-id']} is registered in SB and ${report.bridge.name} uses datapath_type ${desired['ovn-bridge-datapath-type']}`,
+      commands: [],
+    });
+  }
+  return { steps, desired };
+}
+
+export interface StopOptions {
+  docker?: boolean;
+}
+
+/** The stop plan: OVN first, then OVS, then (only with --docker) dockerd; components not running are left alone. */
+export function planHostStop(report: HostReport, facts: { systemd: boolean }, opts: StopOptions = {}): HostStep[] {
+  const steps: HostStep[] = [];
+  const notRunning = (id: HostStepId, title: string): HostStep => ({ id, title, action: 'none', detail: 'not running', commands: [] });
+
+  if (ok(report, 'ovn-controller'))
+    steps.push({
+      id: 'ovn-controller',
+      title: 'ovn-controller',
+      action: 'stop',
+      detail: facts.systemd ? 'systemctl stop ovn-host ovn-controller' : `${OVN_CTL} stop_controller`,
+      commands: [facts.systemd ? ['systemctl', 'stop', 'ovn-host', 'ovn-controller'] : [OVN_CTL, 'stop_controller']],
+    });
+  else steps.push(notRunning('ovn-controller', 'ovn-controller'));
+
+  const centralUp = report.embedded && (ok(report, 'ovn-nb') || ok(report, 'ovn-sb') || ok(report, 'ovn-northd'));
+  if (!report.embedded) steps.push({ id: 'ovn-central', title: 'ovn-central', action: 'skip', detail: `remote central ${report.remote}`, commands: [] });
+  else if (centralUp)
+    steps.push({
+      id: 'ovn-central',
+      title: 'ovn-central',
+      action: 'stop',
+      detail: facts.systemd ? 'systemctl stop ovn-central' : `${OVN_CTL} stop_northd (ovn-northd, NB, SB)`,
+      commands: [facts.systemd ? ['systemctl', 'stop', 'ovn-central'] : [OVN_CTL, 'stop_northd']],
+    });
+  else steps.push(notRunning('ovn-central', 'ovn-central'));
+
+  const vswitchdUp = ok(report, 'ovs-vswitchd');
+  const ovsdbUp = ok(report, 'ovsdb-server');
+  if (vswitchdUp || ovsdbUp) {
+    // ovs-ctl stop also stops an ovs-vswitchd started by hand (pidfile), which systemd does not know about
+    const commands: Argv[] = facts.systemd
+      ? [
+          ['systemctl', 'stop', 'openvswitch-switch', 'ovs-vswitchd', 'ovsdb-server'],
+          [OVS_CTL, 'stop'],
+        ]
+      : [[OVS_CTL, 'stop']];
+    steps.push({
+      id: 'ovs-vswitchd',
+      title: 'ovs-vswitchd + ovsdb-server',
+      action: 'stop',
+      detail: commands.map((c) => c.join(' ')).join('; '),
+      commands,
+    });
+  } else steps.push(notRunning('ovs-vswitchd', 'ovs-vswitchd + ovsdb-server'));
+
+  if (!opts.docker) steps.push({ id: 'dockerd', title: 'dockerd', action: 'skip', detail: 'left running (--docker stops it)', commands: [] });
+  else if (!ok(report, 'dockerd')) steps.push(notRunning('dockerd', 'dockerd'));
+  else if (facts.systemd)
+    steps.push({
+      id: 'dockerd',
+      title: 'dockerd',
+      action: 'stop',
+      detail: 'systemctl stop docker.socket docker',
+      commands: [['systemctl', 'stop', 'docker.socket', 'docker']],
+    });
+  else steps.push({ id: 'dockerd', title: 'dockerd', action: 'stop', detail: 'SIGTERM to the pid in /var/run/docker.pid', commands: [] });
+  return steps;
+}

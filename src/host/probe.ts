@@ -1,0 +1,262 @@
+/**
+ * probeHost: what is present and running on this host, one structured row per component (report.ts), gathered
+ * concurrently with every command bounded (≤ 5 s). Nothing is changed. `labctl host check` prints it, the doctor's
+ * host layer reuses it, and assertHostReady() — the first thing `labctl up` does — turns its lowest failure into
+ * one error line with the fix.
+ */
+import { hostname } from 'node:os';
+import Docker from 'dockerode';
+import { DOCKER_SOCKET } from '../drivers/docker-client.js';
+import { map, parseTables, str } from '../drivers/ovsdb-json.js';
+import { envError } from '../errors.js';
+import { run, which } from '../exec.js';
+import type { PlanOvn } from '../plan/types.js';
+import {
+  isEmbeddedRemote,
+  LOCAL_SB_REMOTE,
+  normalizeRemote,
+  OPTIONAL_TOOLS,
+  PROBE_TIMEOUT_MS,
+  REQUIRED_TOOLS,
+  TOOL_TIMEOUT_S,
+} from './constants.js';
+import {
+  type CommandProbe,
+  evaluateHost,
+  firstFailure,
+  type HostExpectations,
+  type HostFacts,
+  type HostReport,
+} from './report.js';
+import { isRoot, kernelModuleState } from './system.js';
+
+export type { HostCheck, HostCheckId, HostExpectations, HostReport } from './report.js';
+export { firstFailure } from './report.js';
+
+export interface ProbeOptions extends HostExpectations {
+  /** Docker socket (default: LABCTL_DOCKER_SOCKET or /var/run/docker.sock) */
+  dockerSocket?: string;
+}
+
+/** Run one probe command: never throws, bounded, and reports the tool's own last error line. */
+async function probeCmd(file: string, args: string[]): Promise<CommandProbe> {
+  if (!which(file)) return { ok: false, detail: `${file}: command not found` };
+  try {
+    const r = await run(file, args, { reject: false, timeoutMs: PROBE_TIMEOUT_MS });
+    if (r.exitCode === 0 && !r.timedOut) return { ok: true, detail: r.stdout.trim() };
+    const err = r.timedOut
+      ? `no answer within ${PROBE_TIMEOUT_MS / 1000} s`
+      : (r.stderr.trim().split('\n').pop() ?? '') || `exited ${r.exitCode}`;
+    return { ok: false, detail: err.replace(/^[\w-]+: /, '') };
+  } catch (err) {
+    return { ok: false, detail: (err as Error).message };
+  }
+}
+
+const firstLine = (s: string) => s.split('\n')[0]?.trim() ?? '';
+
+async function probeDockerApi(socketPath: string): Promise<CommandProbe> {
+  const docker = new Docker({ socketPath, timeout: PROBE_TIMEOUT_MS });
+  try {
+    await docker.ping();
+    try {
+      const v = await docker.version();
+      return { ok: true, detail: `Docker ${v.Version} (API ${v.ApiVersion}) on ${socketPath}` };
+    } catch {
+      return { ok: true, detail: `answers on ${socketPath}` };
+    }
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    const why = e.code === 'ENOENT' ? 'no socket' : e.code === 'ECONNREFUSED' ? 'connection refused' : firstLine(e.message ?? String(err));
+    return { ok: false, detail: `no answer on ${socketPath} (${why})` };
+  }
+}
+
+async function probeOvsdb(): Promise<HostFacts['ovsdb']> {
+  const r = await probeCmd('ovs-vsctl', [
+    `--timeout=${TOOL_TIMEOUT_S}`,
+    '--format=json',
+    '--data=json',
+    '--',
+    '--columns=external_ids,ovs_version',
+    'list',
+    'Open_vSwitch',
+    '--',
+    '--columns=name,datapath_type',
+    'list',
+    'Bridge',
+  ]);
+  if (!r.ok) return r;
+  try {
+    const [ovsRows, bridgeRows] = parseTables(r.detail);
+    const row = ovsRows?.[0];
+    const ovsVersion = row ? str(row, 'ovs_version') : '';
+    return {
+      ok: true,
+      detail: `answers${ovsVersion ? ` (Open vSwitch ${ovsVersion})` : ''}`,
+      externalIds: row ? map(row, 'external_ids') : {},
+      ovsVersion,
+      bridges: (bridgeRows ?? []).map((b) => ({ name: str(b, 'name'), datapathType: str(b, 'datapath_type') })),
+    };
+  } catch (err) {
+    return { ok: false, detail: `unreadable answer from ovs-vsctl: ${(err as Error).message}` };
+  }
+}
+
+async function probeSb(remote: string): Promise<HostFacts['sb']> {
+  const r = await probeCmd('ovn-sbctl', [
+    `--db=${remote}`,
+    `--timeout=${TOOL_TIMEOUT_S}`,
+    '--format=json',
+    '--data=json',
+    '--',
+    '--columns=name,hostname',
+    'list',
+    'Chassis',
+    '--',
+    '--columns=type,ip,chassis_name',
+    'list',
+    'Encap',
+  ]);
+  if (!r.ok) return { ...r, remote };
+  try {
+    const [chassisRows, encapRows] = parseTables(r.detail);
+    const chassis = (chassisRows ?? []).map((c) => ({ name: str(c, 'name'), hostname: str(c, 'hostname') }));
+    return {
+      ok: true,
+      detail: `answers (${chassis.length} chassis)`,
+      remote,
+      chassis,
+      encaps: (encapRows ?? []).map((e) => ({ type: str(e, 'type'), ip: str(e, 'ip'), chassis: str(e, 'chassis_name') })),
+    };
+  } catch (err) {
+    return { ok: false, detail: `unreadable answer from ovn-sbctl: ${(err as Error).message}`, remote };
+  }
+}
+
+async function probeAppctl(tool: 'ovs-appctl' | 'ovn-appctl', target: string, command: string): Promise<CommandProbe> {
+  const r = await probeCmd(tool, ['-T', String(TOOL_TIMEOUT_S), '-t', target, command]);
+  return r.ok ? { ok: true, detail: firstLine(r.detail) } : r;
+}
+
+/** Gather the raw facts (concurrently). */
+export async function gatherHostFacts(opts: ProbeOptions = {}): Promise<HostFacts> {
+  const tools = Object.fromEntries(REQUIRED_TOOLS.map((t) => [t, Boolean(which(t))]));
+  const optionalTools = Object.fromEntries(OPTIONAL_TOOLS.map((t) => [t, Boolean(which(t))]));
+  const ovsdbP = probeOvsdb();
+  // The SB to look at: the expected remote, else the one ovn-controller is configured with, else the embedded one.
+  const remoteP = opts.remote
+    ? Promise.resolve(normalizeRemote(opts.remote))
+    : ovsdbP.then((o) => normalizeRemote(o.externalIds?.['ovn-remote'] || LOCAL_SB_REMOTE));
+  const embeddedP = remoteP.then(isEmbeddedRemote);
+  const nbP = embeddedP.then((embedded) => {
+    const nb = opts.nb ?? (embedded ? undefined : null);
+    if (nb === null) return undefined; // remote central, NB address unknown: not checked
+    return probeCmd('ovn-nbctl', [...(nb ? [`--db=${nb}`] : []), `--timeout=${TOOL_TIMEOUT_S}`, 'get-connection']).then(
+      (r) => (r.ok ? { ok: true, detail: `answers${nb ? ` on ${nb}` : ''}` } : r),
+    );
+  });
+  const northdP = embeddedP.then(async (embedded) => {
+    if (!embedded) return undefined;
+    const [version, status] = await Promise.all([
+      probeAppctl('ovn-appctl', 'ovn-northd', 'version'),
+      probeAppctl('ovn-appctl', 'ovn-northd', 'status'),
+    ]);
+    return version.ok && status.ok ? { ...version, status: status.detail.replace(/^Status:\s*/i, 'status ') } : version;
+  });
+  const controllerP = probeAppctl('ovn-appctl', 'ovn-controller', 'version');
+  const connectionP = controllerP.then((c) =>
+    c.ok ? probeAppctl('ovn-appctl', 'ovn-controller', 'connection-status') : undefined,
+  );
+
+  const [kernelModule, docker, ovsdb, vswitchd, nb, sb, northd, controller, connection] = await Promise.all([
+    kernelModuleState(),
+    probeDockerApi(opts.dockerSocket ?? DOCKER_SOCKET),
+    ovsdbP,
+    probeAppctl('ovs-appctl', 'ovs-vswitchd', 'version'),
+    nbP,
+    remoteP.then(probeSb),
+    northdP,
+    controllerP,
+    connectionP,
+  ]);
+  const facts: HostFacts = {
+    root: isRoot(),
+    hostname: hostname(),
+    tools,
+    optionalTools,
+    kernelModule,
+    docker,
+    ovsdb,
+    vswitchd,
+    sb,
+    controller,
+  };
+  if (nb) facts.nb = nb;
+  if (northd) facts.northd = northd;
+  if (connection) facts.connection = connection;
+  return facts;
+}
+
+export async function probeHost(opts: ProbeOptions = {}): Promise<HostReport> {
+  return evaluateHost(await gatherHostFacts(opts), opts);
+}
+
+/** The expectations a lab's `ovn:` block puts on the host (no remote = the embedded central on this host). */
+export function expectationsFor(ovn: PlanOvn): HostExpectations {
+  return {
+    remote: ovn.remote ?? LOCAL_SB_REMOTE,
+    ...(ovn.nb ? { nb: ovn.nb } : {}),
+    encap: { type: ovn.encap.type, ip: ovn.encap.ip },
+    datapath: ovn.datapath,
+    bridge: ovn.bridge,
+  };
+}
+
+/** One line for an error: the lowest broken component, what is wrong, and how many more rows fail. */
+export function describeFailure(report: HostReport): { message: string; fix: string } | undefined {
+  const bad = firstFailure(report);
+  if (!bad) return undefined;
+  const others = report.checks.filter((c) => c.required && !c.ok && c !== bad).length;
+  const more = others ? ` (+${others} more failing host check${others > 1 ? 's' : ''}: labctl host check)` : '';
+  return {
+    message: `host not ready: ${bad.title}: ${bad.detail} [${bad.cause}]${more}`,
+    fix: bad.fix ?? 'labctl host start',
+  };
+}
+
+/**
+ * Called first by `labctl up`: fast (probes run concurrently, each ≤ 5 s), touches nothing, and throws an
+ * environment error (exit 2) naming the lowest broken component and the command that fixes it.
+ */
+export async function assertHostReady(ovn: PlanOvn): Promise<void> {
+  if (!isRoot()) {
+    throw envError(
+      'labctl must run as root: it creates network namespaces, veth pairs and OVS ports',
+      'run labctl as root (sudo labctl …)',
+    );
+  }
+  const report = await probeHost(expectationsFor(ovn));
+  const failure = describeFailure(report);
+  if (failure) throw envError(failure.message, failure.fix);
+}
+
+/** This host's chassis name (external_ids:system-id on the Open_vSwitch row), or undefined when it has none. */
+export async function localChassisName(): Promise<string | undefined> {
+  const r = await run('ovs-vsctl', [`--timeout=${TOOL_TIMEOUT_S}`, '--if-exists', 'get', 'Open_vSwitch', '.', 'external_ids:system-id'], {
+    reject: false,
+    timeoutMs: PROBE_TIMEOUT_MS,
+  });
+  if (r.exitCode !== 0) return undefined;
+  const v = r.stdout.trim().replace(/^"(.*)"$/, '$1');
+  return v || undefined;
+}
+
+/** This host's chassis name; an environment error when ovsdb-server does not answer or no system-id is set. */
+export async function getChassisName(): Promise<string> {
+  const name = await localChassisName();
+  if (!name) {
+    throw envError('this host has no OVN chassis name (external_ids:system-id) or ovsdb-server does not answer', 'labctl host start');
+  }
+  return name;
+}
