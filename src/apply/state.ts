@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LabctlError } from '../errors.js';
 import { isSafeName, MAX_LAB_NAME } from '../names.js';
+import type { Lab } from '../lab/types.js';
 import type { Plan } from '../plan/types.js';
 
 export const STATE_DIR = process.env.LABCTL_STATE_DIR ?? '/var/lib/labctl';
@@ -19,6 +20,8 @@ export function labDir(lab: string): string {
 
 export interface LabState {
   plan: Plan;
+  /** the validated lab the plan was compiled from (runtime operations such as readdress edit it and recompile) */
+  lab?: Lab;
   file?: string;
   updatedAt: string;
 }

@@ -2,7 +2,11 @@
 import type { Command } from 'commander';
 import { registerHost } from './host.js';
 import { registerImage } from './image.js';
+import { registerCapture } from './capture.js';
+import { registerConntrack } from './conntrack.js';
 import { registerDown } from './down.js';
+import { registerLink } from './link.js';
+import { registerReaddress } from './readdress.js';
 import { registerExec } from './exec.js';
 import { registerPlan } from './plan.js';
 import { registerStatus } from './status.js';
@@ -18,6 +22,10 @@ export function registerCommands(program: Command): void {
   registerDown(program);
   registerStatus(program);
   registerExec(program);
+  registerReaddress(program);
+  registerLink(program);
+  registerCapture(program);
+  registerConntrack(program);
   registerImage(program);
   registerHost(program);
 }

@@ -38,7 +38,7 @@ export function registerUp(program: Command): void {
             title: `Converge lab ${plan.lab} (${plan.nodes.length} nodes)`,
             task: async (c, task) =>
               withLabLock(plan.lab, async () => {
-                saveState({ plan, file: lab.file, updatedAt: new Date().toISOString() });
+                saveState({ plan, lab, file: lab.file, updatedAt: new Date().toISOString() });
                 const docker = await connectDocker();
                 const host = await localHost();
                 const ovn = ovnDriver({ nb: plan.ovn.nb, sb: plan.ovn.remote });

@@ -1,0 +1,70 @@
+/**
+ * Flush connection tracking for a lab, a node or an address. On the userspace datapath conntrack lives inside
+ * ovs-vswitchd (`ovs-appctl dpctl/flush-conntrack`, per OVN zone or by tuple); on the kernel datapath in the
+ * host's conntrack table (`conntrack -D`). A container's own netns table is flushed too when a node is named.
+ * ovn-controller does not flush conntrack when addresses change (doctor-notes.md): after a move, flush.
+ */
+import { run, which } from '../exec.js';
+import { isIPv4 } from '../lab/ipv4.js';
+import { usageError } from '../errors.js';
+import type { LabRuntime } from './context.js';
+import { nodePid } from './context.js';
+
+export interface FlushOptions {
+  node?: string;
+  address?: string;
+}
+
+/** lsp name or "<router-uuid>_dnat" → zone, from ovn-controller. */
+export async function ctZones(): Promise<Map<string, number>> {
+  const r = await run('ovn-appctl', ['-t', 'ovn-controller', 'ct-zone-list'], { timeoutMs: 10_000 });
+  const zones = new Map<string, number>();
+  for (const line of r.stdout.split('\n')) {
+    const m = /^(\S+)\s+(\d+)$/.exec(line.trim());
+    if (m) zones.set(m[1]!, Number(m[2]));
+  }
+  return zones;
+}
+
+async function datapathType(bridge: string): Promise<string> {
+  const r = await run('ovs-vsctl', ['--timeout=10', 'get', 'Bridge', bridge, 'datapath_type'], { timeoutMs: 15_000, reject: false });
+  return r.stdout.replace(/"/g, '').trim() || 'system';
+}
+
+export async function flushConntrack(rt: LabRuntime, opts: FlushOptions): Promise<string[]> {
+  const { plan } = rt.state;
+  const done: string[] = [];
+  if (opts.address !== undefined && !isIPv4(opts.address)) throw usageError(`"${opts.address}" is not an IPv4 address`, 'e.g. --address 10.0.1.10');
+  const userspace = (await datapathType(plan.ovn.bridge)) === 'netdev';
+  if (opts.address) {
+    for (const dir of ['ct_nw_src', 'ct_nw_dst']) {
+      if (userspace) await run('ovs-appctl', ['dpctl/flush-conntrack', `${dir}=${opts.address}`], { timeoutMs: 10_000 });
+      else await run('conntrack', ['-D', dir === 'ct_nw_src' ? '-s' : '-d', opts.address], { timeoutMs: 10_000, reject: false });
+    }
+    done.push(`flushed ${userspace ? 'datapath' : 'kernel'} conntrack entries to and from ${opts.address}`);
+  } else {
+    const zones = await ctZones();
+    const lsps = plan.nodes.filter((n) => !opts.node || n.name === opts.node).flatMap((n) => n.interfaces.map((i) => i.lsp));
+    const wanted = lsps.map((l) => zones.get(l)).filter((z): z is number => z !== undefined);
+    if (!opts.node) {
+      // The lab's routers have their own SNAT/DNAT zones, keyed by the router's UUID.
+      const nb = await rt.ovn.readLab(plan.lab);
+      for (const r of nb.routers)
+        for (const suffix of ['_dnat', '_snat']) {
+          const z = zones.get(`${r.uuid}${suffix}`);
+          if (z !== undefined) wanted.push(z);
+        }
+    }
+    for (const z of wanted) {
+      if (userspace) await run('ovs-appctl', ['dpctl/flush-conntrack', `zone=${z}`], { timeoutMs: 10_000 });
+      else await run('conntrack', ['-D', '-w', String(z)], { timeoutMs: 10_000, reject: false });
+    }
+    done.push(`flushed ${wanted.length} conntrack zone(s) of ${opts.node ? `node ${opts.node}` : `lab ${plan.lab}`}`);
+  }
+  if (opts.node && which('conntrack')) {
+    const pid = await nodePid(rt, opts.node);
+    await run('nsenter', ['-t', String(pid), '-n', 'conntrack', '-F'], { timeoutMs: 10_000, reject: false });
+    done.push(`flushed the kernel conntrack table inside ${opts.node}`);
+  }
+  return done;
+}

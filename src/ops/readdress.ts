@@ -1,0 +1,69 @@
+/**
+ * Change one interface's address while the lab runs. The saved lab is frozen first (every interface's current
+ * address and MAC made explicit), so no other node is renumbered; then the one address changes and the lab is
+ * converged to the recompiled plan: the container's address and routes, the OVN port's addresses, and every ACL
+ * that names the node. Conntrack entries of the old address are flushed.
+ */
+import { saveState, withLabLock } from '../apply/state.js';
+import { applyPlan } from '../apply/up.js';
+import { LabctlError, usageError } from '../errors.js';
+import { contains, intToIp, ipToInt, isHostAddress, isIPv4 } from '../lab/ipv4.js';
+import type { Lab } from '../lab/types.js';
+import { compilePlan } from '../plan/compile.js';
+import type { Plan } from '../plan/types.js';
+import { flushConntrack } from './conntrack.js';
+import type { LabRuntime } from './context.js';
+import { findInterface } from './context.js';
+
+/** Every interface's address and MAC as compiled, made explicit in the lab. */
+export function freezeLab(lab: Lab, plan: Plan): Lab {
+  const copy = structuredClone(lab);
+  for (const n of copy.nodes) {
+    const pn = plan.nodes.find((x) => x.name === n.name)!;
+    for (const i of n.interfaces) {
+      const pi = pn.interfaces.find((x) => x.name === i.name)!;
+      i.ip = pi.ip;
+      i.mac = pi.mac;
+    }
+  }
+  return copy;
+}
+
+export interface ReaddressResult {
+  node: string;
+  iface: string;
+  from: string;
+  to: string;
+  changes: string[];
+}
+
+export async function readdress(rt: LabRuntime, node: string, iface: string, address: string): Promise<ReaddressResult> {
+  const { state } = rt;
+  if (!state.lab) throw new LabctlError('usage', `the saved state of lab ${state.plan.lab} predates readdress`, { hint: 'labctl up -f lab.yml (once), then readdress' });
+  const { iface: pi } = findInterface(state, node, iface);
+  const [ip, prefix] = address.split('/');
+  const net = state.lab.networks.find((n) => n.name === pi.network)!;
+  if (!ip || !isIPv4(ip)) throw usageError(`"${address}" is not an IPv4 address`, `e.g. labctl readdress ${node} ${iface} ${intToIp(net.subnet.base + 50)}`);
+  if (prefix !== undefined && Number(prefix) !== net.subnet.prefix)
+    throw usageError(`${address}: ${pi.network} is ${net.cidr}; the prefix length cannot change`, `labctl readdress ${node} ${iface} ${ip}`);
+  const n = ipToInt(ip);
+  if (!contains(net.subnet, n) || !isHostAddress(net.subnet, n))
+    throw usageError(`${ip} is not a host address in ${pi.network} (${net.cidr})`, `pick a free address in ${net.cidr}`);
+  const holder = state.plan.nodes.flatMap((x) => x.interfaces.map((i) => ({ x, i }))).find(({ i }) => i.network === pi.network && i.ip === ip);
+  if (holder && !(holder.x.name === node && holder.i.name === iface))
+    throw usageError(`${ip} is already used by ${holder.x.name}.${holder.i.name}`, `pick a free address in ${net.cidr}`);
+  if (state.plan.routers.some((r) => r.ports.some((p) => p.networks.some((c) => c.startsWith(`${ip}/`)))) || net.gateway === ip)
+    throw usageError(`${ip} is the router address of ${pi.network}`, `pick a free address in ${net.cidr}`);
+  const old = pi.ip;
+  if (old === ip) return { node, iface, from: old, to: ip, changes: [] };
+
+  const lab = freezeLab(state.lab, state.plan);
+  lab.nodes.find((x) => x.name === node)!.interfaces.find((i) => i.name === iface)!.ip = ip;
+  const plan = compilePlan(lab);
+  return withLabLock(plan.lab, async () => {
+    saveState({ ...state, lab, plan, updatedAt: new Date().toISOString() });
+    const r = await applyPlan(plan, rt.host, rt.ovn, { readyTimeoutMs: 60_000 });
+    const flushed = await flushConntrack({ ...rt, state: { ...state, lab, plan } }, { address: old });
+    return { node, iface, from: old, to: ip, changes: [...r.changes, ...flushed] };
+  });
+}
