@@ -83,10 +83,13 @@ export function checkLab(text: string, file = 'lab.yml'): { lab?: Lab; diagnosti
     return {
       diagnostics: doc.errors.map((e) => {
         const dup = e.code === 'DUPLICATE_KEY';
+        // Indentation errors point at the start of the line; show where its content starts.
+        let pos = e.pos[0];
+        while (text[pos] === ' ') pos++;
         const msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
         // The error points at the repeated key; name it.
-        const key = dup ? /^(?:"[^"\n]*"|'[^'\n]*'|[^\s:,{}[\]]+)/.exec(text.slice(e.pos[0]))?.[0] : undefined;
-        return diag(e.pos[0], '(yaml)', dup ? `duplicate key${key ? ` ${key.startsWith('"') || key.startsWith("'") ? key : `"${key}"`}` : ''}` : `YAML syntax: ${msg}`, dup ? 'remove or rename one of the two keys' : 'fix the YAML syntax at this position');
+        const key = dup ? /^(?:"[^"\n]*"|'[^'\n]*'|[^\s:,{}[\]]+)/.exec(text.slice(pos))?.[0] : undefined;
+        return diag(pos, '(yaml)', dup ? `duplicate key${key ? ` ${key.startsWith('"') || key.startsWith("'") ? key : `"${key}"`}` : ''}` : `YAML syntax: ${msg}`, dup ? 'remove or rename one of the two keys' : 'fix the YAML syntax at this position');
       }),
     };
   }
@@ -129,11 +132,13 @@ function sortDiagnostics(d: Diagnostic[]): Diagnostic[] {
 type DiagFn = (offset: number, path: string, message: string, hint?: string) => Diagnostic;
 
 const KNOWN_KEYS: Record<string, string[]> = {
-  top: ['name', 'defaults', 'networks', 'routers', 'nodes', 'policies', 'expect', 'ovn'],
+  top: ['name', 'defaults', 'networks', 'routers', 'nodes', 'groups', 'load_balancers', 'policies', 'expect', 'ovn'],
   node: ['image', 'build', 'cmd', 'env', 'interfaces', 'listen'],
   interface: ['network', 'ip', 'mac', 'name', 'mtu'],
   network: ['subnet', 'gateway', 'mtu'],
-  router: ['links', 'routes'],
+  router: ['links', 'routes', 'chassis', 'nat'],
+  nat: ['type', 'external', 'internal'],
+  lb: ['vip', 'port', 'proto', 'backends', 'backend_port', 'attach'],
   rule: ['from', 'to', 'proto', 'port'],
   expect: ['from', 'to', 'proto', 'port', 'result'],
   ovn: ['remote', 'nb', 'encap', 'datapath', 'bridge'],
@@ -147,6 +152,8 @@ function keysFor(path: PathSeg[]): string[] | undefined {
   if (a === 'nodes' && c === 'interfaces' && path.length === 4) return KNOWN_KEYS.interface;
   if (a === 'networks' && path.length === 2) return KNOWN_KEYS.network;
   if (a === 'routers' && path.length === 2) return KNOWN_KEYS.router;
+  if (a === 'routers' && c === 'nat' && path.length === 4) return KNOWN_KEYS.nat;
+  if (a === 'load_balancers' && path.length === 2) return KNOWN_KEYS.lb;
   if (a === 'policies' && path.length === 3) return KNOWN_KEYS.rule;
   if (a === 'policies' && path.length === 2) return ['deny', 'allow'];
   if (a === 'expect' && path.length === 2) return KNOWN_KEYS.expect;

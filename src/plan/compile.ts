@@ -132,14 +132,15 @@ export function compilePlan(lab: Lab): Plan {
       container: naming.container(L, node.name),
       hostname: node.name,
       image: node.image,
-      env: node.env,
+      env: { ...node.env },
       labels: { [LABEL_LAB]: L, [LABEL_NODE]: node.name },
       interfaces,
       routes: nodeRoutes(lab, interfaces, routerIp),
-      listen: node.listen,
+      listen: node.listen.map((l) => ({ ...l })),
     };
-    if (node.build) pn.build = node.build;
-    if (node.cmd) pn.cmd = node.cmd;
+    // copies: the plan shares no mutable objects with the lab (like ovn and expect below)
+    if (node.build) pn.build = { ...node.build };
+    if (node.cmd) pn.cmd = [...node.cmd];
     return pn;
   });
 
