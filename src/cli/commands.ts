@@ -4,6 +4,7 @@ import { registerHost } from './host.js';
 import { registerImage } from './image.js';
 import { registerCapture } from './capture.js';
 import { registerConntrack } from './conntrack.js';
+import { registerDoctor } from './doctor.js';
 import { registerDown } from './down.js';
 import { registerLink } from './link.js';
 import { registerReaddress } from './readdress.js';
@@ -21,6 +22,7 @@ export function registerCommands(program: Command): void {
   registerUp(program);
   registerDown(program);
   registerStatus(program);
+  registerDoctor(program);
   registerExec(program);
   registerReaddress(program);
   registerLink(program);

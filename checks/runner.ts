@@ -1,0 +1,420 @@
+/**
+ * The doctor's runner: runs the selected checks layer by layer (host → wiring → dataplane), every check of a
+ * layer concurrently, and then decides which failures are root causes and which follow from one.
+ *
+ * Root causes, symptoms (documented in docs/doctor.md):
+ * - A failing result (status fail or error) follows from an earlier failing result (lower layer, or the same
+ *   layer and an earlier check in the registry) when the earlier one explains it: same scope (host results cover
+ *   everything; "web" covers "web.eth1"; a data-plane result covers the nodes its subject or data.nodes names) and
+ *   either the same cause, a cause listed in EXPLAINS, an unreadable fact the root's cause accounts for
+ *   (data.unavailable), or — for the data-plane layer — any lower-layer failure in scope.
+ * - A symptom is rewritten to status "skip" with followsFrom "<root id> <root subject>" (always the ultimate
+ *   root), and loses its cause and fix (kept in data.symptom), so one cause is counted, and fixed, once.
+ * - A check may set followsFrom itself; the runner resolves it to the ultimate root, or drops it when the result
+ *   it names did not fail.
+ */
+
+import type { FactSource, Facts } from './facts.js';
+import { FactError } from './facts.js';
+import type { Cause, Check, CheckContext, CheckResult, Layer, Status } from './types.js';
+import { CAUSES, LAYERS } from './types.js';
+
+/**
+ * Cause codes the doctor uses beyond checks/types.ts CAUSES. The first four are the host report's documented
+ * additions (docs/host.md); route-missing is the wiring layer's. Like CAUSES: add, never rename.
+ */
+export const EXTRA_CAUSES = [
+  'ovn-nb-down',
+  'ovn-sb-down',
+  'bridge-missing',
+  'tools-missing',
+  'route-missing',
+] as const;
+export type ExtraCause = (typeof EXTRA_CAUSES)[number];
+export type DoctorCause = Cause | ExtraCause;
+export const DOCTOR_CAUSES: readonly DoctorCause[] = [...CAUSES, ...EXTRA_CAUSES];
+
+/** CheckResult.cause is typed with the contract's CAUSES; the extra codes go through here (one cast, one place). */
+export const cause = (c: DoctorCause): Cause => c as Cause;
+
+export interface DoctorContext extends CheckContext {
+  /** memoized reads shared by every check of this run (checks/facts.ts) */
+  facts: Facts;
+  /** the lab file the plan came from, for fix commands (`labctl up -f FILE`) */
+  labFile?: string;
+  /** --fix only: converge the whole lab to its plan (applyPlan under the lab lock), once per fix pass */
+  converge?: () => Promise<string[]>;
+  /** --fix only: start host daemons / repair the host with src/host's start logic, once per fix pass */
+  startHost?: () => Promise<string[]>;
+}
+
+export type DoctorCheck = Check<DoctorContext>;
+
+export interface RunOptions {
+  /** only these layers (default: all) */
+  layers?: Layer[];
+  /** only these check ids (default: all of the selected layers) */
+  checks?: string[];
+  /** bound on one check's run (default 120 s): past it the check gives one "error" result */
+  checkTimeoutMs?: number;
+  onCheckStart?: (check: DoctorCheck) => void;
+  onCheckDone?: (check: DoctorCheck, results: CheckResult[], ms: number) => void;
+  onLayerStart?: (layer: Layer, checks: DoctorCheck[]) => void;
+}
+
+export interface Summary {
+  /** results in total */
+  total: number;
+  passed: number;
+  /** root causes: results with status fail or error that follow from nothing */
+  failed: number;
+  warned: number;
+  /** results that follow from a root cause (status skip, followsFrom set) */
+  following: number;
+  /** skipped for another reason (not applicable, not checked) */
+  skipped: number;
+}
+
+export interface DoctorRun {
+  lab: string;
+  ok: boolean;
+  /** every result, analysed: root causes first, then the rest in layer and registry order */
+  results: CheckResult[];
+  summary: Summary;
+  /** the checks that ran, in run order */
+  checks: DoctorCheck[];
+  durationMs: number;
+}
+
+/** Pick the checks to run; unknown ids or layers are a usage error (thrown as Error with the known ones). */
+export function selectChecks(
+  all: DoctorCheck[],
+  opts: Pick<RunOptions, 'layers' | 'checks'> = {},
+): DoctorCheck[] {
+  const ids = new Set(all.map((c) => c.id));
+  for (const l of opts.layers ?? [])
+    if (!LAYERS.includes(l)) throw new Error(`unknown layer "${l}" (layers: ${LAYERS.join(', ')})`);
+  for (const id of opts.checks ?? [])
+    if (!ids.has(id)) throw new Error(`unknown check "${id}" (checks: ${[...ids].join(', ')})`);
+  return all
+    .filter((c) => !opts.layers?.length || opts.layers.includes(c.layer))
+    .filter((c) => !opts.checks?.length || opts.checks.includes(c.id))
+    .sort((a, b) => LAYERS.indexOf(a.layer) - LAYERS.indexOf(b.layer));
+}
+
+/** An "error" result for a check that threw (or a fact it needed could not be read). */
+export function errorResult(
+  check: Pick<DoctorCheck, 'id' | 'layer'>,
+  subject: string,
+  err: unknown,
+): CheckResult {
+  const r: CheckResult = {
+    id: check.id,
+    layer: check.layer,
+    subject,
+    status: 'error',
+    evidence: `could not run: ${err instanceof Error ? err.message : String(err)}`,
+  };
+  if (err instanceof FactError)
+    r.data = { unavailable: err.source, ...(err.node ? { nodes: [err.node] } : {}) };
+  return r;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not finish within ${Math.round(ms / 1000)} s`)),
+      ms,
+    );
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+async function runOne(check: DoctorCheck, ctx: DoctorContext, opts: RunOptions): Promise<CheckResult[]> {
+  opts.onCheckStart?.(check);
+  const t0 = performance.now();
+  let results: CheckResult[];
+  try {
+    results = await withTimeout(check.run(ctx), opts.checkTimeoutMs ?? 120_000, check.id);
+    // A check owns its id and layer: fill them in, so a sloppy result can't land in another check's row.
+    results = results.map((r) => ({ ...r, id: check.id, layer: check.layer }));
+  } catch (err) {
+    results = [errorResult(check, ctx.plan.lab, err)];
+  }
+  opts.onCheckDone?.(check, results, performance.now() - t0);
+  return results;
+}
+
+/** Run the selected checks, lowest layer first, the checks of one layer concurrently; then analyse. */
+export async function runChecks(
+  ctx: DoctorContext,
+  all: DoctorCheck[],
+  opts: RunOptions = {},
+): Promise<DoctorRun> {
+  const t0 = performance.now();
+  const checks = selectChecks(all, opts);
+  const order = new Map(checks.map((c, i) => [c.id, i]));
+  const raw: CheckResult[] = [];
+  for (const layer of LAYERS) {
+    const mine = checks.filter((c) => c.layer === layer);
+    if (!mine.length) continue;
+    opts.onLayerStart?.(layer, mine);
+    const perCheck = await Promise.all(mine.map((c) => runOne(c, ctx, opts)));
+    raw.push(...perCheck.flat());
+  }
+  const results = analyze(raw, {
+    checkOrder: (id) => order.get(id) ?? Number.MAX_SAFE_INTEGER,
+    nodes: ctx.plan.nodes.map((n) => n.name),
+  });
+  const summary = summarize(results);
+  return {
+    lab: ctx.plan.lab,
+    ok: isOk(summary),
+    results,
+    summary,
+    checks,
+    durationMs: performance.now() - t0,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Root-cause analysis (pure)
+
+const FAILING: Status[] = ['fail', 'error'];
+export const isFailing = (r: CheckResult) => FAILING.includes(r.status);
+export const resultKey = (r: Pick<CheckResult, 'id' | 'subject'>) => `${r.id} ${r.subject}`;
+
+/** Which symptom causes a root cause explains (beyond the same cause again, higher up or later). */
+export const EXPLAINS: Partial<Record<DoctorCause, DoctorCause[]>> = {
+  'docker-unreachable': [
+    'container-not-running',
+    'link-missing',
+    'link-down',
+    'address-mismatch',
+    'checksum-offload',
+    'mtu-mismatch',
+    'route-missing',
+  ],
+  'ovsdb-down': [
+    'ovs-vswitchd-down',
+    'ovn-controller-down',
+    'sb-disconnected',
+    'chassis-not-registered',
+    'chassis-id-mismatch',
+    'encap-missing',
+    'datapath-unsupported',
+    'bridge-missing',
+    'iface-id-mismatch',
+    'port-unbound',
+  ],
+  'ovs-vswitchd-down': ['bridge-missing', 'datapath-unsupported', 'iface-id-mismatch', 'port-unbound'],
+  'ovn-nb-down': ['ovn-northd-down', 'lsp-missing', 'port-unbound'],
+  'ovn-sb-down': [
+    'ovn-northd-down',
+    'sb-disconnected',
+    'chassis-not-registered',
+    'chassis-id-mismatch',
+    'encap-missing',
+    'port-unbound',
+  ],
+  'ovn-northd-down': ['port-unbound'],
+  'ovn-controller-down': [
+    'sb-disconnected',
+    'chassis-not-registered',
+    'chassis-id-mismatch',
+    'encap-missing',
+    'bridge-missing',
+    'port-unbound',
+  ],
+  'sb-disconnected': ['chassis-not-registered', 'chassis-id-mismatch', 'encap-missing', 'port-unbound'],
+  'chassis-id-mismatch': ['chassis-not-registered', 'port-unbound'],
+  'chassis-not-registered': ['port-unbound'],
+  'encap-missing': ['port-unbound'],
+  'datapath-unsupported': ['port-unbound', 'iface-id-mismatch'],
+  'bridge-missing': ['iface-id-mismatch', 'port-unbound', 'datapath-unsupported'],
+  'container-not-running': [
+    'link-missing',
+    'link-down',
+    'iface-id-mismatch',
+    'address-mismatch',
+    'port-unbound',
+    'checksum-offload',
+    'mtu-mismatch',
+    'route-missing',
+  ],
+  'link-missing': [
+    'link-down',
+    'iface-id-mismatch',
+    'port-unbound',
+    'address-mismatch',
+    'checksum-offload',
+    'mtu-mismatch',
+    'route-missing',
+  ],
+  // The kernel drops a device's routes when it goes down, and ovn-controller unbinds nothing for it.
+  'link-down': ['route-missing'],
+  'iface-id-mismatch': ['port-unbound'],
+  'lsp-missing': ['port-unbound'],
+  // Flushing an address drops the routes through its subnet.
+  'address-mismatch': ['route-missing'],
+};
+
+/** Which root causes account for a fact that could not be read. */
+export const SOURCE_EXPLAINED_BY: Record<FactSource, DoctorCause[]> = {
+  host: [],
+  docker: ['docker-unreachable'],
+  ovs: ['ovsdb-down'],
+  nb: ['ovn-nb-down'],
+  sb: ['ovn-sb-down'],
+  links: [],
+  netns: ['container-not-running', 'docker-unreachable'],
+  ethtool: ['container-not-running', 'link-missing', 'docker-unreachable'],
+};
+const NODE_SOURCES: FactSource[] = ['netns', 'ethtool'];
+
+interface Scope {
+  /** node names, or every node */
+  nodes: Set<string> | 'all';
+  /** "node.iface" when the result is about one interface */
+  iface?: string;
+}
+
+export function scopeOf(r: CheckResult, nodeNames: Set<string>): Scope {
+  if (r.layer === 'host') return { nodes: 'all' };
+  const data = r.data ?? {};
+  const iface =
+    typeof data.iface === 'string' && typeof data.node === 'string'
+      ? `${data.node}.${data.iface}`
+      : undefined;
+  if (Array.isArray(data.nodes) && data.nodes.length)
+    return { nodes: new Set(data.nodes.map(String)), ...(iface ? { iface } : {}) };
+  if (typeof data.node === 'string') return { nodes: new Set([data.node]), ...(iface ? { iface } : {}) };
+  if (r.layer === 'wiring') {
+    const [node, ifname] = r.subject.split('.');
+    if (node && nodeNames.has(node))
+      return { nodes: new Set([node]), ...(ifname ? { iface: `${node}.${ifname}` } : {}) };
+  }
+  const named = r.subject.split(/[^a-z0-9-]+/).filter((t) => nodeNames.has(t));
+  return named.length ? { nodes: new Set(named) } : { nodes: 'all' };
+}
+
+function overlaps(a: Scope, b: Scope): boolean {
+  if (a.nodes === 'all' || b.nodes === 'all') return true;
+  const bn = b.nodes;
+  if (![...a.nodes].some((n) => bn.has(n))) return false;
+  return !(a.iface && b.iface && a.iface !== b.iface);
+}
+
+const causeOf = (r: CheckResult) => r.cause as DoctorCause | undefined;
+const unavailable = (r: CheckResult) => r.data?.unavailable as FactSource | undefined;
+
+/** Does failing result `root` (earlier) explain failing result `sym` (later)? */
+export function explains(root: CheckResult, sym: CheckResult, rootScope: Scope, symScope: Scope): boolean {
+  const src = unavailable(sym);
+  if (src && unavailable(root) === src) {
+    // the same unreadable source: one error, the rest follow (global sources, or the same node's netns)
+    return !NODE_SOURCES.includes(src) || overlaps(rootScope, symScope);
+  }
+  if (!overlaps(rootScope, symScope)) return false;
+  const rc = causeOf(root);
+  if (sym.status === 'error' && src && rc && SOURCE_EXPLAINED_BY[src].includes(rc)) return true;
+  if (sym.layer === 'dataplane' && root.layer !== 'dataplane') return true;
+  const sc = causeOf(sym);
+  if (!rc || !sc) return false;
+  return rc === sc || (EXPLAINS[rc]?.includes(sc) ?? false);
+}
+
+export interface AnalyzeOptions {
+  /** registry position of a check id (results of lower positions may explain higher ones in the same layer) */
+  checkOrder?: (id: string) => number;
+  /** the plan's node names, to find the nodes a subject names */
+  nodes?: string[];
+}
+
+/**
+ * Decide root causes and symptoms. Pure: returns new result objects, root causes first (in layer and registry
+ * order), then everything else in layer and registry order.
+ */
+export function analyze(input: CheckResult[], opts: AnalyzeOptions = {}): CheckResult[] {
+  const checkOrder = opts.checkOrder ?? (() => 0);
+  const nodeNames = new Set(opts.nodes ?? []);
+  const rank = (r: CheckResult) => LAYERS.indexOf(r.layer) * 1e6 + Math.min(checkOrder(r.id), 999_999);
+  const results = input
+    .map((r, i) => ({ r: { ...r }, i }))
+    .sort((a, b) => rank(a.r) - rank(b.r) || a.i - b.i)
+    .map((x) => x.r);
+  const scopes = results.map((r) => scopeOf(r, nodeNames));
+  const byKey = new Map<string, number>();
+  results.forEach((r, i) => {
+    if (!byKey.has(resultKey(r))) byKey.set(resultKey(r), i);
+  });
+  /** index of the root a failing result follows from (itself when it is a root) */
+  const rootOf = new Map<number, number>();
+  const failingBefore: number[] = [];
+
+  results.forEach((r, i) => {
+    if (!isFailing(r) && !r.followsFrom) return;
+    let root: number | undefined;
+    if (r.followsFrom) {
+      const t = byKey.get(r.followsFrom);
+      if (t !== undefined && t !== i && rootOf.has(t)) root = rootOf.get(t);
+    }
+    if (root === undefined && isFailing(r)) {
+      for (const j of failingBefore) {
+        if (rank(results[j]!) >= rank(r)) continue; // only lower layers or earlier checks explain
+        if (explains(results[j]!, r, scopes[j]!, scopes[i]!)) {
+          root = rootOf.get(j)!;
+          break;
+        }
+      }
+    }
+    if (root === undefined) {
+      if (r.followsFrom && !isFailing(r)) delete r.followsFrom; // it named a result that did not fail
+      if (isFailing(r)) {
+        delete r.followsFrom;
+        rootOf.set(i, i);
+        failingBefore.push(i);
+      }
+      return;
+    }
+    const rootResult = results[root]!;
+    const symptom: Record<string, unknown> = { status: r.status };
+    if (r.cause) symptom.cause = r.cause;
+    if (r.fix) symptom.fix = r.fix;
+    results[i] = {
+      ...r,
+      status: 'skip',
+      followsFrom: resultKey(rootResult),
+      data: { ...(r.data ?? {}), symptom },
+    };
+    delete results[i]!.cause;
+    delete results[i]!.fix;
+    rootOf.set(i, root);
+    failingBefore.push(i);
+  });
+
+  const isRoot = (i: number) => rootOf.get(i) === i;
+  return [...results.filter((_, i) => isRoot(i)), ...results.filter((_, i) => !isRoot(i))];
+}
+
+export function summarize(results: CheckResult[]): Summary {
+  const s: Summary = { total: results.length, passed: 0, failed: 0, warned: 0, following: 0, skipped: 0 };
+  for (const r of results) {
+    if (r.status === 'pass') s.passed++;
+    else if (isFailing(r)) s.failed++;
+    else if (r.status === 'warn') s.warned++;
+    else if (r.followsFrom) s.following++;
+    else s.skipped++;
+  }
+  return s;
+}
+
+/** Warnings do not fail the run (exit 0); every root failure or error does (exit 1). */
+export const isOk = (s: Summary) => s.failed === 0;
+
+/** The root causes of a run, each with the results that follow from it. */
+export function groupByRoot(results: CheckResult[]): { root: CheckResult; following: CheckResult[] }[] {
+  const roots = results.filter(isFailing);
+  return roots.map((root) => ({ root, following: results.filter((r) => r.followsFrom === resultKey(root)) }));
+}

@@ -1,0 +1,350 @@
+/**
+ * `labctl doctor`: layered diagnostics of a lab (checks/, docs/doctor.md). Runs every registered check layer by
+ * layer, shows live progress (listr2 on a terminal, plain lines otherwise, nothing with --json), then the report
+ * grouped by root cause. --fix applies the safe fixes of the root causes, prints what changed and runs the checks
+ * again; the exit code is the final run's: 0 every check passed (warnings allowed), 1 a check failed, 2 doctor
+ * could not run (no lab file and no saved state, not root, an unknown --check).
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import Docker from 'dockerode';
+import {
+  type DefaultRenderer,
+  Listr,
+  ListrLogger,
+  type ListrTaskWrapper,
+  ProcessOutput,
+  type SimpleRenderer,
+} from 'listr2';
+import { createFacts } from '../../checks/facts.js';
+import { CHECKS } from '../../checks/registry.js';
+import { type FixRecord, progressLine, renderText, toJson, toJunit } from '../../checks/report.js';
+import {
+  type DoctorCheck,
+  type DoctorContext,
+  type DoctorRun,
+  isFailing,
+  runChecks,
+  selectChecks,
+} from '../../checks/runner.js';
+import type { CheckResult, Layer } from '../../checks/types.js';
+import { LAYERS } from '../../checks/types.js';
+import { loadState, withLabLock } from '../apply/state.js';
+import { applyPlan, labBaseDir } from '../apply/up.js';
+import { waitForPorts } from '../apply/wait.js';
+import { dockerContainers } from '../drivers/containers.js';
+import { connectDocker, DOCKER_SOCKET } from '../drivers/docker-client.js';
+import { type HostDriver, localHost } from '../drivers/host.js';
+import { localLinks } from '../drivers/links.js';
+import { type OvnDriver, ovnDriver } from '../drivers/ovn.js';
+import { localOvs } from '../drivers/ovs.js';
+import { LabctlError } from '../errors.js';
+import { formatStep, startHost } from '../host/control.js';
+import { ensureImage } from '../images/ensure-image.js';
+import { loadLabFile } from '../lab/load.js';
+import { compilePlan } from '../plan/compile.js';
+import type { Plan } from '../plan/types.js';
+import { printJson, reportError } from './output.js';
+import type { Mode } from './progress.js';
+
+export const EXIT_PASS = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_COULD_NOT_RUN = 2;
+
+interface DoctorOpts {
+  file: string;
+  lab?: string;
+  json?: boolean;
+  junit?: string;
+  fix?: boolean;
+  layer: string[];
+  check: string[];
+  verbose?: boolean;
+  concurrency: string;
+}
+
+const collect = (value: string, prev: string[]) => [
+  ...prev,
+  ...value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
+
+/** The plan to diagnose: the lab file's, or the one the last `up` of --lab saved. */
+function resolveDoctorPlan(opts: DoctorOpts): { plan: Plan; file?: string } {
+  if (opts.lab) {
+    const state = loadState(opts.lab);
+    if (!state)
+      throw new LabctlError('environment', `lab ${opts.lab} has no saved state on this host`, {
+        hint: 'labctl status   (lists the labs here), or pass the lab file with -f FILE',
+      });
+    return { plan: state.plan, ...(state.file ? { file: state.file } : {}) };
+  }
+  if (!existsSync(opts.file))
+    throw new LabctlError('environment', `no lab file ${opts.file} and no --lab given`, {
+      hint: 'labctl doctor -f FILE, or labctl doctor --lab NAME for a lab that is up (labctl status lists them)',
+    });
+  const lab = loadLabFile(opts.file);
+  return { plan: compilePlan(lab), ...(lab.file ? { file: lab.file } : {}) };
+}
+
+/**
+ * A host driver that does not probe Docker first (localHost() does, and throws): with dockerd down the doctor
+ * still runs, and the host layer names the cause. Reads only, so a client-side timeout is fine here.
+ */
+function readOnlyHost(): HostDriver {
+  const docker = new Docker({ socketPath: DOCKER_SOCKET, timeout: 15_000 });
+  return { name: 'local', containers: dockerContainers(docker), links: localLinks(), ovs: localOvs() };
+}
+
+function memo<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => {
+    p ??= fn();
+    return p;
+  };
+}
+
+function makeContext(
+  plan: Plan,
+  host: HostDriver,
+  ovn: OvnDriver,
+  file: string | undefined,
+  concurrency: number,
+  fixing: boolean,
+): DoctorContext {
+  const base = { plan, host, ovn };
+  const ctx: DoctorContext = { ...base, facts: createFacts(base, { concurrency }) };
+  if (file) ctx.labFile = file;
+  if (fixing) {
+    ctx.converge = memo(() =>
+      withLabLock(plan.lab, async () => {
+        const docker = await connectDocker();
+        const r = await applyPlan(plan, await localHost(), ovn, {
+          ...(file ? { baseDir: labBaseDir(file) } : {}),
+          readyTimeoutMs: 60_000,
+          concurrency,
+          ensureImage: (image, build, baseDir, log) =>
+            ensureImage(docker, image, {
+              ...(build ? { build } : {}),
+              ...(baseDir ? { baseDir } : {}),
+              onProgress: log,
+            }),
+        });
+        return r.changes;
+      }),
+    );
+    ctx.startHost = memo(async () => {
+      const r = await startHost(plan.ovn.remote ? { remote: plan.ovn.remote } : {});
+      return r.steps
+        .filter((s) => s.status !== 'already' && s.status !== 'skipped')
+        .map((s) => formatStep(s).replace(/\s+/g, ' '));
+    });
+  }
+  return ctx;
+}
+
+/** Run the checks with the progress view of `mode`. */
+async function runWithProgress(
+  ctx: DoctorContext,
+  checks: DoctorCheck[],
+  mode: Mode,
+  heading: string,
+): Promise<DoctorRun> {
+  if (mode === 'silent') return runChecks(ctx, checks);
+  if (mode === 'plain') {
+    process.stderr.write(`${heading}\n`);
+    return runChecks(ctx, checks, {
+      onCheckDone: (check, results, ms) =>
+        process.stderr.write(`  ${progressLine(check.id, check.layer, results, ms)}\n`),
+    });
+  }
+  // TTY: one listr2 task per layer, one concurrent subtask per check, resolved by the runner's events.
+  const done = new Map<
+    string,
+    {
+      resolve: (r: { results: CheckResult[]; ms: number }) => void;
+      promise: Promise<{ results: CheckResult[]; ms: number }>;
+    }
+  >();
+  for (const c of checks) {
+    let resolve!: (r: { results: CheckResult[]; ms: number }) => void;
+    const promise = new Promise<{ results: CheckResult[]; ms: number }>((r) => {
+      resolve = r;
+    });
+    done.set(c.id, { resolve, promise });
+  }
+  const layers = LAYERS.filter((l) => checks.some((c) => c.layer === l));
+  const list = new Listr(
+    layers.map((layer) => ({
+      title: `${layer} layer`,
+      task: (_: unknown, task: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>) =>
+        task.newListr(
+          checks
+            .filter((c) => c.layer === layer)
+            .map((c) => ({
+              title: `${c.id}  ${c.title}`,
+              task: async (
+                _ctx: unknown,
+                t: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>,
+              ) => {
+                const { results, ms } = await done.get(c.id)!.promise;
+                const line = progressLine(c.id, c.layer, results, ms).replace(/^\[\w+\] \S+ /, '');
+                if (results.some(isFailing)) throw new Error(line);
+                t.title = line;
+              },
+            })),
+          { concurrent: true, exitOnError: false },
+        ),
+    })),
+    {
+      concurrent: false,
+      exitOnError: false,
+      renderer: 'default',
+      rendererOptions: {
+        collapseSubtasks: false,
+        collapseErrors: false,
+        // progress goes to stderr; stdout carries only the report
+        logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }),
+      },
+      // biome-ignore lint/suspicious/noExplicitAny: listr2's option types are per renderer
+    } as any,
+  );
+  const [, run] = await Promise.all([
+    list.run().catch(() => undefined),
+    runChecks(ctx, checks, {
+      onCheckDone: (check, results, ms) => done.get(check.id)?.resolve({ results, ms }),
+    }),
+  ]);
+  return run;
+}
+
+/** Apply the fixes of the root causes, lowest layer first, one at a time. */
+async function applyFixes(
+  run: DoctorRun,
+  ctx: DoctorContext,
+  checks: DoctorCheck[],
+  log: (l: string) => void,
+): Promise<FixRecord[]> {
+  const records: FixRecord[] = [];
+  const seen = new Set<string>();
+  for (const r of run.results.filter((x) => x.status === 'fail' && !x.followsFrom)) {
+    const check = checks.find((c) => c.id === r.id);
+    const rec: FixRecord = { id: r.id, subject: r.subject, ...(r.cause ? { cause: r.cause } : {}) };
+    if (!check?.fix) {
+      rec.changed = undefined;
+      rec.error = 'no safe automatic fix; run the fix command shown';
+      records.push(rec);
+      continue;
+    }
+    try {
+      const changed = await check.fix(ctx, r);
+      if (changed) {
+        rec.changed = changed;
+        // converge and host start run once and fix many results: say so once
+        if (!seen.has(changed)) log(`fixed ${r.id} ${r.subject}: ${changed}`);
+        else log(`fixed ${r.id} ${r.subject}: (by the step above)`);
+        seen.add(changed);
+      } else rec.error = 'no safe automatic fix; run the fix command shown';
+    } catch (err) {
+      rec.error = `fix failed: ${(err as Error).message.split('\n')[0]}`;
+      log(`could not fix ${r.id} ${r.subject}: ${rec.error}`);
+    }
+    records.push(rec);
+  }
+  return records;
+}
+
+export function registerDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description(
+      'layered diagnostics: host daemons and chassis, per-port wiring, data plane; root causes first',
+    )
+    .option('-f, --file <file>', 'lab file', 'lab.yml')
+    .option('--lab <name>', 'lab name: use the plan saved by its last up (no lab file needed)')
+    .option('--json', 'print only the JSON report on stdout')
+    .option('--junit <file>', 'also write the results as JUnit XML to FILE')
+    .option('--fix', 'apply the safe fixes of the root causes, then check again')
+    .option('--layer <layers>', `only these layers (comma list of ${LAYERS.join(', ')})`, collect, [])
+    .option('--check <id>', 'only this check (repeatable, or a comma list)', collect, [])
+    .option('-v, --verbose', 'a line per checked subject instead of a line per check')
+    .option('--concurrency <n>', 'parallel per-node reads', '8')
+    .action(async (opts: DoctorOpts) => {
+      const json = Boolean(opts.json);
+      let plan: Plan;
+      let file: string | undefined;
+      let checks: DoctorCheck[];
+      try {
+        if (typeof process.getuid === 'function' && process.getuid() !== 0)
+          throw new LabctlError(
+            'environment',
+            'labctl doctor needs root: it reads container namespaces and OVS',
+            {
+              hint: 'sudo labctl doctor',
+            },
+          );
+        ({ plan, file } = resolveDoctorPlan(opts));
+        try {
+          checks = selectChecks(CHECKS, { layers: opts.layer as Layer[], checks: opts.check });
+        } catch (err) {
+          throw new LabctlError('usage', (err as Error).message, { hint: 'labctl doctor --help' });
+        }
+        if (!checks.length)
+          throw new LabctlError('usage', 'no check selected', { hint: 'labctl doctor --help' });
+      } catch (err) {
+        reportError(err, json);
+        process.exitCode = EXIT_COULD_NOT_RUN;
+        return;
+      }
+      const concurrency = Math.max(1, Number(opts.concurrency) || 8);
+      // listr2 draws only when both streams are terminals (it falls back to plain stdout lines otherwise)
+      const mode: Mode = json
+        ? 'silent'
+        : process.stderr.isTTY && process.stdout.isTTY && !process.env.CI
+          ? 'tty'
+          : 'plain';
+      const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+      const ovn = ovnDriver({ nb: plan.ovn.nb, sb: plan.ovn.remote });
+      const host = readOnlyHost();
+
+      const first = await runWithProgress(
+        makeContext(plan, host, ovn, file, concurrency, Boolean(opts.fix)),
+        checks,
+        mode,
+        `doctor: lab ${plan.lab}`,
+      );
+      let final = first;
+      let fixes: FixRecord[] | undefined;
+      if (opts.fix) {
+        const log = (l: string) => {
+          if (!json) process.stdout.write(`${l}\n`);
+        };
+        if (first.ok) log('--fix: nothing to fix');
+        else {
+          if (!json) process.stdout.write(renderText(first, { color, verbose: Boolean(opts.verbose) }));
+          log('');
+          fixes = await applyFixes(first, makeContext(plan, host, ovn, file, concurrency, true), checks, log);
+          if (fixes.some((f) => f.changed)) {
+            // Ports rebind and flows are reinstalled asynchronously after a daemon start or an iface-id change.
+            const ports = plan.nodes.flatMap((n) =>
+              n.interfaces.map((i) => ({ node: n.name, iface: i.name, hostVeth: i.hostVeth, lsp: i.lsp })),
+            );
+            await waitForPorts(host, ovn, ports, 30_000).catch(() => undefined);
+          }
+          log('');
+          final = await runWithProgress(
+            makeContext(plan, host, ovn, file, concurrency, false),
+            checks,
+            mode,
+            `doctor: lab ${plan.lab} (after --fix)`,
+          );
+        }
+      }
+      if (opts.junit) writeFileSync(opts.junit, toJunit(final, { timestamp: new Date().toISOString() }));
+      if (json) printJson(toJson(final, fixes ? { fixes, before: first.summary } : {}));
+      else process.stdout.write(renderText(final, { color, verbose: Boolean(opts.verbose) }));
+      process.exitCode = final.ok ? EXIT_PASS : EXIT_FAILED;
+    });
+}
