@@ -32,7 +32,8 @@ export interface Issue {
   atKey?: boolean;
 }
 
-const IMAGE_RE = /^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_.-]+)?(@sha256:[a-f0-9]{64})?$/;
+/** [registry[:port]/]name[:tag][@sha256:digest]; the registry part is what may carry a port */
+const IMAGE_RE = /^([a-z0-9.-]+(:\d{1,5})?\/)?[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_.-]+)?(@sha256:[a-f0-9]{64})?$/;
 const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const LISTEN_RE = /^(tcp|udp)\/(\d{1,5})$/;
 const REMOTE_RE = /^(unix:\/[^\s]+|(tcp|ssl):[A-Za-z0-9.-]+:\d{1,5})(,(unix:\/[^\s]+|(tcp|ssl):[A-Za-z0-9.-]+:\d{1,5}))*$/;

@@ -36,7 +36,10 @@ describe('golden plans', () => {
       const plan = JSON.parse(JSON.stringify(compilePlan(labFrom(fixture(name), `${name}.yml`))));
       const goldenFile = join(fixtures, 'plans', `${name}.json`);
       if (UPDATE) writeFileSync(goldenFile, `${JSON.stringify(plan, null, 2)}\n`);
-      expect(plan).toEqual(JSON.parse(readFileSync(goldenFile, 'utf8')));
+      // on an intended change of the plan, rewrite the golden files with UPDATE_GOLDEN=1 and review the diff
+      expect(plan, `plan of ${name}.yml differs from plans/${name}.json`).toEqual(
+        JSON.parse(readFileSync(goldenFile, 'utf8')),
+      );
     });
   }
 

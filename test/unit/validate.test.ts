@@ -308,7 +308,7 @@ const CASES: Record<string, Want[]> = {
       line: 8,
       col: 19,
       path: 'policies[0].deny.from',
-      message: '"clinet" is not a node, a network or a CIDR',
+      message: '"clinet" is not a node',
       hint: 'did you mean client?',
     },
   ],
@@ -476,7 +476,7 @@ describe('invalid lab files', () => {
         line: 16,
         col: 21,
         path: 'policies[0].deny.from',
-        message: '"client" is not a node, a network or a CIDR',
+        message: '"client" is not a node',
       },
       { line: 18, col: 5, path: 'expect[0]', message: 'expect tcp needs a port' },
       { line: 20, col: 16, path: 'ovn.encap.ip', message: 'encap ip "not-an-ip"' },
@@ -545,6 +545,26 @@ describe('valid lab files', () => {
       expect(lab).toBeDefined();
     });
   }
+
+  it('accepts image references with a registry port, a tag or a digest', () => {
+    const images = [
+      'labctl/node',
+      'debian:bookworm',
+      'localhost:5000/labctl/node:dev',
+      'ghcr.io/acme/app:1.2.3',
+      `registry.example.com:443/team/app@sha256:${'a'.repeat(64)}`,
+    ];
+    const text = `name: img\nnodes:\n${images.map((im, i) => `  n${i}: { image: "${im}" }`).join('\n')}\n`;
+    const { lab, diagnostics } = checkLab(text, 'img.yml');
+    expect(diagnostics.map(formatDiagnostic)).toEqual([]);
+    expect(lab!.nodes.map((n) => n.image)).toEqual(images);
+    for (const bad of ['UPPER/case', 'nginx:', 'a:b:c', 'host:port/x']) {
+      const r = checkLab(`name: img\nnodes:\n  n: { image: "${bad}" }\n`, 'img.yml');
+      expect(r.diagnostics.map((d) => `${d.path}: ${d.message}`)).toEqual([
+        `nodes.n.image: image "${bad}" is not a valid image reference`,
+      ]);
+    }
+  });
 
   it('normalizes what it accepts: shorthand interfaces, MACs, CIDRs, cmd and defaults', () => {
     const text = [
