@@ -10,6 +10,8 @@ export interface NbChanges {
   commands: string[][];
   /** one line per logical change, for the progress output */
   summary: string[];
+  /** addresses whose translations changed (removed NAT, moved VIP): their conntrack entries must go */
+  flushAddresses: string[];
 }
 
 const sameMap = (a: Record<string, string>, b: Record<string, string>) => {
@@ -21,9 +23,15 @@ const sameSet = (a: string[], b: string[]) => a.length === b.length && [...a].so
 const aclKey = (sw: string, a: { direction: string; priority: number; match: string; action: string; name: string }) =>
   [sw, a.direction, a.priority, a.match, a.action, a.name].join('|');
 
-export function diffNb(plan: Plan, nb: NbLabState): NbChanges {
+export interface DiffContext {
+  /** chassis name of a lab host (gateway routers are bound to it) */
+  chassisOf?: (host: string) => string;
+}
+
+export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbChanges {
   const commands: string[][] = [];
   const summary: string[] = [];
+  const flush = new Set<string>();
   let ids = 0;
   const swByName = new Map(nb.switches.map((s) => [s.name, s]));
   const portByName = new Map(nb.ports.map((p) => [p.name, p]));
@@ -98,6 +106,37 @@ export function diffNb(plan: Plan, nb: NbLabState): NbChanges {
         summary.push(`readdress router port ${p.name} ${p.networks.join(' ')}`);
       }
     }
+    // gateway router binding
+    const wantChassis = r.chassis !== undefined ? (dctx.chassisOf?.(r.chassis) ?? r.chassis) : undefined;
+    const haveChassis = have?.options.chassis;
+    if (wantChassis !== haveChassis) {
+      if (wantChassis) commands.push(['set', 'Logical_Router', r.router, `options:chassis=${q(wantChassis)}`]);
+      else commands.push(['remove', 'Logical_Router', r.router, 'options', 'chassis']);
+      summary.push(`bind router ${r.router} to chassis ${wantChassis ?? '(none)'}`);
+    }
+    // NAT rules, compared as (type, external, logical)
+    const natKey = (t: string, e: string, l: string) => `${t}|${e}|${l}`;
+    const haveNat = nb.nat.filter((n) => have?.nat.includes(n.uuid));
+    const wantNat = new Set(r.nat.map((n) => natKey(n.type, n.external, n.logical)));
+    const keptNat = new Set<string>();
+    for (const n of haveNat) {
+      const k = natKey(n.type, n.externalIp, n.logicalIp);
+      if (wantNat.has(k) && !keptNat.has(k)) keptNat.add(k);
+      else {
+        commands.push(['remove', 'Logical_Router', r.router, 'nat', n.uuid]);
+        summary.push(`remove NAT ${n.type} ${n.externalIp} ↔ ${n.logicalIp}`);
+        flush.add(n.externalIp);
+      }
+    }
+    for (const n of r.nat) {
+      if (keptNat.has(natKey(n.type, n.external, n.logical))) continue;
+      const id = `@nat${ids++}`;
+      commands.push(
+        [`--id=${id}`, 'create', 'NAT', `type=${n.type}`, `external_ip=${q(n.external)}`, `logical_ip=${q(n.logical)}`, ...extIds({ 'labctl-lab': plan.lab })],
+        ['add', 'Logical_Router', r.router, 'nat', id],
+      );
+      summary.push(`add NAT ${n.type} ${n.external} ↔ ${n.logical}`);
+    }
     const existing = nb.routes.filter((rt) => routeRouter.get(rt.uuid) === r.router);
     const want = r.routes.map((rt) => `${rt.prefix}|${rt.nexthop}`);
     if (!sameSet(existing.map((rt) => `${rt.prefix}|${rt.nexthop}`), want)) {
@@ -150,6 +189,51 @@ export function diffNb(plan: Plan, nb: NbLabState): NbChanges {
     summary.push(`add ACL ${a.name}: ${a.action} ${a.match}`);
   }
 
+  // ---- load balancers: recreated when their VIP, backends or protocol change; attachments converge
+  const wantLbs = new Set(plan.loadBalancers.map((l) => l.lb));
+  for (const lb of plan.loadBalancers) {
+    const have = nb.loadBalancers.find((x) => x.name === lb.lb);
+    const ips = lb.backends.map((b) => (b.port !== undefined ? `${b.ip}:${b.port}` : b.ip)).join(',');
+    const same = have && sameMap(have.vips, { [lb.vip]: ips }) && (have.protocol || 'tcp') === (lb.protocol ?? 'tcp');
+    let ref: string = lb.lb;
+    if (!same) {
+      if (have) {
+        commands.push(['--if-exists', 'lb-del', have.uuid]);
+        for (const vip of Object.keys(have.vips)) flush.add(vip.split(':')[0]!);
+      }
+      const id = `@lb${ids++}`;
+      commands.push([
+        `--id=${id}`,
+        'create',
+        'Load_Balancer',
+        `name=${q(lb.lb)}`,
+        `vips:${q(lb.vip)}=${q(ips)}`,
+        ...(lb.protocol ? [`protocol=${lb.protocol}`] : []),
+        ...extIds(lb.externalIds),
+      ]);
+      ref = id;
+      summary.push(`${have ? 'update' : 'add'} load balancer ${lb.lb}: ${lb.vip} → ${ips}`);
+    }
+    for (const sw of plan.switches) {
+      const attached = !!have && same && (swByName.get(sw.name)?.loadBalancers.includes(have.uuid) ?? false);
+      const want = lb.switches.includes(sw.name);
+      if (want && !attached) commands.push(['add', 'Logical_Switch', sw.name, 'load_balancer', ref]);
+      if (!want && attached) commands.push(['remove', 'Logical_Switch', sw.name, 'load_balancer', have!.uuid]);
+    }
+    for (const r of plan.routers) {
+      const attached = !!have && same && (lrByName.get(r.router)?.loadBalancers.includes(have.uuid) ?? false);
+      const want = lb.routers.includes(r.router);
+      if (want && !attached) commands.push(['add', 'Logical_Router', r.router, 'load_balancer', ref]);
+      if (!want && attached) commands.push(['remove', 'Logical_Router', r.router, 'load_balancer', have!.uuid]);
+    }
+  }
+  for (const lb of nb.loadBalancers)
+    if (!wantLbs.has(lb.name)) {
+      commands.push(['--if-exists', 'lb-del', lb.uuid]);
+      summary.push(`remove load balancer ${lb.name}`);
+      for (const vip of Object.keys(lb.vips)) flush.add(vip.split(':')[0]!);
+    }
+
   // ---- what the lab has but the plan no longer wants
   const wantSwitches = new Set(plan.switches.map((s) => s.name));
   const wantRouters = new Set(plan.routers.map((r) => r.router));
@@ -173,7 +257,7 @@ export function diffNb(plan: Plan, nb: NbLabState): NbChanges {
       commands.push(['--if-exists', 'lr-del', r.name]);
       summary.push(`remove router ${r.name}`);
     }
-  return { commands, summary };
+  return { commands, summary, flushAddresses: [...flush].filter((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a)) };
 }
 
 /** Commands that remove every NB row of a lab (down). Deleting switches and routers takes their ports, ACLs and routes. */
@@ -184,5 +268,6 @@ export function removeNb(nb: NbLabState): string[][] {
   // Rows of ours that hang off foreign switches/routers (if any) go one by one.
   const inOurSwitches = new Set(nb.switches.flatMap((s) => s.ports));
   for (const p of nb.ports) if (!inOurSwitches.has(p.uuid)) commands.push(['--if-exists', 'lsp-del', p.uuid]);
+  for (const lb of nb.loadBalancers) commands.push(['--if-exists', 'lb-del', lb.uuid]);
   return commands;
 }

@@ -7,6 +7,7 @@
 import { dirname } from 'node:path';
 import pLimit from 'p-limit';
 import { LabctlError } from '../errors.js';
+import { flushAddresses } from '../drivers/conntrack.js';
 import { configHash, type ContainerInfo } from '../drivers/containers.js';
 import type { HostDriver } from '../drivers/host.js';
 import type { HostLink } from '../drivers/links.js';
@@ -62,8 +63,17 @@ export async function applyPlan(plan: Plan, host: HostDriver, ovn: OvnDriver, op
   }
 
   // ---- OVN northbound: one transaction, concurrently with the containers
-  const nbChanges = diffNb(plan, nb);
-  const nbDone = ovn.transact(nbChanges.commands).then(() => {
+  const chassis = plan.routers.some((r) => r.chassis) ? await host.chassis() : undefined;
+  // Every host of a plan is this host today; a multi-host apply maps each host name to its own chassis.
+  const nbChanges = diffNb(plan, nb, { chassisOf: () => chassis! });
+  const nbDone = ovn.transact(nbChanges.commands).then(async () => {
+    // Old translations would keep flowing through conntrack (a moved VIP, a rotated public address): once the
+    // new flows are installed, drop the old entries, so a stream started before the move continues after it.
+    if (nbChanges.flushAddresses.length) {
+      const synced = await ovn.syncHypervisors(10);
+      await flushAddresses(bridge, nbChanges.flushAddresses);
+      changes.push(`flush conntrack of ${nbChanges.flushAddresses.join(', ')}${synced ? '' : ' (hypervisors did not confirm the new flows within 10 s)'}`);
+    }
     changes.push(...nbChanges.summary);
     if (nbChanges.summary.length) log(`OVN: ${nbChanges.summary.length} change(s)`);
   });

@@ -2,6 +2,7 @@
  * Everything host-specific behind one driver: the Docker endpoint, namespace and link plumbing, and the local OVS.
  * A lab on several chassis gets one HostDriver per host; the OVN northbound driver is shared (it is central).
  */
+import { getChassisName } from '../host/probe.js';
 import { connectDocker } from './docker-client.js';
 import { type ContainerDriver, dockerContainers } from './containers.js';
 import { type LinkDriver, localLinks } from './links.js';
@@ -12,9 +13,11 @@ export interface HostDriver {
   containers: ContainerDriver;
   links: LinkDriver;
   ovs: OvsDriver;
+  /** this host's OVN chassis name (the Open_vSwitch row's system-id) */
+  chassis(): Promise<string>;
 }
 
 export async function localHost(): Promise<HostDriver> {
   const docker = await connectDocker();
-  return { name: 'local', containers: dockerContainers(docker), links: localLinks(), ovs: localOvs() };
+  return { name: 'local', containers: dockerContainers(docker), links: localLinks(), ovs: localOvs(), chassis: getChassisName };
 }

@@ -14,6 +14,7 @@ export interface NbSwitch {
   otherConfig: Record<string, string>;
   acls: string[];
   ports: string[];
+  loadBalancers: string[];
 }
 export interface NbSwitchPort {
   uuid: string;
@@ -29,6 +30,23 @@ export interface NbRouter {
   name: string;
   externalIds: Record<string, string>;
   staticRoutes: string[];
+  options: Record<string, string>;
+  nat: string[];
+  loadBalancers: string[];
+}
+export interface NbNat {
+  uuid: string;
+  type: string;
+  externalIp: string;
+  logicalIp: string;
+  externalIds: Record<string, string>;
+}
+export interface NbLoadBalancer {
+  uuid: string;
+  name: string;
+  vips: Record<string, string>;
+  protocol: string;
+  externalIds: Record<string, string>;
 }
 export interface NbRouterPort {
   uuid: string;
@@ -60,6 +78,8 @@ export interface NbLabState {
   routerPorts: NbRouterPort[];
   acls: NbAcl[];
   routes: NbRoute[];
+  nat: NbNat[];
+  loadBalancers: NbLoadBalancer[];
 }
 
 export interface PortBindingState {
@@ -73,6 +93,8 @@ export interface OvnDriver {
   transact(commands: string[][]): Promise<void>;
   /** Port_Binding rows for these logical ports, with the chassis name they are bound to. */
   bindings(ports: string[]): Promise<PortBindingState[]>;
+  /** Wait (bounded) until every chassis has installed the current NB contents; false on timeout. */
+  syncHypervisors(timeoutS: number): Promise<boolean>;
   /** Names of every lab that has rows in NB. */
   labs(): Promise<string[]>;
 }
@@ -94,15 +116,17 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
       const r = await nbctl([
         ...fmt,
         ...joinCommands([
-          ['--columns=_uuid,name,external_ids,other_config,acls,ports', 'find', 'Logical_Switch', cond],
+          ['--columns=_uuid,name,external_ids,other_config,acls,ports,load_balancer', 'find', 'Logical_Switch', cond],
           ['--columns=_uuid,name,type,addresses,options,external_ids,up', 'find', 'Logical_Switch_Port', cond],
-          ['--columns=_uuid,name,external_ids,static_routes', 'find', 'Logical_Router', cond],
+          ['--columns=_uuid,name,external_ids,static_routes,options,nat,load_balancer', 'find', 'Logical_Router', cond],
           ['--columns=_uuid,name,mac,networks,external_ids', 'find', 'Logical_Router_Port', cond],
           ['--columns=_uuid,direction,priority,match,action,name,external_ids', 'find', 'ACL', cond],
           ['--columns=_uuid,ip_prefix,nexthop,external_ids', 'find', 'Logical_Router_Static_Route', cond],
+          ['--columns=_uuid,type,external_ip,logical_ip,external_ids', 'find', 'NAT', cond],
+          ['--columns=_uuid,name,vips,protocol,external_ids', 'find', 'Load_Balancer', cond],
         ]),
       ]);
-      const [ls = [], lsp = [], lr = [], lrp = [], acl = [], routes = []] = parseTables(r.stdout);
+      const [ls = [], lsp = [], lr = [], lrp = [], acl = [], routes = [], nat = [], lbs = []] = parseTables(r.stdout);
       return {
         switches: ls.map((x) => ({
           uuid: str(x, '_uuid'),
@@ -111,6 +135,7 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
           otherConfig: map(x, 'other_config'),
           acls: list(x, 'acls'),
           ports: list(x, 'ports'),
+          loadBalancers: list(x, 'load_balancer'),
         })),
         ports: lsp.map((x) => ({
           uuid: str(x, '_uuid'),
@@ -126,6 +151,9 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
           name: str(x, 'name'),
           externalIds: map(x, 'external_ids'),
           staticRoutes: list(x, 'static_routes'),
+          options: map(x, 'options'),
+          nat: list(x, 'nat'),
+          loadBalancers: list(x, 'load_balancer'),
         })),
         routerPorts: lrp.map((x) => ({
           uuid: str(x, '_uuid'),
@@ -147,6 +175,20 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
           uuid: str(x, '_uuid'),
           prefix: str(x, 'ip_prefix'),
           nexthop: str(x, 'nexthop'),
+          externalIds: map(x, 'external_ids'),
+        })),
+        nat: nat.map((x) => ({
+          uuid: str(x, '_uuid'),
+          type: str(x, 'type'),
+          externalIp: str(x, 'external_ip'),
+          logicalIp: str(x, 'logical_ip'),
+          externalIds: map(x, 'external_ids'),
+        })),
+        loadBalancers: lbs.map((x) => ({
+          uuid: str(x, '_uuid'),
+          name: str(x, 'name'),
+          vips: map(x, 'vips'),
+          protocol: str(x, 'protocol'),
           externalIds: map(x, 'external_ids'),
         })),
       };
@@ -175,10 +217,15 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
           up: bool(p, 'up'),
         }));
     },
+    async syncHypervisors(timeoutS) {
+      // Bounded: --wait=hv waits for every chassis, and one unhealthy chassis would make it wait forever.
+      const r = await run('ovn-nbctl', [`--timeout=${timeoutS}`, ...nbArgs, '--wait=hv', 'sync'], { timeoutMs: timeoutS * 1000 + 5000, reject: false });
+      return r.exitCode === 0;
+    },
     async labs() {
       const s = await this.readLab();
       const names = new Set<string>();
-      for (const rows of [s.switches, s.routers, s.ports, s.acls])
+      for (const rows of [s.switches, s.routers, s.ports, s.acls, s.loadBalancers])
         for (const x of rows) if (x.externalIds[EXTID_LAB]) names.add(x.externalIds[EXTID_LAB]!);
       return [...names].sort();
     },

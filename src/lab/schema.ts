@@ -50,8 +50,19 @@ export const routerLinkSchema = z.union([
   z.strictObject({ network: z.string(), ip: z.string().optional() }),
 ]);
 
+export const natSchema = z.strictObject({
+  type: z.enum(['dnat_and_snat', 'snat', 'dnat']).describe('dnat_and_snat: a public address for one node'),
+  external: z.string().describe('the outside (public) IPv4 address'),
+  internal: z.string().describe('node, IPv4 address, or (snat) network / CIDR'),
+});
+
 export const routerSchema = z.strictObject({
   links: z.array(routerLinkSchema).min(1),
+  chassis: z
+    .string()
+    .optional()
+    .describe('make this a gateway router bound to that host\'s chassis (today: local); needed for nat'),
+  nat: z.array(natSchema).default([]).describe('NAT rules (gateway routers)'),
   routes: z
     .array(z.strictObject({ prefix: z.string(), via: z.string() }))
     .default([])
@@ -59,8 +70,8 @@ export const routerSchema = z.strictObject({
 });
 
 export const ruleSchema = z.strictObject({
-  from: z.string().describe('node, network or CIDR'),
-  to: z.string().describe('node, network or CIDR'),
+  from: z.string().describe('node, group, network or CIDR'),
+  to: z.string().describe('node, group, network or CIDR'),
   proto: proto.default('any'),
   port: portSpec.optional(),
 });
@@ -72,10 +83,19 @@ export const policySchema = z.union([
 
 export const expectSchema = z.strictObject({
   from: z.string().describe('node'),
-  to: z.string().describe('node or IPv4 address'),
+  to: z.string().describe('node, or an IPv4 address (a public NAT address, a VIP, a node address)'),
   proto: probeProto,
   port: port.optional(),
   result: z.enum(['pass', 'blocked']).default('pass'),
+});
+
+export const loadBalancerSchema = z.strictObject({
+  vip: z.string().describe('virtual IPv4 address'),
+  port: port.optional().describe('VIP port; without it the VIP answers on every port and ICMP'),
+  proto: z.enum(['tcp', 'udp']).optional().describe('with port; tcp by default'),
+  backends: z.array(z.string()).min(1).describe('nodes or IPv4 addresses'),
+  backend_port: port.optional().describe('port on the backends; the VIP port by default'),
+  attach: z.array(z.string()).optional().describe('networks and routers to attach to; every network by default'),
 });
 
 export const ovnSchema = z.strictObject({
@@ -99,6 +119,11 @@ export const labSchema = z.strictObject({
   networks: z.record(z.string(), networkSchema).default({}),
   routers: z.record(z.string(), routerSchema).default({}),
   nodes: z.record(z.string(), nodeSchema),
+  groups: z
+    .record(z.string(), z.array(z.string()).min(1))
+    .default({})
+    .describe('named sets of nodes (zones), usable as from/to in policies'),
+  load_balancers: z.record(z.string(), loadBalancerSchema).default({}),
   policies: z.array(policySchema).default([]),
   expect: z.array(expectSchema).default([]),
   ovn: ovnSchema.prefault({}),

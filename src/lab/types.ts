@@ -16,10 +16,30 @@ export interface LabRouterLink {
   ip?: string;
 }
 
+export interface LabNat {
+  type: 'dnat_and_snat' | 'snat' | 'dnat';
+  external: string;
+  internal: string;
+}
+
 export interface LabRouter {
   name: string;
   links: LabRouterLink[];
   routes: { prefix: string; via: string }[];
+  /** host whose chassis a gateway router is bound to */
+  chassis?: string;
+  nat: LabNat[];
+}
+
+export interface LabLoadBalancer {
+  name: string;
+  vip: string;
+  port?: number;
+  proto?: 'tcp' | 'udp';
+  backends: string[];
+  backendPort?: number;
+  /** networks and routers */
+  attach: string[];
 }
 
 export interface LabInterface {
@@ -72,6 +92,8 @@ export interface Lab {
   networks: LabNetwork[];
   routers: LabRouter[];
   nodes: LabNode[];
+  groups: Record<string, string[]>;
+  loadBalancers: LabLoadBalancer[];
   policies: LabPolicy[];
   expect: LabExpect[];
   ovn: LabOvn;

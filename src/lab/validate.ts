@@ -20,7 +20,10 @@ import {
 } from './ipv4.js';
 import { isMulticastMac, normalizeMac } from './mac.js';
 import type { LabDoc } from './schema.js';
-import type { Lab, LabInterface, LabNetwork, LabNode, LabPolicy, LabRouter } from './types.js';
+import type { Lab, LabInterface, LabLoadBalancer, LabNetwork, LabNode, LabPolicy, LabRouter } from './types.js';
+
+/** Hosts a lab can place objects on. One today; the plan and drivers already carry the host of every node. */
+export const KNOWN_HOSTS = ['local'];
 
 export type PathSeg = string | number;
 
@@ -203,7 +206,13 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
       }
       routes.push({ prefix: pc.ok ? formatCidr(pc.cidr) : rt.prefix, via: rt.via });
     });
-    routers.push({ name, links, routes });
+    const router: LabRouter = { name, links, routes, nat: [] };
+    if (r.chassis !== undefined) {
+      if (!KNOWN_HOSTS.includes(r.chassis))
+        add([...p, 'chassis'], `unknown host "${r.chassis}" for gateway router ${name}`, `hosts: ${KNOWN_HOSTS.join(', ')} (labs span one host today)`);
+      router.chassis = r.chassis;
+    }
+    routers.push(router);
   }
   // A gateway on a network no router links is still an address nodes route via (compile reserves it too).
   const routerNet = new Set(routerAddr.keys());
@@ -316,6 +325,90 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
     }
   }
 
+  // ---- router NAT (needs the nodes)
+  const natExternal = new Map<string, string>();
+  for (const [name, r] of Object.entries(doc.routers)) {
+    const router = routers.find((x) => x.name === name);
+    if (!router) continue;
+    const linked = new Set(router.links.map((l) => l.network));
+    r.nat.forEach((rule, i) => {
+      const p = ['routers', name, 'nat', i];
+      if (router.chassis === undefined && i === 0)
+        add(['routers', name, 'nat'], `NAT on router ${name} needs a gateway router`, 'add chassis: local to the router', true);
+      if (!isIPv4(rule.external)) add([...p, 'external'], `external "${rule.external}" is not an IPv4 address`, 'e.g. 100.64.0.10');
+      else if (rule.type !== 'snat') {
+        const holder = natExternal.get(rule.external);
+        if (holder) add([...p, 'external'], `external address ${rule.external} is already used by ${holder}`, 'give each NAT rule its own external address');
+        natExternal.set(rule.external, `router ${name} nat[${i}]`);
+        for (const net of networks)
+          if (contains(net.subnet, ipToInt(rule.external)) && linked.has(net.name))
+            add([...p, 'external'], `external address ${rule.external} is inside ${net.name} (${net.cidr}), which router ${name} links`, 'use an address outside the linked subnets');
+      }
+      const v = rule.internal;
+      if (v in doc.nodes) {
+        const onLinked = doc.nodes[v]!.interfaces.some((x) => linked.has(typeof x === 'string' ? x : x.network));
+        if (!onLinked) add([...p, 'internal'], `node ${v} has no interface on a network router ${name} links`, `attach ${v} to ${[...linked].join(' or ')}`);
+      } else if (v in doc.networks) {
+        if (rule.type !== 'snat') add([...p, 'internal'], `${rule.type} needs one internal address, not the network ${v}`, 'name a node or an IPv4 address');
+      } else if (isIPv4(v)) {
+        // fine
+      } else {
+        const c = parseCidr(v);
+        if (!c.ok || c.hostBitsSet || rule.type !== 'snat')
+          add([...p, 'internal'], `internal "${v}" is not a node, an IPv4 address${rule.type === 'snat' ? ', a network or a CIDR' : ''}`, didYouMean(v, nodeNames, 'nodes'));
+      }
+      router.nat.push({ type: rule.type, external: rule.external, internal: v });
+    });
+  }
+
+  // ---- groups
+  const groups: Record<string, string[]> = {};
+  for (const [name, members] of Object.entries(doc.groups)) {
+    const p = ['groups', name];
+    const bad = nameIssue(name, MAX_OBJECT_NAME);
+    if (bad) add(p, `group name "${name}" ${bad}`, undefined, true);
+    if (name in doc.nodes || name in doc.networks) add(p, `group "${name}" has the name of a ${name in doc.nodes ? 'node' : 'network'}`, 'rename the group', true);
+    members.forEach((m, i) => {
+      if (!(m in doc.nodes)) add([...p, i], `group ${name} names unknown node "${m}"`, didYouMean(m, nodeNames, 'nodes'));
+    });
+    groups[name] = [...new Set(members)];
+  }
+
+  // ---- load balancers
+  const loadBalancers: LabLoadBalancer[] = [];
+  const routerNames2 = Object.keys(doc.routers);
+  for (const [name, lb] of Object.entries(doc.load_balancers)) {
+    const p = ['load_balancers', name];
+    const bad = nameIssue(name, MAX_OBJECT_NAME);
+    if (bad) add(p, `load balancer name "${name}" ${bad}`, undefined, true);
+    if (!isIPv4(lb.vip)) add([...p, 'vip'], `vip "${lb.vip}" is not an IPv4 address`, 'e.g. vip: 10.0.9.100');
+    else {
+      // A VIP inside a node's own subnet needs an ARP answer nobody gives; routed VIPs are translated on the
+      // client's switch before routing (verified on OVN 23.03).
+      const inside = networks.find((net) => contains(net.subnet, ipToInt(lb.vip)));
+      if (inside)
+        add([...p, 'vip'], `vip ${lb.vip} is inside ${inside.name} (${inside.cidr}); nodes would ARP for it and get no answer`, 'use an address outside every lab subnet; clients reach it through their router');
+    }
+    if (lb.proto !== undefined && lb.port === undefined) add([...p, 'proto'], 'proto needs a port', 'add port: 80, or remove proto');
+    if (lb.backend_port !== undefined && lb.port === undefined) add([...p, 'backend_port'], 'backend_port needs a VIP port', 'add port: 80');
+    lb.backends.forEach((b, i) => {
+      if (!(b in doc.nodes) && !isIPv4(b)) add([...p, 'backends', i], `backend "${b}" is not a node or an IPv4 address`, didYouMean(b, nodeNames, 'nodes'));
+      else if (b in doc.nodes && doc.nodes[b]!.interfaces.length === 0) add([...p, 'backends', i], `backend node ${b} has no interfaces`, 'attach it to a network');
+    });
+    const attach = lb.attach ?? Object.keys(doc.networks);
+    (lb.attach ?? []).forEach((a, i) => {
+      if (!(a in doc.networks) && !(a in doc.routers))
+        add([...p, 'attach', i], `attach to unknown network or router "${a}"`, didYouMean(a, [...networkNames, ...routerNames2], 'networks and routers'));
+    });
+    const out: LabLoadBalancer = { name, vip: lb.vip, backends: lb.backends, attach };
+    if (lb.port !== undefined) {
+      out.port = lb.port;
+      out.proto = lb.proto ?? 'tcp';
+    }
+    if (lb.backend_port !== undefined) out.backendPort = lb.backend_port;
+    loadBalancers.push(out);
+  }
+
   // ---- policies
   const policies: LabPolicy[] = [];
   doc.policies.forEach((pol, i) => {
@@ -324,10 +417,10 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
     const p = ['policies', i, action];
     for (const end of ['from', 'to'] as const) {
       const v = rule[end];
-      if (!(v in doc.nodes) && !(v in doc.networks)) {
+      if (!(v in doc.nodes) && !(v in doc.networks) && !(v in doc.groups)) {
         const c = parseCidr(v.includes('/') ? v : `${v}/32`);
         if (!c.ok || c.hostBitsSet) {
-          add([...p, end], `"${v}" is not a node, a network or a CIDR`, didYouMean(v, [...nodeNames, ...networkNames], 'nodes and networks'));
+          add([...p, end], `"${v}" is not a node, a group, a network or a CIDR`, didYouMean(v, [...nodeNames, ...Object.keys(doc.groups), ...networkNames], 'nodes, groups and networks'));
         }
       }
     }
@@ -374,6 +467,8 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
     networks,
     routers,
     nodes,
+    groups,
+    loadBalancers,
     policies,
     expect: expectations,
     ovn: { ...ovn, encap: { ...ovn.encap } },

@@ -4,6 +4,7 @@
  * host's conntrack table (`conntrack -D`). A container's own netns table is flushed too when a node is named.
  * ovn-controller does not flush conntrack when addresses change (doctor-notes.md): after a move, flush.
  */
+import { flushAddresses, flushZones } from '../drivers/conntrack.js';
 import { run, which } from '../exec.js';
 import { isIPv4 } from '../lab/ipv4.js';
 import { usageError } from '../errors.js';
@@ -26,22 +27,13 @@ export async function ctZones(): Promise<Map<string, number>> {
   return zones;
 }
 
-async function datapathType(bridge: string): Promise<string> {
-  const r = await run('ovs-vsctl', ['--timeout=10', 'get', 'Bridge', bridge, 'datapath_type'], { timeoutMs: 15_000, reject: false });
-  return r.stdout.replace(/"/g, '').trim() || 'system';
-}
-
 export async function flushConntrack(rt: LabRuntime, opts: FlushOptions): Promise<string[]> {
   const { plan } = rt.state;
   const done: string[] = [];
   if (opts.address !== undefined && !isIPv4(opts.address)) throw usageError(`"${opts.address}" is not an IPv4 address`, 'e.g. --address 10.0.1.10');
-  const userspace = (await datapathType(plan.ovn.bridge)) === 'netdev';
   if (opts.address) {
-    for (const dir of ['ct_nw_src', 'ct_nw_dst']) {
-      if (userspace) await run('ovs-appctl', ['dpctl/flush-conntrack', `${dir}=${opts.address}`], { timeoutMs: 10_000 });
-      else await run('conntrack', ['-D', dir === 'ct_nw_src' ? '-s' : '-d', opts.address], { timeoutMs: 10_000, reject: false });
-    }
-    done.push(`flushed ${userspace ? 'datapath' : 'kernel'} conntrack entries to and from ${opts.address}`);
+    await flushAddresses(plan.ovn.bridge, [opts.address]);
+    done.push(`flushed conntrack entries to and from ${opts.address}`);
   } else {
     const zones = await ctZones();
     const lsps = plan.nodes.filter((n) => !opts.node || n.name === opts.node).flatMap((n) => n.interfaces.map((i) => i.lsp));
@@ -55,10 +47,7 @@ export async function flushConntrack(rt: LabRuntime, opts: FlushOptions): Promis
           if (z !== undefined) wanted.push(z);
         }
     }
-    for (const z of wanted) {
-      if (userspace) await run('ovs-appctl', ['dpctl/flush-conntrack', `zone=${z}`], { timeoutMs: 10_000 });
-      else await run('conntrack', ['-D', '-w', String(z)], { timeoutMs: 10_000, reject: false });
-    }
+    await flushZones(plan.ovn.bridge, wanted);
     done.push(`flushed ${wanted.length} conntrack zone(s) of ${opts.node ? `node ${opts.node}` : `lab ${plan.lab}`}`);
   }
   if (opts.node && which('conntrack')) {

@@ -17,6 +17,7 @@ import {
   type Plan,
   type PlanAcl,
   type PlanInterface,
+  type PlanLoadBalancer,
   type PlanNode,
   type PlanRoute,
   type PlanRouter,
@@ -38,6 +39,7 @@ export const naming = {
     `lv${digest(['veth', lab, node, iface, String(salt)], 13)}`,
   peerTmp: (hostVeth: string) => `lp${hostVeth.slice(2)}`,
   acl: (lab: string, policy: number) => `${lab}-p${policy}`,
+  loadBalancer: (lab: string, lb: string) => `${lab}.${lb}`,
 };
 
 export function compilePlan(lab: Lab): Plan {
@@ -186,13 +188,25 @@ export function compilePlan(lab: Lab): Plan {
       });
       return port;
     });
-    return {
+    const linked = new Set(r.links.map((l) => l.network));
+    const pr: PlanRouter = {
       name: r.name,
       router: naming.router(L, r.name),
       externalIds: { ...labIds, 'labctl-router': r.name },
       ports,
       routes: r.routes.map((rt) => ({ prefix: rt.prefix, nexthop: rt.via })),
+      nat: r.nat.map((n) => {
+        const node = nodes.find((x) => x.name === n.internal);
+        if (node) {
+          const i = node.interfaces.find((x) => linked.has(x.network))!;
+          return { type: n.type, external: n.external, logical: i.ip, node: node.name };
+        }
+        const net = lab.networks.find((x) => x.name === n.internal);
+        return { type: n.type, external: n.external, logical: net ? net.cidr : n.internal };
+      }),
     };
+    if (r.chassis) pr.chassis = r.chassis;
+    return pr;
   });
 
   return {
@@ -203,7 +217,8 @@ export function compilePlan(lab: Lab): Plan {
     nodes,
     switches,
     routers,
-    acls: compileAcls(lab, nodes, switches),
+    acls: compileAcls(lab, nodes, switches, routers),
+    loadBalancers: compileLoadBalancers(lab, nodes),
     expect: lab.expect.map((e) => ({ ...e })),
   };
 }
@@ -244,14 +259,18 @@ interface Endpoint {
   ports: { lsp: string; network: string }[];
 }
 
-function resolveEndpoint(lab: Lab, nodes: PlanNode[], ref: string): Endpoint {
-  const node = nodes.find((n) => n.name === ref);
-  if (node)
+function resolveEndpoint(lab: Lab, nodes: PlanNode[], routers: PlanRouter[], ref: string): Endpoint {
+  const members = lab.groups[ref] ?? (nodes.some((n) => n.name === ref) ? [ref] : undefined);
+  if (members) {
+    const ns = members.map((m) => nodes.find((n) => n.name === m)!);
+    // A node's public (NAT) addresses are its addresses too: after SNAT the receiver sees those.
+    const nat = routers.flatMap((r) => r.nat.filter((x) => x.node && members.includes(x.node) && x.type !== 'dnat').map((x) => x.external));
     return {
-      addrs: node.interfaces.map((i) => i.ip),
-      networks: node.interfaces.map((i) => i.network),
-      ports: node.interfaces.map((i) => ({ lsp: i.lsp, network: i.network })),
+      addrs: [...ns.flatMap((n) => n.interfaces.map((i) => i.ip)), ...nat],
+      networks: ns.flatMap((n) => n.interfaces.map((i) => i.network)),
+      ports: ns.flatMap((n) => n.interfaces.map((i) => ({ lsp: i.lsp, network: i.network }))),
     };
+  }
   const net = lab.networks.find((n) => n.name === ref);
   if (net) return { addrs: [net.cidr], networks: [net.name], ports: [] };
   const parsed = parseCidr(ref.includes('/') ? ref : `${ref}/32`);
@@ -283,12 +302,12 @@ function l4Match(p: LabPolicy): string {
  * where the destination lives (to-lport); for a destination outside every lab network, on the source's switch
  * (from-lport).
  */
-function compileAcls(lab: Lab, nodes: PlanNode[], switches: PlanSwitch[]): PlanAcl[] {
+function compileAcls(lab: Lab, nodes: PlanNode[], switches: PlanSwitch[], routers: PlanRouter[]): PlanAcl[] {
   const acls: PlanAcl[] = [];
   const swName = (net: string) => switches.find((s) => s.network === net)!.name;
   lab.policies.forEach((p, i) => {
-    const src = resolveEndpoint(lab, nodes, p.from);
-    const dst = resolveEndpoint(lab, nodes, p.to);
+    const src = resolveEndpoint(lab, nodes, routers, p.from);
+    const dst = resolveEndpoint(lab, nodes, routers, p.to);
     const priority = 2000 - i;
     const action = p.action === 'deny' ? 'drop' : 'allow-related';
     const extIds = { [EXTID_LAB]: lab.name, 'labctl-policy': String(i) };
@@ -331,4 +350,34 @@ function compileAcls(lab: Lab, nodes: PlanNode[], switches: PlanSwitch[]): PlanA
     }
   });
   return acls;
+}
+
+/**
+ * Load balancers: one OVN Load_Balancer per lab entry with one VIP. Backends named by node use the node's first
+ * interface address. Attached to the listed networks' switches and routers (every network by default).
+ */
+function compileLoadBalancers(lab: Lab, nodes: PlanNode[]): PlanLoadBalancer[] {
+  return lab.loadBalancers.map((lb) => {
+    const backendPort = lb.backendPort ?? lb.port;
+    const backends = lb.backends.map((b) => {
+      const node = nodes.find((n) => n.name === b);
+      const ip = node ? node.interfaces[0]!.ip : b;
+      return { ...(node ? { node: node.name } : {}), ip, ...(backendPort !== undefined ? { port: backendPort } : {}) };
+    });
+    const out: PlanLoadBalancer = {
+      name: lb.name,
+      lb: naming.loadBalancer(lab.name, lb.name),
+      vip: lb.port !== undefined ? `${lb.vip}:${lb.port}` : lb.vip,
+      vipIp: lb.vip,
+      backends,
+      switches: lb.attach.filter((a) => lab.networks.some((n) => n.name === a)).map((a) => naming.switch(lab.name, a)),
+      routers: lb.attach.filter((a) => lab.routers.some((r) => r.name === a)).map((a) => naming.router(lab.name, a)),
+      externalIds: { [EXTID_LAB]: lab.name, 'labctl-lb': lb.name },
+    };
+    if (lb.port !== undefined) {
+      out.port = lb.port;
+      out.protocol = lb.proto ?? 'tcp';
+    }
+    return out;
+  });
 }

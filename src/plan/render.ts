@@ -20,7 +20,14 @@ export function renderPlan(plan: Plan): string {
     out.push(`  ${r.router}`);
     for (const p of r.ports) out.push(`    ${p.name} ${p.mac} ${p.networks.join(' ')} ↔ ${p.switchPort}`);
     for (const rt of r.routes) out.push(`    route ${rt.prefix} via ${rt.nexthop}`);
+    if (r.chassis) out.push(`    gateway router on chassis of host ${r.chassis}`);
+    for (const n of r.nat) out.push(`    nat ${n.type} ${n.external} ↔ ${n.logical}${n.node ? ` (${n.node})` : ''}`);
   }
+  if (plan.loadBalancers.length) out.push('', 'OVN load balancers:');
+  for (const lb of plan.loadBalancers)
+    out.push(
+      `  ${lb.lb} ${lb.vip}${lb.protocol ? `/${lb.protocol}` : ''} → ${lb.backends.map((b) => `${b.node ?? b.ip}${b.port ? `:${b.port}` : ''}`).join(', ')}  on ${[...lb.switches, ...lb.routers].join(', ')}`,
+    );
   if (plan.acls.length) out.push('', 'OVN ACLs:');
   for (const a of plan.acls) out.push(`  ${a.switch} ${a.direction} ${a.priority} ${a.action}  ${a.match}`);
   return `${out.join('\n')}\n`;

@@ -22,6 +22,7 @@ export interface Plan {
   switches: PlanSwitch[];
   routers: PlanRouter[];
   acls: PlanAcl[];
+  loadBalancers: PlanLoadBalancer[];
   expect: PlanExpect[];
 }
 
@@ -105,6 +106,35 @@ export interface PlanRouter {
   externalIds: Record<string, string>;
   ports: { name: string; network: string; mac: string; networks: string[]; switchPort: string }[];
   routes: { prefix: string; nexthop: string }[];
+  /** gateway router: the host whose chassis it is bound to (options:chassis) */
+  chassis?: string;
+  nat: PlanNat[];
+}
+
+export interface PlanNat {
+  type: 'dnat_and_snat' | 'snat' | 'dnat';
+  /** external (public) address */
+  external: string;
+  /** logical (inside) address or CIDR */
+  logical: string;
+  /** the node behind it, when the rule names one */
+  node?: string;
+}
+
+export interface PlanLoadBalancer {
+  name: string;
+  /** OVN Load_Balancer name */
+  lb: string;
+  /** "IP" or "IP:PORT", as OVN's vips key */
+  vip: string;
+  vipIp: string;
+  port?: number;
+  protocol?: 'tcp' | 'udp';
+  backends: { node?: string; ip: string; port?: number }[];
+  /** switches and routers (OVN names) it is attached to */
+  switches: string[];
+  routers: string[];
+  externalIds: Record<string, string>;
 }
 
 export interface PlanAcl {
