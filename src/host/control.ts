@@ -211,6 +211,8 @@ export async function startHost(opts: StartOptions & ControlOptions = {}): Promi
   let ovsRestarted = false;
 
   for (const step of steps) {
+    // planned from the stored database when ovsdb-server was down: decided again from the live one (below)
+    if (ovsRestarted && (step.id === 'chassis-keys' || step.id === 'br-int')) continue;
     if (step.action === 'none') {
       record(step, 'already');
       continue;
@@ -220,8 +222,6 @@ export async function startHost(opts: StartOptions & ControlOptions = {}): Promi
       continue;
     }
     if (step.id === 'chassis-keys' || step.id === 'br-int') {
-      // planned from the stored database when ovsdb-server was down: decide again from the live one
-      if (ovsRestarted) continue;
       if (step.action === 'wait') {
         record(step, 'waited', step.detail);
         continue;
@@ -280,7 +280,7 @@ async function waitForChassis(desired: ChassisKeys, timeoutMs: number): Promise<
       const bridge = last.bridge;
       if (!fixed && bridge.exists && (bridge.datapathType || 'system') !== desired['ovn-bridge-datapath-type']) {
         fixed = true;
-        await run('ovs-vsctl', ['--timeout=10', 'set', 'Bridge', bridge.name, `datapath_type=${desired['ovn-bridge-datapath-type']}`]);
+        await run('ovs-vsctl', ['--timeout=10', '--no-wait', 'set', 'Bridge', bridge.name, `datapath_type=${desired['ovn-bridge-datapath-type']}`]);
         return false;
       }
       return ['chassis.registered', 'sb-connection', 'br-int'].every((id) => check(last!, id as 'br-int')?.ok);

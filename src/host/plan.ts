@@ -128,11 +128,16 @@ export function keyDiff(current: Record<string, string | undefined>, desired: Ch
   return out;
 }
 
-/** `ovs-vsctl set Open_vSwitch . external_ids:k="v" …` for the keys that differ (values OVSDB-quoted). */
+/**
+ * `ovs-vsctl --no-wait set Open_vSwitch . external_ids:k="v" …` for the keys that differ (values OVSDB-quoted).
+ * --no-wait: the keys are written before ovs-vswitchd may run, and ovs-vsctl would otherwise wait for it to
+ * reconfigure until its timeout.
+ */
 export function setKeysCommand(diff: Partial<ChassisKeys>): Argv {
   return [
     'ovs-vsctl',
     '--timeout=10',
+    '--no-wait',
     'set',
     'Open_vSwitch',
     '.',
@@ -185,7 +190,7 @@ export function planConfigSteps(
       title: bridge.name,
       action: 'set',
       detail: `datapath_type ${bridge.datapathType || 'system'} → ${want}`,
-      commands: [['ovs-vsctl', '--timeout=10', 'set', 'Bridge', bridge.name, `datapath_type=${want}`]],
+      commands: [['ovs-vsctl', '--timeout=10', '--no-wait', 'set', 'Bridge', bridge.name, `datapath_type=${want}`]],
     };
   } else {
     bridgeStep = { id: 'br-int', title: bridge.name, action: 'none', detail: `datapath_type ${want}`, commands: [] };

@@ -267,7 +267,7 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
         'ovn-sb',
         'OVN southbound DB',
         'daemons',
-        `${facts.sb.remote}: ${facts.sb.detail}`,
+        facts.sb.detail.startsWith(facts.sb.remote) ? facts.sb.detail : `${facts.sb.remote}: ${facts.sb.detail}`,
         embedded ? 'ovn-sb-down' : 'sb-disconnected',
         centralFix,
       );

@@ -1,0 +1,223 @@
+/**
+ * labctl host check / start / stop on real daemons.
+ *
+ * On this machine's shared control plane (other people use it concurrently) the test only reads, and checks that
+ * `host start` is a true no-op: exit 0, every component "already", no chassis key written, no daemon restarted.
+ * Cold start, restart of a single daemon and stop are exercised for real inside a private mount + network + pid
+ * namespace (tmpfs over OVS/OVN's run, db and log directories, tini as init), so the shared daemons never notice.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LabctlError } from '../../src/errors.js';
+import { assertHostReady, getChassisName, probeHost } from '../../src/host/probe.js';
+import type { HostReport } from '../../src/host/report.js';
+import type { PlanOvn } from '../../src/plan/types.js';
+import { buildOnce, CLI, daemonsUp, labctl, ROOT, sh } from '../helpers/labctl.js';
+
+const up = await daemonsUp();
+
+const DEFAULT_OVN: PlanOvn = { encap: { type: 'geneve', ip: '127.0.0.1' }, datapath: 'auto', bridge: 'br-int' };
+
+const PIDFILES = [
+  '/var/run/openvswitch/ovsdb-server.pid',
+  '/var/run/openvswitch/ovs-vswitchd.pid',
+  '/var/run/ovn/ovnnb_db.pid',
+  '/var/run/ovn/ovnsb_db.pid',
+  '/var/run/ovn/ovn-northd.pid',
+  '/var/run/ovn/ovn-controller.pid',
+];
+const pids = () => PIDFILES.map((f) => (existsSync(f) ? readFileSync(f, 'utf8').trim() : '-'));
+const chassisKeys = () => sh('ovs-vsctl', ['--timeout=5', 'get', 'Open_vSwitch', '.', 'external_ids']);
+
+beforeAll(async () => {
+  if (up) await buildOnce();
+});
+
+describe.runIf(up)('labctl host on the running control plane (read-only)', () => {
+  it('host check --json: every required component ok, the right chassis, registered in SB', async () => {
+    const r = await labctl(['host', 'check', '--json'], { timeoutMs: 30_000 });
+    expect(r.exitCode, r.stderr || r.stdout).toBe(0);
+    const report = JSON.parse(r.stdout) as HostReport;
+    expect(report.ok).toBe(true);
+    const bad = report.checks.filter((c) => c.required && !c.ok);
+    expect(bad, JSON.stringify(bad)).toEqual([]);
+    for (const id of ['dockerd', 'ovsdb-server', 'ovs-vswitchd', 'ovn-nb', 'ovn-sb', 'ovn-northd', 'ovn-controller', 'br-int', 'sb-connection', 'chassis.registered']) {
+      expect(report.checks.find((c) => c.id === id)?.ok, id).toBe(true);
+    }
+    const systemId = (await sh('ovs-vsctl', ['--timeout=5', 'get', 'Open_vSwitch', '.', 'external_ids:system-id'])).replace(/"/g, '');
+    expect(report.chassis).toBe(systemId);
+    const sbNames = await sh('ovn-sbctl', ['--timeout=5', '--bare', '--columns=name', 'find', 'Chassis', `name=${systemId}`]);
+    expect(sbNames).toBe(systemId);
+    // no kernel module here: the report says so and picks the userspace datapath
+    if (!existsSync('/sys/module/openvswitch')) expect(report.datapath).toBe('netdev');
+  });
+
+  it('host check prints a table and exits 0', async () => {
+    const r = await labctl(['host', 'check'], { timeoutMs: 30_000 });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^ok\s+ovs-vswitchd/m);
+    expect(r.stdout).toMatch(/host ready: chassis /);
+  });
+
+  it('host start is idempotent: exit 0, everything already running, no key written, no daemon restarted', async () => {
+    const [keysBefore, pidsBefore] = [await chassisKeys(), pids()];
+    const r = await labctl(['host', 'start', '--json'], { timeoutMs: 60_000 });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { ok: boolean; changed: boolean; steps: { id: string; status: string }[] };
+    expect(out.ok).toBe(true);
+    expect(out.changed).toBe(false);
+    expect(out.steps.map((s) => s.id)).toEqual([
+      'dockerd',
+      'ovsdb-server',
+      'ovs-vswitchd',
+      'ovn-central',
+      'chassis-keys',
+      'br-int',
+      'ovn-controller',
+      'chassis',
+    ]);
+    expect(out.steps.filter((s) => s.status !== 'already')).toEqual([]);
+    expect(await chassisKeys()).toBe(keysBefore);
+    expect(pids()).toEqual(pidsBefore);
+
+    const text = await labctl(['host', 'start'], { timeoutMs: 60_000 });
+    expect(text.exitCode).toBe(0);
+    expect(text.stdout).toMatch(/^ovs-vswitchd\s+already running$/m);
+    expect(text.stdout).toMatch(/nothing to do/);
+  });
+
+  it('assertHostReady: resolves fast on a ready host; a mismatching lab gets one line and the fix, nothing touched', async () => {
+    const keysBefore = await chassisKeys();
+    const t = Date.now();
+    await assertHostReady(DEFAULT_OVN);
+    expect(Date.now() - t).toBeLessThan(5000);
+
+    const err = await assertHostReady({ ...DEFAULT_OVN, encap: { type: 'geneve', ip: '192.0.2.77' } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LabctlError);
+    const e = err as LabctlError;
+    expect(e.exitCode).toBe(2);
+    expect(e.message).not.toContain('\n');
+    expect(e.message).toMatch(/encap/);
+    expect(e.hint).toBe('labctl host start --encap-type geneve --encap-ip 192.0.2.77');
+    expect(await chassisKeys()).toBe(keysBefore);
+  });
+
+  it('probeHost and getChassisName agree with OVS', async () => {
+    const [report, name] = await Promise.all([probeHost(), getChassisName()]);
+    expect(name).toBe(report.chassis);
+    expect(report.keys['system-id']).toBe(name);
+  });
+});
+
+/**
+ * Runs inside `unshare --mount --net --pid --fork --mount-proc docker-init --`: tmpfs over every directory the
+ * OVS/OVN daemons keep state in, then labctl host start/check/stop for real. When it exits, the pid namespace
+ * ends and takes every daemon it started with it.
+ */
+const ISOLATED = `
+import { execa } from ${JSON.stringify(join(ROOT, 'node_modules', 'execa', 'index.js'))};
+const dirs = ['/run/openvswitch', '/run/ovn', '/etc/openvswitch', '/var/lib/openvswitch', '/var/lib/ovn', '/var/log/openvswitch', '/var/log/ovn', '/etc/ovn'];
+for (const d of dirs) {
+  await execa('mkdir', ['-p', d]);
+  await execa('mount', ['-t', 'tmpfs', 'labctl-test', d]);
+}
+await execa('ip', ['link', 'set', 'lo', 'up']);
+const cli = async (args) => {
+  const r = await execa(process.execPath, [${JSON.stringify(CLI)}, ...args], { reject: false, timeout: 120000 });
+  return { args, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+};
+const get = async (args) => (await execa('ovs-vsctl', ['--timeout=5', ...args], { reject: false })).stdout.replace(/"/g, '');
+const out = {};
+out.coldCheck = await cli(['host', 'check', '--json']);
+out.coldStart = await cli(['host', 'start', '--json']);
+out.systemId = await get(['get', 'Open_vSwitch', '.', 'external_ids:system-id']);
+out.again = await cli(['host', 'start', '--json']);
+await execa('ovs-appctl', ['-t', 'ovs-vswitchd', 'exit'], { reject: false });
+out.vswitchdOnly = await cli(['host', 'start', '--json']);
+out.encap = await cli(['host', 'start', '--json', '--encap-ip', '127.0.0.2']);
+out.sbEncap = (await execa('ovn-sbctl', ['--timeout=5', '--bare', '--columns=ip', 'list', 'Encap'], { reject: false })).stdout;
+out.stop = await cli(['host', 'stop', '--json']);
+out.stoppedCheck = await cli(['host', 'check', '--json']);
+out.restart = await cli(['host', 'start', '--json']);
+out.systemIdAfter = await get(['get', 'Open_vSwitch', '.', 'external_ids:system-id']);
+out.encapAfter = await get(['get', 'Open_vSwitch', '.', 'external_ids:ovn-encap-ip']);
+out.finalStop = await cli(['host', 'stop', '--json']);
+console.log('@@' + JSON.stringify(out));
+`;
+
+interface Cli {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+const json = (r: Cli) => JSON.parse(r.stdout) as { ok: boolean; changed: boolean; steps: { id: string; status: string }[]; checks: never };
+const statuses = (r: Cli) => Object.fromEntries(json(r).steps.map((s) => [s.id, s.status]));
+
+describe.runIf(up)('labctl host start/stop from cold, in a private namespace', () => {
+  it('starts everything, is idempotent, restarts only what died, keeps the system-id, and stops', async () => {
+    const init = ['/usr/bin/docker-init', '/usr/bin/tini', '/usr/sbin/tini'].find((p) => existsSync(p));
+    expect(init, 'tini (docker-init from docker.io) reaps the daemons inside the test pid namespace').toBeDefined();
+    const r = await execa(
+      'unshare',
+      ['--mount', '--net', '--pid', '--fork', '--mount-proc', init!, '--', process.execPath, '--input-type=module', '-e', ISOLATED],
+      { reject: false, timeout: 240_000, stdin: 'ignore' },
+    );
+    const line = String(r.stdout)
+      .split('\n')
+      .find((l) => l.startsWith('@@'));
+    expect(line, `${r.stdout}\n${r.stderr}`).toBeDefined();
+    const out = JSON.parse(line!.slice(2)) as Record<string, Cli & { args: string[] }> & Record<string, string>;
+
+    // cold: check says what is down, with causes, and exits 2
+    const cold = out.coldCheck as unknown as Cli;
+    expect(cold.exitCode).toBe(2);
+    const coldReport = JSON.parse(cold.stdout) as HostReport;
+    expect(coldReport.checks.find((c) => c.id === 'ovsdb-server')).toMatchObject({ ok: false, cause: 'ovsdb-down' });
+    expect(coldReport.checks.find((c) => c.id === 'ovn-controller')).toMatchObject({ ok: false, cause: 'ovn-controller-down' });
+
+    // cold start: every daemon started, keys set, chassis registered with a netdev br-int
+    const start = out.coldStart as unknown as Cli;
+    expect(start.exitCode, start.stderr).toBe(0);
+    expect(statuses(start)).toMatchObject({
+      dockerd: 'already',
+      'ovsdb-server': 'started',
+      'ovs-vswitchd': 'started',
+      'ovn-central': 'started',
+      'chassis-keys': 'set',
+      'ovn-controller': 'started',
+      chassis: 'waited',
+    });
+    expect(out.systemId).toMatch(/\S/);
+
+    // idempotent
+    const again = out.again as unknown as Cli;
+    expect(again.exitCode).toBe(0);
+    expect(json(again).changed).toBe(false);
+
+    // only ovs-vswitchd was down: only it is started
+    const only = out.vswitchdOnly as unknown as Cli;
+    expect(only.exitCode, only.stderr).toBe(0);
+    const s = statuses(only);
+    expect(s['ovs-vswitchd']).toBe('started');
+    expect(Object.entries(s).filter(([id, st]) => id !== 'ovs-vswitchd' && id !== 'chassis' && st !== 'already')).toEqual([]);
+
+    // --encap-ip changes that key only, and the chassis re-registers with it
+    const encap = out.encap as unknown as Cli;
+    expect(encap.exitCode, encap.stderr).toBe(0);
+    expect(statuses(encap)['chassis-keys']).toBe('set');
+    expect(out.sbEncap).toBe('127.0.0.2');
+
+    // stop, then start again: the stored system-id and encap survive
+    const stop = out.stop as unknown as Cli;
+    expect(stop.exitCode, stop.stderr).toBe(0);
+    expect(statuses(stop)).toMatchObject({ 'ovn-controller': 'stopped', 'ovn-central': 'stopped', 'ovs-vswitchd': 'stopped', dockerd: 'skipped' });
+    expect((out.stoppedCheck as unknown as Cli).exitCode).toBe(2);
+    const restart = out.restart as unknown as Cli;
+    expect(restart.exitCode, restart.stderr).toBe(0);
+    expect(out.systemIdAfter).toBe(out.systemId);
+    expect(out.encapAfter).toBe('127.0.0.2');
+    expect((out.finalStop as unknown as Cli).exitCode).toBe(0);
+  }, 300_000);
+});
