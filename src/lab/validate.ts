@@ -24,6 +24,8 @@ import type { Lab, LabInterface, LabLoadBalancer, LabNetwork, LabNode, LabPolicy
 
 /** Hosts a lab can place objects on. One today; the plan and drivers already carry the host of every node. */
 export const KNOWN_HOSTS = ['local'];
+/** ACL priorities are 2000 - index, above OVN's defaults and within its 0-32767 range. */
+export const MAX_POLICIES = 1000;
 
 export type PathSeg = string | number;
 
@@ -237,7 +239,8 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
     const bad = nameIssue(name, MAX_OBJECT_NAME);
     if (bad) add(p, `node name "${name}" ${bad}`, undefined, true);
     if (routerNames.has(name)) add(p, `node "${name}" has the same name as a router`, 'rename one of them', true);
-    const image = n.image ?? doc.defaults.image;
+    // A node built from its own context gets its own image name unless it gives one.
+    const image = n.image ?? (n.build !== undefined ? `labctl/${doc.name}/${name}:latest` : doc.defaults.image);
     // A bad defaults.image is reported once, at defaults.image (below).
     if (n.image !== undefined && !IMAGE_RE.test(n.image)) add([...p, 'image'], `image "${n.image}" is not a valid image reference`, 'e.g. labctl/node or debian:bookworm');
     const env: Record<string, string> = {};
@@ -411,6 +414,8 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
 
   // ---- policies
   const policies: LabPolicy[] = [];
+  if (doc.policies.length > MAX_POLICIES)
+    add(['policies'], `${doc.policies.length} policies; at most ${MAX_POLICIES} fit the ACL priority range`, 'merge policies with groups or CIDRs', true);
   doc.policies.forEach((pol, i) => {
     const action = 'deny' in pol ? 'deny' : 'allow';
     const rule = 'deny' in pol ? pol.deny : pol.allow;
@@ -423,6 +428,13 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
           add([...p, end], `"${v}" is not a node, a group, a network or a CIDR`, didYouMean(v, [...nodeNames, ...Object.keys(doc.groups), ...networkNames], 'nodes, groups and networks'));
         }
       }
+    }
+    for (const end of ['from', 'to'] as const) {
+      const v = rule[end];
+      const members = doc.groups[v] ?? (v in doc.nodes ? [v] : []);
+      const bare = members.filter((m) => doc.nodes[m] && doc.nodes[m]!.interfaces.length === 0);
+      if (bare.length && bare.length === members.length)
+        add([...p, end], `${v} has no interfaces, so no address to match`, 'attach the node to a network, or remove the policy');
     }
     const out: LabPolicy = { action, from: rule.from, to: rule.to, proto: rule.proto };
     if (rule.port !== undefined) {
