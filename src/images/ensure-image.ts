@@ -100,7 +100,7 @@ export async function buildBuiltinImage(
       await buildBaseImage(docker, { onProgress: opts.onProgress });
     } else {
       await ensureImage(docker, BASE_IMAGE, { onProgress: opts.onProgress });
-      await buildFromContext(docker, NODE_IMAGE, nodeImageContext(), 'Dockerfile', opts.onProgress, true);
+      await buildFromContext(docker, NODE_IMAGE, nodeImageContext(), 'Dockerfile', opts.onProgress, true, Boolean(opts.force));
     }
     return 'built';
   });
@@ -162,6 +162,8 @@ async function buildFromContext(
   dockerfile: string,
   onProgress: ((line: string) => void) | undefined,
   builtin: boolean,
+  /** --force: rebuild every layer (fresh Debian packages), not just re-tag the cached result */
+  nocache = false,
 ): Promise<void> {
   if (!existsSync(context) || !statSync(context).isDirectory()) {
     throw envError(`build context of ${image} is not a directory: ${context}`, 'fix build.context in the lab file');
@@ -179,6 +181,7 @@ async function buildFromContext(
       rm: true,
       forcerm: true,
       ...(networkmode ? { networkmode } : {}),
+      ...(nocache ? { nocache: true } : {}),
       ...(builtin ? { labels: { 'labctl.image': normalizeImage(image) } } : {}),
     },
   );
