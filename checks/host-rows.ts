@@ -88,10 +88,17 @@ export function hostCheck(
   return check;
 }
 
-/** The --fix of host checks: src/host's start logic (idempotent: starts only what is down, repairs keys and br-int). */
+/**
+ * The --fix of host checks: src/host's start logic (idempotent: starts only what is down, repairs the chassis keys
+ * and br-int). Applied when the row's fix is `labctl host start`, optionally with `--datapath TYPE` (switching to a
+ * datapath this kernel supports is always a repair); encap and remote changes are left to the user.
+ */
 export async function fixWithHostStart(ctx: DoctorContext, result: CheckResult): Promise<string | undefined> {
-  // Only rows whose fix is the plain start: encap/remote changes and package installs are the user's call.
-  if (!ctx.startHost || result.status !== 'fail' || result.fix !== 'labctl host start') return undefined;
-  const changes = await ctx.startHost();
-  return changes.length ? `labctl host start: ${changes.join('; ')}` : undefined;
+  if (!ctx.startHost || result.status !== 'fail' || !result.fix) return undefined;
+  const m = /^labctl host start(?: --datapath (auto|system|netdev))?$/.exec(result.fix.trim());
+  if (!m) return undefined;
+  const changes = await ctx.startHost(m[1] ? { datapath: m[1] as 'auto' | 'system' | 'netdev' } : {});
+  return changes.length
+    ? `labctl host start: ${changes.join('; ')}`
+    : 'labctl host start: nothing needed starting';
 }

@@ -42,7 +42,8 @@ export function checkStatus(results: CheckResult[]): Status {
   if (results.some((r) => r.status === 'error')) return 'error';
   if (results.some((r) => r.status === 'fail')) return 'fail';
   if (results.some((r) => r.status === 'warn')) return 'warn';
-  if (results.length && results.every((r) => r.status === 'skip')) return 'skip';
+  if (results.some((r) => r.followsFrom) || (results.length && results.every((r) => r.status === 'skip')))
+    return 'skip';
   return 'pass';
 }
 

@@ -44,8 +44,8 @@ export interface DoctorContext extends CheckContext {
   labFile?: string;
   /** --fix only: converge the whole lab to its plan (applyPlan under the lab lock), once per fix pass */
   converge?: () => Promise<string[]>;
-  /** --fix only: start host daemons / repair the host with src/host's start logic, once per fix pass */
-  startHost?: () => Promise<string[]>;
+  /** --fix only: start host daemons / repair the host with src/host's start logic (once per fix pass and options) */
+  startHost?: (opts?: { datapath?: 'auto' | 'system' | 'netdev' }) => Promise<string[]>;
 }
 
 export type DoctorCheck = Check<DoctorContext>;

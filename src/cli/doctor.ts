@@ -40,6 +40,7 @@ import { type OvnDriver, ovnDriver } from '../drivers/ovn.js';
 import { localOvs } from '../drivers/ovs.js';
 import { LabctlError } from '../errors.js';
 import { formatStep, startHost } from '../host/control.js';
+import { getChassisName } from '../host/probe.js';
 import { ensureImage } from '../images/ensure-image.js';
 import { loadLabFile } from '../lab/load.js';
 import { compilePlan } from '../plan/compile.js';
@@ -95,7 +96,14 @@ function resolveDoctorPlan(opts: DoctorOpts): { plan: Plan; file?: string } {
  */
 function readOnlyHost(): HostDriver {
   const docker = new Docker({ socketPath: DOCKER_SOCKET, timeout: 15_000 });
-  return { name: 'local', containers: dockerContainers(docker), links: localLinks(), ovs: localOvs() };
+  const host = {
+    name: 'local',
+    containers: dockerContainers(docker),
+    links: localLinks(),
+    ovs: localOvs(),
+    chassis: getChassisName,
+  };
+  return host as HostDriver;
 }
 
 function memo<T>(fn: () => Promise<T>): () => Promise<T> {
@@ -135,12 +143,20 @@ function makeContext(
         return r.changes;
       }),
     );
-    ctx.startHost = memo(async () => {
-      const r = await startHost(plan.ovn.remote ? { remote: plan.ovn.remote } : {});
-      return r.steps
-        .filter((s) => s.status !== 'already' && s.status !== 'skipped')
-        .map((s) => formatStep(s).replace(/\s+/g, ' '));
-    });
+    const started = new Map<string, Promise<string[]>>();
+    ctx.startHost = (o = {}) => {
+      const key = JSON.stringify(o);
+      let p = started.get(key);
+      if (!p) {
+        p = startHost({ ...(plan.ovn.remote ? { remote: plan.ovn.remote } : {}), ...o }).then((r) =>
+          r.steps
+            .filter((s) => s.status !== 'already' && s.status !== 'skipped')
+            .map((s) => formatStep(s).replace(/\s+/g, ' ')),
+        );
+        started.set(key, p);
+      }
+      return p;
+    };
   }
   return ctx;
 }
