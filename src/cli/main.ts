@@ -30,6 +30,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that went away (`labctl plan | head`) is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 main(process.argv).then(
   (code) => {
     process.exitCode = code;
