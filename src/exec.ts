@@ -4,7 +4,7 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import { execa, type Options } from 'execa';
+import type { Options } from 'execa';
 
 export interface RunOptions {
   timeoutMs?: number;
@@ -46,6 +46,8 @@ export async function run(file: string, args: readonly string[], opts: RunOption
     ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' }),
     ...(opts.env ? { env: opts.env } : {}),
   };
+  // Loaded on first use (cached by the module system): validate and plan never spawn anything.
+  const { execa } = await import('execa');
   const r = await execa(file, args, execaOpts);
   const result: RunResult = {
     stdout: String(r.stdout ?? ''),

@@ -2,14 +2,23 @@
  * The Docker endpoint of a host. Probed once; a daemon that does not answer fails here, in one place, with
  * one message and the command that fixes it (cause code docker-unreachable).
  */
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { envError } from '../errors.js';
 
 export const DOCKER_SOCKET = process.env.LABCTL_DOCKER_SOCKET ?? '/var/run/docker.sock';
 
 let cached: Promise<Docker> | undefined;
 
+/**
+ * dockerode is loaded on first use: it pulls in ssh2 and friends, and commands that never talk to Docker
+ * (validate, plan, schema) should not pay for that at start-up.
+ */
+export async function loadDockerode(): Promise<typeof Docker> {
+  return (await import('dockerode')).default;
+}
+
 export async function probeDocker(socketPath = DOCKER_SOCKET, timeoutMs = 5000): Promise<Docker> {
+  const Docker = await loadDockerode();
   const docker = new Docker({ socketPath, timeout: timeoutMs });
   try {
     await docker.ping();
