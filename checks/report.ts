@@ -79,11 +79,11 @@ export function renderText(run: DoctorRun, opts: RenderOptions = {}): string {
       LAYERS.indexOf(a.layer) - LAYERS.indexOf(b.layer) ||
       run.checks.findIndex((x) => x.id === a.id) - run.checks.findIndex((x) => x.id === b.id),
   );
+  const idWidth = Math.max(0, ...run.checks.map((x) => x.id.length));
   for (const layer of LAYERS) {
     const checks = run.checks.filter((x) => x.layer === layer);
     if (!checks.length) continue;
     out.push('', `${layer}`);
-    const idWidth = Math.max(...checks.map((x) => x.id.length));
     for (const check of checks) {
       const rs = inOrder.filter((r) => r.id === check.id);
       if (opts.verbose) {

@@ -362,7 +362,9 @@ export function analyze(input: CheckResult[], opts: AnalyzeOptions = {}): CheckR
     }
     if (root === undefined && isFailing(r)) {
       for (const j of failingBefore) {
-        if (rank(results[j]!) >= rank(r)) continue; // only lower layers or earlier checks explain
+        // only lower layers or earlier checks explain; an unreadable source is one cause even within one check
+        const sameSource = unavailable(r) !== undefined && unavailable(results[j]!) === unavailable(r);
+        if (rank(results[j]!) >= rank(r) && !sameSource) continue;
         if (explains(results[j]!, r, scopes[j]!, scopes[i]!)) {
           root = rootOf.get(j)!;
           break;
