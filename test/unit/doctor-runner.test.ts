@@ -82,7 +82,7 @@ describe('analyze: root causes and symptoms', () => {
       expect(x.cause).toBeUndefined();
       expect(x.fix).toBeUndefined();
       expect(x.evidence).toBe('seen');
-      expect((x.data?.symptom as { cause: string }).cause).toBe(
+      expect((x.data?.symptom as { cause?: string } | undefined)?.cause).toBe(
         id === 'host.chassis' ? 'chassis-not-registered' : 'port-unbound',
       );
     }
