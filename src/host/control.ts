@@ -4,10 +4,11 @@
  * platform.md measured: ovs-ctl for ovsdb-server only, ovs-vswitchd directly (ovs-ctl would load the kernel module),
  * ovn-ctl for the central and ovn-controller, systemd units instead where the host runs systemd.
  */
+
+import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Docker from 'dockerode';
-import { spawn } from 'node:child_process';
 import { DOCKER_SOCKET } from '../drivers/docker-client.js';
 import { map, parseTables, str } from '../drivers/ovsdb-json.js';
 import { envError } from '../errors.js';
@@ -26,7 +27,15 @@ import { describeFailure, probeHost } from './probe.js';
 import { check, type HostReport } from './report.js';
 import { hasSystemd, isRoot, kernelModuleState, newSystemId, storedOvsExternalIds } from './system.js';
 
-export type StepStatus = 'already' | 'started' | 'set' | 'loaded' | 'waited' | 'skipped' | 'stopped' | 'not-running';
+export type StepStatus =
+  | 'already'
+  | 'started'
+  | 'set'
+  | 'loaded'
+  | 'waited'
+  | 'skipped'
+  | 'stopped'
+  | 'not-running';
 
 export interface StepResult {
   id: HostStep['id'];
@@ -54,7 +63,10 @@ const DAEMON_WAIT_MS = 20_000;
 
 function requireRoot(command: string): void {
   if (!isRoot()) {
-    throw envError(`labctl host ${command} must run as root (it starts and stops system daemons)`, `run labctl as root (sudo labctl host ${command})`);
+    throw envError(
+      `labctl host ${command} must run as root (it starts and stops system daemons)`,
+      `run labctl as root (sudo labctl host ${command})`,
+    );
   }
 }
 
@@ -73,7 +85,11 @@ export function formatStep(r: StepResult): string {
 }
 
 /** Poll until fn() is true or the bound passes; returns whether it became true. */
-export async function waitUntil(fn: () => Promise<boolean>, timeoutMs: number, intervalMs = 250): Promise<boolean> {
+export async function waitUntil(
+  fn: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await fn().catch(() => false)) return true;
@@ -91,7 +107,10 @@ async function runStepCommands(step: HostStep): Promise<void> {
     const r = await run(file, args, { reject: false, timeoutMs: 120_000 });
     if (r.exitCode !== 0) {
       const err = (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ');
-      throw envError(`${argv.join(' ')} failed (${r.timedOut ? 'timed out' : `exit ${r.exitCode}`}): ${err}`, 'labctl host check');
+      throw envError(
+        `${argv.join(' ')} failed (${r.timedOut ? 'timed out' : `exit ${r.exitCode}`}): ${err}`,
+        'labctl host check',
+      );
     }
   }
 }
@@ -106,7 +125,12 @@ async function dockerAnswers(): Promise<boolean> {
 }
 
 /** Start a daemon detached, its stdout/stderr appended to a log file; fails fast if it exits before answering. */
-async function spawnDaemon(argv: readonly string[], log: string, ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+async function spawnDaemon(
+  argv: readonly string[],
+  log: string,
+  ready: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
   const [file, ...args] = argv as [string, ...string[]];
   if (!which(file)) throw envError(`${file} is not installed`, 'labctl host install');
   mkdirSync(dirname(log), { recursive: true });
@@ -146,10 +170,24 @@ function readTail(file: string, n: number): string[] {
 }
 
 /** Live keys and bridges from ovsdb-server (undefined when it does not answer). */
-async function readOvsState(): Promise<{ keys: Record<string, string>; bridges: { name: string; datapathType: string }[] } | undefined> {
+async function readOvsState(): Promise<
+  { keys: Record<string, string>; bridges: { name: string; datapathType: string }[] } | undefined
+> {
   const r = await run(
     'ovs-vsctl',
-    ['--timeout=5', '--format=json', '--data=json', '--', '--columns=external_ids', 'list', 'Open_vSwitch', '--', '--columns=name,datapath_type', 'list', 'Bridge'],
+    [
+      '--timeout=5',
+      '--format=json',
+      '--data=json',
+      '--',
+      '--columns=external_ids',
+      'list',
+      'Open_vSwitch',
+      '--',
+      '--columns=name,datapath_type',
+      'list',
+      'Bridge',
+    ],
     { reject: false, timeoutMs: 6000 },
   );
   if (r.exitCode !== 0) return undefined;
@@ -198,10 +236,16 @@ export async function startHost(opts: StartOptions & ControlOptions = {}): Promi
   let report = await probeHost(opts.remote ? { remote: opts.remote } : {});
   const ovsdbUp = check(report, 'ovsdb-server')?.ok === true;
   const storedKeys = ovsdbUp ? undefined : await storedOvsExternalIds();
-  const remote = normalizeRemote(opts.remote ?? (ovsdbUp ? report.keys['ovn-remote'] : storedKeys?.['ovn-remote']) ?? LOCAL_SB_REMOTE);
+  const remote = normalizeRemote(
+    opts.remote ?? (ovsdbUp ? report.keys['ovn-remote'] : storedKeys?.['ovn-remote']) ?? LOCAL_SB_REMOTE,
+  );
   if (remote !== report.remote) report = await probeHost({ remote });
 
-  const { steps, desired } = planHostStart(report, { systemd, kernel, storedKeys, newSystemId: newSystemId() }, opts);
+  const { steps, desired } = planHostStart(
+    report,
+    { systemd, kernel, storedKeys, newSystemId: newSystemId() },
+    opts,
+  );
   const results: StepResult[] = [];
   const record = (step: HostStep, status: StepStatus, detail = step.detail) => {
     const r: StepResult = { id: step.id, title: step.title, status, detail };
@@ -278,19 +322,35 @@ async function waitForChassis(desired: ChassisKeys, timeoutMs: number): Promise<
     async () => {
       last = await probeHost({ remote: desired['ovn-remote'] });
       const bridge = last.bridge;
-      if (!fixed && bridge.exists && (bridge.datapathType || 'system') !== desired['ovn-bridge-datapath-type']) {
+      if (
+        !fixed &&
+        bridge.exists &&
+        (bridge.datapathType || 'system') !== desired['ovn-bridge-datapath-type']
+      ) {
         fixed = true;
-        await run('ovs-vsctl', ['--timeout=10', '--no-wait', 'set', 'Bridge', bridge.name, `datapath_type=${desired['ovn-bridge-datapath-type']}`]);
+        await run('ovs-vsctl', [
+          '--timeout=10',
+          '--no-wait',
+          'set',
+          'Bridge',
+          bridge.name,
+          `datapath_type=${desired['ovn-bridge-datapath-type']}`,
+        ]);
         return false;
       }
-      return ['chassis.registered', 'sb-connection', 'br-int'].every((id) => check(last!, id as 'br-int')?.ok);
+      return ['chassis.registered', 'sb-connection', 'br-int'].every(
+        (id) => check(last!, id as 'br-int')?.ok,
+      );
     },
     timeoutMs,
     500,
   );
   if (!done && last) {
     const failure = describeFailure(last);
-    throw envError(`chassis ${desired['system-id']} is not ready after ${timeoutMs / 1000} s: ${failure?.message ?? 'unknown'}`, failure?.fix ?? 'labctl host check');
+    throw envError(
+      `chassis ${desired['system-id']} is not ready after ${timeoutMs / 1000} s: ${failure?.message ?? 'unknown'}`,
+      failure?.fix ?? 'labctl host check',
+    );
   }
   return `${desired['system-id']} registered (${desired['ovn-encap-type']} ${desired['ovn-encap-ip']}), ${last?.bridge.name ?? 'br-int'} datapath_type ${desired['ovn-bridge-datapath-type']}`;
 }
@@ -323,9 +383,13 @@ async function stopDockerdByPid(): Promise<void> {
   try {
     pid = Number.parseInt(readFileSync(DOCKER_PIDFILE, 'utf8').trim(), 10);
   } catch {
-    throw envError(`dockerd answers but ${DOCKER_PIDFILE} is missing: cannot tell which process to stop`, 'stop dockerd by hand');
+    throw envError(
+      `dockerd answers but ${DOCKER_PIDFILE} is missing: cannot tell which process to stop`,
+      'stop dockerd by hand',
+    );
   }
-  if (!Number.isInteger(pid) || pid <= 1) throw envError(`${DOCKER_PIDFILE} holds no usable pid`, 'stop dockerd by hand');
+  if (!Number.isInteger(pid) || pid <= 1)
+    throw envError(`${DOCKER_PIDFILE} holds no usable pid`, 'stop dockerd by hand');
   const alive = () => {
     try {
       process.kill(pid, 0);

@@ -3,8 +3,8 @@
  * already list as installed. Refuses clearly when not root or not apt-based; prints each command it runs.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { envError } from '../errors.js';
 import { execa } from 'execa';
+import { envError } from '../errors.js';
 import { run, which } from '../exec.js';
 import { HOST_PACKAGES } from './constants.js';
 import { isRoot } from './system.js';
@@ -34,7 +34,9 @@ export interface InstallResult {
   installed: string[];
 }
 
-export async function installHost(opts: { log?: (line: string) => void; packages?: readonly string[] } = {}): Promise<InstallResult> {
+export async function installHost(
+  opts: { log?: (line: string) => void; packages?: readonly string[] } = {},
+): Promise<InstallResult> {
   const log = opts.log ?? (() => undefined);
   const wanted = opts.packages ?? HOST_PACKAGES;
   let family: string[] = [];
@@ -50,9 +52,15 @@ export async function installHost(opts: { log?: (line: string) => void; packages
       `install by hand: ${wanted.join(' ')} (or your distribution's equivalents)`,
     );
   }
-  if (!isRoot()) throw envError('labctl host install must run as root (apt-get install)', 'sudo labctl host install');
+  if (!isRoot())
+    throw envError('labctl host install must run as root (apt-get install)', 'sudo labctl host install');
 
-  const q = await run('dpkg-query', ['-W', '-f', '${Package}\t${db:Status-Abbrev}\n', ...wanted], { reject: false, timeoutMs: 30_000 });
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax, not a JS template
+  const DPKG_FORMAT = '${Package}\t${db:Status-Abbrev}\n';
+  const q = await run('dpkg-query', ['-W', '-f', DPKG_FORMAT, ...wanted], {
+    reject: false,
+    timeoutMs: 30_000,
+  });
   const missing = missingPackages(wanted, installedFromDpkgQuery(q.stdout));
   if (missing.length === 0) {
     log(`all ${wanted.length} packages are installed: ${wanted.join(' ')}`);
@@ -83,7 +91,8 @@ export async function installHost(opts: { log?: (line: string) => void; packages
       );
     }
   }
-  if (existsSync('/run/systemd/system')) log('systemd units were installed; start everything with: labctl host start');
+  if (existsSync('/run/systemd/system'))
+    log('systemd units were installed; start everything with: labctl host start');
   else log('no systemd here: start the daemons with labctl host start');
   return { missing, installed: missing };
 }

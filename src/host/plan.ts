@@ -66,7 +66,10 @@ export type ChassisKeys = Record<ChassisKey, string>;
 
 export function validateStartOptions(opts: StartOptions, kernel: KernelModuleState): void {
   if (opts.datapath && !['auto', 'system', 'netdev'].includes(opts.datapath)) {
-    throw usageError(`--datapath must be auto, system or netdev, not ${opts.datapath}`, 'labctl host start --datapath auto');
+    throw usageError(
+      `--datapath must be auto, system or netdev, not ${opts.datapath}`,
+      'labctl host start --datapath auto',
+    );
   }
   if (opts.datapath === 'system' && !kernel.available) {
     throw envError(
@@ -75,10 +78,16 @@ export function validateStartOptions(opts: StartOptions, kernel: KernelModuleSta
     );
   }
   if (opts.encapIp !== undefined && isIP(opts.encapIp) === 0) {
-    throw usageError(`--encap-ip must be an IP address of this host, not ${opts.encapIp}`, 'labctl host start --encap-ip 127.0.0.1');
+    throw usageError(
+      `--encap-ip must be an IP address of this host, not ${opts.encapIp}`,
+      'labctl host start --encap-ip 127.0.0.1',
+    );
   }
   if (opts.encapType !== undefined && !['geneve', 'vxlan', 'stt'].includes(opts.encapType)) {
-    throw usageError(`--encap-type must be geneve, vxlan or stt, not ${opts.encapType}`, 'labctl host start --encap-type geneve');
+    throw usageError(
+      `--encap-type must be geneve, vxlan or stt, not ${opts.encapType}`,
+      'labctl host start --encap-type geneve',
+    );
   }
 }
 
@@ -113,16 +122,27 @@ export function desiredChassisKeys(
     'ovn-remote': opts.remote ?? cur('ovn-remote') ?? LOCAL_SB_REMOTE,
     'ovn-encap-type': opts.encapType ?? cur('ovn-encap-type') ?? DEFAULT_ENCAP_TYPE,
     'ovn-encap-ip': opts.encapIp ?? cur('ovn-encap-ip') ?? DEFAULT_ENCAP_IP,
-    'ovn-bridge-datapath-type': chooseDatapath(opts.datapath, kernel, cur('ovn-bridge-datapath-type'), bridgeDatapathType),
+    'ovn-bridge-datapath-type': chooseDatapath(
+      opts.datapath,
+      kernel,
+      cur('ovn-bridge-datapath-type'),
+      bridgeDatapathType,
+    ),
   };
 }
 
 /** The keys whose value differs (ovn-remote compared with /run ≡ /var/run). */
-export function keyDiff(current: Record<string, string | undefined>, desired: ChassisKeys): Partial<ChassisKeys> {
+export function keyDiff(
+  current: Record<string, string | undefined>,
+  desired: ChassisKeys,
+): Partial<ChassisKeys> {
   const out: Partial<ChassisKeys> = {};
   for (const k of CHASSIS_KEYS) {
     const have = current[k];
-    const same = k === 'ovn-remote' && have ? normalizeRemote(have) === normalizeRemote(desired[k]) : have === desired[k];
+    const same =
+      k === 'ovn-remote' && have
+        ? normalizeRemote(have) === normalizeRemote(desired[k])
+        : have === desired[k];
     if (!same) out[k] = desired[k];
   }
   return out;
@@ -175,7 +195,13 @@ export function planConfigSteps(
   let bridgeStep: HostStep;
   const want = desired['ovn-bridge-datapath-type'];
   if (!bridge) {
-    bridgeStep = { id: 'br-int', title: 'br-int', action: 'wait', detail: 'checked once ovsdb-server runs', commands: [] };
+    bridgeStep = {
+      id: 'br-int',
+      title: 'br-int',
+      action: 'wait',
+      detail: 'checked once ovsdb-server runs',
+      commands: [],
+    };
   } else if (!bridge.exists) {
     bridgeStep = {
       id: 'br-int',
@@ -190,10 +216,18 @@ export function planConfigSteps(
       title: bridge.name,
       action: 'set',
       detail: `datapath_type ${bridge.datapathType || 'system'} → ${want}`,
-      commands: [['ovs-vsctl', '--timeout=10', '--no-wait', 'set', 'Bridge', bridge.name, `datapath_type=${want}`]],
+      commands: [
+        ['ovs-vsctl', '--timeout=10', '--no-wait', 'set', 'Bridge', bridge.name, `datapath_type=${want}`],
+      ],
     };
   } else {
-    bridgeStep = { id: 'br-int', title: bridge.name, action: 'none', detail: `datapath_type ${want}`, commands: [] };
+    bridgeStep = {
+      id: 'br-int',
+      title: bridge.name,
+      action: 'none',
+      detail: `datapath_type ${want}`,
+      commands: [],
+    };
   }
   return [keysStep, bridgeStep];
 }
@@ -201,14 +235,26 @@ export function planConfigSteps(
 const ok = (report: HostReport, id: Parameters<typeof check>[1]) => check(report, id)?.ok === true;
 
 export function vswitchdArgv(): Argv {
-  return ['ovs-vswitchd', '--pidfile', '--detach', '--log-file', '-vconsole:emer', '-vsyslog:err', '-vfile:info'];
+  return [
+    'ovs-vswitchd',
+    '--pidfile',
+    '--detach',
+    '--log-file',
+    '-vconsole:emer',
+    '-vsyslog:err',
+    '-vfile:info',
+  ];
 }
 
 /**
  * The start plan. `report` must have been probed against the southbound remote this host will use
  * (desired ovn-remote), so the NB/SB/northd rows say whether the embedded central runs.
  */
-export function planHostStart(report: HostReport, facts: StartFacts, opts: StartOptions = {}): { steps: HostStep[]; desired: ChassisKeys } {
+export function planHostStart(
+  report: HostReport,
+  facts: StartFacts,
+  opts: StartOptions = {},
+): { steps: HostStep[]; desired: ChassisKeys } {
   validateStartOptions(opts, facts.kernel);
   const ovsdbUp = ok(report, 'ovsdb-server');
   const currentKeys: Record<string, string | undefined> = ovsdbUp ? report.keys : (facts.storedKeys ?? {});
@@ -231,7 +277,13 @@ export function planHostStart(report: HostReport, facts: StartFacts, opts: Start
   // dockerd
   if (ok(report, 'dockerd')) steps.push(already('dockerd', 'dockerd'));
   else if (facts.systemd)
-    steps.push({ id: 'dockerd', title: 'dockerd', action: 'start', detail: 'systemctl start docker', commands: [['systemctl', 'start', 'docker']] });
+    steps.push({
+      id: 'dockerd',
+      title: 'dockerd',
+      action: 'start',
+      detail: 'systemctl start docker',
+      commands: [['systemctl', 'start', 'docker']],
+    });
   else
     steps.push({
       id: 'dockerd',
@@ -254,7 +306,13 @@ export function planHostStart(report: HostReport, facts: StartFacts, opts: Start
     });
   else {
     const argv = [OVS_CTL, '--no-ovs-vswitchd', `--system-id=${desired['system-id']}`, 'start'];
-    steps.push({ id: 'ovsdb-server', title: 'ovsdb-server', action: 'start', detail: argv.join(' '), commands: [argv] });
+    steps.push({
+      id: 'ovsdb-server',
+      title: 'ovsdb-server',
+      action: 'start',
+      detail: argv.join(' '),
+      commands: [argv],
+    });
   }
 
   // the kernel module, only when the system datapath is wanted and it is loadable but not loaded
@@ -300,7 +358,9 @@ export function planHostStart(report: HostReport, facts: StartFacts, opts: Start
     steps.push(already('ovn-central', 'ovn-central', 'already running (NB, SB, ovn-northd)'));
   } else {
     const names = { 'ovn-nb': 'NB', 'ovn-sb': 'SB', 'ovn-northd': 'ovn-northd' } as const;
-    const down = (Object.keys(names) as (keyof typeof names)[]).filter((id) => !report.embedded || !ok(report, id));
+    const down = (Object.keys(names) as (keyof typeof names)[]).filter(
+      (id) => !report.embedded || !ok(report, id),
+    );
     const argv: Argv = facts.systemd ? ['systemctl', 'start', 'ovn-central'] : [OVN_CTL, 'start_northd'];
     steps.push({
       id: 'ovn-central',
@@ -318,13 +378,25 @@ export function planHostStart(report: HostReport, facts: StartFacts, opts: Start
   if (ok(report, 'ovn-controller')) steps.push(already('ovn-controller', 'ovn-controller'));
   else {
     const argv: Argv = facts.systemd ? ['systemctl', 'start', 'ovn-host'] : [OVN_CTL, 'start_controller'];
-    steps.push({ id: 'ovn-controller', title: 'ovn-controller', action: 'start', detail: argv.join(' '), commands: [argv] });
+    steps.push({
+      id: 'ovn-controller',
+      title: 'ovn-controller',
+      action: 'start',
+      detail: argv.join(' '),
+      commands: [argv],
+    });
   }
 
   // registration: nothing to wait for when nothing changed and it is registered with the right encap
   const changed = steps.some((s) => s.action !== 'none' && s.action !== 'skip');
   if (!changed && ok(report, 'chassis.registered') && ok(report, 'sb-connection')) {
-    steps.push(already('chassis', 'chassis', `${desired['system-id']} registered (${desired['ovn-encap-type']} ${desired['ovn-encap-ip']})`));
+    steps.push(
+      already(
+        'chassis',
+        'chassis',
+        `${desired['system-id']} registered (${desired['ovn-encap-type']} ${desired['ovn-encap-ip']})`,
+      ),
+    );
   } else {
     steps.push({
       id: 'chassis',
@@ -342,9 +414,19 @@ export interface StopOptions {
 }
 
 /** The stop plan: OVN first, then OVS, then (only with --docker) dockerd; components not running are left alone. */
-export function planHostStop(report: HostReport, facts: { systemd: boolean }, opts: StopOptions = {}): HostStep[] {
+export function planHostStop(
+  report: HostReport,
+  facts: { systemd: boolean },
+  opts: StopOptions = {},
+): HostStep[] {
   const steps: HostStep[] = [];
-  const notRunning = (id: HostStepId, title: string): HostStep => ({ id, title, action: 'none', detail: 'not running', commands: [] });
+  const notRunning = (id: HostStepId, title: string): HostStep => ({
+    id,
+    title,
+    action: 'none',
+    detail: 'not running',
+    commands: [],
+  });
 
   if (ok(report, 'ovn-controller'))
     steps.push({
@@ -352,12 +434,22 @@ export function planHostStop(report: HostReport, facts: { systemd: boolean }, op
       title: 'ovn-controller',
       action: 'stop',
       detail: facts.systemd ? 'systemctl stop ovn-host ovn-controller' : `${OVN_CTL} stop_controller`,
-      commands: [facts.systemd ? ['systemctl', 'stop', 'ovn-host', 'ovn-controller'] : [OVN_CTL, 'stop_controller']],
+      commands: [
+        facts.systemd ? ['systemctl', 'stop', 'ovn-host', 'ovn-controller'] : [OVN_CTL, 'stop_controller'],
+      ],
     });
   else steps.push(notRunning('ovn-controller', 'ovn-controller'));
 
-  const centralUp = report.embedded && (ok(report, 'ovn-nb') || ok(report, 'ovn-sb') || ok(report, 'ovn-northd'));
-  if (!report.embedded) steps.push({ id: 'ovn-central', title: 'ovn-central', action: 'skip', detail: `remote central ${report.remote}`, commands: [] });
+  const centralUp =
+    report.embedded && (ok(report, 'ovn-nb') || ok(report, 'ovn-sb') || ok(report, 'ovn-northd'));
+  if (!report.embedded)
+    steps.push({
+      id: 'ovn-central',
+      title: 'ovn-central',
+      action: 'skip',
+      detail: `remote central ${report.remote}`,
+      commands: [],
+    });
   else if (centralUp)
     steps.push({
       id: 'ovn-central',
@@ -387,7 +479,14 @@ export function planHostStop(report: HostReport, facts: { systemd: boolean }, op
     });
   } else steps.push(notRunning('ovs-vswitchd', 'ovs-vswitchd + ovsdb-server'));
 
-  if (!opts.docker) steps.push({ id: 'dockerd', title: 'dockerd', action: 'skip', detail: 'left running (--docker stops it)', commands: [] });
+  if (!opts.docker)
+    steps.push({
+      id: 'dockerd',
+      title: 'dockerd',
+      action: 'skip',
+      detail: 'left running (--docker stops it)',
+      commands: [],
+    });
   else if (!ok(report, 'dockerd')) steps.push(notRunning('dockerd', 'dockerd'));
   else if (facts.systemd)
     steps.push({
@@ -397,6 +496,13 @@ export function planHostStop(report: HostReport, facts: { systemd: boolean }, op
       detail: 'systemctl stop docker.socket docker',
       commands: [['systemctl', 'stop', 'docker.socket', 'docker']],
     });
-  else steps.push({ id: 'dockerd', title: 'dockerd', action: 'stop', detail: 'SIGTERM to the pid in /var/run/docker.pid', commands: [] });
+  else
+    steps.push({
+      id: 'dockerd',
+      title: 'dockerd',
+      action: 'stop',
+      detail: 'SIGTERM to the pid in /var/run/docker.pid',
+      commands: [],
+    });
   return steps;
 }

@@ -67,7 +67,12 @@ async function probeDockerApi(socketPath: string): Promise<CommandProbe> {
     }
   } catch (err) {
     const e = err as { code?: string; message?: string };
-    const why = e.code === 'ENOENT' ? 'no socket' : e.code === 'ECONNREFUSED' ? 'connection refused' : firstLine(e.message ?? String(err));
+    const why =
+      e.code === 'ENOENT'
+        ? 'no socket'
+        : e.code === 'ECONNREFUSED'
+          ? 'connection refused'
+          : firstLine(e.message ?? String(err));
     return { ok: false, detail: `no answer on ${socketPath} (${why})` };
   }
 }
@@ -96,7 +101,10 @@ async function probeOvsdb(): Promise<HostFacts['ovsdb']> {
       detail: `answers${ovsVersion ? ` (Open vSwitch ${ovsVersion})` : ''}`,
       externalIds: row ? map(row, 'external_ids') : {},
       ovsVersion,
-      bridges: (bridgeRows ?? []).map((b) => ({ name: str(b, 'name'), datapathType: str(b, 'datapath_type') })),
+      bridges: (bridgeRows ?? []).map((b) => ({
+        name: str(b, 'name'),
+        datapathType: str(b, 'datapath_type'),
+      })),
     };
   } catch (err) {
     return { ok: false, detail: `unreadable answer from ovs-vsctl: ${(err as Error).message}` };
@@ -127,14 +135,22 @@ async function probeSb(remote: string): Promise<HostFacts['sb']> {
       detail: `answers (${chassis.length} chassis)`,
       remote,
       chassis,
-      encaps: (encapRows ?? []).map((e) => ({ type: str(e, 'type'), ip: str(e, 'ip'), chassis: str(e, 'chassis_name') })),
+      encaps: (encapRows ?? []).map((e) => ({
+        type: str(e, 'type'),
+        ip: str(e, 'ip'),
+        chassis: str(e, 'chassis_name'),
+      })),
     };
   } catch (err) {
     return { ok: false, detail: `unreadable answer from ovn-sbctl: ${(err as Error).message}`, remote };
   }
 }
 
-async function probeAppctl(tool: 'ovs-appctl' | 'ovn-appctl', target: string, command: string): Promise<CommandProbe> {
+async function probeAppctl(
+  tool: 'ovs-appctl' | 'ovn-appctl',
+  target: string,
+  command: string,
+): Promise<CommandProbe> {
   const r = await probeCmd(tool, ['-T', String(TOOL_TIMEOUT_S), '-t', target, command]);
   return r.ok ? { ok: true, detail: firstLine(r.detail) } : r;
 }
@@ -152,9 +168,11 @@ export async function gatherHostFacts(opts: ProbeOptions = {}): Promise<HostFact
   const nbP = embeddedP.then((embedded) => {
     const nb = opts.nb ?? (embedded ? undefined : null);
     if (nb === null) return undefined; // remote central, NB address unknown: not checked
-    return probeCmd('ovn-nbctl', [...(nb ? [`--db=${nb}`] : []), `--timeout=${TOOL_TIMEOUT_S}`, 'get-connection']).then(
-      (r) => (r.ok ? { ok: true, detail: `answers${nb ? ` on ${nb}` : ''}` } : r),
-    );
+    return probeCmd('ovn-nbctl', [
+      ...(nb ? [`--db=${nb}`] : []),
+      `--timeout=${TOOL_TIMEOUT_S}`,
+      'get-connection',
+    ]).then((r) => (r.ok ? { ok: true, detail: `answers${nb ? ` on ${nb}` : ''}` } : r));
   });
   const northdP = embeddedP.then(async (embedded) => {
     if (!embedded) return undefined;
@@ -162,7 +180,9 @@ export async function gatherHostFacts(opts: ProbeOptions = {}): Promise<HostFact
       probeAppctl('ovn-appctl', 'ovn-northd', 'version'),
       probeAppctl('ovn-appctl', 'ovn-northd', 'status'),
     ]);
-    return version.ok && status.ok ? { ...version, status: status.detail.replace(/^Status:\s*/i, 'status ') } : version;
+    return version.ok && status.ok
+      ? { ...version, status: status.detail.replace(/^Status:\s*/i, 'status ') }
+      : version;
   });
   const controllerP = probeAppctl('ovn-appctl', 'ovn-controller', 'version');
   const connectionP = controllerP.then((c) =>
@@ -218,7 +238,9 @@ export function describeFailure(report: HostReport): { message: string; fix: str
   const bad = firstFailure(report);
   if (!bad) return undefined;
   const others = report.checks.filter((c) => c.required && !c.ok && c !== bad).length;
-  const more = others ? ` (+${others} more failing host check${others > 1 ? 's' : ''}: labctl host check)` : '';
+  const more = others
+    ? ` (+${others} more failing host check${others > 1 ? 's' : ''}: labctl host check)`
+    : '';
   return {
     message: `host not ready: ${bad.title}: ${bad.detail} [${bad.cause}]${more}`,
     fix: bad.fix ?? 'labctl host start',
@@ -243,10 +265,14 @@ export async function assertHostReady(ovn: PlanOvn): Promise<void> {
 
 /** This host's chassis name (external_ids:system-id on the Open_vSwitch row), or undefined when it has none. */
 export async function localChassisName(): Promise<string | undefined> {
-  const r = await run('ovs-vsctl', [`--timeout=${TOOL_TIMEOUT_S}`, '--if-exists', 'get', 'Open_vSwitch', '.', 'external_ids:system-id'], {
-    reject: false,
-    timeoutMs: PROBE_TIMEOUT_MS,
-  });
+  const r = await run(
+    'ovs-vsctl',
+    [`--timeout=${TOOL_TIMEOUT_S}`, '--if-exists', 'get', 'Open_vSwitch', '.', 'external_ids:system-id'],
+    {
+      reject: false,
+      timeoutMs: PROBE_TIMEOUT_MS,
+    },
+  );
   if (r.exitCode !== 0) return undefined;
   const v = r.stdout.trim().replace(/^"(.*)"$/, '$1');
   return v || undefined;
@@ -256,7 +282,10 @@ export async function localChassisName(): Promise<string | undefined> {
 export async function getChassisName(): Promise<string> {
   const name = await localChassisName();
   if (!name) {
-    throw envError('this host has no OVN chassis name (external_ids:system-id) or ovsdb-server does not answer', 'labctl host start');
+    throw envError(
+      'this host has no OVN chassis name (external_ids:system-id) or ovsdb-server does not answer',
+      'labctl host start',
+    );
   }
   return name;
 }

@@ -6,8 +6,8 @@
 import { hostname as osHostname } from 'node:os';
 import {
   CHASSIS_KEYS,
-  DEFAULT_BRIDGE,
   type ChassisKey,
+  DEFAULT_BRIDGE,
   isEmbeddedRemote,
   LOCAL_SB_REMOTE,
   normalizeRemote,
@@ -166,8 +166,13 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
     cause: HostCause,
     fix: string,
   ): HostCheck => add({ id, title, layer, required: true, ok: false, detail, cause, fix });
-  const pass = (id: HostCheckId, title: string, layer: HostLayer, detail: string, required = true): HostCheck =>
-    add({ id, title, layer, required, ok: true, detail });
+  const pass = (
+    id: HostCheckId,
+    title: string,
+    layer: HostLayer,
+    detail: string,
+    required = true,
+  ): HostCheck => add({ id, title, layer, required, ok: true, detail });
   const blocked = (id: HostCheckId, title: string, layer: HostLayer, by: HostCheck): HostCheck =>
     add({
       id,
@@ -239,7 +244,7 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
   });
 
   // ---- daemons
-  if (facts.docker.ok) pass('dockerd', 'dockerd API', 'daemons', facts.docker.detail)
+  if (facts.docker.ok) pass('dockerd', 'dockerd API', 'daemons', facts.docker.detail);
   else fail('dockerd', 'dockerd API', 'daemons', facts.docker.detail, 'docker-unreachable', START);
 
   const ovsdbRow = facts.ovsdb.ok
@@ -259,7 +264,15 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
       detail: `not checked: remote central (${remote}) and no NB address given`,
     });
   } else if (facts.nb.ok) pass('ovn-nb', 'OVN northbound DB', 'daemons', facts.nb.detail);
-  else fail('ovn-nb', 'OVN northbound DB', 'daemons', facts.nb.detail, embedded ? 'ovn-nb-down' : 'sb-disconnected', centralFix);
+  else
+    fail(
+      'ovn-nb',
+      'OVN northbound DB',
+      'daemons',
+      facts.nb.detail,
+      embedded ? 'ovn-nb-down' : 'sb-disconnected',
+      centralFix,
+    );
 
   const sbRow = facts.sb.ok
     ? pass('ovn-sb', 'OVN southbound DB', 'daemons', `${facts.sb.remote}: ${facts.sb.detail}`)
@@ -267,7 +280,9 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
         'ovn-sb',
         'OVN southbound DB',
         'daemons',
-        facts.sb.detail.startsWith(facts.sb.remote) ? facts.sb.detail : `${facts.sb.remote}: ${facts.sb.detail}`,
+        facts.sb.detail.startsWith(facts.sb.remote)
+          ? facts.sb.detail
+          : `${facts.sb.remote}: ${facts.sb.detail}`,
         embedded ? 'ovn-sb-down' : 'sb-disconnected',
         centralFix,
       );
@@ -288,7 +303,14 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
 
   const controllerRow = facts.controller.ok
     ? pass('ovn-controller', 'ovn-controller', 'daemons', facts.controller.detail)
-    : fail('ovn-controller', 'ovn-controller', 'daemons', facts.controller.detail, 'ovn-controller-down', START);
+    : fail(
+        'ovn-controller',
+        'ovn-controller',
+        'daemons',
+        facts.controller.detail,
+        'ovn-controller-down',
+        START,
+      );
 
   // ---- chassis keys on the Open_vSwitch row
   const chassis = keys['system-id'];
@@ -312,7 +334,14 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
         );
 
     if (!configuredRemote) {
-      fail('chassis.ovn-remote', 'chassis key ovn-remote', 'chassis', 'external_ids:ovn-remote is not set', 'sb-disconnected', START);
+      fail(
+        'chassis.ovn-remote',
+        'chassis key ovn-remote',
+        'chassis',
+        'external_ids:ovn-remote is not set',
+        'sb-disconnected',
+        START,
+      );
     } else if (expect.remote === undefined || normalizeRemote(configuredRemote) === remote) {
       pass('chassis.ovn-remote', 'chassis key ovn-remote', 'chassis', configuredRemote);
     } else {
@@ -330,7 +359,14 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
     const ei = keys['ovn-encap-ip'];
     if (!et || !ei) {
       const absent = [!et && 'ovn-encap-type', !ei && 'ovn-encap-ip'].filter(Boolean).join(' and ');
-      fail('chassis.encap', 'chassis keys ovn-encap-type/ip', 'chassis', `${absent} not set`, 'encap-missing', START);
+      fail(
+        'chassis.encap',
+        'chassis keys ovn-encap-type/ip',
+        'chassis',
+        `${absent} not set`,
+        'encap-missing',
+        START,
+      );
     } else if (expect.encap && (expect.encap.type !== et || expect.encap.ip !== ei)) {
       fail(
         'chassis.encap',
@@ -379,7 +415,13 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
         'datapath-unsupported',
         `${START} --datapath ${expect.datapath}`,
       );
-    } else pass('chassis.datapath-type', 'chassis key ovn-bridge-datapath-type', 'chassis', dt || 'system (default)');
+    } else
+      pass(
+        'chassis.datapath-type',
+        'chassis key ovn-bridge-datapath-type',
+        'chassis',
+        dt || 'system (default)',
+      );
 
     if (!bridgeRow) {
       fail(
@@ -399,7 +441,13 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
         'datapath-unsupported',
         START,
       );
-    } else pass('br-int', `integration bridge ${bridgeName}`, 'chassis', `datapath_type ${bridgeRow.datapathType || 'system'}`);
+    } else
+      pass(
+        'br-int',
+        `integration bridge ${bridgeName}`,
+        'chassis',
+        `datapath_type ${bridgeRow.datapathType || 'system'}`,
+      );
   }
 
   // ---- southbound: connection and registration
@@ -477,6 +525,31 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
     }
   }
 
+  // Without root, the daemons' sockets and pidfiles answer "permission denied": a symptom of the root row, not
+  // a daemon that is down.
+  const rootRow = checks.find((c) => c.id === 'root');
+  if (!facts.root && rootRow) {
+    for (const c of checks) {
+      if (
+        c.layer === 'daemons' &&
+        !c.ok &&
+        c.required &&
+        /permission denied|EACCES|not permitted/i.test(c.detail)
+      ) {
+        c.blockedBy = 'root';
+        c.cause = rootRow.cause;
+        c.fix = rootRow.fix;
+      }
+    }
+    for (const c of checks) {
+      const by = c.blockedBy && c.blockedBy !== 'root' ? checks.find((x) => x.id === c.blockedBy) : undefined;
+      if (by?.blockedBy === 'root') {
+        c.cause = rootRow.cause;
+        c.fix = rootRow.fix;
+      }
+    }
+  }
+
   const report: HostReport = {
     ok: checks.every((c) => c.ok || !c.required),
     ...(chassis ? { chassis } : {}),
@@ -499,7 +572,10 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
 
 /** The lowest broken required row: the root cause every other failure follows from. */
 export function firstFailure(report: HostReport): HostCheck | undefined {
-  return report.checks.find((c) => c.required && !c.ok && !c.blockedBy) ?? report.checks.find((c) => c.required && !c.ok);
+  return (
+    report.checks.find((c) => c.required && !c.ok && !c.blockedBy) ??
+    report.checks.find((c) => c.required && !c.ok)
+  );
 }
 
 export function check(report: HostReport, id: HostCheckId): HostCheck | undefined {

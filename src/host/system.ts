@@ -2,8 +2,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { run, which } from '../exec.js';
 import { map, parseTables } from '../drivers/ovsdb-json.js';
+import { run, which } from '../exec.js';
 import { OVS_DB_FILE, OVS_SYSTEM_ID_FILE, SYSTEMD_MARKER } from './constants.js';
 
 export function isRoot(): boolean {
@@ -23,9 +23,14 @@ export interface KernelModuleState {
 }
 
 export async function kernelModuleState(): Promise<KernelModuleState> {
-  if (existsSync('/sys/module/openvswitch')) return { loaded: true, available: true, detail: 'openvswitch module loaded' };
+  if (existsSync('/sys/module/openvswitch'))
+    return { loaded: true, available: true, detail: 'openvswitch module loaded' };
   if (!which('modprobe')) {
-    return { loaded: false, available: false, detail: 'openvswitch module not loaded (no modprobe to look for it)' };
+    return {
+      loaded: false,
+      available: false,
+      detail: 'openvswitch module not loaded (no modprobe to look for it)',
+    };
   }
   const r = await run('modprobe', ['-n', '-q', 'openvswitch'], { reject: false, timeoutMs: 5000 });
   return r.exitCode === 0
@@ -37,7 +42,9 @@ export async function kernelModuleState(): Promise<KernelModuleState> {
  * The Open_vSwitch row's external_ids as stored in the database file, for when ovsdb-server is down
  * (ovsdb-tool reads the file; nothing is written). undefined when there is no database yet.
  */
-export async function storedOvsExternalIds(dbFile = OVS_DB_FILE): Promise<Record<string, string> | undefined> {
+export async function storedOvsExternalIds(
+  dbFile = OVS_DB_FILE,
+): Promise<Record<string, string> | undefined> {
   if (!existsSync(dbFile) || !which('ovsdb-tool')) return undefined;
   const query = JSON.stringify([
     'Open_vSwitch',

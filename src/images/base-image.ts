@@ -25,7 +25,11 @@ const DEBOOTSTRAP_TIMEOUT_MS = 20 * 60_000;
 type Progress = ((line: string) => void) | undefined;
 
 /** Try the registry once, quickly. Resolves true when debian:bookworm-slim was pulled and tagged as the base. */
-export async function tryPullBase(docker: Dockerode, onProgress: Progress, timeoutMs = PULL_ATTEMPT_MS): Promise<boolean> {
+export async function tryPullBase(
+  docker: Dockerode,
+  onProgress: Progress,
+  timeoutMs = PULL_ATTEMPT_MS,
+): Promise<boolean> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   try {
@@ -46,7 +50,10 @@ export async function tryPullBase(docker: Dockerode, onProgress: Progress, timeo
 }
 
 /** Build labctl/base:bookworm: registry first, debootstrap + import otherwise. */
-export async function buildBaseImage(docker: Dockerode, opts: { onProgress?: (line: string) => void; tryPull?: boolean } = {}): Promise<void> {
+export async function buildBaseImage(
+  docker: Dockerode,
+  opts: { onProgress?: (line: string) => void; tryPull?: boolean } = {},
+): Promise<void> {
   const { onProgress } = opts;
   if (opts.tryPull !== false && (await tryPullBase(docker, onProgress))) return;
   if (!which('debootstrap')) {
@@ -55,9 +62,12 @@ export async function buildBaseImage(docker: Dockerode, opts: { onProgress?: (li
       'labctl host install   (or: apt-get install -y debootstrap)',
     );
   }
-  if (!which('tar')) throw envError(`cannot build ${BASE_IMAGE}: tar is not installed`, 'apt-get install -y tar');
+  if (!which('tar'))
+    throw envError(`cannot build ${BASE_IMAGE}: tar is not installed`, 'apt-get install -y tar');
 
-  const root = mkdtempSync(join(process.env.LABCTL_TMPDIR ?? (tmpdir() === '/tmp' ? '/var/tmp' : tmpdir()), 'labctl-base-'));
+  const root = mkdtempSync(
+    join(process.env.LABCTL_TMPDIR ?? (tmpdir() === '/tmp' ? '/var/tmp' : tmpdir()), 'labctl-base-'),
+  );
   try {
     await debootstrap(root, onProgress);
     await importRootfs(docker, root, onProgress);
@@ -118,10 +128,17 @@ async function importRootfs(docker: Dockerode, root: string, onProgress: Progres
   } as object);
   const [outcome, tarResult] = await Promise.all([followDockerStream(docker, stream), tar]);
   if (tarResult.failed) {
-    throw envError(`tar of the debootstrap root failed (exit ${tarResult.exitCode ?? '?'}): cannot import ${BASE_IMAGE}`, 'labctl image build');
+    throw envError(
+      `tar of the debootstrap root failed (exit ${tarResult.exitCode ?? '?'}): cannot import ${BASE_IMAGE}`,
+      'labctl image build',
+    );
   }
   if (outcome.error) {
-    throw envError(`docker import of ${BASE_IMAGE} failed: ${outcome.error}`, 'labctl image build', outcome.tail.slice(-10));
+    throw envError(
+      `docker import of ${BASE_IMAGE} failed: ${outcome.error}`,
+      'labctl image build',
+      outcome.tail.slice(-10),
+    );
   }
   onProgress?.(`imported ${BASE_IMAGE}`);
 }

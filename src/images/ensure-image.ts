@@ -67,7 +67,11 @@ export async function imageExists(docker: Dockerode, image: string): Promise<boo
 
 const inFlight = new Map<string, Promise<void>>();
 
-export async function ensureImage(docker: Dockerode, image: string, opts: EnsureImageOptions = {}): Promise<void> {
+export async function ensureImage(
+  docker: Dockerode,
+  image: string,
+  opts: EnsureImageOptions = {},
+): Promise<void> {
   if (await imageExists(docker, image)) return;
   const key = normalizeImage(image);
   let p = inFlight.get(key);
@@ -91,7 +95,10 @@ export async function buildBuiltinImage(
   opts: { force?: boolean; onProgress?: (line: string) => void } = {},
 ): Promise<'present' | 'built'> {
   if (!isBuiltinImage(image)) {
-    throw usageError(`labctl builds only ${NODE_IMAGE} and ${BASE_IMAGE}, not ${image}`, `labctl image build ${NODE_IMAGE}`);
+    throw usageError(
+      `labctl builds only ${NODE_IMAGE} and ${BASE_IMAGE}, not ${image}`,
+      `labctl image build ${NODE_IMAGE}`,
+    );
   }
   const key = normalizeImage(image);
   return withImageLock(key, async () => {
@@ -100,7 +107,15 @@ export async function buildBuiltinImage(
       await buildBaseImage(docker, { onProgress: opts.onProgress });
     } else {
       await ensureImage(docker, BASE_IMAGE, { onProgress: opts.onProgress });
-      await buildFromContext(docker, NODE_IMAGE, nodeImageContext(), 'Dockerfile', opts.onProgress, true, Boolean(opts.force));
+      await buildFromContext(
+        docker,
+        NODE_IMAGE,
+        nodeImageContext(),
+        'Dockerfile',
+        opts.onProgress,
+        true,
+        Boolean(opts.force),
+      );
     }
     return 'built';
   });
@@ -113,7 +128,12 @@ async function makeImage(docker: Dockerode, image: string, opts: EnsureImageOpti
     const dockerfile = opts.build.dockerfile ?? 'Dockerfile';
     // A Dockerfile FROM one of labctl's own images gets that image made first: there is no registry to pull it from.
     for (const from of dockerfileBaseImages(context, dockerfile)) {
-      if (isBuiltinImage(from) && normalizeImage(from) !== normalizeImage(image) && !(await imageExists(docker, from))) await ensureImage(docker, from, { onProgress });
+      if (
+        isBuiltinImage(from) &&
+        normalizeImage(from) !== normalizeImage(image) &&
+        !(await imageExists(docker, from))
+      )
+        await ensureImage(docker, from, { onProgress });
     }
     await buildFromContext(docker, image, context, dockerfile, onProgress, false);
     return;
@@ -166,10 +186,16 @@ async function buildFromContext(
   nocache = false,
 ): Promise<void> {
   if (!existsSync(context) || !statSync(context).isDirectory()) {
-    throw envError(`build context of ${image} is not a directory: ${context}`, 'fix build.context in the lab file');
+    throw envError(
+      `build context of ${image} is not a directory: ${context}`,
+      'fix build.context in the lab file',
+    );
   }
   if (!existsSync(join(context, dockerfile))) {
-    throw envError(`no ${dockerfile} in the build context of ${image} (${context})`, 'fix build.dockerfile in the lab file');
+    throw envError(
+      `no ${dockerfile} in the build context of ${image} (${context})`,
+      'fix build.dockerfile in the lab file',
+    );
   }
   onProgress?.(`building ${image} from ${context}`);
   const networkmode = buildNetworkMode();
@@ -190,12 +216,20 @@ async function buildFromContext(
     const fix = builtin
       ? 'check that the Debian archive is reachable from a container (docs/host.md, LABCTL_BUILD_NETWORK=host), then: labctl image build'
       : `fix the Dockerfile, then try it by hand: docker build -t ${image} -f ${dockerfile} ${context}`;
-    throw envError(`building ${image} failed: ${outcome.error ?? 'no image was tagged'}`, fix, outcome.tail.slice(-12));
+    throw envError(
+      `building ${image} failed: ${outcome.error ?? 'no image was tagged'}`,
+      fix,
+      outcome.tail.slice(-12),
+    );
   }
   onProgress?.(`built ${image}`);
 }
 
-async function pullImage(docker: Dockerode, image: string, onProgress?: (line: string) => void): Promise<void> {
+async function pullImage(
+  docker: Dockerode,
+  image: string,
+  onProgress?: (line: string) => void,
+): Promise<void> {
   const fix = `build it locally (docker build -t ${image} DIR), or give the node build: { context: DIR } in the lab file`;
   try {
     onProgress?.(`pulling ${image}`);
@@ -208,7 +242,8 @@ async function pullImage(docker: Dockerode, image: string, onProgress?: (line: s
       .replace(/^\(HTTP code \d+\) [a-z ]+ - /, '');
     throw envError(`image ${image} is not present and cannot be pulled: ${why}`, fix);
   }
-  if (!(await imageExists(docker, image))) throw envError(`image ${image} is not present after docker pull`, fix);
+  if (!(await imageExists(docker, image)))
+    throw envError(`image ${image} is not present after docker pull`, fix);
 }
 
 /** One lock file per image under the temp directory; waits up to 15 minutes for another builder. */

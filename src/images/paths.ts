@@ -22,7 +22,9 @@ export function composeDir(): string {
     if (parent === dir) break;
     dir = parent;
   }
-  throw new Error(`labctl installation is incomplete: compose/node/Dockerfile not found above ${fileURLToPath(import.meta.url)}`);
+  throw new Error(
+    `labctl installation is incomplete: compose/node/Dockerfile not found above ${fileURLToPath(import.meta.url)}`,
+  );
 }
 
 /** The build context of the default node image (labctl/node). */

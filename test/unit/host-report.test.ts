@@ -47,9 +47,17 @@ describe('evaluateHost', () => {
   });
 
   it('ovsdb-server down: it is the root cause; the chassis rows are blocked by it, not failures of their own', () => {
-    const r = evaluateHost(healthyFacts({ ovsdb: { ok: false, detail: 'database connection failed (No such file or directory)' } }));
+    const r = evaluateHost(
+      healthyFacts({
+        ovsdb: { ok: false, detail: 'database connection failed (No such file or directory)' },
+      }),
+    );
     expect(r.ok).toBe(false);
-    expect(firstFailure(r)).toMatchObject({ id: 'ovsdb-server', cause: 'ovsdb-down', fix: 'labctl host start' });
+    expect(firstFailure(r)).toMatchObject({
+      id: 'ovsdb-server',
+      cause: 'ovsdb-down',
+      fix: 'labctl host start',
+    });
     for (const id of ['chassis.system-id', 'chassis.encap', 'br-int']) {
       expect(row(r, id)).toMatchObject({ ok: false, blockedBy: 'ovsdb-server', cause: 'ovsdb-down' });
     }
@@ -61,7 +69,11 @@ describe('evaluateHost', () => {
       [{ docker: { ok: false, detail: 'no socket' } }, 'dockerd', 'docker-unreachable'],
       [{ vswitchd: { ok: false, detail: 'cannot read pidfile' } }, 'ovs-vswitchd', 'ovs-vswitchd-down'],
       [{ northd: { ok: false, detail: 'cannot read pidfile' } }, 'ovn-northd', 'ovn-northd-down'],
-      [{ controller: { ok: false, detail: 'cannot read pidfile' }, connection: undefined }, 'ovn-controller', 'ovn-controller-down'],
+      [
+        { controller: { ok: false, detail: 'cannot read pidfile' }, connection: undefined },
+        'ovn-controller',
+        'ovn-controller-down',
+      ],
       [{ nb: { ok: false, detail: 'no such file' } }, 'ovn-nb', 'ovn-nb-down'],
     ];
     for (const [over, id, cause] of cases) {
@@ -71,19 +83,41 @@ describe('evaluateHost', () => {
   });
 
   it('ovn-controller down: the southbound connection row follows from it', () => {
-    const r = evaluateHost(healthyFacts({ controller: { ok: false, detail: 'down' }, connection: undefined }));
-    expect(row(r, 'sb-connection')).toMatchObject({ blockedBy: 'ovn-controller', cause: 'ovn-controller-down' });
+    const r = evaluateHost(
+      healthyFacts({ controller: { ok: false, detail: 'down' }, connection: undefined }),
+    );
+    expect(row(r, 'sb-connection')).toMatchObject({
+      blockedBy: 'ovn-controller',
+      cause: 'ovn-controller-down',
+    });
   });
 
-  it('not root comes first and says how to fix it', () => {
+  it('not root comes first and says how to fix it; "permission denied" from the daemons follows from it', () => {
     const r = evaluateHost(healthyFacts({ root: false }));
     expect(firstFailure(r)).toMatchObject({ id: 'root', cause: 'not-root' });
     expect(firstFailure(r)?.fix).toMatch(/root/);
+    const denied = { ok: false, detail: 'database connection failed (Permission denied)' };
+    const r2 = evaluateHost(
+      healthyFacts({ root: false, ovsdb: denied, vswitchd: { ok: false, detail: 'down' } }),
+    );
+    expect(r2.checks.find((c) => c.id === 'ovsdb-server')).toMatchObject({
+      blockedBy: 'root',
+      cause: 'not-root',
+    });
+    // a daemon that is really down stays its own failure
+    expect(r2.checks.find((c) => c.id === 'ovs-vswitchd')).toMatchObject({ cause: 'ovs-vswitchd-down' });
+    expect(r2.checks.find((c) => c.id === 'ovs-vswitchd')?.blockedBy).toBeUndefined();
   });
 
   it('missing tools → labctl host install; missing optional tools only warn', () => {
-    const r = evaluateHost(healthyFacts({ tools: { ip: true, ethtool: false }, optionalTools: { conntrack: false } }));
-    expect(firstFailure(r)).toMatchObject({ id: 'tools', cause: 'tools-missing', fix: 'labctl host install' });
+    const r = evaluateHost(
+      healthyFacts({ tools: { ip: true, ethtool: false }, optionalTools: { conntrack: false } }),
+    );
+    expect(firstFailure(r)).toMatchObject({
+      id: 'tools',
+      cause: 'tools-missing',
+      fix: 'labctl host install',
+    });
     expect(row(r, 'tools').detail).toContain('ethtool');
     const r2 = evaluateHost(healthyFacts({ optionalTools: { conntrack: false } }));
     expect(r2.ok).toBe(true);
@@ -128,7 +162,10 @@ describe('evaluateHost', () => {
   it('chassis not in SB → chassis-not-registered; a stale chassis holding our encap → chassis-id-mismatch naming it', () => {
     const f = healthyFacts();
     f.sb = { ...f.sb, chassis: [], encaps: [] };
-    expect(firstFailure(evaluateHost(f))).toMatchObject({ id: 'chassis.registered', cause: 'chassis-not-registered' });
+    expect(firstFailure(evaluateHost(f))).toMatchObject({
+      id: 'chassis.registered',
+      cause: 'chassis-not-registered',
+    });
 
     const g = healthyFacts();
     g.sb = {
@@ -141,7 +178,11 @@ describe('evaluateHost', () => {
     expect(bad?.fix).toContain('old-id');
 
     const h = healthyFacts();
-    h.sb = { ...h.sb, chassis: [{ name: 'renamed', hostname: 'vm' }], encaps: [{ type: 'geneve', ip: '10.0.0.9', chassis: 'renamed' }] };
+    h.sb = {
+      ...h.sb,
+      chassis: [{ name: 'renamed', hostname: 'vm' }],
+      encaps: [{ type: 'geneve', ip: '10.0.0.9', chassis: 'renamed' }],
+    };
     expect(firstFailure(evaluateHost(h))).toMatchObject({ cause: 'chassis-id-mismatch' });
   });
 
@@ -168,7 +209,9 @@ describe('evaluateHost', () => {
     const base = { encap: { type: 'geneve', ip: '127.0.0.1' }, datapath: 'auto' as const, bridge: 'br-int' };
     expect(evaluateHost(healthyFacts(), expectationsFor(base)).ok).toBe(true);
 
-    const encap = firstFailure(evaluateHost(healthyFacts(), expectationsFor({ ...base, encap: { type: 'geneve', ip: '10.0.0.5' } })));
+    const encap = firstFailure(
+      evaluateHost(healthyFacts(), expectationsFor({ ...base, encap: { type: 'geneve', ip: '10.0.0.5' } })),
+    );
     expect(encap).toMatchObject({ id: 'chassis.encap', cause: 'encap-missing' });
     expect(encap?.fix).toBe('labctl host start --encap-type geneve --encap-ip 10.0.0.5');
 
@@ -176,17 +219,25 @@ describe('evaluateHost', () => {
     expect(sys).toMatchObject({ id: 'chassis.datapath-type', cause: 'datapath-unsupported' });
     expect(sys?.fix).toMatch(/ovn\.datapath: netdev/);
 
-    const remote = firstFailure(evaluateHost(healthyFacts(), expectationsFor({ ...base, remote: 'tcp:10.0.0.1:6642' })));
+    const remote = firstFailure(
+      evaluateHost(healthyFacts(), expectationsFor({ ...base, remote: 'tcp:10.0.0.1:6642' })),
+    );
     expect(remote).toMatchObject({ id: 'chassis.ovn-remote', cause: 'sb-disconnected' });
     expect(remote?.fix).toBe('labctl host start --remote tcp:10.0.0.1:6642');
 
     // unix:/run/… is the same socket as unix:/var/run/…
-    expect(evaluateHost(healthyFacts(), expectationsFor({ ...base, remote: 'unix:/run/ovn/ovnsb_db.sock' })).ok).toBe(true);
+    expect(
+      evaluateHost(healthyFacts(), expectationsFor({ ...base, remote: 'unix:/run/ovn/ovnsb_db.sock' })).ok,
+    ).toBe(true);
   });
 
   it('describeFailure: one line with the lowest broken component, its cause, and the fix', () => {
     const r = evaluateHost(
-      healthyFacts({ vswitchd: { ok: false, detail: 'cannot read pidfile' }, controller: { ok: false, detail: 'x' }, connection: undefined }),
+      healthyFacts({
+        vswitchd: { ok: false, detail: 'cannot read pidfile' },
+        controller: { ok: false, detail: 'x' },
+        connection: undefined,
+      }),
     );
     const d = describeFailure(r);
     expect(d?.message).toMatch(/^host not ready: ovs-vswitchd: cannot read pidfile \[ovs-vswitchd-down\]/);
