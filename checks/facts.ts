@@ -87,7 +87,7 @@ export interface Facts {
 }
 
 export interface FactsOptions {
-  /** bound on concurrent per-node reads (nsenter/ethtool/docker inspect); default 8 */
+  /** bound on concurrent per-node reads (nsenter/ethtool/docker inspect); default 16 (spawns mostly wait) */
   concurrency?: number;
   /** probeHost replacement (unit tests) */
   probe?: () => Promise<HostReport>;
@@ -160,7 +160,7 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
 /** Facts for one doctor run of ctx.plan. Nothing is read until a check asks. */
 export function createFacts(ctx: CheckContext, opts: FactsOptions = {}): Facts {
   const { plan, host, ovn } = ctx;
-  const limit = pLimit(opts.concurrency ?? 8);
+  const limit = pLimit(opts.concurrency ?? 16);
   const reads: Record<string, number> = {};
   const count = (what: string) => {
     reads[what] = (reads[what] ?? 0) + 1;

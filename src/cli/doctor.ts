@@ -132,7 +132,6 @@ function makeContext(
         const r = await applyPlan(plan, await localHost(), ovn, {
           ...(file ? { baseDir: labBaseDir(file) } : {}),
           readyTimeoutMs: 60_000,
-          concurrency,
           ensureImage: (image, build, baseDir, log) =>
             ensureImage(docker, image, {
               ...(build ? { build } : {}),
@@ -221,6 +220,8 @@ async function runWithProgress(
       rendererOptions: {
         collapseSubtasks: false,
         collapseErrors: false,
+        // the report that follows repeats every check's line: do not leave the live view above it
+        clearOutput: true,
         // progress goes to stderr; stdout carries only the report
         logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }),
       },
@@ -286,7 +287,7 @@ export function registerDoctor(program: Command): void {
     .option('--layer <layers>', `only these layers (comma list of ${LAYERS.join(', ')})`, collect, [])
     .option('--check <id>', 'only this check (repeatable, or a comma list)', collect, [])
     .option('-v, --verbose', 'a line per checked subject instead of a line per check')
-    .option('--concurrency <n>', 'parallel per-node reads', '8')
+    .option('--concurrency <n>', 'parallel per-node reads (nsenter, ethtool, docker inspect)', '16')
     .action(async (opts: DoctorOpts) => {
       const json = Boolean(opts.json);
       let plan: Plan;
@@ -314,7 +315,7 @@ export function registerDoctor(program: Command): void {
         process.exitCode = EXIT_COULD_NOT_RUN;
         return;
       }
-      const concurrency = Math.max(1, Number(opts.concurrency) || 8);
+      const concurrency = Math.max(1, Number(opts.concurrency) || 16);
       // listr2 draws only when both streams are terminals (it falls back to plain stdout lines otherwise)
       const mode: Mode = json
         ? 'silent'
