@@ -44,11 +44,15 @@ function controlJson(r: HostControlResult) {
 }
 
 export function registerHost(program: Command): void {
-  const host = program.command('host').description('prerequisites and the embedded OVS/OVN control plane of this host');
+  const host = program
+    .command('host')
+    .description('prerequisites and the embedded OVS/OVN control plane of this host');
 
   host
     .command('check')
-    .description('what is present and running: dockerd, OVS, OVN central and controller, chassis keys, br-int, tools')
+    .description(
+      'what is present and running: dockerd, OVS, OVN central and controller, chassis keys, br-int, tools',
+    )
     .option('--json', 'print the report as JSON')
     .option('--remote <remote>', 'southbound remote to check against (default: the configured ovn-remote)')
     .action(async (opts: { json?: boolean; remote?: string }) => {
@@ -60,43 +64,63 @@ export function registerHost(program: Command): void {
 
   host
     .command('install')
-    .description('Debian/Ubuntu: apt-get install the missing packages (docker.io, openvswitch-switch, ovn-central, ovn-host, …)')
+    .description(
+      'Debian/Ubuntu: apt-get install the missing packages (docker.io, openvswitch-switch, ovn-central, ovn-host, …)',
+    )
     .action(async () => {
       await installHost({ log: (l) => process.stdout.write(`${l}\n`) });
     });
 
   host
     .command('start')
-    .description('start whatever is not running (dockerd, ovsdb-server, ovs-vswitchd, OVN central, ovn-controller); idempotent')
+    .description(
+      'start whatever is not running (dockerd, ovsdb-server, ovs-vswitchd, OVN central, ovn-controller); idempotent',
+    )
     .option('--datapath <type>', 'auto | system | netdev (system needs the openvswitch kernel module)')
     .option('--encap-ip <ip>', 'tunnel endpoint address of this chassis (default: keep, else 127.0.0.1)')
     .option('--encap-type <type>', 'geneve | vxlan | stt (default: keep, else geneve)')
-    .option('--remote <remote>', 'southbound DB of an existing OVN central (default: keep, else the embedded one)')
+    .option(
+      '--remote <remote>',
+      'southbound DB of an existing OVN central (default: keep, else the embedded one)',
+    )
     .option('--json', 'print the steps and the final report as JSON')
-    .action(async (opts: { datapath?: Datapath; encapIp?: string; encapType?: string; remote?: string; json?: boolean }) => {
-      const result = await startHost({
-        ...(opts.datapath ? { datapath: opts.datapath } : {}),
-        ...(opts.encapIp ? { encapIp: opts.encapIp } : {}),
-        ...(opts.encapType ? { encapType: opts.encapType } : {}),
-        ...(opts.remote ? { remote: opts.remote } : {}),
-        log: opts.json ? undefined : (l) => process.stdout.write(`${l}\n`),
-      });
-      if (opts.json) printJson(controlJson(result));
-      else
-        process.stdout.write(
-          result.changed
-            ? `host ready: chassis ${result.report.chassis}\n`
-            : `host ready: chassis ${result.report.chassis} (nothing to do)\n`,
-        );
-    });
+    .action(
+      async (opts: {
+        datapath?: Datapath;
+        encapIp?: string;
+        encapType?: string;
+        remote?: string;
+        json?: boolean;
+      }) => {
+        const result = await startHost({
+          ...(opts.datapath ? { datapath: opts.datapath } : {}),
+          ...(opts.encapIp ? { encapIp: opts.encapIp } : {}),
+          ...(opts.encapType ? { encapType: opts.encapType } : {}),
+          ...(opts.remote ? { remote: opts.remote } : {}),
+          log: opts.json ? undefined : (l) => process.stdout.write(`${l}\n`),
+        });
+        if (opts.json) printJson(controlJson(result));
+        else
+          process.stdout.write(
+            result.changed
+              ? `host ready: chassis ${result.report.chassis}\n`
+              : `host ready: chassis ${result.report.chassis} (nothing to do)\n`,
+          );
+      },
+    );
 
   host
     .command('stop')
-    .description('stop ovn-controller, the OVN central, ovs-vswitchd and ovsdb-server (and dockerd with --docker)')
+    .description(
+      'stop ovn-controller, the OVN central, ovs-vswitchd and ovsdb-server (and dockerd with --docker)',
+    )
     .option('--docker', 'also stop dockerd')
     .option('--json', 'print the steps as JSON')
     .action(async (opts: { docker?: boolean; json?: boolean }) => {
-      const result = await stopHost({ docker: Boolean(opts.docker), log: opts.json ? undefined : (l) => process.stdout.write(`${l}\n`) });
+      const result = await stopHost({
+        docker: Boolean(opts.docker),
+        log: opts.json ? undefined : (l) => process.stdout.write(`${l}\n`),
+      });
       if (opts.json) printJson({ ok: result.ok, changed: result.changed, steps: result.steps });
     });
 }

@@ -7,10 +7,14 @@ import { connectDocker } from '../drivers/docker-client.js';
 import { BASE_IMAGE, buildBuiltinImage, NODE_IMAGE } from '../images/ensure-image.js';
 
 export function registerImage(program: Command): void {
-  const image = program.command('image').description("labctl's own container images (built offline from Debian packages)");
+  const image = program
+    .command('image')
+    .description("labctl's own container images (built offline from Debian packages)");
   image
     .command('build')
-    .description(`build ${NODE_IMAGE} (and ${BASE_IMAGE} when missing); nothing to do when present unless --force`)
+    .description(
+      `build ${NODE_IMAGE} (and ${BASE_IMAGE} when missing); nothing to do when present unless --force`,
+    )
     .argument('[image]', `${NODE_IMAGE} or ${BASE_IMAGE}`, NODE_IMAGE)
     .option('--force', 'rebuild even when the image is present')
     .option('-q, --quiet', 'print only the result line')
@@ -21,7 +25,9 @@ export function registerImage(program: Command): void {
       const result = await buildBuiltinImage(docker, name, { force: Boolean(opts.force), onProgress });
       const secs = ((Date.now() - started) / 1000).toFixed(1);
       process.stdout.write(
-        result === 'present' ? `${name}: already present (--force rebuilds)\n` : `${name}: built in ${secs} s\n`,
+        result === 'present'
+          ? `${name}: already present (--force rebuilds)\n`
+          : `${name}: built in ${secs} s\n`,
       );
     });
 }

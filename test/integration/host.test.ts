@@ -18,7 +18,11 @@ import { buildOnce, CLI, daemonsUp, labctl, ROOT, sh } from '../helpers/labctl.j
 
 const up = await daemonsUp();
 
-const DEFAULT_OVN: PlanOvn = { encap: { type: 'geneve', ip: '127.0.0.1' }, datapath: 'auto', bridge: 'br-int' };
+const DEFAULT_OVN: PlanOvn = {
+  encap: { type: 'geneve', ip: '127.0.0.1' },
+  datapath: 'auto',
+  bridge: 'br-int',
+};
 
 const PIDFILES = [
   '/var/run/openvswitch/ovsdb-server.pid',
@@ -43,12 +47,32 @@ describe.runIf(up)('labctl host on the running control plane (read-only)', () =>
     expect(report.ok).toBe(true);
     const bad = report.checks.filter((c) => c.required && !c.ok);
     expect(bad, JSON.stringify(bad)).toEqual([]);
-    for (const id of ['dockerd', 'ovsdb-server', 'ovs-vswitchd', 'ovn-nb', 'ovn-sb', 'ovn-northd', 'ovn-controller', 'br-int', 'sb-connection', 'chassis.registered']) {
+    for (const id of [
+      'dockerd',
+      'ovsdb-server',
+      'ovs-vswitchd',
+      'ovn-nb',
+      'ovn-sb',
+      'ovn-northd',
+      'ovn-controller',
+      'br-int',
+      'sb-connection',
+      'chassis.registered',
+    ]) {
       expect(report.checks.find((c) => c.id === id)?.ok, id).toBe(true);
     }
-    const systemId = (await sh('ovs-vsctl', ['--timeout=5', 'get', 'Open_vSwitch', '.', 'external_ids:system-id'])).replace(/"/g, '');
+    const systemId = (
+      await sh('ovs-vsctl', ['--timeout=5', 'get', 'Open_vSwitch', '.', 'external_ids:system-id'])
+    ).replace(/"/g, '');
     expect(report.chassis).toBe(systemId);
-    const sbNames = await sh('ovn-sbctl', ['--timeout=5', '--bare', '--columns=name', 'find', 'Chassis', `name=${systemId}`]);
+    const sbNames = await sh('ovn-sbctl', [
+      '--timeout=5',
+      '--bare',
+      '--columns=name',
+      'find',
+      'Chassis',
+      `name=${systemId}`,
+    ]);
     expect(sbNames).toBe(systemId);
     // no kernel module here: the report says so and picks the userspace datapath
     if (!existsSync('/sys/module/openvswitch')) expect(report.datapath).toBe('netdev');
@@ -56,7 +80,7 @@ describe.runIf(up)('labctl host on the running control plane (read-only)', () =>
 
   it('host check prints a table and exits 0', async () => {
     const r = await labctl(['host', 'check'], { timeoutMs: 30_000 });
-    expect(r.exitCode).toBe(0);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ok\s+ovs-vswitchd/m);
     expect(r.stdout).toMatch(/host ready: chassis /);
   });
@@ -65,7 +89,11 @@ describe.runIf(up)('labctl host on the running control plane (read-only)', () =>
     const [keysBefore, pidsBefore] = [await chassisKeys(), pids()];
     const r = await labctl(['host', 'start', '--json'], { timeoutMs: 60_000 });
     expect(r.exitCode, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { ok: boolean; changed: boolean; steps: { id: string; status: string }[] };
+    const out = JSON.parse(r.stdout) as {
+      ok: boolean;
+      changed: boolean;
+      steps: { id: string; status: string }[];
+    };
     expect(out.ok).toBe(true);
     expect(out.changed).toBe(false);
     expect(out.steps.map((s) => s.id)).toEqual([
@@ -94,7 +122,9 @@ describe.runIf(up)('labctl host on the running control plane (read-only)', () =>
     await assertHostReady(DEFAULT_OVN);
     expect(Date.now() - t).toBeLessThan(5000);
 
-    const err = await assertHostReady({ ...DEFAULT_OVN, encap: { type: 'geneve', ip: '192.0.2.77' } }).catch((e: unknown) => e);
+    const err = await assertHostReady({ ...DEFAULT_OVN, encap: { type: 'geneve', ip: '192.0.2.77' } }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(LabctlError);
     const e = err as LabctlError;
     expect(e.exitCode).toBe(2);
@@ -112,14 +142,14 @@ describe.runIf(up)('labctl host on the running control plane (read-only)', () =>
 });
 
 /**
- * Runs inside `unshare --mount --net --pid --fork --mount-proc docker-init --`: tmpfs over every directory the
- * OVS/OVN daemons keep state in, then labctl host start/check/stop for real. When it exits, the pid namespace
- * ends and takes every daemon it started with it.
+ * A script for `unshare --mount --net --pid --fork --mount-proc docker-init --`: tmpfs over `dirs` (the places the
+ * daemons keep state), then `body` (labctl host start/check/stop for real), which fills `out`. When it exits, the
+ * pid namespace ends and takes every daemon it started with it; the mounts were private to it.
  */
-const ISOLATED = `
+function isolatedScript(dirs: string[], body: string): string {
+  return `
 import { execa } from ${JSON.stringify(join(ROOT, 'node_modules', 'execa', 'index.js'))};
-const dirs = ['/run/openvswitch', '/run/ovn', '/etc/openvswitch', '/var/lib/openvswitch', '/var/lib/ovn', '/var/log/openvswitch', '/var/log/ovn', '/etc/ovn'];
-for (const d of dirs) {
+for (const d of ${JSON.stringify(dirs)}) {
   await execa('mkdir', ['-p', d]);
   await execa('mount', ['-t', 'tmpfs', 'labctl-test', d]);
 }
@@ -130,6 +160,69 @@ const cli = async (args) => {
 };
 const get = async (args) => (await execa('ovs-vsctl', ['--timeout=5', ...args], { reject: false })).stdout.replace(/"/g, '');
 const out = {};
+${body}
+console.log('@@' + JSON.stringify(out));
+`;
+}
+
+const OVS_OVN_DIRS = [
+  '/run/openvswitch',
+  '/run/ovn',
+  '/etc/openvswitch',
+  '/var/lib/openvswitch',
+  '/var/lib/ovn',
+  '/var/log/openvswitch',
+  '/var/log/ovn',
+  '/etc/ovn',
+];
+
+interface Cli {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+type Out = Record<string, Cli> & Record<string, string>;
+
+async function runIsolated(script: string): Promise<Out> {
+  const init = ['/usr/bin/docker-init', '/usr/bin/tini', '/usr/sbin/tini'].find((p) => existsSync(p));
+  expect(
+    init,
+    'tini (docker-init from docker.io) reaps the daemons inside the test pid namespace',
+  ).toBeDefined();
+  const r = await execa(
+    'unshare',
+    [
+      '--mount',
+      '--net',
+      '--pid',
+      '--fork',
+      '--mount-proc',
+      init!,
+      '--',
+      process.execPath,
+      '--input-type=module',
+      '-e',
+      script,
+    ],
+    { reject: false, timeout: 240_000, stdin: 'ignore' },
+  );
+  const line = String(r.stdout)
+    .split('\n')
+    .find((l) => l.startsWith('@@'));
+  expect(line, `${r.stdout}\n${r.stderr}`).toBeDefined();
+  return JSON.parse(line!.slice(2)) as Out;
+}
+
+const json = (r: Cli) =>
+  JSON.parse(r.stdout) as { ok: boolean; changed: boolean; steps: { id: string; status: string }[] };
+const statuses = (r: Cli) => Object.fromEntries(json(r).steps.map((s) => [s.id, s.status]));
+
+describe.runIf(up)('labctl host start/stop from cold, in a private namespace', () => {
+  it('starts everything, is idempotent, restarts only what died, keeps the system-id, and stops', async () => {
+    const out = await runIsolated(
+      isolatedScript(
+        OVS_OVN_DIRS,
+        `
 out.coldCheck = await cli(['host', 'check', '--json']);
 out.coldStart = await cli(['host', 'start', '--json']);
 out.systemId = await get(['get', 'Open_vSwitch', '.', 'external_ids:system-id']);
@@ -144,41 +237,25 @@ out.restart = await cli(['host', 'start', '--json']);
 out.systemIdAfter = await get(['get', 'Open_vSwitch', '.', 'external_ids:system-id']);
 out.encapAfter = await get(['get', 'Open_vSwitch', '.', 'external_ids:ovn-encap-ip']);
 out.finalStop = await cli(['host', 'stop', '--json']);
-console.log('@@' + JSON.stringify(out));
-`;
-
-interface Cli {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-const json = (r: Cli) => JSON.parse(r.stdout) as { ok: boolean; changed: boolean; steps: { id: string; status: string }[]; checks: never };
-const statuses = (r: Cli) => Object.fromEntries(json(r).steps.map((s) => [s.id, s.status]));
-
-describe.runIf(up)('labctl host start/stop from cold, in a private namespace', () => {
-  it('starts everything, is idempotent, restarts only what died, keeps the system-id, and stops', async () => {
-    const init = ['/usr/bin/docker-init', '/usr/bin/tini', '/usr/sbin/tini'].find((p) => existsSync(p));
-    expect(init, 'tini (docker-init from docker.io) reaps the daemons inside the test pid namespace').toBeDefined();
-    const r = await execa(
-      'unshare',
-      ['--mount', '--net', '--pid', '--fork', '--mount-proc', init!, '--', process.execPath, '--input-type=module', '-e', ISOLATED],
-      { reject: false, timeout: 240_000, stdin: 'ignore' },
+`,
+      ),
     );
-    const line = String(r.stdout)
-      .split('\n')
-      .find((l) => l.startsWith('@@'));
-    expect(line, `${r.stdout}\n${r.stderr}`).toBeDefined();
-    const out = JSON.parse(line!.slice(2)) as Record<string, Cli & { args: string[] }> & Record<string, string>;
 
     // cold: check says what is down, with causes, and exits 2
-    const cold = out.coldCheck as unknown as Cli;
+    const cold = out.coldCheck;
     expect(cold.exitCode).toBe(2);
     const coldReport = JSON.parse(cold.stdout) as HostReport;
-    expect(coldReport.checks.find((c) => c.id === 'ovsdb-server')).toMatchObject({ ok: false, cause: 'ovsdb-down' });
-    expect(coldReport.checks.find((c) => c.id === 'ovn-controller')).toMatchObject({ ok: false, cause: 'ovn-controller-down' });
+    expect(coldReport.checks.find((c) => c.id === 'ovsdb-server')).toMatchObject({
+      ok: false,
+      cause: 'ovsdb-down',
+    });
+    expect(coldReport.checks.find((c) => c.id === 'ovn-controller')).toMatchObject({
+      ok: false,
+      cause: 'ovn-controller-down',
+    });
 
     // cold start: every daemon started, keys set, chassis registered with a netdev br-int
-    const start = out.coldStart as unknown as Cli;
+    const start = out.coldStart;
     expect(start.exitCode, start.stderr).toBe(0);
     expect(statuses(start)).toMatchObject({
       dockerd: 'already',
@@ -192,32 +269,73 @@ describe.runIf(up)('labctl host start/stop from cold, in a private namespace', (
     expect(out.systemId).toMatch(/\S/);
 
     // idempotent
-    const again = out.again as unknown as Cli;
+    const again = out.again;
     expect(again.exitCode).toBe(0);
     expect(json(again).changed).toBe(false);
 
     // only ovs-vswitchd was down: only it is started
-    const only = out.vswitchdOnly as unknown as Cli;
+    const only = out.vswitchdOnly;
     expect(only.exitCode, only.stderr).toBe(0);
     const s = statuses(only);
     expect(s['ovs-vswitchd']).toBe('started');
-    expect(Object.entries(s).filter(([id, st]) => id !== 'ovs-vswitchd' && id !== 'chassis' && st !== 'already')).toEqual([]);
+    expect(
+      Object.entries(s).filter(([id, st]) => id !== 'ovs-vswitchd' && id !== 'chassis' && st !== 'already'),
+    ).toEqual([]);
 
     // --encap-ip changes that key only, and the chassis re-registers with it
-    const encap = out.encap as unknown as Cli;
+    const encap = out.encap;
     expect(encap.exitCode, encap.stderr).toBe(0);
     expect(statuses(encap)['chassis-keys']).toBe('set');
     expect(out.sbEncap).toBe('127.0.0.2');
 
     // stop, then start again: the stored system-id and encap survive
-    const stop = out.stop as unknown as Cli;
+    const stop = out.stop;
     expect(stop.exitCode, stop.stderr).toBe(0);
-    expect(statuses(stop)).toMatchObject({ 'ovn-controller': 'stopped', 'ovn-central': 'stopped', 'ovs-vswitchd': 'stopped', dockerd: 'skipped' });
-    expect((out.stoppedCheck as unknown as Cli).exitCode).toBe(2);
-    const restart = out.restart as unknown as Cli;
+    expect(statuses(stop)).toMatchObject({
+      'ovn-controller': 'stopped',
+      'ovn-central': 'stopped',
+      'ovs-vswitchd': 'stopped',
+      dockerd: 'skipped',
+    });
+    expect(out.stoppedCheck.exitCode).toBe(2);
+    const restart = out.restart;
     expect(restart.exitCode, restart.stderr).toBe(0);
     expect(out.systemIdAfter).toBe(out.systemId);
     expect(out.encapAfter).toBe('127.0.0.2');
-    expect((out.finalStop as unknown as Cli).exitCode).toBe(0);
+    expect(out.finalStop.exitCode).toBe(0);
+  }, 300_000);
+
+  it('dockerd too: spawned detached with its log in /var/log/labctl, stopped by host stop --docker', async () => {
+    const out = await runIsolated(
+      isolatedScript(
+        [
+          '/run',
+          '/var/lib/docker',
+          '/var/lib/containerd',
+          '/var/log/labctl',
+          ...OVS_OVN_DIRS.filter((d) => !d.startsWith('/run/')),
+        ],
+        `
+out.start = await cli(['host', 'start', '--json']);
+out.stop = await cli(['host', 'stop', '--docker', '--json']);
+out.check = await cli(['host', 'check', '--json']);
+out.log = (await execa('head', ['-c', '2000', '/var/log/labctl/dockerd.log'], { reject: false })).stdout;
+`,
+      ),
+    );
+    expect(out.start.exitCode, out.start.stderr).toBe(0);
+    expect(statuses(out.start)).toMatchObject({
+      dockerd: 'started',
+      'ovsdb-server': 'started',
+      'ovn-controller': 'started',
+    });
+    expect(out.log).toMatch(/level=/);
+    expect(out.stop.exitCode, out.stop.stderr).toBe(0);
+    expect(statuses(out.stop).dockerd).toBe('stopped');
+    const after = JSON.parse(out.check.stdout) as HostReport;
+    expect(after.checks.find((c) => c.id === 'dockerd')).toMatchObject({
+      ok: false,
+      cause: 'docker-unreachable',
+    });
   }, 300_000);
 });
