@@ -1,0 +1,43 @@
+/**
+ * The safe automatic fixes of data-plane results (`labctl doctor --fix`): turn tx checksum offload off on the
+ * sender's container-side veth, remove an ACL that is not the lab's own policy, flush stale conntrack entries.
+ * Everything else (a service that does not listen, a policy in lab.yml, an MTU in lab.yml) is the user's call:
+ * the result's fix line says what to do, and fix() returns undefined.
+ */
+import type { CheckResult } from '../../checks/types.js';
+import { flushAddresses } from '../drivers/conntrack.js';
+import type { DataplaneContext } from './session.js';
+
+async function pidOf(ctx: DataplaneContext, node: string): Promise<number | undefined> {
+  if (ctx.facts) return ctx.facts.pid(node);
+  const c = (await ctx.host.containers.list(ctx.plan.lab)).find((x) => x.node === node && x.running);
+  return c ? ctx.host.containers.pid(c.id) : undefined;
+}
+
+export async function dataplaneFix(ctx: DataplaneContext, result: CheckResult): Promise<string | undefined> {
+  const d = result.data ?? {};
+  if (result.cause === 'checksum-offload' && typeof d.fixNode === 'string' && typeof d.fixIface === 'string') {
+    const node = ctx.plan.nodes.find((n) => n.name === d.fixNode);
+    if (!node?.interfaces.some((i) => i.name === d.fixIface)) return undefined;
+    const pid = await pidOf(ctx, node.name);
+    if (pid === undefined) return undefined;
+    await ctx.host.links.disableTxOffload(d.fixIface, pid);
+    return `tx checksum offload off on ${d.fixIface} inside ${node.name}`;
+  }
+  if (result.cause === 'acl-drop' && d.acl && typeof d.acl === 'object') {
+    const acl = d.acl as { uuid?: string; own?: boolean; direction?: string; priority?: number; match?: string; owner?: { kind: string; name: string } };
+    // the lab's own policy is the user's to change (lab.yml); a foreign or stale ACL on the lab's path is not
+    if (acl.own || !acl.owner || !acl.direction || acl.priority === undefined || !acl.match) return undefined;
+    await ctx.ovn.transact([
+      [...(acl.owner.kind === 'port-group' ? ['--type=port-group'] : []), 'acl-del', acl.owner.name, acl.direction, String(acl.priority), acl.match],
+    ]);
+    return `removed ACL ${String(acl.uuid ?? '').slice(0, 8)} (${acl.direction} ${acl.priority} ${acl.match}) from ${acl.owner.name}`;
+  }
+  if (result.cause === 'stale-conntrack' && Array.isArray(d.addresses)) {
+    const addrs = d.addresses.map(String).filter((a) => /^\d{1,3}(\.\d{1,3}){3}$/.test(a));
+    if (!addrs.length) return undefined;
+    await flushAddresses(ctx.plan.ovn.bridge, addrs);
+    return `flushed conntrack entries of ${addrs.join(', ')}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,288 @@
+/**
+ * One data-plane run for a doctor run: start the probe agents, start the doctor's listeners, probe every target
+ * once (all concurrently, bounded inside the agents), retry what failed once, read the SNMP counters before and
+ * after, stop the agents, then explain every failure with evidence (explain.ts) and build the results of the
+ * dataplane.* checks. The checks share one run per doctor context (memoized), so the agents start once.
+ */
+import { randomBytes } from 'node:crypto';
+import type { CheckContext, CheckResult } from '../../checks/types.js';
+import type { Plan } from '../plan/types.js';
+import { type AgentOptions, ProbeFleet } from './client.js';
+import { buildResults } from './explain.js';
+import type { ListenerState, ProbeResult, ProbeSpec } from './protocol.js';
+import { DOCTOR_PORT, type DataplaneCheckId, listenersFor, planTargets, subjectOf, type Target } from './targets.js';
+
+/** What a context may offer beyond the contract: the doctor runner's memoized facts (checks/facts.ts). */
+interface MaybeFacts {
+  facts?: {
+    pid(node: string): Promise<number | undefined>;
+    txOffload(node: string, iface: string): Promise<boolean | undefined>;
+    nsState(node: string): Promise<{ links: { name: string; mtu: number }[] }>;
+  };
+  labFile?: string;
+}
+export type DataplaneContext = CheckContext & MaybeFacts;
+
+export interface ProbeRecord {
+  target: Target;
+  subject: string;
+  /** the tcp/udp port probed (mesh: the doctor's listener port on the target) */
+  port?: number;
+  /** who had to answer (a doctor listener that found its port taken turns into 'node': something else serves it) */
+  answer: Target['answer'];
+  /** the doctor's listener on the target, when it had one */
+  listener?: ListenerState;
+  /** final verdict */
+  result?: ProbeResult;
+  /** first attempt, when the probe was retried */
+  first?: ProbeResult;
+  attempts: number;
+  /** ICMP: the don't-fragment ping of (source MTU − 28) bytes after a small ping passed */
+  big?: ProbeResult;
+  /** TCP/UDP failures: an ICMP echo over the same path, for contrast */
+  icmp?: ProbeResult;
+  /** why it did not run at all (status error or skip) */
+  notRun?: { status: 'error' | 'skip'; why: string };
+}
+
+export interface NodeCounters {
+  before?: Record<string, number>;
+  after?: Record<string, number>;
+}
+
+export interface DataplaneRun {
+  plan: Plan;
+  records: ProbeRecord[];
+  counters: Map<string, NodeCounters>;
+  pids: Map<string, number>;
+  mode: string;
+  icmp: Map<string, 'socket' | 'ping'>;
+  timings: Record<string, number>;
+  results: Map<DataplaneCheckId, CheckResult[]>;
+}
+
+export interface DataplaneOptions extends AgentOptions {
+  /** time limit of a first probe, ms (default 1500) */
+  timeoutMs?: number;
+  /** time limit of a retry, ms (default 2500) */
+  retryTimeoutMs?: number;
+  /** retry failed probes once (default true) */
+  retry?: boolean;
+}
+
+const runs = new WeakMap<object, Promise<DataplaneRun>>();
+
+/** The data-plane run of this doctor context (started by whichever dataplane check runs first). */
+export function dataplaneRun(ctx: DataplaneContext, opts: DataplaneOptions = {}): Promise<DataplaneRun> {
+  let p = runs.get(ctx);
+  if (!p) {
+    p = runDataplane(ctx, opts);
+    runs.set(ctx, p);
+  }
+  return p;
+}
+
+/** Results of one data-plane check, from the shared run. */
+export async function dataplaneResults(ctx: DataplaneContext, id: DataplaneCheckId): Promise<CheckResult[]> {
+  const run = await dataplaneRun(ctx);
+  return run.results.get(id) ?? [];
+}
+
+async function resolvePids(ctx: DataplaneContext, nodes: string[]): Promise<Map<string, number | string>> {
+  const out = new Map<string, number | string>();
+  if (ctx.facts) {
+    await Promise.all(
+      nodes.map(async (n) => {
+        const pid = await ctx.facts!.pid(n).catch(() => undefined);
+        out.set(n, pid ?? `the container of ${n} is not running`);
+      }),
+    );
+    return out;
+  }
+  const list = await ctx.host.containers.list(ctx.plan.lab);
+  await Promise.all(
+    nodes.map(async (n) => {
+      const c = list.find((x) => x.node === n);
+      if (!c) return out.set(n, `node ${n} has no container (labctl up)`);
+      if (!c.running) return out.set(n, `the container of ${n} is ${c.state}`);
+      try {
+        out.set(n, await ctx.host.containers.pid(c.id));
+      } catch (e) {
+        out.set(n, (e as Error).message);
+      }
+    }),
+  );
+  return out;
+}
+
+export async function runDataplane(ctx: DataplaneContext, opts: DataplaneOptions = {}): Promise<DataplaneRun> {
+  const t0 = performance.now();
+  const timings: Record<string, number> = {};
+  const mark = (k: string) => {
+    timings[k] = Math.round(performance.now() - t0);
+  };
+  const { plan } = ctx;
+  const timeoutMs = opts.timeoutMs ?? 1500;
+  const retryTimeoutMs = opts.retryTimeoutMs ?? 2500;
+  const targets = planTargets(plan);
+  const records: ProbeRecord[] = targets.map((t) => ({
+    target: t,
+    subject: subjectOf(t),
+    answer: t.answer,
+    attempts: 0,
+    ...(t.port !== undefined ? { port: t.port } : {}),
+    ...(t.skip ? { notRun: { status: 'skip' as const, why: t.skip } } : {}),
+  }));
+
+  // ---- containers
+  const involved = [...new Set(targets.filter((t) => !t.skip).flatMap((t) => [t.from, ...(t.toNode ? [t.toNode] : [])]))];
+  const pidOf = await resolvePids(ctx, involved);
+  const pids = new Map([...pidOf].filter((e): e is [string, number] => typeof e[1] === 'number'));
+  for (const r of records) {
+    if (r.notRun) continue;
+    for (const n of [r.target.from, r.target.toNode]) {
+      const p = n ? pidOf.get(n) : undefined;
+      if (typeof p === 'string') {
+        r.notRun = { status: 'error', why: p };
+        break;
+      }
+    }
+  }
+  mark('pids');
+
+  // ---- agents: listeners where the doctor must answer, one client socket per TCP/UDP probe
+  const runnable = records.filter((r) => !r.notRun);
+  const listeners = listenersFor(runnable.map((r) => r.target));
+  const needs = [...pids].map(([node, pid]) => {
+    const mine = runnable.filter((r) => r.target.from === node);
+    return {
+      node,
+      pid,
+      listen: listeners.get(node) ?? [],
+      tcp: mine.filter((r) => r.target.proto === 'tcp').length,
+      udp: mine.filter((r) => r.target.proto === 'udp').length,
+    };
+  });
+  const counters = new Map<string, NodeCounters>();
+  const icmpMode = new Map<string, 'socket' | 'ping'>();
+  let fleet: ProbeFleet | undefined;
+  let mode = 'none';
+  try {
+    fleet = needs.length ? await ProbeFleet.start(needs, opts) : undefined;
+    mode = fleet?.mode ?? 'none';
+    mark('agents');
+    for (const [node, err] of fleet?.failed ?? []) {
+      for (const r of records)
+        if (!r.notRun && (r.target.from === node || r.target.toNode === node)) r.notRun = { status: 'error', why: `could not start the probe agent: ${err.message}` };
+    }
+    for (const ep of fleet?.endpoints.values() ?? []) icmpMode.set(ep.node, ep.icmp);
+
+    // ---- resolve ports and listeners
+    for (const r of records) {
+      if (r.notRun || r.target.proto === 'icmp' || r.answer !== 'doctor' || !r.target.toNode) continue;
+      const ep = fleet!.endpoints.get(r.target.toNode)!;
+      const want = r.target.kind === 'mesh' ? DOCTOR_PORT : r.target.port!;
+      const l = ep.listener(r.target.proto, want);
+      if (l?.port !== undefined) {
+        r.listener = l;
+        r.port = l.port;
+      } else if (l?.code === 'EADDRINUSE' && r.target.kind !== 'mesh') {
+        // something in the container already serves the port: its own software must answer, like a declared one
+        r.answer = 'node';
+        r.listener = l;
+      } else {
+        r.notRun = {
+          status: 'error',
+          why: `could not start the doctor's ${r.target.proto} listener in ${r.target.toNode} on port ${want}${r.target.kind === 'mesh' ? '+' : ''}: ${l?.code ?? 'no answer'}`,
+        };
+      }
+    }
+    mark('listeners');
+
+    const endpoints = fleet?.endpoints;
+    const readCounters = async (which: 'before' | 'after') => {
+      await Promise.all(
+        [...(endpoints?.values() ?? [])].map(async (ep) => {
+          const c = await ep.counters();
+          const nc = counters.get(ep.node) ?? {};
+          if (c) nc[which] = c;
+          counters.set(ep.node, nc);
+        }),
+      );
+    };
+    await readCounters('before');
+    mark('counters');
+
+    // ---- phase 1: everything at once; the agents bound the concurrency
+    const salt = randomBytes(6).toString('hex');
+    let seq = 0;
+    const specOf = (r: ProbeRecord, ms: number): ProbeSpec => {
+      const token = `labctl-${salt}-${++seq}`;
+      const t = r.target;
+      if (t.proto === 'icmp') return { proto: 'icmp', ip: t.dstIp, timeoutMs: ms, token };
+      return { proto: t.proto, ip: t.dstIp, port: r.port!, timeoutMs: ms, ...(r.answer === 'doctor' || t.proto === 'udp' ? { token } : {}) };
+    };
+    const bigSpec = (r: ProbeRecord, ms: number): ProbeSpec | undefined => {
+      const mtu = r.target.fwd?.mtu;
+      if (!mtu || mtu < 576) return undefined;
+      return { proto: 'icmp', ip: r.target.dstIp, timeoutMs: ms, token: `labctl-${salt}-${++seq}`, size: mtu - 28, df: true };
+    };
+    const probeOnce = async (r: ProbeRecord, ms: number) => {
+      const ep = endpoints!.get(r.target.from)!;
+      const res = await ep.probe(specOf(r, ms));
+      r.attempts++;
+      if (r.result) r.first = r.result;
+      r.result = res;
+      if (r.target.proto === 'icmp' && res.outcome === 'pass') {
+        const big = bigSpec(r, ms);
+        if (big) r.big = await ep.probe(big);
+      }
+    };
+    const todo = records.filter((r) => !r.notRun);
+    await Promise.all(todo.map((r) => probeOnce(r, timeoutMs)));
+    mark('probes');
+
+    // ---- phase 2: retry what failed once (a lost SYN under load is not a verdict), ICMP for contrast
+    if (opts.retry !== false && endpoints) {
+      const failedPass = todo.filter((r) => r.target.expect === 'pass' && r.result && r.result.outcome !== 'pass');
+      const bigFailed = todo.filter((r) => r.target.proto === 'icmp' && r.result?.outcome === 'pass' && r.big && r.big.outcome !== 'pass');
+      const icmpDone = new Map<string, ProbeResult>();
+      for (const r of todo) if (r.target.proto === 'icmp' && r.result) icmpDone.set(`${r.target.from}>${r.target.dstIp}`, r.result);
+      const wantIcmp = failedPass.filter((r) => r.target.proto !== 'icmp');
+      if (failedPass.length || bigFailed.length) {
+        const need = new Map<string, { node: string; tcp: number; udp: number }>();
+        for (const r of failedPass) {
+          if (r.target.proto === 'icmp') continue;
+          const n = need.get(r.target.from) ?? { node: r.target.from, tcp: 0, udp: 0 };
+          n[r.target.proto]++;
+          need.set(r.target.from, n);
+        }
+        await fleet!.ensureCapacity([...need.values()]);
+        mark('retry-agents');
+        await Promise.all([
+          ...failedPass.map((r) => probeOnce(r, retryTimeoutMs)),
+          ...bigFailed.map(async (r) => {
+            const big = bigSpec(r, retryTimeoutMs);
+            if (big) r.big = await endpoints.get(r.target.from)!.probe(big);
+          }),
+          ...wantIcmp.map(async (r) => {
+            const key = `${r.target.from}>${r.target.dstIp}`;
+            const known = icmpDone.get(key);
+            r.icmp = known ?? (await endpoints.get(r.target.from)!.probe({ proto: 'icmp', ip: r.target.dstIp, timeoutMs: retryTimeoutMs, token: `labctl-${salt}-${++seq}` }));
+          }),
+        ]);
+        mark('retries');
+      }
+    }
+    await readCounters('after');
+    mark('counters-after');
+  } finally {
+    await fleet?.stop();
+    mark('stopped');
+  }
+
+  const run: DataplaneRun = { plan, records, counters, pids, mode, icmp: icmpMode, timings, results: new Map() };
+  run.results = await buildResults(ctx, run);
+  mark('explained');
+  return run;
+}

@@ -1,0 +1,305 @@
+/**
+ * What the data-plane checks probe, computed from the plan alone (pure, synchronous; unit-tested):
+ * - with `expect` entries: exactly those (plus every declared `listen` port no entry covers, as a service probe);
+ * - without: every ordered pair of nodes that share a routed domain (the same switch, or switches joined by
+ *   routers), ICMP, UDP and TCP each, against listeners the doctor starts itself — so both directions are covered —
+ *   plus every declared `listen` port as a service probe from one node that can reach it.
+ * Each target carries the logical path (ports, MACs, next hop) the explanation needs for ovn-trace.
+ */
+import { contains, ipToInt, parseCidr } from '../lab/ipv4.js';
+import type { Plan, PlanInterface, PlanNode } from '../plan/types.js';
+
+export type Proto = 'tcp' | 'udp' | 'icmp';
+export type DataplaneCheckId = 'dataplane.icmp' | 'dataplane.udp' | 'dataplane.tcp' | 'dataplane.service';
+
+/** The doctor's own listeners for the mesh: this port, or one of the next DOCTOR_PORT_TRIES if it is taken. */
+export const DOCTOR_PORT = 47000;
+export const DOCTOR_PORT_TRIES = 9;
+
+/** One side of a logical path, for ovn-trace. */
+export interface PathEnd {
+  node: string;
+  iface: string;
+  lsp: string;
+  switch: string;
+  mac: string;
+  ip: string;
+  mtu: number;
+  /** L2 destination of packets leaving this end towards the other: the peer's MAC, or the router port's */
+  ethDst?: string;
+  /** the next hop is a router (the packet crosses a logical router) */
+  routed: boolean;
+}
+
+export interface Target {
+  /** unique within a run */
+  key: string;
+  check: DataplaneCheckId;
+  kind: 'mesh' | 'expect' | 'service';
+  from: string;
+  /** as written in the lab: a node name or an IPv4 address */
+  to: string;
+  /** the lab node that owns dstIp, if any */
+  toNode?: string;
+  /** the router port that owns dstIp, if any */
+  toRouterPort?: string;
+  dstIp: string;
+  proto: Proto;
+  /** tcp/udp port; undefined for ICMP and for the mesh (the doctor's port on the target, known once it listens) */
+  port?: number;
+  /**
+   * Who must answer: 'doctor' (the doctor's listener echoes a token), 'node' (the node's own software; the port is
+   * declared in `listen`), 'kernel' (ICMP echo), 'none' (an address no listener of ours can serve).
+   */
+  answer: 'doctor' | 'node' | 'kernel' | 'none';
+  expect: 'pass' | 'blocked';
+  /** index of the lab's expect entry */
+  expectIndex?: number;
+  /** forward path (src → dst) and, when dst is a node, the reverse path its replies take */
+  fwd?: PathEnd;
+  rev?: PathEnd;
+  /** why it is not probed (status skip) */
+  skip?: string;
+}
+
+export function subjectOf(t: Pick<Target, 'from' | 'to' | 'proto' | 'port' | 'kind'>): string {
+  return `${t.from}→${t.to} ${t.proto}${t.port !== undefined && t.kind !== 'mesh' ? `/${t.port}` : ''}`;
+}
+
+export function checkOf(proto: Proto, kind: Target['kind']): DataplaneCheckId {
+  if (kind === 'service') return 'dataplane.service';
+  return `dataplane.${proto}`;
+}
+
+// ---------------------------------------------------------------- topology
+
+/** Switch name → routed-domain id: switches joined by a router share a domain (union-find). */
+export function routedDomains(plan: Plan): Map<string, number> {
+  const parent = new Map<string, string>();
+  const find = (x: string): string => {
+    let r = x;
+    for (let i = 0; i < 10_000 && parent.get(r) !== r; i++) r = parent.get(r)!;
+    parent.set(x, r);
+    return r;
+  };
+  for (const s of plan.switches) parent.set(s.name, s.name);
+  const switchOfNet = new Map(plan.switches.map((s) => [s.network, s.name]));
+  for (const r of plan.routers) {
+    const sws = r.ports.map((p) => switchOfNet.get(p.network)).filter((x): x is string => !!x);
+    for (const s of sws.slice(1)) parent.set(find(s), find(sws[0]!));
+  }
+  const ids = new Map<string, number>();
+  const out = new Map<string, number>();
+  for (const s of plan.switches) {
+    const root = find(s.name);
+    if (!ids.has(root)) ids.set(root, ids.size);
+    out.set(s.name, ids.get(root)!);
+  }
+  return out;
+}
+
+function subnetOf(i: PlanInterface): { base: number; prefix: number } {
+  const p = parseCidr(`${i.ip}/${i.prefix}`);
+  if (!p.ok) throw new Error(`bad address ${i.ip}/${i.prefix}`);
+  return p.cidr;
+}
+
+/** How `node` sends to `ip`: the interface (connected subnet first, then the longest matching route) and next hop. */
+export function routeFor(node: PlanNode, ip: string): { iface: PlanInterface; via?: string } | undefined {
+  const dst = ipToInt(ip);
+  for (const i of node.interfaces) if (contains(subnetOf(i), dst)) return { iface: i };
+  let best: { iface: PlanInterface; via: string; prefix: number } | undefined;
+  for (const r of node.routes) {
+    const prefix = r.dst === 'default' ? 0 : Number(r.dst.split('/')[1] ?? 32);
+    const p = r.dst === 'default' ? undefined : parseCidr(r.dst);
+    if (p && !(p.ok && contains(p.cidr, dst))) continue;
+    const iface = node.interfaces.find((i) => i.name === r.dev);
+    if (!iface) continue;
+    if (!best || prefix > best.prefix) best = { iface, via: r.via, prefix };
+  }
+  return best ? { iface: best.iface, via: best.via } : undefined;
+}
+
+interface Owner {
+  node?: PlanNode;
+  iface?: PlanInterface;
+  routerPort?: { name: string; mac: string; network: string; router: string };
+}
+
+/** Which lab object owns an address: a node's interface or a router port. */
+export function ownerOf(plan: Plan, ip: string): Owner | undefined {
+  for (const n of plan.nodes) for (const i of n.interfaces) if (i.ip === ip) return { node: n, iface: i };
+  for (const r of plan.routers)
+    for (const p of r.ports) for (const net of p.networks) if (net.split('/')[0] === ip) return { routerPort: { name: p.name, mac: p.mac, network: p.network, router: r.router } };
+  return undefined;
+}
+
+/** The MAC a packet from `iface` to `ip` (next hop `via`, if routed) is addressed to on the wire. */
+function l2Dst(plan: Plan, iface: PlanInterface, ip: string, via?: string): string | undefined {
+  const hop = via ?? ip;
+  const owner = ownerOf(plan, hop);
+  if (owner?.iface && owner.iface.switch === iface.switch) return owner.iface.mac;
+  if (owner?.routerPort && owner.routerPort.network === iface.network) return owner.routerPort.mac;
+  return undefined;
+}
+
+function pathEnd(plan: Plan, node: PlanNode, ip: string): PathEnd | undefined {
+  const r = routeFor(node, ip);
+  if (!r) return undefined;
+  const ethDst = l2Dst(plan, r.iface, ip, r.via);
+  return {
+    node: node.name,
+    iface: r.iface.name,
+    lsp: r.iface.lsp,
+    switch: r.iface.switch,
+    mac: r.iface.mac,
+    ip: r.iface.ip,
+    mtu: r.iface.mtu,
+    ...(ethDst ? { ethDst } : {}),
+    routed: r.via !== undefined,
+  };
+}
+
+/** The address of `dst` that `src` should use: one on a switch they share, else one in a routed domain they share. */
+export function pickAddress(plan: Plan, src: PlanNode, dst: PlanNode, domains = routedDomains(plan)): PlanInterface | undefined {
+  const srcSwitches = new Set(src.interfaces.map((i) => i.switch));
+  const same = dst.interfaces.find((i) => srcSwitches.has(i.switch));
+  if (same) return same;
+  const srcDomains = new Set(src.interfaces.map((i) => domains.get(i.switch)));
+  return dst.interfaces.find((i) => srcDomains.has(domains.get(i.switch)) && routeFor(src, i.ip));
+}
+
+function fill(plan: Plan, t: Omit<Target, 'key' | 'check'> & { key?: string }): Target {
+  const src = plan.nodes.find((n) => n.name === t.from);
+  const target: Target = { ...t, key: t.key ?? '', check: checkOf(t.proto, t.kind) };
+  if (src && !target.skip) {
+    const fwd = pathEnd(plan, src, t.dstIp);
+    if (fwd) target.fwd = fwd;
+    else target.skip = `${t.from} has no route to ${t.dstIp}`;
+    const dstNode = t.toNode ? plan.nodes.find((n) => n.name === t.toNode) : undefined;
+    if (dstNode && fwd) {
+      const rev = pathEnd(plan, dstNode, fwd.ip);
+      if (rev) {
+        // the reply leaves through the interface that owns dstIp when that one routes back; pathEnd picked by route
+        target.rev = rev;
+      }
+    }
+  }
+  if (!target.key) target.key = `${target.check}:${t.kind}:${t.from}>${t.to}:${t.proto}/${t.port ?? ''}:${t.expect}`;
+  return target;
+}
+
+// ---------------------------------------------------------------- target lists
+
+export function meshTargets(plan: Plan): Target[] {
+  const domains = routedDomains(plan);
+  const out: Target[] = [];
+  for (const a of plan.nodes)
+    for (const b of plan.nodes) {
+      if (a === b) continue;
+      const addr = pickAddress(plan, a, b, domains);
+      if (!addr) continue;
+      for (const proto of ['icmp', 'udp', 'tcp'] as const)
+        out.push(
+          fill(plan, {
+            kind: 'mesh',
+            from: a.name,
+            to: b.name,
+            toNode: b.name,
+            dstIp: addr.ip,
+            proto,
+            answer: proto === 'icmp' ? 'kernel' : 'doctor',
+            expect: 'pass',
+          }),
+        );
+    }
+  return out;
+}
+
+/** Is `ip` inside one of the lab's subnets? */
+function inLab(plan: Plan, ip: string): boolean {
+  const n = ipToInt(ip);
+  return plan.switches.some((s) => {
+    const p = parseCidr(s.subnet);
+    return p.ok && contains(p.cidr, n);
+  });
+}
+
+export function expectTargets(plan: Plan): Target[] {
+  const domains = routedDomains(plan);
+  return plan.expect.map((e, i) => {
+    const src = plan.nodes.find((n) => n.name === e.from);
+    const base = { kind: 'expect' as const, from: e.from, to: e.to, proto: e.proto, expect: e.result, expectIndex: i, ...(e.port !== undefined ? { port: e.port } : {}) };
+    const key = `expect:${i}`;
+    if (!src) return fill(plan, { ...base, key, dstIp: e.to, answer: 'none', skip: `${e.from} is not a node of this lab` });
+    const dstNode = plan.nodes.find((n) => n.name === e.to);
+    let dstIp: string;
+    let toNode: PlanNode | undefined = dstNode;
+    let toRouterPort: string | undefined;
+    if (dstNode) {
+      const addr = pickAddress(plan, src, dstNode, domains);
+      if (!addr) return fill(plan, { ...base, key, toNode: dstNode.name, dstIp: dstNode.interfaces[0]?.ip ?? '', answer: 'none', skip: `${e.from} and ${e.to} share no network or router` });
+      dstIp = addr.ip;
+    } else {
+      dstIp = e.to;
+      const owner = ownerOf(plan, e.to);
+      toNode = owner?.node;
+      toRouterPort = owner?.routerPort?.name;
+      if (!owner && !inLab(plan, e.to))
+        return fill(plan, { ...base, key, dstIp, answer: 'none', skip: `${e.to} is not an address of this lab: the doctor sends traffic only inside the lab` });
+    }
+    let answer: Target['answer'];
+    if (e.proto === 'icmp') answer = 'kernel';
+    else if (!toNode) answer = 'none';
+    else answer = toNode.listen.some((l) => l.proto === e.proto && l.port === e.port) ? 'node' : 'doctor';
+    return fill(plan, { ...base, key, dstIp, answer, ...(toNode ? { toNode: toNode.name } : {}), ...(toRouterPort ? { toRouterPort } : {}) });
+  });
+}
+
+/** Every declared `listen` port no passing expect entry covers: probed from one node that can reach it. */
+export function serviceTargets(plan: Plan, covered: Target[]): Target[] {
+  const domains = routedDomains(plan);
+  const out: Target[] = [];
+  for (const t of plan.nodes)
+    for (const l of t.listen) {
+      const isCovered = covered.some((c) => c.toNode === t.name && c.proto === l.proto && c.port === l.port && c.expect === 'pass' && !c.skip);
+      if (isCovered) continue;
+      const blocked = new Set(plan.expect.filter((e) => e.to === t.name && e.result === 'blocked' && (e.proto === l.proto || e.proto === 'icmp') && (e.port === undefined || e.port === l.port)).map((e) => e.from));
+      const friends = new Set(plan.expect.filter((e) => e.to === t.name && e.result === 'pass').map((e) => e.from));
+      const tSwitches = new Set(t.interfaces.map((i) => i.switch));
+      const candidates = plan.nodes
+        .filter((s) => s !== t && !blocked.has(s.name) && pickAddress(plan, s, t, domains))
+        .map((s, order) => ({ s, order, rank: (friends.has(s.name) ? 0 : 2) + (s.interfaces.some((i) => tSwitches.has(i.switch)) ? 0 : 1) }))
+        .sort((a, b) => a.rank - b.rank || a.order - b.order);
+      const src = candidates[0]?.s;
+      const base = { kind: 'service' as const, to: t.name, toNode: t.name, proto: l.proto, port: l.port, answer: 'node' as const, expect: 'pass' as const };
+      if (!src) {
+        out.push(fill(plan, { ...base, from: t.name, dstIp: t.interfaces[0]?.ip ?? '', skip: `no other node can reach ${t.name} to probe ${l.proto}/${l.port}` }));
+        continue;
+      }
+      out.push(fill(plan, { ...base, from: src.name, dstIp: pickAddress(plan, src, t, domains)!.ip }));
+    }
+  return out;
+}
+
+/** Everything a doctor run probes, in a stable order. */
+export function planTargets(plan: Plan): Target[] {
+  const main = plan.expect.length ? expectTargets(plan) : meshTargets(plan);
+  return [...main, ...serviceTargets(plan, main)];
+}
+
+/** Listeners the doctor must start, per node: the mesh port (with fallbacks) and expected ports nobody declares. */
+export function listenersFor(targets: Target[]): Map<string, { proto: 'tcp' | 'udp'; port: number; tries: number }[]> {
+  const out = new Map<string, { proto: 'tcp' | 'udp'; port: number; tries: number }[]>();
+  const add = (node: string, proto: 'tcp' | 'udp', port: number, tries: number) => {
+    const list = out.get(node) ?? [];
+    if (!list.some((l) => l.proto === proto && l.port === port)) list.push({ proto, port, tries });
+    out.set(node, list);
+  };
+  for (const t of targets) {
+    if (t.skip || t.answer !== 'doctor' || !t.toNode || t.proto === 'icmp') continue;
+    if (t.kind === 'mesh') add(t.toNode, t.proto, DOCTOR_PORT, DOCTOR_PORT_TRIES);
+    else if (t.port !== undefined) add(t.toNode, t.proto, t.port, 0);
+  }
+  return out;
+}
