@@ -20,6 +20,11 @@ import { hostOvsdb } from './host-ovsdb.js';
 import { hostSbConnection } from './host-sb-connection.js';
 import { hostTools } from './host-tools.js';
 import type { DoctorCheck } from './runner.js';
+import { dataplaneConntrack } from './dataplane-conntrack.js';
+import { dataplaneIcmp } from './dataplane-icmp.js';
+import { dataplaneService } from './dataplane-service.js';
+import { dataplaneTcp } from './dataplane-tcp.js';
+import { dataplaneUdp } from './dataplane-udp.js';
 import { wiringAddress } from './wiring-address.js';
 import { wiringBinding } from './wiring-binding.js';
 import { wiringContainer } from './wiring-container.js';
@@ -58,5 +63,10 @@ export const CHECKS: DoctorCheck[] = [
   wiringBinding,
   wiringOvnInstalled,
 
-  // ---- dataplane
+  // ---- dataplane: one shared probe run (src/probe) serves icmp, udp, tcp and service
+  dataplaneIcmp,
+  dataplaneUdp,
+  dataplaneTcp,
+  dataplaneService,
+  dataplaneConntrack,
 ];

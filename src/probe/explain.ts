@@ -411,6 +411,21 @@ export async function buildResults(ctx: DataplaneContext, run: DataplaneRun): Pr
     if (v.fix) res.fix = v.fix;
     out.get(r.target.check)!.push(res);
   });
+  // A check with nothing to probe says why, rather than passing silently.
+  const mesh = !run.plan.expect.length;
+  for (const [id, list] of out) {
+    if (list.length) continue;
+    const what = id.replace('dataplane.', '');
+    const why =
+      id === 'dataplane.service'
+        ? run.plan.nodes.some((n) => n.listen.length)
+          ? 'every declared listen port is covered by an expect entry'
+          : 'no node declares a listen port'
+        : mesh
+          ? 'no two nodes share a routed domain'
+          : `no expect entry uses ${what}`;
+    list.push({ id, layer: 'dataplane', subject: run.plan.lab, status: 'skip', evidence: `nothing to probe: ${why}` });
+  }
   // One cause, one root: within a check, a failure with the same cause and fix as an earlier one follows from it.
   for (const list of out.values()) {
     const firstOf = new Map<string, CheckResult>();

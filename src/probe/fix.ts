@@ -5,7 +5,7 @@
  * the result's fix line says what to do, and fix() returns undefined.
  */
 import type { CheckResult } from '../../checks/types.js';
-import { flushAddresses } from '../drivers/conntrack.js';
+import { run } from '../exec.js';
 import type { DataplaneContext } from './session.js';
 
 async function pidOf(ctx: DataplaneContext, node: string): Promise<number | undefined> {
@@ -33,11 +33,13 @@ export async function dataplaneFix(ctx: DataplaneContext, result: CheckResult): 
     ]);
     return `removed ACL ${String(acl.uuid ?? '').slice(0, 8)} (${acl.direction} ${acl.priority} ${acl.match}) from ${acl.owner.name}`;
   }
-  if (result.cause === 'stale-conntrack' && Array.isArray(d.addresses)) {
-    const addrs = d.addresses.map(String).filter((a) => /^\d{1,3}(\.\d{1,3}){3}$/.test(a));
-    if (!addrs.length) return undefined;
-    await flushAddresses(ctx.plan.ovn.bridge, addrs);
-    return `flushed conntrack entries of ${addrs.join(', ')}`;
+  if (result.cause === 'stale-conntrack' && Array.isArray(d.flush)) {
+    // exactly the zones of this lab and the stale address: other labs may use the same addresses
+    const cmds = (d.flush as unknown[]).filter(
+      (c): c is string[] => Array.isArray(c) && c.length === 3 && c[0] === 'dpctl/flush-conntrack' && /^zone=\d+$/.test(String(c[1])) && /^ct_nw_(src|dst)=\d{1,3}(\.\d{1,3}){3}$/.test(String(c[2])),
+    );
+    for (const c of cmds) await run('ovs-appctl', c, { timeoutMs: 10_000 });
+    return cmds.length ? `flushed ${cmds.map((c) => `${c[1]} ${c[2]}`).join(', ')}` : undefined;
   }
   return undefined;
 }

@@ -1,0 +1,146 @@
+/**
+ * Stale conntrack (userspace datapath): entries in the conntrack zones of the lab's logical ports (and routers)
+ * that still name an address inside the lab's subnets which the plan no longer gives anyone. ovn-controller does
+ * not flush conntrack when a port's addresses change (doctor-notes.md), so after a readdress or a moved VIP the
+ * old entries keep steering packets. Zones come from `ovn-appctl -t ovn-controller ct-zone-list`; entries from
+ * `ovs-appctl dpctl/dump-conntrack` (format: `tcp,orig=(src=…,dst=…,sport=…,dport=…),reply=(…),zone=N,…`).
+ */
+import type { CheckResult } from '../../checks/types.js';
+import { datapathType } from '../drivers/conntrack.js';
+import { formatCommand, run } from '../exec.js';
+import { contains, ipToInt, isIPv4, parseCidr } from '../lab/ipv4.js';
+import { ctZones } from '../ops/conntrack.js';
+import type { Plan } from '../plan/types.js';
+import type { DataplaneContext } from './session.js';
+
+export interface CtEntry {
+  proto: string;
+  zone: number;
+  orig: { src?: string; dst?: string; sport?: number; dport?: number };
+  reply: { src?: string; dst?: string };
+  state?: string;
+  raw: string;
+}
+
+function tuple(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of (text ?? '').split(',')) {
+    const i = kv.indexOf('=');
+    if (i > 0) out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+export function parseConntrack(dump: string): CtEntry[] {
+  const out: CtEntry[] = [];
+  for (const line of dump.split('\n')) {
+    const raw = line.trim();
+    const m = /^(\w+),orig=\(([^)]*)\),reply=\(([^)]*)\)(.*)$/.exec(raw);
+    if (!m) continue;
+    const o = tuple(m[2]);
+    const r = tuple(m[3]);
+    const zone = /(?:^|,)zone=(\d+)/.exec(m[4]!);
+    const state = /state=([A-Z_]+)/.exec(m[4]!);
+    out.push({
+      proto: m[1]!,
+      zone: zone ? Number(zone[1]) : 0,
+      orig: { src: o.src, dst: o.dst, ...(o.sport ? { sport: Number(o.sport) } : {}), ...(o.dport ? { dport: Number(o.dport) } : {}) },
+      reply: { src: r.src, dst: r.dst },
+      ...(state ? { state: state[1] } : {}),
+      raw,
+    });
+  }
+  return out;
+}
+
+/** Addresses the plan gives someone: node interfaces, router ports, gateways. */
+export function plannedAddresses(plan: Plan): Set<string> {
+  const s = new Set<string>();
+  for (const n of plan.nodes) for (const i of n.interfaces) {
+    s.add(i.ip);
+    if (i.gateway) s.add(i.gateway);
+  }
+  for (const r of plan.routers) for (const p of r.ports) for (const net of p.networks) s.add(net.split('/')[0]!);
+  return s;
+}
+
+export interface StaleAddress {
+  address: string;
+  zones: number[];
+  entries: CtEntry[];
+}
+
+/** Entries in `zones` naming an address inside the lab's subnets that the plan does not give anyone. */
+export function findStale(entries: CtEntry[], zones: Set<number>, plan: Plan): StaleAddress[] {
+  const planned = plannedAddresses(plan);
+  const subnets = plan.switches.map((sw) => parseCidr(sw.subnet)).flatMap((p) => (p.ok ? [p.cidr] : []));
+  const inLab = (ip: string) => isIPv4(ip) && subnets.some((c) => contains(c, ipToInt(ip)));
+  const by = new Map<string, StaleAddress>();
+  for (const e of entries) {
+    if (!zones.has(e.zone)) continue;
+    for (const ip of new Set([e.orig.src, e.orig.dst, e.reply.src, e.reply.dst])) {
+      if (!ip || planned.has(ip) || !inLab(ip)) continue;
+      const s = by.get(ip) ?? { address: ip, zones: [], entries: [] };
+      if (!s.zones.includes(e.zone)) s.zones.push(e.zone);
+      s.entries.push(e);
+      by.set(ip, s);
+    }
+  }
+  return [...by.values()].sort((a, b) => ipToInt(a.address) - ipToInt(b.address));
+}
+
+/** The exact flushes for one stale address: per zone, by the side of the original tuple it appears on. */
+export function flushCommands(s: StaleAddress): string[][] {
+  const cmds = new Map<string, string[]>();
+  for (const e of s.entries) {
+    const dirs = [e.orig.src === s.address || e.reply.dst === s.address ? 'src' : '', e.orig.dst === s.address || e.reply.src === s.address ? 'dst' : ''];
+    for (const d of dirs.filter(Boolean)) cmds.set(`${e.zone}/${d}`, ['dpctl/flush-conntrack', `zone=${e.zone}`, `ct_nw_${d}=${s.address}`]);
+  }
+  return [...cmds.values()];
+}
+
+export async function conntrackResults(ctx: DataplaneContext): Promise<CheckResult[]> {
+  const { plan } = ctx;
+  const base = { id: 'dataplane.conntrack', layer: 'dataplane' as const };
+  const dp = await datapathType(plan.ovn.bridge);
+  if (dp !== 'netdev')
+    return [{ ...base, subject: 'conntrack', status: 'skip', evidence: `${plan.ovn.bridge} uses the ${dp} datapath: conntrack lives in the kernel, not checked here` }];
+  const zonesByPort = await ctZones();
+  const zoneOwner = new Map<number, string>();
+  for (const n of plan.nodes) for (const i of n.interfaces) {
+    const z = zonesByPort.get(i.lsp);
+    if (z !== undefined) zoneOwner.set(z, `${n.name}.${i.name}`);
+  }
+  try {
+    const nb = await ctx.ovn.readLab(plan.lab);
+    for (const r of nb.routers)
+      for (const suffix of ['_dnat', '_snat']) {
+        const z = zonesByPort.get(`${r.uuid}${suffix}`);
+        if (z !== undefined) zoneOwner.set(z, `router ${r.name}${suffix.replace('_', ' ')}`);
+      }
+  } catch {
+    // router zones are a bonus; node zones are what matter
+  }
+  const dump = await run('ovs-appctl', ['dpctl/dump-conntrack'], { timeoutMs: 20_000 });
+  const entries = parseConntrack(dump.stdout);
+  const zones = new Set(zoneOwner.keys());
+  const mine = entries.filter((e) => zones.has(e.zone));
+  const stale = findStale(entries, zones, plan);
+  if (!stale.length)
+    return [{ ...base, subject: 'conntrack', status: 'pass', evidence: `${mine.length} conntrack entries in the lab's ${zones.size} zones; none names an address the plan does not give anyone`, data: { entries: mine.length, zones: zones.size } }];
+  return stale.map((s) => {
+    const owners = s.zones.map((z) => `${z} (${zoneOwner.get(z)})`).join(', ');
+    const e = s.entries[0]!;
+    const example = `${e.proto} ${e.orig.src}→${e.orig.dst}${e.orig.dport !== undefined ? `:${e.orig.dport}` : ''}${e.state ? ` ${e.state}` : ''}`;
+    const nodes = [...new Set(s.zones.map((z) => zoneOwner.get(z)?.split('.')[0]).filter((n): n is string => !!n && plan.nodes.some((x) => x.name === n)))];
+    return {
+      ...base,
+      subject: `conntrack ${s.address}`,
+      status: 'fail' as const,
+      cause: 'stale-conntrack' as const,
+      evidence: `${s.entries.length} conntrack entr${s.entries.length === 1 ? 'y' : 'ies'} in zone ${owners} still name ${s.address}, which the plan gives no node or router (e.g. ${example})`,
+      fix: flushCommands(s).map((a) => formatCommand('ovs-appctl', a)).join(' && '),
+      data: { addresses: [s.address], zones: s.zones, flush: flushCommands(s), entries: s.entries.length, nodes },
+    };
+  });
+}
