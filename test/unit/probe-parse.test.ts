@@ -1,0 +1,70 @@
+/** The agent's broker manifest and the conntrack dump: the two formats the data-plane layer parses itself. */
+import { describe, expect, it } from 'vitest';
+import { compilePlan } from '../../src/plan/compile.js';
+import { checkLab } from '../../src/lab/load.js';
+import { parseManifest } from '../../src/probe/agent.js';
+import { findStale, flushCommands, parseConntrack, plannedAddresses } from '../../src/probe/conntrack.js';
+
+describe('broker manifest', () => {
+  it('parses sockets, ranges, listeners and errors per node', () => {
+    const m = parseManifest(
+      'web|123|i:5|ltcp/47000:47000@3|ludp/47000:47001@4|ltcp/80!EADDRINUSE|t:6-9,12|u:13-14 db|456|i!EPERM|t!EMFILE|e:something-odd',
+    );
+    expect(m).toEqual([
+      {
+        node: 'web',
+        pid: 123,
+        icmpFd: 5,
+        tcp: [6, 7, 8, 9, 12],
+        udp: [13, 14],
+        listeners: [
+          { proto: 'tcp', want: 47000, port: 47000, fd: 3 },
+          { proto: 'udp', want: 47000, port: 47001, fd: 4 },
+          { proto: 'tcp', want: 80, code: 'EADDRINUSE' },
+        ],
+        errors: [],
+      },
+      { node: 'db', pid: 456, tcp: [], udp: [], listeners: [], errors: ['icmp: EPERM', 'tcp: EMFILE', 'something-odd'] },
+    ]);
+    expect(parseManifest('')).toEqual([]);
+  });
+});
+
+describe('conntrack', () => {
+  const dump = [
+    'tcp,orig=(src=10.0.2.2,dst=10.0.1.10,sport=42172,dport=80),reply=(src=10.0.1.10,dst=10.0.2.2,sport=80,dport=42172),zone=1,protoinfo=(state=TIME_WAIT)',
+    'icmp,orig=(src=10.0.2.2,dst=10.0.1.99,id=49297,type=8,code=0),reply=(src=10.0.1.99,dst=10.0.2.2,id=49297,type=0,code=0),zone=6',
+    'udp,orig=(src=10.0.1.77,dst=10.0.1.2,sport=47137,dport=5353),reply=(src=10.0.1.2,dst=10.0.1.77,sport=5353,dport=47137),zone=3',
+    'udp,orig=(src=10.0.1.55,dst=10.0.1.2,sport=1,dport=2),reply=(src=10.0.1.2,dst=10.0.1.55,sport=2,dport=1),zone=42',
+    'tcp,orig=(src=10.0.2.2,dst=192.0.2.1,sport=1,dport=2),reply=(src=192.0.2.1,dst=10.0.2.2,sport=2,dport=1),zone=6',
+  ].join('\n');
+  const { lab } = checkLab(
+    `name: ct
+networks:
+  vpc-a: { subnet: 10.0.1.0/24 }
+  vpc-b: { subnet: 10.0.2.0/24 }
+routers:
+  edge: { links: [vpc-a, vpc-b] }
+nodes:
+  web: { interfaces: [{ network: vpc-a, ip: 10.0.1.10 }] }
+  db: { interfaces: [{ network: vpc-a, ip: 10.0.1.2 }] }
+  client: { interfaces: [{ network: vpc-b, ip: 10.0.2.2 }] }
+`,
+    'ct.yml',
+  );
+  const plan = compilePlan(lab!);
+
+  it('parses entries with their zone and state', () => {
+    const e = parseConntrack(dump);
+    expect(e).toHaveLength(5);
+    expect(e[0]).toMatchObject({ proto: 'tcp', zone: 1, orig: { src: '10.0.2.2', dst: '10.0.1.10', dport: 80 }, state: 'TIME_WAIT' });
+    expect(plannedAddresses(plan)).toContain('10.0.1.1');
+  });
+
+  it('finds unplanned lab addresses in the lab zones only, and flushes exactly those', () => {
+    const stale = findStale(parseConntrack(dump), new Set([1, 3, 6]), plan);
+    expect(stale.map((s) => s.address)).toEqual(['10.0.1.77', '10.0.1.99']); // .55 is in another zone, 192.0.2.1 outside the lab
+    expect(flushCommands(stale[0]!)).toEqual([['dpctl/flush-conntrack', 'zone=3', 'ct_nw_src=10.0.1.77']]);
+    expect(flushCommands(stale[1]!)).toEqual([['dpctl/flush-conntrack', 'zone=6', 'ct_nw_dst=10.0.1.99']]);
+  });
+});
