@@ -46,34 +46,38 @@ export const ICMP_SHIM = `$^F = 1 << 30; if (socket(my $s, 2, 2, 1)) { $ENV{LABC
  * execs nsenter into the next step's netns, or the final command after the last step. Bounded: one pass per step.
  */
 export const BROKER_SHIM = String.raw`
-use strict; use warnings; use Socket qw(PF_INET SOCK_STREAM SOCK_DGRAM SOL_SOCKET SO_REUSEADDR INADDR_ANY pack_sockaddr_in); use Errno;
+use strict;
 $^F = 1 << 30;
 our @KEEP;
+# socket constants: Linux's generic values, passed in by the client; other ABIs load Socket (10 ms more per step)
+my ($AF_INET, $STREAM, $DGRAM, $SOL, $REUSE) = split /,/, ($ENV{LABCTL_SOCKCONST} // '');
+unless (defined $REUSE) { require Socket; ($AF_INET, $STREAM, $DGRAM, $SOL, $REUSE) = (Socket::AF_INET(), Socket::SOCK_STREAM(), Socket::SOCK_DGRAM(), Socket::SOL_SOCKET(), Socket::SO_REUSEADDR()) }
 sub errname { my $n = 0 + $!; for my $k (keys %!) { return $k if $!{$k} } return "E$n" }
 my (@steps, @final); my $i = 0;
 while ($i < @ARGV && $ARGV[$i] ne '--') { push @steps, $ARGV[$i++] }
 @final = @ARGV[$i + 1 .. $#ARGV];
-die "no final command\n" unless @final;
+die "no final command
+" unless @final;
 my $step = shift @steps;
 my ($node, $pid, $icmp, $nt, $nu, $ls) = split /\|/, $step, 6;
 my @out = ($node, $pid);
-if ($icmp) { my $s; if (socket($s, PF_INET, SOCK_DGRAM, 1)) { push @KEEP, $s; push @out, 'i:' . fileno($s) } else { push @out, 'i!' . errname() } }
+if ($icmp) { my $s; if (socket($s, $AF_INET, $DGRAM, 1)) { push @KEEP, $s; push @out, 'i:' . fileno($s) } else { push @out, 'i!' . errname() } }
 for my $l (split /,/, ($ls // '')) {
   my ($p, $want, $tries) = $l =~ m{^(tcp|udp)/(\d+)\+(\d+)$} or next;
   my ($ok, $err);
   for my $k (0 .. $tries) {
     my $port = $want + $k; last if $port > 65535;
     my $s;
-    unless (socket($s, PF_INET, $p eq 'tcp' ? SOCK_STREAM : SOCK_DGRAM, 0)) { $err = errname(); last }
-    setsockopt($s, SOL_SOCKET, SO_REUSEADDR, 1) if $p eq 'tcp';
-    if (bind($s, pack_sockaddr_in($port, INADDR_ANY)) && ($p ne 'tcp' || listen($s, 1024))) { push @KEEP, $s; push @out, "l$p/$want:$port\@" . fileno($s); $ok = 1; last }
+    unless (socket($s, $AF_INET, $p eq 'tcp' ? $STREAM : $DGRAM, 0)) { $err = errname(); last }
+    setsockopt($s, $SOL, $REUSE, pack('i', 1)) if $p eq 'tcp';
+    if (bind($s, pack('S n a4 x8', $AF_INET, $port, "\0\0\0\0")) && ($p ne 'tcp' || listen($s, 1024))) { push @KEEP, $s; push @out, "l$p/$want:$port\@" . fileno($s); $ok = 1; last }
     $err = errname(); close $s; last unless $err eq 'EADDRINUSE';
   }
   push @out, "l$p/$want!" . ($err // 'EINVAL') unless $ok;
 }
-for my $spec (['t', SOCK_STREAM, $nt], ['u', SOCK_DGRAM, $nu]) {
+for my $spec (['t', $STREAM, $nt], ['u', $DGRAM, $nu]) {
   my ($tag, $type, $n) = @$spec; my (@fds, $err);
-  for (1 .. ($n || 0)) { my $s; if (socket($s, PF_INET, $type, 0)) { push @KEEP, $s; push @fds, fileno($s) } else { $err = errname(); last } }
+  for (1 .. ($n || 0)) { my $s; if (socket($s, $AF_INET, $type, 0)) { push @KEEP, $s; push @fds, fileno($s) } else { $err = errname(); last } }
   my @r; for my $fd (@fds) { if (@r && $r[-1][1] == $fd - 1) { $r[-1][1] = $fd } else { push @r, [$fd, $fd] } }
   push @out, "$tag:" . join(',', map { $_->[0] == $_->[1] ? $_->[0] : "$_->[0]-$_->[1]" } @r) if @fds;
   push @out, "$tag!$err" if $err;
@@ -82,6 +86,13 @@ $ENV{LABCTL_MANIFEST} = join(' ', grep { length } ($ENV{LABCTL_MANIFEST} // ''),
 if (@steps) { my $next = (split /\|/, $steps[0])[1]; exec 'nsenter', '-t', $next, '-n', $^X, '-e', $ENV{LABCTL_SHIM}, @steps, '--', @final; die "exec nsenter: $!\n" }
 exec { $final[0] } @final; die "exec $final[0]: $!\n";
 `;
+
+/**
+ * AF_INET, SOCK_STREAM, SOCK_DGRAM, SOL_SOCKET, SO_REUSEADDR on Linux ABIs that use the generic values (x86, arm,
+ * arm64, ppc, s390, riscv, loongarch); elsewhere (mips, sparc, …) the shim loads perl's Socket module instead.
+ */
+const SOCKCONST =
+  process.platform === 'linux' && ['x64', 'ia32', 'arm', 'arm64', 'ppc64', 's390x', 'riscv64', 'loong64'].includes(process.arch) ? '2,1,2,1,2' : undefined;
 
 export interface AgentOptions {
   /** 'auto' (broker when perl is on the host), 'broker' or 'local' */
@@ -438,7 +449,7 @@ export class ProbeFleet {
           label,
           'nsenter',
           ['-t', String(group[0]!.pid), '-n', which('perl')!, '-e', BROKER_SHIM, ...steps, '--', process.execPath, script],
-          agentEnv(this.opts, { LABCTL_SHIM: BROKER_SHIM, LABCTL_MANIFEST: '' }),
+          agentEnv(this.opts, { LABCTL_SHIM: BROKER_SHIM, LABCTL_MANIFEST: '', ...(SOCKCONST ? { LABCTL_SOCKCONST: SOCKCONST } : {}) }),
         );
         let hello: Hello;
         try {
