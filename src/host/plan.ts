@@ -276,6 +276,15 @@ export function planHostStart(
 
   // dockerd
   if (ok(report, 'dockerd')) steps.push(already('dockerd', 'dockerd'));
+  else if (report.dockerHung)
+    // a second dockerd would only fail on the first one's pidfile; the final check reports it with the fix
+    steps.push({
+      id: 'dockerd',
+      title: 'dockerd',
+      action: 'skip',
+      detail: 'running but hung (answers /_ping, not /info): restart it by hand',
+      commands: [],
+    });
   else if (facts.systemd)
     steps.push({
       id: 'dockerd',

@@ -55,16 +55,15 @@ async function probeCmd(file: string, args: string[]): Promise<CommandProbe> {
 
 const firstLine = (s: string) => s.split('\n')[0]?.trim() ?? '';
 
-async function probeDockerApi(socketPath: string): Promise<CommandProbe> {
+/**
+ * dockerd answers /_ping from a goroutine of its own, so a daemon whose network controller is deadlocked (a known
+ * Docker 20.10 libnetwork bug under many concurrent container exits: every create, start and /info then hangs)
+ * still pings. /info takes that lock: answering ping but not /info within the bound means "hung", not "up".
+ */
+async function probeDockerApi(socketPath: string): Promise<HostFacts['docker']> {
   const docker = new Docker({ socketPath, timeout: PROBE_TIMEOUT_MS });
   try {
     await docker.ping();
-    try {
-      const v = await docker.version();
-      return { ok: true, detail: `Docker ${v.Version} (API ${v.ApiVersion}) on ${socketPath}` };
-    } catch {
-      return { ok: true, detail: `answers on ${socketPath}` };
-    }
   } catch (err) {
     const e = err as { code?: string; message?: string };
     const why =
@@ -72,8 +71,24 @@ async function probeDockerApi(socketPath: string): Promise<CommandProbe> {
         ? 'no socket'
         : e.code === 'ECONNREFUSED'
           ? 'connection refused'
-          : firstLine(e.message ?? String(err));
+          : e.code === 'EACCES'
+            ? 'permission denied'
+            : firstLine(e.message ?? String(err));
     return { ok: false, detail: `no answer on ${socketPath} (${why})` };
+  }
+  try {
+    const info = (await docker.info()) as { ServerVersion?: string; ContainersRunning?: number };
+    return {
+      ok: true,
+      detail: `Docker ${info.ServerVersion ?? '?'} on ${socketPath} (${info.ContainersRunning ?? '?'} containers running)`,
+    };
+  } catch (err) {
+    const why = firstLine((err as Error).message ?? String(err));
+    return {
+      ok: false,
+      hung: true,
+      detail: `answers /_ping on ${socketPath} but not /info within ${PROBE_TIMEOUT_MS / 1000} s (${why}): dockerd is hung`,
+    };
   }
 }
 

@@ -86,6 +86,8 @@ export interface HostReport {
   /** NB, SB and ovn-northd are expected on this host */
   embedded: boolean;
   kernelModule: KernelModuleState;
+  /** dockerd answers /_ping but not /info: running, but deadlocked (starting another one would not help) */
+  dockerHung: boolean;
   /** the datapath type bridges must use here: system only with the kernel module */
   datapath: 'system' | 'netdev';
   /** the chassis keys as found on the Open_vSwitch row (only the keys that are set) */
@@ -116,7 +118,8 @@ export interface HostFacts {
   tools: Record<string, boolean>;
   optionalTools: Record<string, boolean>;
   kernelModule: KernelModuleState;
-  docker: CommandProbe;
+  /** hung: answers /_ping but not /info (daemon deadlocked) */
+  docker: CommandProbe & { hung?: boolean };
   ovsdb: CommandProbe & {
     externalIds?: Record<string, string>;
     ovsVersion?: string;
@@ -245,7 +248,15 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
 
   // ---- daemons
   if (facts.docker.ok) pass('dockerd', 'dockerd API', 'daemons', facts.docker.detail);
-  else fail('dockerd', 'dockerd API', 'daemons', facts.docker.detail, 'docker-unreachable', START);
+  else
+    fail(
+      'dockerd',
+      'dockerd API',
+      'daemons',
+      facts.docker.detail,
+      'docker-unreachable',
+      facts.docker.hung ? 'restart dockerd: kill $(cat /var/run/docker.pid), then labctl host start' : START,
+    );
 
   const ovsdbRow = facts.ovsdb.ok
     ? pass('ovsdb-server', 'ovsdb-server', 'daemons', facts.ovsdb.detail)
@@ -558,6 +569,7 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
     remote,
     embedded,
     kernelModule: kernel,
+    dockerHung: Boolean(facts.docker.hung),
     datapath: usableDatapath(kernel, keys['ovn-bridge-datapath-type']),
     keys,
     bridge: {

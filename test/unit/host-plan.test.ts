@@ -24,7 +24,8 @@ const facts = (over: Partial<StartFacts> = {}): StartFacts => ({
   ...over,
 });
 const report = (over: Partial<HostFacts> = {}) => evaluateHost(healthyFacts(over));
-const step = (steps: { id: string }[], id: string) => steps.find((s) => s.id === id) as ReturnType<typeof planHostStart>['steps'][number];
+const step = (steps: { id: string }[], id: string) =>
+  steps.find((s) => s.id === id) as ReturnType<typeof planHostStart>['steps'][number];
 const allCommands = (steps: { commands: readonly (readonly string[])[]; spawn?: unknown }[]) =>
   steps.flatMap((s) => [...s.commands, ...(s.spawn ? [['<spawn>']] : [])]);
 
@@ -71,7 +72,9 @@ describe('planHostStart', () => {
     expect(step(steps, 'dockerd').spawn?.argv).toEqual(['dockerd']);
     expect(step(steps, 'dockerd').spawn?.log).toBe('/var/log/labctl/dockerd.log');
     // the stored system-id survives the restart: ovs-ctl writes whatever --system-id says
-    expect(step(steps, 'ovsdb-server').commands).toEqual([[OVS_CTL, '--no-ovs-vswitchd', '--system-id=kept-id', 'start']]);
+    expect(step(steps, 'ovsdb-server').commands).toEqual([
+      [OVS_CTL, '--no-ovs-vswitchd', '--system-id=kept-id', 'start'],
+    ]);
     const vswitchd = step(steps, 'ovs-vswitchd').commands[0]!;
     expect(vswitchd.slice(0, 4)).toEqual(['ovs-vswitchd', '--pidfile', '--detach', '--log-file']);
     expect(allCommands(steps).some((c) => c[0] === OVS_CTL && !c.includes('--no-ovs-vswitchd'))).toBe(false);
@@ -92,7 +95,15 @@ describe('planHostStart', () => {
 
   it('systemd host: units, except ovs-vswitchd without the kernel module (the unit would try to load it)', () => {
     const down = { ok: false, detail: 'down' };
-    const r = report({ docker: down, ovsdb: down, vswitchd: down, nb: down, northd: down, controller: down, connection: undefined });
+    const r = report({
+      docker: down,
+      ovsdb: down,
+      vswitchd: down,
+      nb: down,
+      northd: down,
+      controller: down,
+      connection: undefined,
+    });
     const { steps } = planHostStart(r, facts({ systemd: true }));
     expect(step(steps, 'dockerd').commands).toEqual([['systemctl', 'start', 'docker']]);
     expect(step(steps, 'ovsdb-server').commands).toEqual([['systemctl', 'start', 'ovsdb-server']]);
@@ -100,19 +111,42 @@ describe('planHostStart', () => {
     expect(step(steps, 'ovn-central').commands).toEqual([['systemctl', 'start', 'ovn-central']]);
     expect(step(steps, 'ovn-controller').commands).toEqual([['systemctl', 'start', 'ovn-host']]);
 
-    const withModule = planHostStart(evaluateHost({ ...healthyFacts({ vswitchd: down }), kernelModule: MODULE }), facts({ systemd: true, kernel: MODULE }));
+    const withModule = planHostStart(
+      evaluateHost({ ...healthyFacts({ vswitchd: down }), kernelModule: MODULE }),
+      facts({ systemd: true, kernel: MODULE }),
+    );
     expect(step(withModule.steps, 'ovs-vswitchd').commands).toEqual([['systemctl', 'start', 'ovs-vswitchd']]);
   });
 
+  it('a hung dockerd (ping yes, /info no) is not started a second time', () => {
+    const r = report({ docker: { ok: false, hung: true, detail: 'hung' } });
+    expect(r.dockerHung).toBe(true);
+    const { steps } = planHostStart(r, facts());
+    expect(step(steps, 'dockerd')).toMatchObject({ action: 'skip', commands: [] });
+    expect(step(steps, 'dockerd').spawn).toBeUndefined();
+    expect(r.checks.find((c) => c.id === 'dockerd')?.fix).toMatch(/restart dockerd/);
+  });
+
   it('only the broken component is started', () => {
-    const { steps } = planHostStart(report({ controller: { ok: false, detail: 'down' }, connection: undefined }), facts());
+    const { steps } = planHostStart(
+      report({ controller: { ok: false, detail: 'down' }, connection: undefined }),
+      facts(),
+    );
     expect(allCommands(steps)).toEqual([[OVN_CTL, 'start_controller']]);
   });
 
   it('--encap-ip changes exactly that key; nothing is restarted', () => {
     const { steps } = planHostStart(report(), facts(), { encapIp: '10.0.0.5' });
     expect(allCommands(steps)).toEqual([
-      ['ovs-vsctl', '--timeout=10', '--no-wait', 'set', 'Open_vSwitch', '.', 'external_ids:ovn-encap-ip="10.0.0.5"'],
+      [
+        'ovs-vsctl',
+        '--timeout=10',
+        '--no-wait',
+        'set',
+        'Open_vSwitch',
+        '.',
+        'external_ids:ovn-encap-ip="10.0.0.5"',
+      ],
     ]);
     expect(step(steps, 'chassis').action).toBe('wait');
   });
@@ -122,7 +156,15 @@ describe('planHostStart', () => {
     const { steps } = planHostStart(r, facts(), { remote: 'tcp:10.0.0.1:6642' });
     expect(step(steps, 'ovn-central').action).toBe('skip');
     expect(allCommands(steps)).toEqual([
-      ['ovs-vsctl', '--timeout=10', '--no-wait', 'set', 'Open_vSwitch', '.', 'external_ids:ovn-remote="tcp:10.0.0.1:6642"'],
+      [
+        'ovs-vsctl',
+        '--timeout=10',
+        '--no-wait',
+        'set',
+        'Open_vSwitch',
+        '.',
+        'external_ids:ovn-remote="tcp:10.0.0.1:6642"',
+      ],
     ]);
   });
 
@@ -135,7 +177,9 @@ describe('planHostStart', () => {
     const f = healthyFacts();
     f.ovsdb.bridges = [{ name: 'br-int', datapathType: 'system' }];
     const { steps } = planHostStart(evaluateHost(f), facts());
-    expect(step(steps, 'br-int').commands).toEqual([['ovs-vsctl', '--timeout=10', '--no-wait', 'set', 'Bridge', 'br-int', 'datapath_type=netdev']]);
+    expect(step(steps, 'br-int').commands).toEqual([
+      ['ovs-vsctl', '--timeout=10', '--no-wait', 'set', 'Bridge', 'br-int', 'datapath_type=netdev'],
+    ]);
   });
 
   it('a missing ovn-bridge-datapath-type is set to netdev without the module', () => {
@@ -143,7 +187,15 @@ describe('planHostStart', () => {
     delete f.ovsdb.externalIds!['ovn-bridge-datapath-type'];
     const { steps } = planHostStart(evaluateHost(f), facts());
     expect(step(steps, 'chassis-keys').commands).toEqual([
-      ['ovs-vsctl', '--timeout=10', '--no-wait', 'set', 'Open_vSwitch', '.', 'external_ids:ovn-bridge-datapath-type="netdev"'],
+      [
+        'ovs-vsctl',
+        '--timeout=10',
+        '--no-wait',
+        'set',
+        'Open_vSwitch',
+        '.',
+        'external_ids:ovn-bridge-datapath-type="netdev"',
+      ],
     ]);
   });
 
@@ -159,7 +211,9 @@ describe('planHostStart', () => {
 
 describe('chassis keys', () => {
   it('desiredChassisKeys keeps what is set and fills the defaults', () => {
-    expect(desiredChassisKeys({ 'system-id': 'x', 'ovn-encap-ip': '10.1.1.1' }, {}, NO_MODULE, 'new')).toEqual({
+    expect(
+      desiredChassisKeys({ 'system-id': 'x', 'ovn-encap-ip': '10.1.1.1' }, {}, NO_MODULE, 'new'),
+    ).toEqual({
       'system-id': 'x',
       'ovn-remote': 'unix:/var/run/ovn/ovnsb_db.sock',
       'ovn-encap-type': 'geneve',
@@ -199,12 +253,26 @@ describe('planHostStop', () => {
       ['ovs-vswitchd', 'stop'],
       ['dockerd', 'skip'],
     ]);
-    expect(allCommands(steps)).toEqual([[OVN_CTL, 'stop_controller'], [OVN_CTL, 'stop_northd'], [OVS_CTL, 'stop']]);
+    expect(allCommands(steps)).toEqual([
+      [OVN_CTL, 'stop_controller'],
+      [OVN_CTL, 'stop_northd'],
+      [OVS_CTL, 'stop'],
+    ]);
   });
 
   it('--docker stops dockerd too; components already down are left alone', () => {
     const down = { ok: false, detail: 'down' };
-    const steps = planHostStop(report({ controller: down, connection: undefined, nb: down, northd: down, sb: { ...down, remote: 'unix:/var/run/ovn/ovnsb_db.sock' } }), { systemd: true }, { docker: true });
+    const steps = planHostStop(
+      report({
+        controller: down,
+        connection: undefined,
+        nb: down,
+        northd: down,
+        sb: { ...down, remote: 'unix:/var/run/ovn/ovnsb_db.sock' },
+      }),
+      { systemd: true },
+      { docker: true },
+    );
     expect(steps.map((s) => [s.id, s.action])).toEqual([
       ['ovn-controller', 'none'],
       ['ovn-central', 'none'],
