@@ -35,14 +35,27 @@ describe('image helpers (pure)', () => {
   });
 
   it('parseFromLines lists the images a Dockerfile builds FROM, not its stages', () => {
-    const df = ['# comment', 'FROM labctl/base:bookworm AS build', 'RUN make', 'from --platform=linux/amd64 build', 'FROM labctl/node'].join('\n');
+    const df = [
+      '# comment',
+      'FROM labctl/base:bookworm AS build',
+      'RUN make',
+      'from --platform=linux/amd64 build',
+      'FROM labctl/node',
+    ].join('\n');
     expect(parseFromLines(df)).toEqual(['labctl/base:bookworm', 'labctl/node']);
   });
 
   it('eventLines renders build output, errors and pull status', () => {
-    expect(eventLines({ stream: 'Step 1/2 : FROM x\n ---> abc\n' })).toEqual(['Step 1/2 : FROM x', ' ---> abc']);
-    expect(eventLines({ error: 'boom', errorDetail: { message: 'The command returned 1' } })).toEqual(['error: The command returned 1']);
-    expect(eventLines({ status: 'Downloading', id: 'abc', progress: '[==> ]' })).toEqual(['abc: Downloading']);
+    expect(eventLines({ stream: 'Step 1/2 : FROM x\n ---> abc\n' })).toEqual([
+      'Step 1/2 : FROM x',
+      ' ---> abc',
+    ]);
+    expect(eventLines({ error: 'boom', errorDetail: { message: 'The command returned 1' } })).toEqual([
+      'error: The command returned 1',
+    ]);
+    expect(eventLines({ status: 'Downloading', id: 'abc', progress: '[==> ]' })).toEqual([
+      'abc: Downloading',
+    ]);
   });
 
   it('the node image build context ships with labctl', () => {
@@ -55,7 +68,8 @@ async function dockerUp(): Promise<boolean> {
     await new Docker({ socketPath: DOCKER_SOCKET, timeout: 5000 }).ping();
     return true;
   } catch {
-    if (process.env.CI) throw new Error('CI=true but dockerd does not answer: .ci/run must start it (labctl host start)');
+    if (process.env.CI)
+      throw new Error('CI=true but dockerd does not answer: .ci/run must start it (labctl host start)');
     return false;
   }
 }
@@ -67,10 +81,14 @@ const tmp = mkdtempSync(join(tmpdir(), 'labctl-images-'));
 
 /** Run a program in a throwaway container of `image` (no network, removed afterwards). */
 async function inImage(image: string, argv: string[]): Promise<{ exitCode: number; stdout: string }> {
-  const r = await execa('docker', ['run', '--rm', '--network', 'none', '--entrypoint', argv[0]!, image, ...argv.slice(1)], {
-    reject: false,
-    timeout: 60_000,
-  });
+  const r = await execa(
+    'docker',
+    ['run', '--rm', '--network', 'none', '--entrypoint', argv[0]!, image, ...argv.slice(1)],
+    {
+      reject: false,
+      timeout: 60_000,
+    },
+  );
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout).trim() };
 }
 
@@ -108,7 +126,13 @@ describe.runIf(up)('ensureImage on the real Docker daemon', () => {
     writeFileSync(join(ctx, 'hello.txt'), 'hello from a build context\n');
     writeFileSync(
       join(ctx, 'Dockerfile.lab'),
-      ['FROM labctl/base:bookworm', 'COPY hello.txt /hello.txt', 'RUN echo built > /built.txt', 'CMD ["sleep", "infinity"]', ''].join('\n'),
+      [
+        'FROM labctl/base:bookworm',
+        'COPY hello.txt /hello.txt',
+        'RUN echo built > /built.txt',
+        'CMD ["sleep", "infinity"]',
+        '',
+      ].join('\n'),
     );
     const lines: string[] = [];
     await ensureImage(docker, TEST_IMAGE, {
@@ -118,13 +142,18 @@ describe.runIf(up)('ensureImage on the real Docker daemon', () => {
     });
     expect(await imageExists(docker, TEST_IMAGE)).toBe(true);
     expect(lines.some((l) => /Successfully tagged|built /.test(l))).toBe(true);
-    expect((await inImage(TEST_IMAGE, ['cat', '/hello.txt', '/built.txt'])).stdout).toBe('hello from a build context\nbuilt');
+    expect((await inImage(TEST_IMAGE, ['cat', '/hello.txt', '/built.txt'])).stdout).toBe(
+      'hello from a build context\nbuilt',
+    );
   }, 300_000);
 
   it('a failing build is an environment error with the build’s last lines; nothing is tagged', async () => {
     const ctx = join(tmp, 'bad');
     mkdirSync(ctx, { recursive: true });
-    writeFileSync(join(ctx, 'Dockerfile'), ['FROM labctl/base:bookworm', 'RUN echo about-to-fail && false', ''].join('\n'));
+    writeFileSync(
+      join(ctx, 'Dockerfile'),
+      ['FROM labctl/base:bookworm', 'RUN echo about-to-fail && false', ''].join('\n'),
+    );
     const image = `labctl-test/images-bad:${process.pid}`;
     const err = await ensureImage(docker, image, { build: { context: ctx } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LabctlError);

@@ -41,4 +41,3 @@ export function healthyFacts(over: Partial<HostFacts> = {}): HostFacts {
     ...over,
   };
 }
-

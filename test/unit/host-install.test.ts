@@ -17,7 +17,14 @@ describe('host install', () => {
 
   it('installs the packages the brief names, nothing when all are there', () => {
     expect([...HOST_PACKAGES]).toEqual(
-      expect.arrayContaining(['docker.io', 'openvswitch-switch', 'ovn-central', 'ovn-host', 'debootstrap', 'conntrack']),
+      expect.arrayContaining([
+        'docker.io',
+        'openvswitch-switch',
+        'ovn-central',
+        'ovn-host',
+        'debootstrap',
+        'conntrack',
+      ]),
     );
     expect(missingPackages(HOST_PACKAGES, new Set(HOST_PACKAGES))).toEqual([]);
   });
