@@ -22,7 +22,16 @@ import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { pathToFileURL } from 'node:url';
-import type { Hello, ListenerState, NodeState, Outcome, ProbeResult, ProbeSpec, Request, Response } from './protocol.js';
+import type {
+  Hello,
+  ListenerState,
+  NodeState,
+  Outcome,
+  ProbeResult,
+  ProbeSpec,
+  Request,
+  Response,
+} from './protocol.js';
 
 const env = process.env;
 const MANIFEST = env.LABCTL_MANIFEST;
@@ -76,7 +85,17 @@ const nodes = new Map<string, Ctx>();
 let defaultNode = '';
 
 function newCtx(node: string, pid: number, local: boolean): Ctx {
-  return { node, pid, local, icmpSeq: 0, icmpPending: new Map(), listeners: new Map(), errors: [], running: 0, queue: [] };
+  return {
+    node,
+    pid,
+    local,
+    icmpSeq: 0,
+    icmpPending: new Map(),
+    listeners: new Map(),
+    errors: [],
+    running: 0,
+    queue: [],
+  };
 }
 
 // ---------------------------------------------------------------- listeners
@@ -113,7 +132,10 @@ function listenTcp(ctx: Ctx, want: number, port: number, fd?: number): Promise<n
       server.removeListener('error', reject);
       server.on('error', () => {});
       const bound = (server.address() as net.AddressInfo).port;
-      ctx.listeners.set(`tcp/${want}`, { state: { proto: 'tcp', want, port: bound }, close: () => server.close() });
+      ctx.listeners.set(`tcp/${want}`, {
+        state: { proto: 'tcp', want, port: bound },
+        close: () => server.close(),
+      });
       resolve(bound);
     };
     if (fd !== undefined) server.listen({ fd, backlog: 1024 }, onListening);
@@ -130,7 +152,10 @@ function listenUdp(ctx: Ctx, want: number, port: number, fd?: number): Promise<n
       sock.removeListener('error', reject);
       sock.on('error', () => {});
       const bound = sock.address().port;
-      ctx.listeners.set(`udp/${want}`, { state: { proto: 'udp', want, port: bound }, close: () => sock.close() });
+      ctx.listeners.set(`udp/${want}`, {
+        state: { proto: 'udp', want, port: bound },
+        close: () => sock.close(),
+      });
       resolve(bound);
     };
     if (fd !== undefined) sock.bind({ fd }, onListening);
@@ -139,20 +164,30 @@ function listenUdp(ctx: Ctx, want: number, port: number, fd?: number): Promise<n
 }
 
 /** Local mode: bind `want`, or the next ports up to `tries` more when it is taken. */
-async function listenLocal(ctx: Ctx, proto: 'tcp' | 'udp', want: number, tries: number): Promise<{ port?: number; code?: string; error?: string }> {
+async function listenLocal(
+  ctx: Ctx,
+  proto: 'tcp' | 'udp',
+  want: number,
+  tries: number,
+): Promise<{ port?: number; code?: string; error?: string }> {
   const existing = ctx.listeners.get(`${proto}/${want}`);
   if (existing) return { port: existing.state.port, code: existing.state.code };
   if (ctx.listeners.size >= MAX_LISTENERS) return { code: 'ELIMIT', error: 'too many listeners' };
   let last: NodeJS.ErrnoException | undefined;
   for (let k = 0; k <= Math.min(tries, 64) && want + k < 65_536; k++) {
     try {
-      return { port: proto === 'tcp' ? await listenTcp(ctx, want, want + k) : await listenUdp(ctx, want, want + k) };
+      return {
+        port: proto === 'tcp' ? await listenTcp(ctx, want, want + k) : await listenUdp(ctx, want, want + k),
+      };
     } catch (e) {
       last = e as NodeJS.ErrnoException;
       if (last.code !== 'EADDRINUSE' || want === 0) break;
     }
   }
-  ctx.listeners.set(`${proto}/${want}`, { state: { proto, want, code: last?.code ?? 'EINVAL' }, close: () => {} });
+  ctx.listeners.set(`${proto}/${want}`, {
+    state: { proto, want, code: last?.code ?? 'EINVAL' },
+    close: () => {},
+  });
   return { code: last?.code, error: last?.message };
 }
 
@@ -175,7 +210,12 @@ function classifyErrno(code: string | undefined): Outcome {
 }
 
 function noSocket(ctx: Ctx, proto: string): ProbeResult {
-  return { outcome: 'error', ms: 0, code: 'ENOSOCK', detail: `no unused ${proto} socket left for ${ctx.node}` };
+  return {
+    outcome: 'error',
+    ms: 0,
+    code: 'ENOSOCK',
+    detail: `no unused ${proto} socket left for ${ctx.node}`,
+  };
 }
 
 function probeTcp(ctx: Ctx, p: ProbeSpec): Promise<ProbeResult> {
@@ -225,19 +265,43 @@ function probeTcp(ctx: Ctx, p: ProbeSpec): Promise<ProbeResult> {
       if (nl >= 0 || buf.length > MAX_TOKEN) {
         const line = nl >= 0 ? buf.slice(0, nl) : buf;
         if (line === p.token) finish({ outcome: 'pass', stage: 'token', from });
-        else finish({ outcome: 'mismatch', stage: 'token', from, detail: `answered ${JSON.stringify(line.slice(0, 80))} instead of the token` });
+        else
+          finish({
+            outcome: 'mismatch',
+            stage: 'token',
+            from,
+            detail: `answered ${JSON.stringify(line.slice(0, 80))} instead of the token`,
+          });
       }
     });
     sock.on('end', () => {
-      if (connected) finish({ outcome: 'mismatch', stage: 'token', from, detail: 'connection closed without echoing the token' });
+      if (connected)
+        finish({
+          outcome: 'mismatch',
+          stage: 'token',
+          from,
+          detail: 'connection closed without echoing the token',
+        });
     });
     sock.on('error', (e: NodeJS.ErrnoException) => {
       if (connected) {
-        finish({ outcome: 'mismatch', stage: 'token', from, code: e.code, detail: `connection failed after the handshake: ${e.code ?? e.message}` });
+        finish({
+          outcome: 'mismatch',
+          stage: 'token',
+          from,
+          code: e.code,
+          detail: `connection failed after the handshake: ${e.code ?? e.message}`,
+        });
         return;
       }
       const outcome = classifyErrno(e.code);
-      finish({ outcome, stage: 'connect', code: e.code, ...(outcome === 'refused' ? { from } : {}), ...(outcome === 'error' ? { detail: e.message } : {}) });
+      finish({
+        outcome,
+        stage: 'connect',
+        code: e.code,
+        ...(outcome === 'refused' ? { from } : {}),
+        ...(outcome === 'error' ? { detail: e.message } : {}),
+      });
     });
     sock.setNoDelay(true);
     sock.connect({ port: p.port!, host: p.ip });
@@ -276,17 +340,32 @@ function probeUdp(ctx: Ctx, p: ProbeSpec): Promise<ProbeResult> {
       sent++;
       lastSend = now();
       sock.send(token, (err) => {
-        if (err) finish({ outcome: classifyErrno((err as NodeJS.ErrnoException).code), code: (err as NodeJS.ErrnoException).code, detail: err.message });
+        if (err)
+          finish({
+            outcome: classifyErrno((err as NodeJS.ErrnoException).code),
+            code: (err as NodeJS.ErrnoException).code,
+            detail: err.message,
+          });
       });
     };
     sock.on('message', (m, r) => {
       if (m.equals(token)) finish({ outcome: 'pass', from: `${r.address}:${r.port}` }, now() - lastSend);
-      else finish({ outcome: 'mismatch', from: `${r.address}:${r.port}`, detail: `answered ${m.length} bytes that are not the token` });
+      else
+        finish({
+          outcome: 'mismatch',
+          from: `${r.address}:${r.port}`,
+          detail: `answered ${m.length} bytes that are not the token`,
+        });
     });
     // On a connected UDP socket an ICMP port-unreachable comes back as ECONNREFUSED.
     sock.on('error', (e: NodeJS.ErrnoException) => {
       const outcome = classifyErrno(e.code);
-      finish({ outcome, code: e.code, ...(outcome === 'refused' ? { from: `${p.ip}:${p.port}` } : {}), ...(outcome === 'error' ? { detail: e.message } : {}) });
+      finish({
+        outcome,
+        code: e.code,
+        ...(outcome === 'refused' ? { from: `${p.ip}:${p.port}` } : {}),
+        ...(outcome === 'error' ? { detail: e.message } : {}),
+      });
     });
     const go = () =>
       sock.connect(p.port!, p.ip, (err?: Error) => {
@@ -342,7 +421,10 @@ function probeIcmpSocket(ctx: Ctx, s: dgram.Socket, p: ProbeSpec): Promise<Probe
     let sent = 0;
     let lastSend = t0;
     const size = clampInt(p.size ?? 56, 16, 65_000);
-    const payload = icmpPayload(p.token ?? `labctl-${process.pid}-${Math.random().toString(36).slice(2)}`, size);
+    const payload = icmpPayload(
+      p.token ?? `labctl-${process.pid}-${Math.random().toString(36).slice(2)}`,
+      size,
+    );
     const seqs: number[] = [];
     const retries: NodeJS.Timeout[] = [];
     const finish = (r: Omit<ProbeResult, 'ms' | 'sent'>, ms = now() - t0) => {
@@ -371,7 +453,10 @@ function probeIcmpSocket(ctx: Ctx, s: dgram.Socket, p: ProbeSpec): Promise<Probe
       pkt.writeUInt16BE(seq, 6);
       payload.copy(pkt, 8);
       seqs.push(seq);
-      ctx.icmpPending.set(seq, { payload, onReply: (from) => finish({ outcome: 'pass', from }, now() - lastSend) });
+      ctx.icmpPending.set(seq, {
+        payload,
+        onReply: (from) => finish({ outcome: 'pass', from }, now() - lastSend),
+      });
       sent++;
       lastSend = now();
       // The kernel ignores the port for ICMP sockets (node insists on one). The socket does path-MTU discovery
@@ -392,7 +477,18 @@ function probeIcmpPing(ctx: Ctx, p: ProbeSpec): Promise<ProbeResult> {
     const t0 = now();
     const size = clampInt(p.size ?? 56, 16, 65_000);
     const wait = Math.max(1, Math.ceil(p.timeoutMs / 1000));
-    const ping = ['ping', '-n', '-c', '1', '-W', String(wait), '-s', String(size), ...(p.df ? ['-M', 'do'] : []), p.ip];
+    const ping = [
+      'ping',
+      '-n',
+      '-c',
+      '1',
+      '-W',
+      String(wait),
+      '-s',
+      String(size),
+      ...(p.df ? ['-M', 'do'] : []),
+      p.ip,
+    ];
     const [file, ...args] = ctx.local ? ping : ['nsenter', '-t', String(ctx.pid), '-n', ...ping];
     let out = '';
     let done = false;
@@ -412,23 +508,30 @@ function probeIcmpPing(ctx: Ctx, p: ProbeSpec): Promise<ProbeResult> {
     };
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
-    child.on('error', (e: NodeJS.ErrnoException) => finish({ outcome: 'error', code: e.code, detail: `${file}: ${e.message}` }));
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      finish({ outcome: 'error', code: e.code, detail: `${file}: ${e.message}` }),
+    );
     child.on('close', (code) => {
       const rtt = /time=([\d.]+) ms/.exec(out);
       const unreach = /From (\S+).*[Uu]nreachable.*/.exec(out);
       if (code === 0) finish({ outcome: 'pass', from: p.ip, ...(rtt ? { detail: `rtt ${rtt[1]} ms` } : {}) });
-      else if (unreach) finish({ outcome: 'unreachable', from: unreach[1], code: 'ICMP', detail: unreach[0] });
-      else if (/Network is unreachable|No route to host/.test(out)) finish({ outcome: 'unreachable', code: 'ENETUNREACH', detail: out.trim().split('\n')[0] });
-      else if (/[Mm]essage too long|mtu/.test(out)) finish({ outcome: 'error', code: 'EMSGSIZE', detail: out.trim().split('\n')[0] });
+      else if (unreach)
+        finish({ outcome: 'unreachable', from: unreach[1], code: 'ICMP', detail: unreach[0] });
+      else if (/Network is unreachable|No route to host/.test(out))
+        finish({ outcome: 'unreachable', code: 'ENETUNREACH', detail: out.trim().split('\n')[0] });
+      else if (/[Mm]essage too long|mtu/.test(out))
+        finish({ outcome: 'error', code: 'EMSGSIZE', detail: out.trim().split('\n')[0] });
       else if (code === 1) finish({ outcome: 'timeout', code: 'ping exit 1' });
-      else finish({ outcome: 'error', code: `ping exit ${code}`, detail: out.trim().split('\n').slice(-1)[0] });
+      else
+        finish({ outcome: 'error', code: `ping exit ${code}`, detail: out.trim().split('\n').slice(-1)[0] });
     });
   });
 }
 
 function runProbe(ctx: Ctx, p: ProbeSpec): Promise<ProbeResult> {
   const spec = { ...p, timeoutMs: clampInt(p.timeoutMs, 50, 10_000) };
-  if (!net.isIPv4(spec.ip)) return Promise.resolve({ outcome: 'error', ms: 0, detail: `not an IPv4 address: ${spec.ip}` });
+  if (!net.isIPv4(spec.ip))
+    return Promise.resolve({ outcome: 'error', ms: 0, detail: `not an IPv4 address: ${spec.ip}` });
   if (spec.proto !== 'icmp' && !(Number.isInteger(spec.port) && spec.port! > 0 && spec.port! < 65_536))
     return Promise.resolve({ outcome: 'error', ms: 0, detail: `bad port ${spec.port}` });
   switch (spec.proto) {
@@ -558,15 +661,27 @@ export function parseManifest(text: string): ManifestNode[] {
     const [node = '', pid = '0', ...fields] = entry.split('|');
     const n: ManifestNode = { node, pid: Number(pid), tcp: [], udp: [], listeners: [], errors: [] };
     for (const f of fields) {
-      let m: RegExpExecArray | null;
-      if ((m = /^i:(\d+)$/.exec(f))) n.icmpFd = Number(m[1]);
-      else if ((m = /^i!(\S+)$/.exec(f))) n.errors.push(`icmp: ${m[1]}`);
-      else if ((m = /^([tu]):([\d,-]*)$/.exec(f))) (m[1] === 't' ? n.tcp : n.udp).push(...ranges(m[2]!));
-      else if ((m = /^([tu])!(\S+)$/.exec(f))) n.errors.push(`${m[1] === 't' ? 'tcp' : 'udp'}: ${m[2]}`);
-      else if ((m = /^l(tcp|udp)\/(\d+):(\d+)@(\d+)$/.exec(f)))
-        n.listeners.push({ proto: m[1] as 'tcp' | 'udp', want: Number(m[2]), port: Number(m[3]), fd: Number(m[4]) });
-      else if ((m = /^l(tcp|udp)\/(\d+)!(\S+)$/.exec(f))) n.listeners.push({ proto: m[1] as 'tcp' | 'udp', want: Number(m[2]), code: m[3] });
-      else if ((m = /^e:(.*)$/.exec(f))) n.errors.push(m[1]!);
+      const icmp = /^i:(\d+)$/.exec(f);
+      const icmpErr = /^i!(\S+)$/.exec(f);
+      const socks = /^([tu]):([\d,-]*)$/.exec(f);
+      const sockErr = /^([tu])!(\S+)$/.exec(f);
+      const lis = /^l(tcp|udp)\/(\d+):(\d+)@(\d+)$/.exec(f);
+      const lisErr = /^l(tcp|udp)\/(\d+)!(\S+)$/.exec(f);
+      const other = /^e:(.*)$/.exec(f);
+      if (icmp) n.icmpFd = Number(icmp[1]);
+      else if (icmpErr) n.errors.push(`icmp: ${icmpErr[1]}`);
+      else if (socks) (socks[1] === 't' ? n.tcp : n.udp).push(...ranges(socks[2]!));
+      else if (sockErr) n.errors.push(`${sockErr[1] === 't' ? 'tcp' : 'udp'}: ${sockErr[2]}`);
+      else if (lis)
+        n.listeners.push({
+          proto: lis[1] as 'tcp' | 'udp',
+          want: Number(lis[2]),
+          port: Number(lis[3]),
+          fd: Number(lis[4]),
+        });
+      else if (lisErr)
+        n.listeners.push({ proto: lisErr[1] as 'tcp' | 'udp', want: Number(lisErr[2]), code: lisErr[3] });
+      else if (other) n.errors.push(other[1]!);
     }
     out.push(n);
   }
@@ -584,7 +699,10 @@ async function setupBroker(text: string): Promise<void> {
     if (m.icmpFd !== undefined) await openIcmp(ctx, m.icmpFd);
     for (const l of m.listeners) {
       if (l.fd === undefined) {
-        ctx.listeners.set(`${l.proto}/${l.want}`, { state: { proto: l.proto, want: l.want, code: l.code }, close: () => {} });
+        ctx.listeners.set(`${l.proto}/${l.want}`, {
+          state: { proto: l.proto, want: l.want, code: l.code },
+          close: () => {},
+        });
         continue;
       }
       try {
@@ -592,7 +710,10 @@ async function setupBroker(text: string): Promise<void> {
         else await listenUdp(ctx, l.want, l.port!, l.fd);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code ?? 'EINVAL';
-        ctx.listeners.set(`${l.proto}/${l.want}`, { state: { proto: l.proto, want: l.want, code }, close: () => {} });
+        ctx.listeners.set(`${l.proto}/${l.want}`, {
+          state: { proto: l.proto, want: l.want, code },
+          close: () => {},
+        });
       }
     }
   }
@@ -621,7 +742,10 @@ function nodeState(ctx: Ctx): NodeState {
 // ---------------------------------------------------------------- request loop
 
 function ctxFor(node: string | undefined): Ctx | undefined {
-  return nodes.get(node ?? defaultNode) ?? (nodes.size === 1 && node === undefined ? nodes.get(defaultNode) : undefined);
+  return (
+    nodes.get(node ?? defaultNode) ??
+    (nodes.size === 1 && node === undefined ? nodes.get(defaultNode) : undefined)
+  );
 }
 
 async function handle(req: Request): Promise<void> {
@@ -629,14 +753,25 @@ async function handle(req: Request): Promise<void> {
   try {
     switch (req.op) {
       case 'hello': {
-        const hello: Hello = { pid: process.pid, mode: MANIFEST ? 'broker' : 'local', node: process.version, nodes: [...nodes.values()].map(nodeState) };
+        const hello: Hello = {
+          pid: process.pid,
+          mode: MANIFEST ? 'broker' : 'local',
+          node: process.version,
+          nodes: [...nodes.values()].map(nodeState),
+        };
         send({ id, ok: true, hello });
         return;
       }
       case 'listen': {
         const ctx = ctxFor(undefined)!;
-        if (!ctx.local) return send({ id, ok: false, error: 'broker mode: listeners are opened by the launcher, not on request' });
-        if (!(Number.isInteger(req.port) && req.port >= 0 && req.port < 65_536)) return send({ id, ok: false, error: `bad port ${req.port}` });
+        if (!ctx.local)
+          return send({
+            id,
+            ok: false,
+            error: 'broker mode: listeners are opened by the launcher, not on request',
+          });
+        if (!(Number.isInteger(req.port) && req.port >= 0 && req.port < 65_536))
+          return send({ id, ok: false, error: `bad port ${req.port}` });
         const r = await listenLocal(ctx, req.proto, req.port, clampInt(req.tries ?? 0, 0, 64));
         if (r.port !== undefined) send({ id, ok: true, port: r.port });
         else send({ id, ok: false, code: r.code, error: r.error ?? r.code ?? 'listen failed' });
@@ -736,5 +871,7 @@ async function main(): Promise<void> {
 }
 
 // run only as a program, not when imported (unit tests import parseManifest)
-const isMain = env.LABCTL_AGENT === '1' || (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href);
+const isMain =
+  env.LABCTL_AGENT === '1' ||
+  (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href);
 if (isMain) void main();

@@ -20,7 +20,15 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { which } from '../exec.js';
-import type { Hello, ListenerState, NodeState, ProbeResult, ProbeSpec, Request, Response } from './protocol.js';
+import type {
+  Hello,
+  ListenerState,
+  NodeState,
+  ProbeResult,
+  ProbeSpec,
+  Request,
+  Response,
+} from './protocol.js';
 
 /** Where the compiled agent lives: next to this module in dist, or dist/src/probe when running from sources. */
 export function agentScriptPath(): string {
@@ -92,7 +100,10 @@ exec { $final[0] } @final; die "exec $final[0]: $!\n";
  * arm64, ppc, s390, riscv, loongarch); elsewhere (mips, sparc, …) the shim loads perl's Socket module instead.
  */
 const SOCKCONST =
-  process.platform === 'linux' && ['x64', 'ia32', 'arm', 'arm64', 'ppc64', 's390x', 'riscv64', 'loong64'].includes(process.arch) ? '2,1,2,1,2' : undefined;
+  process.platform === 'linux' &&
+  ['x64', 'ia32', 'arm', 'arm64', 'ppc64', 's390x', 'riscv64', 'loong64'].includes(process.arch)
+    ? '2,1,2,1,2'
+    : undefined;
 
 export interface AgentOptions {
   /** 'auto' (broker when perl is on the host), 'broker' or 'local' */
@@ -198,7 +209,10 @@ export class ProbeAgent {
 
   /** Send one request; resolves with the agent's response (ok or not), rejects if the agent dies or is silent. */
   request(req: DistributiveOmit<Request, 'id'>, timeoutMs: number): Promise<Response> {
-    if (this.exited) return Promise.reject(new AgentError(this.label, `not running${this.stderr ? `: ${this.lastStderr}` : ''}`));
+    if (this.exited)
+      return Promise.reject(
+        new AgentError(this.label, `not running${this.stderr ? `: ${this.lastStderr}` : ''}`),
+      );
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -214,7 +228,10 @@ export class ProbeAgent {
   async probe(spec: ProbeSpec, node?: string): Promise<ProbeResult> {
     try {
       // the agent may queue the probe behind others: allow for that, but not forever
-      const r = await this.request({ op: 'probe', probe: spec, ...(node ? { node } : {}) }, spec.timeoutMs + 120_000);
+      const r = await this.request(
+        { op: 'probe', probe: spec, ...(node ? { node } : {}) },
+        spec.timeoutMs + 120_000,
+      );
       if (r.ok && r.result) return r.result;
       return { outcome: 'error', ms: 0, detail: r.ok ? 'empty answer' : r.error };
     } catch (e) {
@@ -265,7 +282,15 @@ function agentEnv(opts: AgentOptions, extra: Record<string, string>): Record<str
 }
 
 function spawnAgent(label: string, file: string, args: string[], env: Record<string, string>): ProbeAgent {
-  const child = execa(file, args, { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false, cleanup: true, env });
+  const child = execa(file, args, {
+    stdin: 'pipe',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: false,
+    reject: false,
+    cleanup: true,
+    env,
+  });
   return new ProbeAgent(label, child);
 }
 
@@ -279,7 +304,10 @@ async function greet(agent: ProbeAgent, timeoutMs: number): Promise<Hello> {
   } catch (e) {
     await agent.stop(500);
     const tail = agent.lastStderr.split('\n').slice(-1)[0];
-    throw new AgentError(agent.label, `${(e as Error).message.replace(/^probe agent for [^:]+: /, '')}${tail && !(e as Error).message.includes(tail) ? ` (${tail})` : ''}`);
+    throw new AgentError(
+      agent.label,
+      `${(e as Error).message.replace(/^probe agent for [^:]+: /, '')}${tail && !(e as Error).message.includes(tail) ? ` (${tail})` : ''}`,
+    );
   }
 }
 
@@ -289,7 +317,12 @@ export async function startAgent(node: string, pid: number, opts: AgentOptions =
   const script = agentScriptPath();
   const perl = opts.icmpSocket === false ? undefined : which('perl');
   const cmd = perl ? [perl, '-e', ICMP_SHIM, process.execPath, script] : [process.execPath, script];
-  const agent = spawnAgent(node, 'nsenter', ['-t', String(pid), '-n', ...cmd], agentEnv(opts, { LABCTL_NODE: node }));
+  const agent = spawnAgent(
+    node,
+    'nsenter',
+    ['-t', String(pid), '-n', ...cmd],
+    agentEnv(opts, { LABCTL_NODE: node }),
+  );
   await greet(agent, opts.startTimeoutMs ?? 20_000);
   return agent;
 }
@@ -337,7 +370,13 @@ export class Endpoint {
       spec.proto === 'icmp'
         ? (this.slots.find((s) => s.icmp && s.agent.alive) ?? this.slots.find((s) => s.agent.alive))
         : this.slots.find((s) => s.agent.alive && s[spec.proto as 'tcp' | 'udp'] > 0);
-    if (!slot) return Promise.resolve({ outcome: 'error', ms: 0, code: 'ENOSOCK', detail: `no ${spec.proto} socket left for ${this.node}` });
+    if (!slot)
+      return Promise.resolve({
+        outcome: 'error',
+        ms: 0,
+        code: 'ENOSOCK',
+        detail: `no ${spec.proto} socket left for ${this.node}`,
+      });
     if (spec.proto !== 'icmp') slot[spec.proto] -= 1;
     return slot.agent.probe(spec, this.mode === 'broker' ? this.node : undefined);
   }
@@ -369,13 +408,18 @@ function openFileLimit(): number {
 }
 
 function stepArg(n: NodeNeeds, icmp: boolean): string {
-  const ls = (n.listen ?? []).map((l) => `${l.proto}/${l.port}+${Math.max(0, Math.min(64, l.tries ?? 0))}`).join(',');
+  const ls = (n.listen ?? [])
+    .map((l) => `${l.proto}/${l.port}+${Math.max(0, Math.min(64, l.tries ?? 0))}`)
+    .join(',');
   return [n.node, String(n.pid), icmp ? '1' : '0', String(n.tcp ?? 0), String(n.udp ?? 0), ls].join('|');
 }
 
 /** Split nodes into k groups of about equal socket counts (greedy, largest first). */
 function balance(nodes: NodeNeeds[], k: number): NodeNeeds[][] {
-  const groups: { load: number; nodes: NodeNeeds[] }[] = Array.from({ length: k }, () => ({ load: 0, nodes: [] }));
+  const groups: { load: number; nodes: NodeNeeds[] }[] = Array.from({ length: k }, () => ({
+    load: 0,
+    nodes: [],
+  }));
   const weight = (n: NodeNeeds) => 4 + (n.tcp ?? 0) * 2 + (n.udp ?? 0) + (n.listen?.length ?? 0);
   for (const n of [...nodes].sort((a, b) => weight(b) - weight(a))) {
     const g = groups.reduce((a, b) => (b.load < a.load ? b : a));
@@ -437,7 +481,13 @@ export class ProbeFleet {
     const totalFds = nodes.reduce((n, x) => n + (x.tcp ?? 0) + (x.udp ?? 0) + (x.listen?.length ?? 0) + 1, 0);
     const perBroker = Math.max(256, openFileLimit() - 512);
     const cores = Math.min(4, Math.max(1, availableParallelism()));
-    const k = Math.min(nodes.length, Math.max(Math.min(this.opts.brokers ?? cores, Math.ceil(nodes.length / 4)), Math.ceil(totalFds / perBroker)));
+    const k = Math.min(
+      nodes.length,
+      Math.max(
+        Math.min(this.opts.brokers ?? cores, Math.ceil(nodes.length / 4)),
+        Math.ceil(totalFds / perBroker),
+      ),
+    );
     const groups = balance(nodes, Math.max(1, k));
     const script = agentScriptPath();
     const fellBack: NodeNeeds[] = [];
@@ -448,8 +498,23 @@ export class ProbeFleet {
         const agent = spawnAgent(
           label,
           'nsenter',
-          ['-t', String(group[0]!.pid), '-n', which('perl')!, '-e', BROKER_SHIM, ...steps, '--', process.execPath, script],
-          agentEnv(this.opts, { LABCTL_SHIM: BROKER_SHIM, LABCTL_MANIFEST: '', ...(SOCKCONST ? { LABCTL_SOCKCONST: SOCKCONST } : {}) }),
+          [
+            '-t',
+            String(group[0]!.pid),
+            '-n',
+            which('perl')!,
+            '-e',
+            BROKER_SHIM,
+            ...steps,
+            '--',
+            process.execPath,
+            script,
+          ],
+          agentEnv(this.opts, {
+            LABCTL_SHIM: BROKER_SHIM,
+            LABCTL_MANIFEST: '',
+            ...(SOCKCONST ? { LABCTL_SOCKCONST: SOCKCONST } : {}),
+          }),
         );
         let hello: Hello;
         try {
@@ -468,7 +533,12 @@ export class ProbeFleet {
           }
           const ep = this.endpoint(n.node, n.pid);
           ep.mode = 'broker';
-          ep.slots.push({ agent, tcp: Math.max(0, st.tcp), udp: Math.max(0, st.udp), icmp: st.icmp === 'socket' });
+          ep.slots.push({
+            agent,
+            tcp: Math.max(0, st.tcp),
+            udp: Math.max(0, st.udp),
+            icmp: st.icmp === 'socket',
+          });
           if (first) {
             ep.listeners = st.listeners;
             ep.icmp = st.icmp;
@@ -493,9 +563,16 @@ export class ProbeFleet {
         this.agents.push(agent);
         const ep = this.endpoint(n.node, n.pid);
         ep.mode = 'local';
-        ep.slots.unshift({ agent, tcp: Number.POSITIVE_INFINITY, udp: Number.POSITIVE_INFINITY, icmp: agent.hello?.nodes[0]?.icmp === 'socket' });
+        ep.slots.unshift({
+          agent,
+          tcp: Number.POSITIVE_INFINITY,
+          udp: Number.POSITIVE_INFINITY,
+          icmp: agent.hello?.nodes[0]?.icmp === 'socket',
+        });
         ep.icmp = agent.hello?.nodes[0]?.icmp ?? 'ping';
-        ep.listeners = await Promise.all((n.listen ?? []).map((l) => agent.listen(l.proto, l.port, l.tries ?? 0)));
+        ep.listeners = await Promise.all(
+          (n.listen ?? []).map((l) => agent.listen(l.proto, l.port, l.tries ?? 0)),
+        );
       }),
     );
   }

@@ -44,7 +44,12 @@ export function parseConntrack(dump: string): CtEntry[] {
     out.push({
       proto: m[1]!,
       zone: zone ? Number(zone[1]) : 0,
-      orig: { src: o.src, dst: o.dst, ...(o.sport ? { sport: Number(o.sport) } : {}), ...(o.dport ? { dport: Number(o.dport) } : {}) },
+      orig: {
+        src: o.src,
+        dst: o.dst,
+        ...(o.sport ? { sport: Number(o.sport) } : {}),
+        ...(o.dport ? { dport: Number(o.dport) } : {}),
+      },
       reply: { src: r.src, dst: r.dst },
       ...(state ? { state: state[1] } : {}),
       raw,
@@ -56,11 +61,13 @@ export function parseConntrack(dump: string): CtEntry[] {
 /** Addresses the plan gives someone: node interfaces, router ports, gateways. */
 export function plannedAddresses(plan: Plan): Set<string> {
   const s = new Set<string>();
-  for (const n of plan.nodes) for (const i of n.interfaces) {
-    s.add(i.ip);
-    if (i.gateway) s.add(i.gateway);
-  }
-  for (const r of plan.routers) for (const p of r.ports) for (const net of p.networks) s.add(net.split('/')[0]!);
+  for (const n of plan.nodes)
+    for (const i of n.interfaces) {
+      s.add(i.ip);
+      if (i.gateway) s.add(i.gateway);
+    }
+  for (const r of plan.routers)
+    for (const p of r.ports) for (const net of p.networks) s.add(net.split('/')[0]!);
   return s;
 }
 
@@ -93,8 +100,12 @@ export function findStale(entries: CtEntry[], zones: Set<number>, plan: Plan): S
 export function flushCommands(s: StaleAddress): string[][] {
   const cmds = new Map<string, string[]>();
   for (const e of s.entries) {
-    const dirs = [e.orig.src === s.address || e.reply.dst === s.address ? 'src' : '', e.orig.dst === s.address || e.reply.src === s.address ? 'dst' : ''];
-    for (const d of dirs.filter(Boolean)) cmds.set(`${e.zone}/${d}`, ['dpctl/flush-conntrack', `zone=${e.zone}`, `ct_nw_${d}=${s.address}`]);
+    const dirs = [
+      e.orig.src === s.address || e.reply.dst === s.address ? 'src' : '',
+      e.orig.dst === s.address || e.reply.src === s.address ? 'dst' : '',
+    ];
+    for (const d of dirs.filter(Boolean))
+      cmds.set(`${e.zone}/${d}`, ['dpctl/flush-conntrack', `zone=${e.zone}`, `ct_nw_${d}=${s.address}`]);
   }
   return [...cmds.values()];
 }
@@ -104,13 +115,21 @@ export async function conntrackResults(ctx: DataplaneContext): Promise<CheckResu
   const base = { id: 'dataplane.conntrack', layer: 'dataplane' as const };
   const dp = await datapathType(plan.ovn.bridge);
   if (dp !== 'netdev')
-    return [{ ...base, subject: 'conntrack', status: 'skip', evidence: `${plan.ovn.bridge} uses the ${dp} datapath: conntrack lives in the kernel, not checked here` }];
+    return [
+      {
+        ...base,
+        subject: 'conntrack',
+        status: 'skip',
+        evidence: `${plan.ovn.bridge} uses the ${dp} datapath: conntrack lives in the kernel, not checked here`,
+      },
+    ];
   const zonesByPort = await ctZones();
   const zoneOwner = new Map<number, string>();
-  for (const n of plan.nodes) for (const i of n.interfaces) {
-    const z = zonesByPort.get(i.lsp);
-    if (z !== undefined) zoneOwner.set(z, `${n.name}.${i.name}`);
-  }
+  for (const n of plan.nodes)
+    for (const i of n.interfaces) {
+      const z = zonesByPort.get(i.lsp);
+      if (z !== undefined) zoneOwner.set(z, `${n.name}.${i.name}`);
+    }
   try {
     const nb = await ctx.ovn.readLab(plan.lab);
     for (const r of nb.routers)
@@ -127,20 +146,42 @@ export async function conntrackResults(ctx: DataplaneContext): Promise<CheckResu
   const mine = entries.filter((e) => zones.has(e.zone));
   const stale = findStale(entries, zones, plan);
   if (!stale.length)
-    return [{ ...base, subject: 'conntrack', status: 'pass', evidence: `${mine.length} conntrack entries in the lab's ${zones.size} zones; none names an address the plan does not give anyone`, data: { entries: mine.length, zones: zones.size } }];
+    return [
+      {
+        ...base,
+        subject: 'conntrack',
+        status: 'pass',
+        evidence: `${mine.length} conntrack entries in the lab's ${zones.size} zones; none names an address the plan does not give anyone`,
+        data: { entries: mine.length, zones: zones.size },
+      },
+    ];
   return stale.map((s) => {
     const owners = s.zones.map((z) => `${z} (${zoneOwner.get(z)})`).join(', ');
     const e = s.entries[0]!;
     const example = `${e.proto} ${e.orig.src}→${e.orig.dst}${e.orig.dport !== undefined ? `:${e.orig.dport}` : ''}${e.state ? ` ${e.state}` : ''}`;
-    const nodes = [...new Set(s.zones.map((z) => zoneOwner.get(z)?.split('.')[0]).filter((n): n is string => !!n && plan.nodes.some((x) => x.name === n)))];
+    const nodes = [
+      ...new Set(
+        s.zones
+          .map((z) => zoneOwner.get(z)?.split('.')[0])
+          .filter((n): n is string => !!n && plan.nodes.some((x) => x.name === n)),
+      ),
+    ];
     return {
       ...base,
       subject: `conntrack ${s.address}`,
       status: 'fail' as const,
       cause: 'stale-conntrack' as const,
       evidence: `${s.entries.length} conntrack entr${s.entries.length === 1 ? 'y' : 'ies'} in zone ${owners} still name ${s.address}, which the plan gives no node or router (e.g. ${example})`,
-      fix: flushCommands(s).map((a) => formatCommand('ovs-appctl', a)).join(' && '),
-      data: { addresses: [s.address], zones: s.zones, flush: flushCommands(s), entries: s.entries.length, nodes },
+      fix: flushCommands(s)
+        .map((a) => formatCommand('ovs-appctl', a))
+        .join(' && '),
+      data: {
+        addresses: [s.address],
+        zones: s.zones,
+        flush: flushCommands(s),
+        entries: s.entries.length,
+        nodes,
+      },
     };
   });
 }

@@ -10,8 +10,7 @@
  * A result never passes without a response (or, for an expected-blocked target, without the doctor's own listener
  * up and silence where it should have answered).
  */
-import type { CheckResult, Status } from '../../checks/types.js';
-import type { Cause } from '../../checks/types.js';
+import type { Cause, CheckResult, Status } from '../../checks/types.js';
 import { formatCommand } from '../exec.js';
 import type { ProbeResult } from './protocol.js';
 import type { DataplaneContext, DataplaneRun, ProbeRecord } from './session.js';
@@ -33,7 +32,12 @@ export async function mapLimit<T, R>(items: T[], n: number, fn: (t: T) => Promis
   return out;
 }
 
-const CHECK_IDS: DataplaneCheckId[] = ['dataplane.icmp', 'dataplane.udp', 'dataplane.tcp', 'dataplane.service'];
+const CHECK_IDS: DataplaneCheckId[] = [
+  'dataplane.icmp',
+  'dataplane.udp',
+  'dataplane.tcp',
+  'dataplane.service',
+];
 const MAX_TRACES = 256;
 
 interface Verdict {
@@ -44,7 +48,8 @@ interface Verdict {
   data?: Record<string, unknown>;
 }
 
-const nsenterCmd = (pid: number | undefined, args: string[]) => formatCommand('nsenter', ['-t', pid === undefined ? 'PID' : String(pid), '-n', ...args]);
+const nsenterCmd = (pid: number | undefined, args: string[]) =>
+  formatCommand('nsenter', ['-t', pid === undefined ? 'PID' : String(pid), '-n', ...args]);
 
 function describe(res: ProbeResult | undefined): string {
   if (!res) return 'not run';
@@ -83,7 +88,13 @@ class Evidence {
     let p = this.offload.get(key);
     if (!p) {
       const pid = this.run.pids.get(node);
-      p = (this.ctx.facts ? this.ctx.facts.txOffload(node, iface) : pid === undefined ? Promise.resolve(undefined) : this.ctx.host.links.txOffload(iface, pid)).catch(() => undefined);
+      p = (
+        this.ctx.facts
+          ? this.ctx.facts.txOffload(node, iface)
+          : pid === undefined
+            ? Promise.resolve(undefined)
+            : this.ctx.host.links.txOffload(iface, pid)
+      ).catch(() => undefined);
       this.offload.set(key, p);
     }
     return p;
@@ -94,7 +105,11 @@ class Evidence {
     let p = this.mtus.get(key);
     if (!p) {
       const pid = this.run.pids.get(node);
-      const state = this.ctx.facts ? this.ctx.facts.nsState(node) : pid === undefined ? Promise.reject(new Error('no pid')) : this.ctx.host.links.nsState(pid);
+      const state = this.ctx.facts
+        ? this.ctx.facts.nsState(node)
+        : pid === undefined
+          ? Promise.reject(new Error('no pid'))
+          : this.ctx.host.links.nsState(pid);
       p = state.then((s) => s.links.find((l) => l.name === iface)?.mtu).catch(() => undefined);
       this.mtus.set(key, p);
     }
@@ -106,9 +121,18 @@ class Evidence {
     let p = this.traces.get(key);
     if (!p) {
       if (this.tracesRun >= MAX_TRACES)
-        return Promise.resolve({ verdict: { verdict: 'unknown', outputs: [] }, command: '', output: '', error: `not traced: more than ${MAX_TRACES} failures` });
+        return Promise.resolve({
+          verdict: { verdict: 'unknown', outputs: [] },
+          command: '',
+          output: '',
+          error: `not traced: more than ${MAX_TRACES} failures`,
+        });
       this.tracesRun++;
-      p = runTrace(sw, flow, { ct, ...(this.run.plan.ovn.remote ? { sb: this.run.plan.ovn.remote } : {}), ...(expectOutport ? { expectOutport } : {}) });
+      p = runTrace(sw, flow, {
+        ct,
+        ...(this.run.plan.ovn.remote ? { sb: this.run.plan.ovn.remote } : {}),
+        ...(expectOutport ? { expectOutport } : {}),
+      });
       this.traces.set(key, p);
     }
     return p;
@@ -118,7 +142,10 @@ class Evidence {
     let p = this.acls.get(lflow);
     if (!p) {
       const ovn = this.run.plan.ovn;
-      p = aclOfLflow(lflow, { ...(ovn.remote ? { sb: ovn.remote } : {}), ...(ovn.nb ? { nb: ovn.nb } : {}) }).catch(() => undefined);
+      p = aclOfLflow(lflow, {
+        ...(ovn.remote ? { sb: ovn.remote } : {}),
+        ...(ovn.nb ? { nb: ovn.nb } : {}),
+      }).catch(() => undefined);
       this.acls.set(lflow, p);
     }
     return p;
@@ -134,7 +161,10 @@ function delta(run: DataplaneRun, node: string, counter: string): number | undef
 }
 
 /** The packet and its reply as ovn-trace microflows (undefined when a MAC of the path is unknown). */
-function flows(r: ProbeRecord): { fwd?: { sw: string; flow: string; outport?: string }; rev?: { sw: string; flow: string; outport: string } } {
+function flows(r: ProbeRecord): {
+  fwd?: { sw: string; flow: string; outport?: string };
+  rev?: { sw: string; flow: string; outport: string };
+} {
   const t = r.target;
   const out: ReturnType<typeof flows> = {};
   const sport = 49152;
@@ -142,14 +172,31 @@ function flows(r: ProbeRecord): { fwd?: { sw: string; flow: string; outport?: st
     const dstLsp = t.toNode && t.rev ? t.rev.lsp : undefined;
     out.fwd = {
       sw: t.fwd.switch,
-      flow: microflow({ inport: t.fwd.lsp, ethSrc: t.fwd.mac, ethDst: t.fwd.ethDst, ipSrc: t.fwd.ip, ipDst: t.dstIp, proto: t.proto, sport, ...(r.port !== undefined ? { dport: r.port } : {}) }),
+      flow: microflow({
+        inport: t.fwd.lsp,
+        ethSrc: t.fwd.mac,
+        ethDst: t.fwd.ethDst,
+        ipSrc: t.fwd.ip,
+        ipDst: t.dstIp,
+        proto: t.proto,
+        sport,
+        ...(r.port !== undefined ? { dport: r.port } : {}),
+      }),
       ...(dstLsp ? { outport: dstLsp } : {}),
     };
   }
   if (t.rev?.ethDst && t.fwd) {
     out.rev = {
       sw: t.rev.switch,
-      flow: microflow({ inport: t.rev.lsp, ethSrc: t.rev.mac, ethDst: t.rev.ethDst, ipSrc: t.dstIp, ipDst: t.fwd.ip, proto: t.proto, ...(t.proto === 'icmp' ? { icmpType: 0 } : { sport: r.port ?? 0, dport: sport }) }),
+      flow: microflow({
+        inport: t.rev.lsp,
+        ethSrc: t.rev.mac,
+        ethDst: t.rev.ethDst,
+        ipSrc: t.dstIp,
+        ipDst: t.fwd.ip,
+        proto: t.proto,
+        ...(t.proto === 'icmp' ? { icmpType: 0 } : { sport: r.port ?? 0, dport: sport }),
+      }),
       outport: t.fwd.lsp,
     };
   }
@@ -159,10 +206,16 @@ function flows(r: ProbeRecord): { fwd?: { sw: string; flow: string; outport?: st
 const isAclStage = (stage: string) => /_acl/.test(stage);
 
 /** Explain a silent (or refused-by-the-network) path with ovn-trace: an ACL's drop → acl-drop. */
-async function traceExplain(ev: Evidence, r: ProbeRecord, expectPass: boolean): Promise<Verdict | { note: string; blockedBy?: string } | undefined> {
+async function traceExplain(
+  ev: Evidence,
+  r: ProbeRecord,
+  expectPass: boolean,
+): Promise<Verdict | { note: string; blockedBy?: string } | undefined> {
   const f = flows(r);
   if (!f.fwd) return { note: 'not traced: the next hop MAC is unknown (no router owns the gateway)' };
-  const legs: { leg: 'request' | 'reply'; sw: string; flow: string; ct: string; outport?: string }[] = [{ leg: 'request', ...f.fwd, ct: 'new' }];
+  const legs: { leg: 'request' | 'reply'; sw: string; flow: string; ct: string; outport?: string }[] = [
+    { leg: 'request', ...f.fwd, ct: 'new' },
+  ];
   if (f.rev) legs.push({ leg: 'reply', ...f.rev, ct: 'est,rpl' });
   const notes: string[] = [];
   for (const leg of legs) {
@@ -178,7 +231,8 @@ async function traceExplain(ev: Evidence, r: ProbeRecord, expectPass: boolean): 
       if (isAclStage(s.stage)) {
         const acl = await ev.acl(s.lflow);
         const lab = ev.run.plan.lab;
-        const own = acl && acl.externalIds['labctl-lab'] === lab && acl.externalIds['labctl-policy'] !== undefined;
+        const own =
+          acl && acl.externalIds['labctl-lab'] === lab && acl.externalIds['labctl-policy'] !== undefined;
         const aclText = acl
           ? `ACL ${acl.uuid.slice(0, 8)}${acl.name ? ` "${acl.name}"` : ''} (${acl.direction} priority ${acl.priority} ${acl.action}: ${acl.match})${acl.owner ? ` on ${acl.owner.kind === 'switch' ? 'switch' : 'port group'} ${acl.owner.name}` : ''}`
           : `the flow's match: ${s.match}`;
@@ -191,7 +245,10 @@ async function traceExplain(ev: Evidence, r: ProbeRecord, expectPass: boolean): 
           evidence += `; that is the lab's own policy #${idx} (policies[${idx}]) while expect says this should pass`;
           fix = `edit policies in ${ev.ctx.labFile ?? 'lab.yml'} (policies[${idx}] blocks ${r.subject}) or change the expect entry, then labctl up -f ${ev.ctx.labFile ?? 'lab.yml'}`;
         } else if (acl) {
-          evidence += acl.externalIds['labctl-lab'] === lab ? ' (labelled for this lab but not in its plan)' : ' (not from lab.yml)';
+          evidence +=
+            acl.externalIds['labctl-lab'] === lab
+              ? ' (labelled for this lab but not in its plan)'
+              : ' (not from lab.yml)';
           fix = aclDelCommand(acl, ev.run.plan.ovn.nb);
         }
         return {
@@ -200,8 +257,31 @@ async function traceExplain(ev: Evidence, r: ProbeRecord, expectPass: boolean): 
           evidence,
           ...(fix ? { fix } : {}),
           data: {
-            trace: { leg: leg.leg, stage: s.stage, pipeline: s.pipeline, datapath: s.datapath, table: s.table, lflow: s.lflow, verdict: v.verdict, command: tr.command },
-            ...(acl ? { acl: { uuid: acl.uuid, name: acl.name, direction: acl.direction, priority: acl.priority, match: acl.match, action: acl.action, owner: acl.owner, lab: acl.externalIds['labctl-lab'], own } } : {}),
+            trace: {
+              leg: leg.leg,
+              stage: s.stage,
+              pipeline: s.pipeline,
+              datapath: s.datapath,
+              table: s.table,
+              lflow: s.lflow,
+              verdict: v.verdict,
+              command: tr.command,
+            },
+            ...(acl
+              ? {
+                  acl: {
+                    uuid: acl.uuid,
+                    name: acl.name,
+                    direction: acl.direction,
+                    priority: acl.priority,
+                    match: acl.match,
+                    action: acl.action,
+                    owner: acl.owner,
+                    lab: acl.externalIds['labctl-lab'],
+                    own,
+                  },
+                }
+              : {}),
           },
         };
       }
@@ -211,10 +291,22 @@ async function traceExplain(ev: Evidence, r: ProbeRecord, expectPass: boolean): 
         status: 'fail',
         ...(/port_sec/.test(s.stage) ? { cause: 'address-mismatch' as Cause } : {}),
         evidence: note,
-        data: { trace: { leg: leg.leg, stage: s.stage, pipeline: s.pipeline, datapath: s.datapath, table: s.table, lflow: s.lflow, verdict: v.verdict, command: tr.command } },
+        data: {
+          trace: {
+            leg: leg.leg,
+            stage: s.stage,
+            pipeline: s.pipeline,
+            datapath: s.datapath,
+            table: s.table,
+            lflow: s.lflow,
+            verdict: v.verdict,
+            command: tr.command,
+          },
+        },
       };
     }
-    if (v.verdict === 'elsewhere') notes.push(`ovn-trace: the ${leg.leg} goes to ${v.outputs.join(', ')}, not ${leg.outport}`);
+    if (v.verdict === 'elsewhere')
+      notes.push(`ovn-trace: the ${leg.leg} goes to ${v.outputs.join(', ')}, not ${leg.outport}`);
     else if (v.verdict === 'delivered') notes.push(`ovn-trace delivers the ${leg.leg}`);
     else notes.push(`ovn-trace: no verdict for the ${leg.leg}`);
   }
@@ -230,7 +322,10 @@ async function checksumExplain(ev: Evidence, r: ProbeRecord): Promise<Verdict | 
   const counter = t.proto === 'tcp' ? 'TcpInCsumErrors' : 'UdpInCsumErrors';
   const src = t.fwd;
   const dst = t.rev;
-  const [offSrc, offDst] = await Promise.all([ev.txOffload(src.node, src.iface), dst ? ev.txOffload(dst.node, dst.iface) : Promise.resolve(undefined)]);
+  const [offSrc, offDst] = await Promise.all([
+    ev.txOffload(src.node, src.iface),
+    dst ? ev.txOffload(dst.node, dst.iface) : Promise.resolve(undefined),
+  ]);
   const dDst = t.toNode ? delta(ev.run, t.toNode, counter) : undefined;
   const dSrc = delta(ev.run, t.from, counter);
   const icmpText = r.icmp ? 'ICMP passes' : 'ICMP not probed';
@@ -246,11 +341,19 @@ async function checksumExplain(ev: Evidence, r: ProbeRecord): Promise<Verdict | 
       cause: 'checksum-offload',
       evidence: `${parts.join('; ')}: ${bad.node}'s ${bad.iface} sends ${t.proto.toUpperCase()} with unfinished checksums, which the userspace datapath passes on and ${receiver} drops`,
       fix: nsenterCmd(pid, ['ethtool', '-K', bad.iface, 'tx', 'off']),
-      data: { fixNode: bad.node, fixIface: bad.iface, counter, receiverDelta: d ?? null, txOffload: off ?? null },
+      data: {
+        fixNode: bad.node,
+        fixIface: bad.iface,
+        counter,
+        receiverDelta: d ?? null,
+        txOffload: off ?? null,
+      },
     };
   };
-  if (offSrc === true || (offSrc === undefined && (dDst ?? 0) > 0)) return pick(src, offSrc, t.toNode ?? t.dstIp, dDst);
-  if (dst && (offDst === true || (offDst === undefined && (dSrc ?? 0) > 0))) return pick(dst, offDst, t.from, dSrc);
+  if (offSrc === true || (offSrc === undefined && (dDst ?? 0) > 0))
+    return pick(src, offSrc, t.toNode ?? t.dstIp, dDst);
+  if (dst && (offDst === true || (offDst === undefined && (dSrc ?? 0) > 0)))
+    return pick(dst, offDst, t.from, dSrc);
   return undefined;
 }
 
@@ -260,17 +363,38 @@ async function mtuExplain(ev: Evidence, r: ProbeRecord): Promise<Verdict> {
   const size = (t.fwd?.mtu ?? 1500) - 28;
   const ends = [t.fwd, t.rev].filter((e): e is PathEnd => !!e);
   const actual = await Promise.all(ends.map((e) => ev.mtu(e.node, e.iface)));
-  const desc = ends.map((e, i) => `${e.node} ${e.iface} mtu ${actual[i] ?? '?'}${actual[i] !== undefined && actual[i] !== e.mtu ? ` (planned ${e.mtu})` : ''}`).join(', ');
-  const drifted = ends.map((e, i) => ({ e, mtu: actual[i] })).find((x) => x.mtu !== undefined && x.mtu !== x.e.mtu);
+  const desc = ends
+    .map(
+      (e, i) =>
+        `${e.node} ${e.iface} mtu ${actual[i] ?? '?'}${actual[i] !== undefined && actual[i] !== e.mtu ? ` (planned ${e.mtu})` : ''}`,
+    )
+    .join(', ');
+  const drifted = ends
+    .map((e, i) => ({ e, mtu: actual[i] }))
+    .find((x) => x.mtu !== undefined && x.mtu !== x.e.mtu);
   let fix: string;
-  if (drifted) fix = nsenterCmd(ev.run.pids.get(drifted.e.node), ['ip', 'link', 'set', 'dev', drifted.e.iface, 'mtu', String(drifted.e.mtu)]);
-  else fix = `give both ends the same mtu in ${ev.ctx.labFile ?? 'lab.yml'} (networks.<name>.mtu or the interface's mtu), then labctl up`;
+  if (drifted)
+    fix = nsenterCmd(ev.run.pids.get(drifted.e.node), [
+      'ip',
+      'link',
+      'set',
+      'dev',
+      drifted.e.iface,
+      'mtu',
+      String(drifted.e.mtu),
+    ]);
+  else
+    fix = `give both ends the same mtu in ${ev.ctx.labFile ?? 'lab.yml'} (networks.<name>.mtu or the interface's mtu), then labctl up`;
   return {
     status: 'fail',
     cause: 'mtu-mismatch',
     evidence: `56-byte ping ${describe(r.result)}, but a ${size}-byte ping with don't-fragment ${describe(r.big)}; ${desc}`,
     fix,
-    data: { bigSize: size, big: r.big, mtus: Object.fromEntries(ends.map((e, i) => [`${e.node}.${e.iface}`, actual[i] ?? null])) },
+    data: {
+      bigSize: size,
+      big: r.big,
+      mtus: Object.fromEntries(ends.map((e, i) => [`${e.node}.${e.iface}`, actual[i] ?? null])),
+    },
   };
 }
 
@@ -280,12 +404,17 @@ function serviceWhat(r: ProbeRecord): string {
 
 async function verdictOf(ev: Evidence, r: ProbeRecord): Promise<Verdict> {
   const t = r.target;
-  if (r.notRun) return { status: r.notRun.status, evidence: r.notRun.status === 'error' ? `could not run: ${r.notRun.why}` : r.notRun.why };
+  if (r.notRun)
+    return {
+      status: r.notRun.status,
+      evidence: r.notRun.status === 'error' ? `could not run: ${r.notRun.why}` : r.notRun.why,
+    };
   const res = r.result!;
   const dst = `${t.dstIp}${r.port !== undefined ? `:${r.port}` : ''}`;
   const who = t.toNode ?? t.dstIp;
   const retried = r.first ? ` (first attempt: ${describe(r.first)})` : '';
-  if (res.outcome === 'error') return { status: 'error', evidence: `could not run: ${res.detail ?? res.code ?? 'probe error'}` };
+  if (res.outcome === 'error')
+    return { status: 'error', evidence: `could not run: ${res.detail ?? res.code ?? 'probe error'}` };
 
   // ---- expected blocked
   if (t.expect === 'blocked') {
@@ -306,7 +435,10 @@ async function verdictOf(ev: Evidence, r: ProbeRecord): Promise<Verdict> {
         fix: `add a policy to ${ev.ctx.labFile ?? 'lab.yml'}: ${rule} (or change the expect entry), then labctl up`,
       };
     }
-    const listening = r.listener?.port !== undefined ? ` while the doctor's ${t.proto} listener on ${who} port ${r.listener.port} was up` : '';
+    const listening =
+      r.listener?.port !== undefined
+        ? ` while the doctor's ${t.proto} listener on ${who} port ${r.listener.port} was up`
+        : '';
     const trace = await traceExplain(ev, r, false);
     const by = trace && 'note' in trace && trace.blockedBy ? `; ${trace.blockedBy}` : '';
     return { status: 'pass', evidence: `blocked as expected: ${describe(res)}${listening}${by}` };
@@ -316,16 +448,31 @@ async function verdictOf(ev: Evidence, r: ProbeRecord): Promise<Verdict> {
   if (res.outcome === 'pass') {
     if (t.proto === 'icmp') {
       if (r.big && r.big.outcome !== 'pass' && r.big.outcome !== 'error') return mtuExplain(ev, r);
-      const big = r.big?.outcome === 'pass' ? `; ${(t.fwd?.mtu ?? 1500) - 28}-byte don't-fragment ping passes too` : '';
-      return { status: 'pass', evidence: `echo reply from ${res.from ?? t.dstIp} in ${res.ms} ms${big}${retried}` };
+      const big =
+        r.big?.outcome === 'pass' ? `; ${(t.fwd?.mtu ?? 1500) - 28}-byte don't-fragment ping passes too` : '';
+      return {
+        status: 'pass',
+        evidence: `echo reply from ${res.from ?? t.dstIp} in ${res.ms} ms${big}${retried}`,
+      };
     }
-    if (r.answer === 'doctor') return { status: 'pass', evidence: `the doctor's token came back from ${dst} in ${res.ms} ms${retried}` };
-    if (t.proto === 'tcp') return { status: 'pass', evidence: `SYN-ACK from ${dst} in ${res.ms} ms: ${who} serves ${serviceWhat(r)}${retried}` };
+    if (r.answer === 'doctor')
+      return {
+        status: 'pass',
+        evidence: `the doctor's token came back from ${dst} in ${res.ms} ms${retried}`,
+      };
+    if (t.proto === 'tcp')
+      return {
+        status: 'pass',
+        evidence: `SYN-ACK from ${dst} in ${res.ms} ms: ${who} serves ${serviceWhat(r)}${retried}`,
+      };
     return { status: 'pass', evidence: `reply from ${res.from ?? dst} in ${res.ms} ms${retried}` };
   }
 
   if (res.outcome === 'mismatch')
-    return { status: 'fail', evidence: `${dst} answered, but not with the doctor's token: ${res.detail}${r.answer === 'doctor' ? ' (another program holds the port?)' : ''}` };
+    return {
+      status: 'fail',
+      evidence: `${dst} answered, but not with the doctor's token: ${res.detail}${r.answer === 'doctor' ? ' (another program holds the port?)' : ''}`,
+    };
 
   if (res.outcome === 'refused') {
     const rst = t.proto === 'tcp' ? `RST from ${dst}` : `ICMP port-unreachable from ${dst}`;
@@ -333,7 +480,10 @@ async function verdictOf(ev: Evidence, r: ProbeRecord): Promise<Verdict> {
       // our listener was up: the refusal came from the network (an ACL reject)
       const tr = await traceExplain(ev, r, true);
       if (tr && 'status' in tr) return tr;
-      return { status: 'fail', evidence: `${rst} although the doctor's listener on ${who} was up${tr?.note ? `; ${tr.note}` : ''}` };
+      return {
+        status: 'fail',
+        evidence: `${rst} although the doctor's listener on ${who} was up${tr?.note ? `; ${tr.note}` : ''}`,
+      };
     }
     const tr = await traceExplain(ev, r, true);
     if (tr && 'status' in tr && tr.cause === 'acl-drop') return tr;
@@ -342,7 +492,9 @@ async function verdictOf(ev: Evidence, r: ProbeRecord): Promise<Verdict> {
       status: 'fail',
       cause: 'no-listener',
       evidence: `${rst}: nothing listens on ${serviceWhat(r)} in ${who}${retried}`,
-      fix: node ? `start the service in ${node} (it declares ${serviceWhat(r)} in listen, but nothing serves it)` : `nothing can serve ${serviceWhat(r)} on ${t.dstIp}: change the expect entry`,
+      fix: node
+        ? `start the service in ${node} (it declares ${serviceWhat(r)} in listen, but nothing serves it)`
+        : `nothing can serve ${serviceWhat(r)} on ${t.dstIp}: change the expect entry`,
     };
   }
 
@@ -350,7 +502,10 @@ async function verdictOf(ev: Evidence, r: ProbeRecord): Promise<Verdict> {
   if (t.proto === 'icmp') {
     const tr = await traceExplain(ev, r, true);
     if (tr && 'status' in tr) return tr;
-    return { status: 'fail', evidence: `ping ${t.dstIp}: ${describe(res)}${retried}${tr?.note ? `; ${tr.note}` : ''}` };
+    return {
+      status: 'fail',
+      evidence: `ping ${t.dstIp}: ${describe(res)}${retried}${tr?.note ? `; ${tr.note}` : ''}`,
+    };
   }
   const cs = await checksumExplain(ev, r);
   if (cs) return cs;
@@ -391,10 +546,15 @@ function dataOf(run: DataplaneRun, r: ProbeRecord): Record<string, unknown> {
   };
 }
 
-export async function buildResults(ctx: DataplaneContext, run: DataplaneRun): Promise<Map<DataplaneCheckId, CheckResult[]>> {
+export async function buildResults(
+  ctx: DataplaneContext,
+  run: DataplaneRun,
+): Promise<Map<DataplaneCheckId, CheckResult[]>> {
   const ev = new Evidence(ctx, run);
   const verdicts = await mapLimit(run.records, 6, (r) =>
-    verdictOf(ev, r).catch((e: Error) => ({ status: 'error' as const, evidence: `could not explain: ${e.message}` }) as Verdict),
+    verdictOf(ev, r).catch(
+      (e: Error) => ({ status: 'error' as const, evidence: `could not explain: ${e.message}` }) as Verdict,
+    ),
   );
   const out = new Map<DataplaneCheckId, CheckResult[]>(CHECK_IDS.map((id) => [id, []]));
   run.records.forEach((r, i) => {
@@ -424,7 +584,13 @@ export async function buildResults(ctx: DataplaneContext, run: DataplaneRun): Pr
         : mesh
           ? 'no two nodes share a routed domain'
           : `no expect entry uses ${what}`;
-    list.push({ id, layer: 'dataplane', subject: run.plan.lab, status: 'skip', evidence: `nothing to probe: ${why}` });
+    list.push({
+      id,
+      layer: 'dataplane',
+      subject: run.plan.lab,
+      status: 'skip',
+      evidence: `nothing to probe: ${why}`,
+    });
   }
   // One cause, one root: within a check, a failure with the same cause and fix as an earlier one follows from it.
   for (const list of out.values()) {

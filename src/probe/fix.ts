@@ -16,7 +16,11 @@ async function pidOf(ctx: DataplaneContext, node: string): Promise<number | unde
 
 export async function dataplaneFix(ctx: DataplaneContext, result: CheckResult): Promise<string | undefined> {
   const d = result.data ?? {};
-  if (result.cause === 'checksum-offload' && typeof d.fixNode === 'string' && typeof d.fixIface === 'string') {
+  if (
+    result.cause === 'checksum-offload' &&
+    typeof d.fixNode === 'string' &&
+    typeof d.fixIface === 'string'
+  ) {
     const node = ctx.plan.nodes.find((n) => n.name === d.fixNode);
     if (!node?.interfaces.some((i) => i.name === d.fixIface)) return undefined;
     const pid = await pidOf(ctx, node.name);
@@ -25,18 +29,37 @@ export async function dataplaneFix(ctx: DataplaneContext, result: CheckResult): 
     return `tx checksum offload off on ${d.fixIface} inside ${node.name}`;
   }
   if (result.cause === 'acl-drop' && d.acl && typeof d.acl === 'object') {
-    const acl = d.acl as { uuid?: string; own?: boolean; direction?: string; priority?: number; match?: string; owner?: { kind: string; name: string } };
+    const acl = d.acl as {
+      uuid?: string;
+      own?: boolean;
+      direction?: string;
+      priority?: number;
+      match?: string;
+      owner?: { kind: string; name: string };
+    };
     // the lab's own policy is the user's to change (lab.yml); a foreign or stale ACL on the lab's path is not
     if (acl.own || !acl.owner || !acl.direction || acl.priority === undefined || !acl.match) return undefined;
     await ctx.ovn.transact([
-      [...(acl.owner.kind === 'port-group' ? ['--type=port-group'] : []), 'acl-del', acl.owner.name, acl.direction, String(acl.priority), acl.match],
+      [
+        ...(acl.owner.kind === 'port-group' ? ['--type=port-group'] : []),
+        'acl-del',
+        acl.owner.name,
+        acl.direction,
+        String(acl.priority),
+        acl.match,
+      ],
     ]);
     return `removed ACL ${String(acl.uuid ?? '').slice(0, 8)} (${acl.direction} ${acl.priority} ${acl.match}) from ${acl.owner.name}`;
   }
   if (result.cause === 'stale-conntrack' && Array.isArray(d.flush)) {
     // exactly the zones of this lab and the stale address: other labs may use the same addresses
     const cmds = (d.flush as unknown[]).filter(
-      (c): c is string[] => Array.isArray(c) && c.length === 3 && c[0] === 'dpctl/flush-conntrack' && /^zone=\d+$/.test(String(c[1])) && /^ct_nw_(src|dst)=\d{1,3}(\.\d{1,3}){3}$/.test(String(c[2])),
+      (c): c is string[] =>
+        Array.isArray(c) &&
+        c.length === 3 &&
+        c[0] === 'dpctl/flush-conntrack' &&
+        /^zone=\d+$/.test(String(c[1])) &&
+        /^ct_nw_(src|dst)=\d{1,3}(\.\d{1,3}){3}$/.test(String(c[2])),
     );
     for (const c of cmds) await run('ovs-appctl', c, { timeoutMs: 10_000 });
     return cmds.length ? `flushed ${cmds.map((c) => `${c[1]} ${c[2]}`).join(', ')}` : undefined;

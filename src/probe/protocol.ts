@@ -104,7 +104,14 @@ export type Request =
   | { id: number; op: 'stop' };
 
 export type Response =
-  | { id: number; ok: true; hello?: Hello; port?: number; result?: ProbeResult; counters?: Record<string, number> }
+  | {
+      id: number;
+      ok: true;
+      hello?: Hello;
+      port?: number;
+      result?: ProbeResult;
+      counters?: Record<string, number>;
+    }
   | { id: number; ok: false; error: string; code?: string };
 
 /** The inherited datagram ICMP socket of a local-mode agent. */

@@ -10,7 +10,14 @@ import type { Plan } from '../plan/types.js';
 import { type AgentOptions, ProbeFleet } from './client.js';
 import { buildResults } from './explain.js';
 import type { ListenerState, ProbeResult, ProbeSpec } from './protocol.js';
-import { DOCTOR_PORT, type DataplaneCheckId, listenersFor, planTargets, subjectOf, type Target } from './targets.js';
+import {
+  type DataplaneCheckId,
+  DOCTOR_PORT,
+  listenersFor,
+  planTargets,
+  subjectOf,
+  type Target,
+} from './targets.js';
 
 /** What a context may offer beyond the contract: the doctor runner's memoized facts (checks/facts.ts). */
 interface MaybeFacts {
@@ -115,7 +122,10 @@ async function resolvePids(ctx: DataplaneContext, nodes: string[]): Promise<Map<
   return out;
 }
 
-export async function runDataplane(ctx: DataplaneContext, opts: DataplaneOptions = {}): Promise<DataplaneRun> {
+export async function runDataplane(
+  ctx: DataplaneContext,
+  opts: DataplaneOptions = {},
+): Promise<DataplaneRun> {
   const t0 = performance.now();
   const timings: Record<string, number> = {};
   const mark = (k: string) => {
@@ -135,7 +145,9 @@ export async function runDataplane(ctx: DataplaneContext, opts: DataplaneOptions
   }));
 
   // ---- containers
-  const involved = [...new Set(targets.filter((t) => !t.skip).flatMap((t) => [t.from, ...(t.toNode ? [t.toNode] : [])]))];
+  const involved = [
+    ...new Set(targets.filter((t) => !t.skip).flatMap((t) => [t.from, ...(t.toNode ? [t.toNode] : [])])),
+  ];
   const pidOf = await resolvePids(ctx, involved);
   const pids = new Map([...pidOf].filter((e): e is [string, number] => typeof e[1] === 'number'));
   for (const r of records) {
@@ -173,7 +185,8 @@ export async function runDataplane(ctx: DataplaneContext, opts: DataplaneOptions
     mark('agents');
     for (const [node, err] of fleet?.failed ?? []) {
       for (const r of records)
-        if (!r.notRun && (r.target.from === node || r.target.toNode === node)) r.notRun = { status: 'error', why: `could not start the probe agent: ${err.message}` };
+        if (!r.notRun && (r.target.from === node || r.target.toNode === node))
+          r.notRun = { status: 'error', why: `could not start the probe agent: ${err.message}` };
     }
     for (const ep of fleet?.endpoints.values() ?? []) icmpMode.set(ep.node, ep.icmp);
 
@@ -220,12 +233,25 @@ export async function runDataplane(ctx: DataplaneContext, opts: DataplaneOptions
       const token = `labctl-${salt}-${++seq}`;
       const t = r.target;
       if (t.proto === 'icmp') return { proto: 'icmp', ip: t.dstIp, timeoutMs: ms, token };
-      return { proto: t.proto, ip: t.dstIp, port: r.port!, timeoutMs: ms, ...(r.answer === 'doctor' || t.proto === 'udp' ? { token } : {}) };
+      return {
+        proto: t.proto,
+        ip: t.dstIp,
+        port: r.port!,
+        timeoutMs: ms,
+        ...(r.answer === 'doctor' || t.proto === 'udp' ? { token } : {}),
+      };
     };
     const bigSpec = (r: ProbeRecord, ms: number): ProbeSpec | undefined => {
       const mtu = r.target.fwd?.mtu;
       if (!mtu || mtu < 576) return undefined;
-      return { proto: 'icmp', ip: r.target.dstIp, timeoutMs: ms, token: `labctl-${salt}-${++seq}`, size: mtu - 28, df: true };
+      return {
+        proto: 'icmp',
+        ip: r.target.dstIp,
+        timeoutMs: ms,
+        token: `labctl-${salt}-${++seq}`,
+        size: mtu - 28,
+        df: true,
+      };
     };
     const probeOnce = async (r: ProbeRecord, ms: number) => {
       const ep = endpoints!.get(r.target.from)!;
@@ -244,10 +270,16 @@ export async function runDataplane(ctx: DataplaneContext, opts: DataplaneOptions
 
     // ---- phase 2: retry what failed once (a lost SYN under load is not a verdict), ICMP for contrast
     if (opts.retry !== false && endpoints) {
-      const failedPass = todo.filter((r) => r.target.expect === 'pass' && r.result && r.result.outcome !== 'pass');
-      const bigFailed = todo.filter((r) => r.target.proto === 'icmp' && r.result?.outcome === 'pass' && r.big && r.big.outcome !== 'pass');
+      const failedPass = todo.filter(
+        (r) => r.target.expect === 'pass' && r.result && r.result.outcome !== 'pass',
+      );
+      const bigFailed = todo.filter(
+        (r) => r.target.proto === 'icmp' && r.result?.outcome === 'pass' && r.big && r.big.outcome !== 'pass',
+      );
       const icmpDone = new Map<string, ProbeResult>();
-      for (const r of todo) if (r.target.proto === 'icmp' && r.result) icmpDone.set(`${r.target.from}>${r.target.dstIp}`, r.result);
+      for (const r of todo)
+        if (r.target.proto === 'icmp' && r.result)
+          icmpDone.set(`${r.target.from}>${r.target.dstIp}`, r.result);
       const wantIcmp = failedPass.filter((r) => r.target.proto !== 'icmp');
       if (failedPass.length || bigFailed.length) {
         const need = new Map<string, { node: string; tcp: number; udp: number }>();
@@ -268,7 +300,14 @@ export async function runDataplane(ctx: DataplaneContext, opts: DataplaneOptions
           ...wantIcmp.map(async (r) => {
             const key = `${r.target.from}>${r.target.dstIp}`;
             const known = icmpDone.get(key);
-            r.icmp = known ?? (await endpoints.get(r.target.from)!.probe({ proto: 'icmp', ip: r.target.dstIp, timeoutMs: retryTimeoutMs, token: `labctl-${salt}-${++seq}` }));
+            r.icmp =
+              known ??
+              (await endpoints.get(r.target.from)!.probe({
+                proto: 'icmp',
+                ip: r.target.dstIp,
+                timeoutMs: retryTimeoutMs,
+                token: `labctl-${salt}-${++seq}`,
+              }));
           }),
         ]);
         mark('retries');
@@ -281,7 +320,16 @@ export async function runDataplane(ctx: DataplaneContext, opts: DataplaneOptions
     mark('stopped');
   }
 
-  const run: DataplaneRun = { plan, records, counters, pids, mode, icmp: icmpMode, timings, results: new Map() };
+  const run: DataplaneRun = {
+    plan,
+    records,
+    counters,
+    pids,
+    mode,
+    icmp: icmpMode,
+    timings,
+    results: new Map(),
+  };
   run.results = await buildResults(ctx, run);
   mark('explained');
   return run;

@@ -130,7 +130,10 @@ interface Owner {
 export function ownerOf(plan: Plan, ip: string): Owner | undefined {
   for (const n of plan.nodes) for (const i of n.interfaces) if (i.ip === ip) return { node: n, iface: i };
   for (const r of plan.routers)
-    for (const p of r.ports) for (const net of p.networks) if (net.split('/')[0] === ip) return { routerPort: { name: p.name, mac: p.mac, network: p.network, router: r.router } };
+    for (const p of r.ports)
+      for (const net of p.networks)
+        if (net.split('/')[0] === ip)
+          return { routerPort: { name: p.name, mac: p.mac, network: p.network, router: r.router } };
   return undefined;
 }
 
@@ -161,7 +164,12 @@ function pathEnd(plan: Plan, node: PlanNode, ip: string): PathEnd | undefined {
 }
 
 /** The address of `dst` that `src` should use: one on a switch they share, else one in a routed domain they share. */
-export function pickAddress(plan: Plan, src: PlanNode, dst: PlanNode, domains = routedDomains(plan)): PlanInterface | undefined {
+export function pickAddress(
+  plan: Plan,
+  src: PlanNode,
+  dst: PlanNode,
+  domains = routedDomains(plan),
+): PlanInterface | undefined {
   const srcSwitches = new Set(src.interfaces.map((i) => i.switch));
   const same = dst.interfaces.find((i) => srcSwitches.has(i.switch));
   if (same) return same;
@@ -185,7 +193,8 @@ function fill(plan: Plan, t: Omit<Target, 'key' | 'check'> & { key?: string }): 
       }
     }
   }
-  if (!target.key) target.key = `${target.check}:${t.kind}:${t.from}>${t.to}:${t.proto}/${t.port ?? ''}:${t.expect}`;
+  if (!target.key)
+    target.key = `${target.check}:${t.kind}:${t.from}>${t.to}:${t.proto}/${t.port ?? ''}:${t.expect}`;
   return target;
 }
 
@@ -229,16 +238,39 @@ export function expectTargets(plan: Plan): Target[] {
   const domains = routedDomains(plan);
   return plan.expect.map((e, i) => {
     const src = plan.nodes.find((n) => n.name === e.from);
-    const base = { kind: 'expect' as const, from: e.from, to: e.to, proto: e.proto, expect: e.result, expectIndex: i, ...(e.port !== undefined ? { port: e.port } : {}) };
+    const base = {
+      kind: 'expect' as const,
+      from: e.from,
+      to: e.to,
+      proto: e.proto,
+      expect: e.result,
+      expectIndex: i,
+      ...(e.port !== undefined ? { port: e.port } : {}),
+    };
     const key = `expect:${i}`;
-    if (!src) return fill(plan, { ...base, key, dstIp: e.to, answer: 'none', skip: `${e.from} is not a node of this lab` });
+    if (!src)
+      return fill(plan, {
+        ...base,
+        key,
+        dstIp: e.to,
+        answer: 'none',
+        skip: `${e.from} is not a node of this lab`,
+      });
     const dstNode = plan.nodes.find((n) => n.name === e.to);
     let dstIp: string;
     let toNode: PlanNode | undefined = dstNode;
     let toRouterPort: string | undefined;
     if (dstNode) {
       const addr = pickAddress(plan, src, dstNode, domains);
-      if (!addr) return fill(plan, { ...base, key, toNode: dstNode.name, dstIp: dstNode.interfaces[0]?.ip ?? '', answer: 'none', skip: `${e.from} and ${e.to} share no network or router` });
+      if (!addr)
+        return fill(plan, {
+          ...base,
+          key,
+          toNode: dstNode.name,
+          dstIp: dstNode.interfaces[0]?.ip ?? '',
+          answer: 'none',
+          skip: `${e.from} and ${e.to} share no network or router`,
+        });
       dstIp = addr.ip;
     } else {
       dstIp = e.to;
@@ -246,13 +278,26 @@ export function expectTargets(plan: Plan): Target[] {
       toNode = owner?.node;
       toRouterPort = owner?.routerPort?.name;
       if (!owner && !inLab(plan, e.to))
-        return fill(plan, { ...base, key, dstIp, answer: 'none', skip: `${e.to} is not an address of this lab: the doctor sends traffic only inside the lab` });
+        return fill(plan, {
+          ...base,
+          key,
+          dstIp,
+          answer: 'none',
+          skip: `${e.to} is not an address of this lab: the doctor sends traffic only inside the lab`,
+        });
     }
     let answer: Target['answer'];
     if (e.proto === 'icmp') answer = 'kernel';
     else if (!toNode) answer = 'none';
     else answer = toNode.listen.some((l) => l.proto === e.proto && l.port === e.port) ? 'node' : 'doctor';
-    return fill(plan, { ...base, key, dstIp, answer, ...(toNode ? { toNode: toNode.name } : {}), ...(toRouterPort ? { toRouterPort } : {}) });
+    return fill(plan, {
+      ...base,
+      key,
+      dstIp,
+      answer,
+      ...(toNode ? { toNode: toNode.name } : {}),
+      ...(toRouterPort ? { toRouterPort } : {}),
+    });
   });
 }
 
@@ -262,19 +307,53 @@ export function serviceTargets(plan: Plan, covered: Target[]): Target[] {
   const out: Target[] = [];
   for (const t of plan.nodes)
     for (const l of t.listen) {
-      const isCovered = covered.some((c) => c.toNode === t.name && c.proto === l.proto && c.port === l.port && c.expect === 'pass' && !c.skip);
+      const isCovered = covered.some(
+        (c) =>
+          c.toNode === t.name && c.proto === l.proto && c.port === l.port && c.expect === 'pass' && !c.skip,
+      );
       if (isCovered) continue;
-      const blocked = new Set(plan.expect.filter((e) => e.to === t.name && e.result === 'blocked' && (e.proto === l.proto || e.proto === 'icmp') && (e.port === undefined || e.port === l.port)).map((e) => e.from));
-      const friends = new Set(plan.expect.filter((e) => e.to === t.name && e.result === 'pass').map((e) => e.from));
+      const blocked = new Set(
+        plan.expect
+          .filter(
+            (e) =>
+              e.to === t.name &&
+              e.result === 'blocked' &&
+              (e.proto === l.proto || e.proto === 'icmp') &&
+              (e.port === undefined || e.port === l.port),
+          )
+          .map((e) => e.from),
+      );
+      const friends = new Set(
+        plan.expect.filter((e) => e.to === t.name && e.result === 'pass').map((e) => e.from),
+      );
       const tSwitches = new Set(t.interfaces.map((i) => i.switch));
       const candidates = plan.nodes
         .filter((s) => s !== t && !blocked.has(s.name) && pickAddress(plan, s, t, domains))
-        .map((s, order) => ({ s, order, rank: (friends.has(s.name) ? 0 : 2) + (s.interfaces.some((i) => tSwitches.has(i.switch)) ? 0 : 1) }))
+        .map((s, order) => ({
+          s,
+          order,
+          rank: (friends.has(s.name) ? 0 : 2) + (s.interfaces.some((i) => tSwitches.has(i.switch)) ? 0 : 1),
+        }))
         .sort((a, b) => a.rank - b.rank || a.order - b.order);
       const src = candidates[0]?.s;
-      const base = { kind: 'service' as const, to: t.name, toNode: t.name, proto: l.proto, port: l.port, answer: 'node' as const, expect: 'pass' as const };
+      const base = {
+        kind: 'service' as const,
+        to: t.name,
+        toNode: t.name,
+        proto: l.proto,
+        port: l.port,
+        answer: 'node' as const,
+        expect: 'pass' as const,
+      };
       if (!src) {
-        out.push(fill(plan, { ...base, from: t.name, dstIp: t.interfaces[0]?.ip ?? '', skip: `no other node can reach ${t.name} to probe ${l.proto}/${l.port}` }));
+        out.push(
+          fill(plan, {
+            ...base,
+            from: t.name,
+            dstIp: t.interfaces[0]?.ip ?? '',
+            skip: `no other node can reach ${t.name} to probe ${l.proto}/${l.port}`,
+          }),
+        );
         continue;
       }
       out.push(fill(plan, { ...base, from: src.name, dstIp: pickAddress(plan, src, t, domains)!.ip }));
@@ -289,7 +368,9 @@ export function planTargets(plan: Plan): Target[] {
 }
 
 /** Listeners the doctor must start, per node: the mesh port (with fallbacks) and expected ports nobody declares. */
-export function listenersFor(targets: Target[]): Map<string, { proto: 'tcp' | 'udp'; port: number; tries: number }[]> {
+export function listenersFor(
+  targets: Target[],
+): Map<string, { proto: 'tcp' | 'udp'; port: number; tries: number }[]> {
   const out = new Map<string, { proto: 'tcp' | 'udp'; port: number; tries: number }[]>();
   const add = (node: string, proto: 'tcp' | 'udp', port: number, tries: number) => {
     const list = out.get(node) ?? [];

@@ -11,8 +11,9 @@
  * A reject shows as `reject { … };` followed by the generated reply's own sections; a delivery as
  * `/* output to "lab.web.eth1", type "" *\/`. --summary and --minimal print neither stage names nor uuids.
  */
-import { formatCommand, run } from '../exec.js';
+
 import { map, num, parseTables, str } from '../drivers/ovsdb-json.js';
+import { formatCommand, run } from '../exec.js';
 
 export interface TraceStep {
   pipeline: 'ingress' | 'egress';
@@ -57,7 +58,16 @@ export function parseTrace(text: string, expectOutport?: string): TraceVerdict {
     }
     const s = STEP.exec(line);
     if (s) {
-      step = { pipeline, datapath, table: Number(s[1]), stage: s[2]!, source: s[3]!, match: s[4]!, priority: Number(s[5]), lflow: s[6]! };
+      step = {
+        pipeline,
+        datapath,
+        table: Number(s[1]),
+        stage: s[2]!,
+        source: s[3]!,
+        match: s[4]!,
+        priority: Number(s[5]),
+        lflow: s[6]!,
+      };
       continue;
     }
     const o = OUTPUT.exec(line);
@@ -68,7 +78,8 @@ export function parseTrace(text: string, expectOutport?: string): TraceVerdict {
     const action = line.trim();
     if (/^drop;/.test(action)) return { verdict: 'drop', ...(step ? { step } : {}), outputs };
     if (/^reject\b/.test(action)) return { verdict: 'reject', ...(step ? { step } : {}), outputs };
-    if (/no (logical flow )?match|implicit drop/i.test(action)) return { verdict: 'drop', ...(step ? { step } : {}), outputs };
+    if (/no (logical flow )?match|implicit drop/i.test(action))
+      return { verdict: 'drop', ...(step ? { step } : {}), outputs };
   }
   if (expectOutport && outputs.includes(expectOutport)) return { verdict: 'delivered', outputs };
   if (outputs.length) return { verdict: expectOutport ? 'elsewhere' : 'delivered', outputs };
@@ -118,13 +129,27 @@ export interface TraceRun {
  * Run ovn-trace on `datapath` (the logical switch the packet enters). ct: the conntrack state to assume
  * ("new" for a first packet, "est,rpl" for a reply). Never throws: a failure comes back as verdict unknown + error.
  */
-export async function runTrace(datapath: string, flow: string, opts: { ct?: string; sb?: string; expectOutport?: string } = {}): Promise<TraceRun> {
-  const args = [...(opts.sb ? [`--db=${opts.sb}`] : []), ...(opts.ct ? [`--ct=${opts.ct}`] : []), datapath, flow];
+export async function runTrace(
+  datapath: string,
+  flow: string,
+  opts: { ct?: string; sb?: string; expectOutport?: string } = {},
+): Promise<TraceRun> {
+  const args = [
+    ...(opts.sb ? [`--db=${opts.sb}`] : []),
+    ...(opts.ct ? [`--ct=${opts.ct}`] : []),
+    datapath,
+    flow,
+  ];
   const command = formatCommand('ovn-trace', args);
   try {
     const r = await run('ovn-trace', args, { timeoutMs: 20_000, reject: false });
     if (r.exitCode !== 0 || r.timedOut)
-      return { verdict: { verdict: 'unknown', outputs: [] }, command, output: r.stdout.slice(0, 20_000), error: r.timedOut ? 'ovn-trace timed out' : r.stderr.trim().split('\n').pop() || `exit ${r.exitCode}` };
+      return {
+        verdict: { verdict: 'unknown', outputs: [] },
+        command,
+        output: r.stdout.slice(0, 20_000),
+        error: r.timedOut ? 'ovn-trace timed out' : r.stderr.trim().split('\n').pop() || `exit ${r.exitCode}`,
+      };
     return { verdict: parseTrace(r.stdout, opts.expectOutport), command, output: r.stdout.slice(0, 20_000) };
   } catch (e) {
     return { verdict: { verdict: 'unknown', outputs: [] }, command, output: '', error: (e as Error).message };
@@ -144,19 +169,38 @@ export interface AclRef {
 }
 
 /** The northbound ACL behind a logical flow (by its stage-hint); undefined when the flow is not an ACL's own. */
-export async function aclOfLflow(lflow: string, opts: { sb?: string; nb?: string } = {}): Promise<AclRef | undefined> {
+export async function aclOfLflow(
+  lflow: string,
+  opts: { sb?: string; nb?: string } = {},
+): Promise<AclRef | undefined> {
   if (!/^[0-9a-f]{4,36}$/.test(lflow)) return undefined;
   const sb = opts.sb ? [`--db=${opts.sb}`] : [];
   const nb = opts.nb ? [`--db=${opts.nb}`] : [];
   const json = ['--format=json', '--data=json'];
-  const f = await run('ovn-sbctl', ['--timeout=10', ...sb, ...json, '--columns=external_ids', 'list', 'Logical_Flow', lflow], { timeoutMs: 15_000, reject: false });
+  const f = await run(
+    'ovn-sbctl',
+    ['--timeout=10', ...sb, ...json, '--columns=external_ids', 'list', 'Logical_Flow', lflow],
+    { timeoutMs: 15_000, reject: false },
+  );
   if (f.exitCode !== 0) return undefined;
   const hint = map(parseTables(f.stdout)[0]?.[0] ?? {}, 'external_ids')['stage-hint'];
   if (!hint || !/^[0-9a-f]{4,36}$/.test(hint)) return undefined;
-  const a = await run('ovn-nbctl', ['--timeout=10', ...nb, ...json, '--columns=_uuid,name,direction,priority,match,action,external_ids', 'list', 'ACL', hint], {
-    timeoutMs: 15_000,
-    reject: false,
-  });
+  const a = await run(
+    'ovn-nbctl',
+    [
+      '--timeout=10',
+      ...nb,
+      ...json,
+      '--columns=_uuid,name,direction,priority,match,action,external_ids',
+      'list',
+      'ACL',
+      hint,
+    ],
+    {
+      timeoutMs: 15_000,
+      reject: false,
+    },
+  );
   if (a.exitCode !== 0) return undefined;
   const row = parseTables(a.stdout)[0]?.[0];
   if (!row) return undefined;
@@ -171,7 +215,20 @@ export async function aclOfLflow(lflow: string, opts: { sb?: string; nb?: string
   };
   const owners = await run(
     'ovn-nbctl',
-    ['--timeout=10', ...nb, ...json, '--columns=name', 'find', 'Logical_Switch', `acls{>=}${acl.uuid}`, '--', '--columns=name', 'find', 'Port_Group', `acls{>=}${acl.uuid}`],
+    [
+      '--timeout=10',
+      ...nb,
+      ...json,
+      '--columns=name',
+      'find',
+      'Logical_Switch',
+      `acls{>=}${acl.uuid}`,
+      '--',
+      '--columns=name',
+      'find',
+      'Port_Group',
+      `acls{>=}${acl.uuid}`,
+    ],
     { timeoutMs: 15_000, reject: false },
   );
   if (owners.exitCode === 0) {
