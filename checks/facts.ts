@@ -186,6 +186,7 @@ export function createFacts(ctx: CheckContext, opts: FactsOptions = {}): Facts {
   };
 
   const containers = once(async () => {
+    knownDown('docker', 'dockerd');
     count('docker-list');
     try {
       const rows = await host.containers.list(plan.lab);
