@@ -3,11 +3,14 @@
  * (external_ids:labctl-lab), host veths (alias labctl:<lab>), NB rows (external_ids:labctl-lab) — and its state.
  * Works without the lab file and after an interrupted up. Never touches anything without the lab's label.
  */
+import pLimit from 'p-limit';
 import type { HostDriver } from '../drivers/host.js';
 import { ALIAS_PREFIX } from '../drivers/links.js';
 import type { OvnDriver } from '../drivers/ovn.js';
 import { removeNb } from './ovn-diff.js';
 import { loadState, removeState } from './state.js';
+
+export const REMOVE_CONCURRENCY = 12;
 
 export interface DownResult {
   containers: number;
@@ -19,8 +22,11 @@ export interface DownResult {
 export async function destroyLab(lab: string, host: HostDriver, ovn: OvnDriver): Promise<DownResult> {
   const state = loadState(lab);
   const [containers, ifaces, nb] = await Promise.all([host.containers.list(lab), host.ovs.listLabInterfaces(lab), ovn.readLab(lab)]);
+  // Bounded: Docker 20.10 (Debian 12) can deadlock when about a hundred containers exit at once
+  // (moby/moby#42545, a libnetwork lock-order bug), so removals go at most REMOVE_CONCURRENCY at a time.
+  const limit = pLimit(REMOVE_CONCURRENCY);
   await Promise.all([
-    Promise.all(containers.map((c) => host.containers.remove(c.id))),
+    Promise.all(containers.map((c) => limit(() => host.containers.remove(c.id)))),
     host.ovs.transact(ifaces.map((i) => ['--if-exists', 'del-port', i.name])),
     ovn.transact(removeNb(nb)),
   ]);

@@ -14,6 +14,8 @@ import type { HostLink } from '../drivers/links.js';
 import type { OvnDriver } from '../drivers/ovn.js';
 import { extIds } from '../drivers/ovsdb-json.js';
 import type { Plan, PlanNode } from '../plan/types.js';
+import { createBatcher } from './batcher.js';
+import { REMOVE_CONCURRENCY } from './down.js';
 import { diffNb } from './ovn-diff.js';
 import { applyNodeLinks, planNodeLinks } from './node-links.js';
 import { waitForPorts } from './wait.js';
@@ -36,7 +38,11 @@ export interface ApplyResult {
 
 export async function applyPlan(plan: Plan, host: HostDriver, ovn: OvnDriver, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const t0 = performance.now();
-  const log = opts.log ?? (() => undefined);
+  const debug = process.env.LABCTL_DEBUG ? (m: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(3)}] ${m}\n`) : () => undefined;
+  const log = (line: string) => {
+    debug(line);
+    opts.log?.(line);
+  };
   const changes: string[] = [];
   const result: ApplyResult['containers'] = { created: [], started: [], recreated: [], removed: [], kept: [] };
   const bridge = plan.ovn.bridge;
@@ -78,14 +84,18 @@ export async function applyPlan(plan: Plan, host: HostDriver, ovn: OvnDriver, op
     if (nbChanges.summary.length) log(`OVN: ${nbChanges.summary.length} change(s)`);
   });
 
-  // ---- containers and links, per node, bounded
-  const limit = pLimit(opts.concurrency ?? 8);
+  // ---- containers and links, per node. Docker calls and link plumbing have their own bounds, so plumbing one
+  // node overlaps with Docker starting the next; each node's OVS ports join a shared batch as soon as its links
+  // exist, so ovn-controller binds early ports while later containers are still starting.
+  const dockerLimit = pLimit(opts.concurrency ?? 16);
+  const linkLimit = pLimit(8);
+  const ovsBatch = createBatcher<string[]>((cmds) => host.ovs.transact(cmds));
+  const ovsByName = new Map(ovsIfaces.map((o) => [o.name, o]));
   const replumbed = new Set<string>();
   const nodeWork = plan.nodes.map((node) =>
-    limit(async () => {
+    dockerLimit(async () => {
       const cur = byNode.get(node.name);
       let id: string;
-      let fresh = false;
       if (cur && cur.configHash === configHash(node)) {
         id = cur.id;
         if (!cur.running) {
@@ -103,19 +113,37 @@ export async function applyPlan(plan: Plan, host: HostDriver, ovn: OvnDriver, op
           changes.push(`create container ${node.container}`);
         }
         id = await createContainer(host, node);
-        fresh = true;
       }
+      return id;
+    }).then((id) =>
+      linkLimit(async () => {
+        debug(`${node.name}: container ${id.slice(0, 12)} ready for links`);
       const pid = await host.containers.pid(id);
-      const ns = fresh ? undefined : await host.links.nsState(pid);
-      const actions = planNodeLinks(node, hostLinks, ns);
-      // A link being re-plumbed must leave OVS first, so the new device gets a fresh port.
-      const stale = actions.plumb.filter((i) => ovsIfaces.some((o) => o.name === i.hostVeth));
-      if (stale.length) await host.ovs.transact(stale.map((i) => ['--if-exists', 'del-port', bridge, i.hostVeth]));
-      for (const i of actions.plumb) replumbed.add(i.hostVeth);
-      await applyNodeLinks(host.links, plan.lab, node, pid, actions);
-      if (!fresh) changes.push(...actions.summary);
-      log(`${node.name}: ${fresh ? 'created' : actions.summary.length ? 'converged' : 'unchanged'}`);
-    }),
+        const fresh = result.created.includes(node.name) || result.recreated.includes(node.name);
+        const ns = fresh ? undefined : await host.links.nsState(pid);
+        const actions = planNodeLinks(node, hostLinks, ns);
+        // A link being re-plumbed must leave OVS first, so the new device gets a fresh port.
+        const stale = actions.plumb.filter((i) => ovsByName.has(i.hostVeth));
+        if (stale.length) await host.ovs.transact(stale.map((i) => ['--if-exists', 'del-port', bridge, i.hostVeth]));
+        for (const i of actions.plumb) replumbed.add(i.hostVeth);
+        await applyNodeLinks(host.links, plan.lab, node, pid, actions);
+        if (!fresh) changes.push(...actions.summary);
+        // Plug (or relabel) this node's ports now; the batch commits them together with other nodes'.
+        const cmds: string[][] = [];
+        for (const i of node.interfaces) {
+          const cur = replumbed.has(i.hostVeth) ? undefined : ovsByName.get(i.hostVeth);
+          if (!cur) {
+            cmds.push(['--may-exist', 'add-port', bridge, i.hostVeth], ['set', 'Interface', i.hostVeth, ...extIds(i.ovsExternalIds)]);
+            if (!fresh && !actions.plumb.includes(i)) changes.push(`plug ${i.hostVeth} into ${bridge} (iface-id ${i.lsp})`);
+          } else if (Object.entries(i.ovsExternalIds).some(([k, v]) => cur.externalIds[k] !== v)) {
+            cmds.push(['set', 'Interface', i.hostVeth, ...extIds(i.ovsExternalIds)]);
+            changes.push(`restore external_ids of ${i.hostVeth} (iface-id ${i.lsp})`);
+          }
+        }
+        await ovsBatch.add(cmds);
+        log(`${node.name}: ${fresh ? 'created' : actions.summary.length ? 'converged' : 'unchanged'}`);
+      }),
+    ),
   );
   const settled = await Promise.allSettled([nbDone, ...nodeWork]);
   const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -123,31 +151,20 @@ export async function applyPlan(plan: Plan, host: HostDriver, ovn: OvnDriver, op
 
   // ---- containers of nodes the plan no longer has
   const wanted = new Set(plan.nodes.map((n) => n.name));
+  const removeLimit = pLimit(REMOVE_CONCURRENCY);
   await Promise.all(
     containers
       .filter((c) => !wanted.has(c.node))
       .map(async (c) => {
-        await host.containers.remove(c.id);
+        await removeLimit(() => host.containers.remove(c.id));
         result.removed.push(c.node);
         changes.push(`remove container ${c.name}`);
       }),
   );
 
-  // ---- OVS: one transaction for every port to add, relabel or remove
+  // ---- OVS ports the plan no longer has, in one transaction
   const ovsCommands: string[][] = [];
   const planned = new Map(plan.nodes.flatMap((n) => n.interfaces.map((i) => [i.hostVeth, i] as const)));
-  const ovsByName = new Map(ovsIfaces.map((o) => [o.name, o]));
-  for (const [name, i] of planned) {
-    const cur = replumbed.has(name) ? undefined : ovsByName.get(name);
-    const wantIds = i.ovsExternalIds;
-    if (!cur) {
-      ovsCommands.push(['--may-exist', 'add-port', bridge, name], ['set', 'Interface', name, ...extIds(wantIds)]);
-      if (!changes.some((c) => c.includes(name))) changes.push(`plug ${name} into ${bridge} (iface-id ${i.lsp})`);
-    } else if (Object.entries(wantIds).some(([k, v]) => cur.externalIds[k] !== v)) {
-      ovsCommands.push(['set', 'Interface', name, ...extIds(wantIds)]);
-      changes.push(`restore external_ids of ${name} (iface-id ${i.lsp})`);
-    }
-  }
   for (const o of ovsIfaces)
     if (!planned.has(o.name)) {
       ovsCommands.push(['--if-exists', 'del-port', o.name]);
