@@ -78,7 +78,7 @@ async function restoreNetdev(): Promise<void> {
   ]);
 }
 
-describe.runIf(up)('labctl doctor: host layer on the real daemons', () => {
+describe.runIf(up)('labctl doctor: host layer on the real daemons', { timeout: 120_000 }, () => {
   beforeAll(async () => {
     await buildOnce();
     await labctl(['down', '--lab', LAB]);

@@ -112,7 +112,7 @@ const plan = async () =>
     }[];
   };
 
-describe.runIf(up)('labctl doctor: wiring faults on the real daemons', () => {
+describe.runIf(up)('labctl doctor: wiring faults on the real daemons', { timeout: 120_000 }, () => {
   beforeAll(async () => {
     await buildOnce();
     await labctl(['down', '--lab', LAB]);
