@@ -5,10 +5,9 @@
  * one error line with the fix.
  */
 import { hostname } from 'node:os';
-import Docker from 'dockerode';
-import { DOCKER_SOCKET } from '../drivers/docker-client.js';
 import { map, parseTables, str } from '../drivers/ovsdb-json.js';
 import { envError } from '../errors.js';
+import { DOCKER_SOCKET, loadDockerode } from '../drivers/docker-client.js';
 import { run, which } from '../exec.js';
 import type { PlanOvn } from '../plan/types.js';
 import {
@@ -61,6 +60,7 @@ const firstLine = (s: string) => s.split('\n')[0]?.trim() ?? '';
  * still pings. /info takes that lock: answering ping but not /info within the bound means "hung", not "up".
  */
 async function probeDockerApi(socketPath: string): Promise<HostFacts['docker']> {
+  const Docker = await loadDockerode();
   const docker = new Docker({ socketPath, timeout: PROBE_TIMEOUT_MS });
   try {
     await docker.ping();
