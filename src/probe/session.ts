@@ -333,6 +333,8 @@ export async function runDataplane(
   run.results = await buildResults(ctx, run);
   mark('explained');
   if (process.env.LABCTL_DEBUG)
-    process.stderr.write(`[dataplane] ${records.length} probes, agents ${mode} (${fleet?.agents.length ?? 0} processes), ms since start: ${JSON.stringify(timings)}\n`);
+    process.stderr.write(
+      `[dataplane] ${records.length} probes, agents ${mode} (${fleet?.agents.length ?? 0} processes), ms since start: ${JSON.stringify(timings)}\n`,
+    );
   return run;
 }

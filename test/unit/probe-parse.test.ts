@@ -1,7 +1,7 @@
 /** The agent's broker manifest and the conntrack dump: the two formats the data-plane layer parses itself. */
 import { describe, expect, it } from 'vitest';
-import { compilePlan } from '../../src/plan/compile.js';
 import { checkLab } from '../../src/lab/load.js';
+import { compilePlan } from '../../src/plan/compile.js';
 import { parseManifest } from '../../src/probe/agent.js';
 import { findStale, flushCommands, parseConntrack, plannedAddresses } from '../../src/probe/conntrack.js';
 
@@ -24,7 +24,14 @@ describe('broker manifest', () => {
         ],
         errors: [],
       },
-      { node: 'db', pid: 456, tcp: [], udp: [], listeners: [], errors: ['icmp: EPERM', 'tcp: EMFILE', 'something-odd'] },
+      {
+        node: 'db',
+        pid: 456,
+        tcp: [],
+        udp: [],
+        listeners: [],
+        errors: ['icmp: EPERM', 'tcp: EMFILE', 'something-odd'],
+      },
     ]);
     expect(parseManifest('')).toEqual([]);
   });
@@ -57,7 +64,12 @@ nodes:
   it('parses entries with their zone and state', () => {
     const e = parseConntrack(dump);
     expect(e).toHaveLength(5);
-    expect(e[0]).toMatchObject({ proto: 'tcp', zone: 1, orig: { src: '10.0.2.2', dst: '10.0.1.10', dport: 80 }, state: 'TIME_WAIT' });
+    expect(e[0]).toMatchObject({
+      proto: 'tcp',
+      zone: 1,
+      orig: { src: '10.0.2.2', dst: '10.0.1.10', dport: 80 },
+      state: 'TIME_WAIT',
+    });
     expect(plannedAddresses(plan)).toContain('10.0.1.1');
   });
 

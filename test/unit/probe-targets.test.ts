@@ -23,7 +23,8 @@ function plan(text: string): Plan {
   if (!lab) throw new Error(diagnostics.map(formatDiagnostic).join('\n'));
   return compilePlan(lab);
 }
-const fixture = (name: string) => plan(readFileSync(join(root, 'test', 'fixtures', 'valid', `${name}.yml`), 'utf8'));
+const fixture = (name: string) =>
+  plan(readFileSync(join(root, 'test', 'fixtures', 'valid', `${name}.yml`), 'utf8'));
 const withoutExpect = (text: string) => text.replace(/^expect:[\s\S]*?(?=^\S|(?![\s\S]))/m, '');
 
 const TWO_VPCS = readFileSync(join(root, 'test', 'fixtures', 'valid', 'two-vpcs.yml'), 'utf8');
@@ -38,12 +39,17 @@ describe('mesh (no expect)', () => {
     for (const a of names)
       for (const b of names) {
         if (a === b) continue;
-        const protos = mesh.filter((t) => t.from === a && t.to === b).map((t) => t.proto).sort();
+        const protos = mesh
+          .filter((t) => t.from === a && t.to === b)
+          .map((t) => t.proto)
+          .sort();
         expect(protos, `${a}→${b}`).toEqual(['icmp', 'tcp', 'udp']);
       }
     expect(mesh).toHaveLength(names.length * (names.length - 1) * 3);
     expect(mesh.every((t) => t.expect === 'pass' && !t.skip)).toBe(true);
-    expect(mesh.filter((t) => t.proto !== 'icmp').every((t) => t.answer === 'doctor' && t.port === undefined)).toBe(true);
+    expect(
+      mesh.filter((t) => t.proto !== 'icmp').every((t) => t.answer === 'doctor' && t.port === undefined),
+    ).toBe(true);
     expect(mesh.filter((t) => t.proto === 'icmp').every((t) => t.answer === 'kernel')).toBe(true);
   });
 
@@ -56,12 +62,22 @@ describe('mesh (no expect)', () => {
     const lrpB = r.ports.find((x) => x.network === 'vpc-b')!;
 
     const local = mesh.find((t) => t.from === 'web' && t.to === 'db' && t.proto === 'tcp')!;
-    expect(local.fwd).toMatchObject({ lsp: web.interfaces[0]!.lsp, ethDst: db.interfaces[0]!.mac, routed: false, switch: web.interfaces[0]!.switch });
+    expect(local.fwd).toMatchObject({
+      lsp: web.interfaces[0]!.lsp,
+      ethDst: db.interfaces[0]!.mac,
+      routed: false,
+      switch: web.interfaces[0]!.switch,
+    });
     expect(local.rev).toMatchObject({ lsp: db.interfaces[0]!.lsp, ethDst: web.interfaces[0]!.mac });
 
     const routed = mesh.find((t) => t.from === 'client' && t.to === 'web' && t.proto === 'udp')!;
     expect(routed.dstIp).toBe('10.0.1.10');
-    expect(routed.fwd).toMatchObject({ lsp: client.interfaces[0]!.lsp, ip: client.interfaces[0]!.ip, ethDst: lrpB.mac, routed: true });
+    expect(routed.fwd).toMatchObject({
+      lsp: client.interfaces[0]!.lsp,
+      ip: client.interfaces[0]!.ip,
+      ethDst: lrpB.mac,
+      routed: true,
+    });
     expect(routed.rev).toMatchObject({ lsp: web.interfaces[0]!.lsp, ethDst: lrpA.mac, routed: true });
     expect(subjectOf(routed)).toBe('client→web udp');
   });
@@ -69,7 +85,14 @@ describe('mesh (no expect)', () => {
   it('probes each declared listen port once as a service, from a node on the same switch first', () => {
     const svc = serviceTargets(p, mesh);
     expect(svc).toHaveLength(1);
-    expect(svc[0]).toMatchObject({ check: 'dataplane.service', from: 'db', to: 'web', proto: 'tcp', port: 80, answer: 'node' });
+    expect(svc[0]).toMatchObject({
+      check: 'dataplane.service',
+      from: 'db',
+      to: 'web',
+      proto: 'tcp',
+      port: 80,
+      answer: 'node',
+    });
     expect(subjectOf(svc[0]!)).toBe('db→web tcp/80');
   });
 
@@ -106,8 +129,15 @@ describe('expect entries', () => {
     expect(ts.map((t) => [subjectOf(t), t.check, t.answer, t.expect])).toEqual(
       p.expect.map((e) => {
         const subject = `${e.from}→${e.to} ${e.proto}${e.port !== undefined ? `/${e.port}` : ''}`;
-        const declared = p.nodes.find((n) => n.name === e.to)?.listen.some((l) => l.proto === e.proto && l.port === e.port);
-        return [subject, `dataplane.${e.proto}`, e.proto === 'icmp' ? 'kernel' : declared ? 'node' : 'doctor', e.result];
+        const declared = p.nodes
+          .find((n) => n.name === e.to)
+          ?.listen.some((l) => l.proto === e.proto && l.port === e.port);
+        return [
+          subject,
+          `dataplane.${e.proto}`,
+          e.proto === 'icmp' ? 'kernel' : declared ? 'node' : 'doctor',
+          e.result,
+        ];
       }),
     );
     const blocked = ts.find((t) => t.expect === 'blocked')!;
@@ -124,7 +154,8 @@ describe('expect entries', () => {
   it('listens where the doctor must answer: blocked ports too, so "blocked" never means "nothing listens"', () => {
     const l = listenersFor(ts);
     const flat = [...l].flatMap(([n, ls]) => ls.map((x) => `${n} ${x.proto}/${x.port}`)).sort();
-    for (const t of ts.filter((x) => x.answer === 'doctor')) expect(flat).toContain(`${t.toNode} ${t.proto}/${t.port}`);
+    for (const t of ts.filter((x) => x.answer === 'doctor'))
+      expect(flat).toContain(`${t.toNode} ${t.proto}/${t.port}`);
     expect(flat.some((x) => x.endsWith('tcp/80'))).toBe(false);
   });
 
@@ -139,8 +170,12 @@ describe('expect entries', () => {
     expect(routeFor(q.nodes.find((n) => n.name === 'jump')!, '10.10.2.253')).toBeDefined();
     const services = all.filter((t) => t.kind === 'service');
     const declared = q.nodes.flatMap((n) => n.listen.map((l) => `${n.name} ${l.proto}/${l.port}`));
-    const expectedPass = q.expect.filter((e) => e.result === 'pass').map((e) => `${e.to} ${e.proto}/${e.port}`);
-    expect(services.map((t) => `${t.to} ${t.proto}/${t.port}`).sort()).toEqual(declared.filter((d) => !expectedPass.includes(d)).sort());
+    const expectedPass = q.expect
+      .filter((e) => e.result === 'pass')
+      .map((e) => `${e.to} ${e.proto}/${e.port}`);
+    expect(services.map((t) => `${t.to} ${t.proto}/${t.port}`).sort()).toEqual(
+      declared.filter((d) => !expectedPass.includes(d)).sort(),
+    );
     // never from a node whose entry says it is blocked
     const dbSvc = services.find((t) => t.to === 'db');
     if (dbSvc) expect(dbSvc.from).not.toBe('lb');

@@ -40,16 +40,48 @@ describe('parseTrace', () => {
 
 describe('microflow and fix', () => {
   it('writes the microflow ovn-trace takes', () => {
-    expect(microflow({ inport: 'l.c.eth1', ethSrc: '0a:00:00:00:00:01', ethDst: '0a:00:00:00:00:02', ipSrc: '10.0.2.2', ipDst: '10.0.1.10', proto: 'tcp', dport: 80 })).toBe(
+    expect(
+      microflow({
+        inport: 'l.c.eth1',
+        ethSrc: '0a:00:00:00:00:01',
+        ethDst: '0a:00:00:00:00:02',
+        ipSrc: '10.0.2.2',
+        ipDst: '10.0.1.10',
+        proto: 'tcp',
+        dport: 80,
+      }),
+    ).toBe(
       'inport == "l.c.eth1" && eth.src == 0a:00:00:00:00:01 && eth.dst == 0a:00:00:00:00:02 && ip4.src == 10.0.2.2 && ip4.dst == 10.0.1.10 && ip.ttl == 64 && tcp.src == 49152 && tcp.dst == 80',
     );
-    expect(microflow({ inport: 'p', ethSrc: 'a', ethDst: 'b', ipSrc: '1.1.1.1', ipDst: '2.2.2.2', proto: 'icmp', icmpType: 0 })).toContain('icmp4.type == 0 && icmp4.code == 0');
+    expect(
+      microflow({
+        inport: 'p',
+        ethSrc: 'a',
+        ethDst: 'b',
+        ipSrc: '1.1.1.1',
+        ipDst: '2.2.2.2',
+        proto: 'icmp',
+        icmpType: 0,
+      }),
+    ).toContain('icmp4.type == 0 && icmp4.code == 0');
   });
 
   it('deletes exactly the ACL, from its switch or port group', () => {
-    const acl = { uuid: 'u', name: '', direction: 'to-lport', priority: 3000, match: 'outport == "a" && tcp', action: 'drop', externalIds: {} };
-    expect(aclDelCommand({ ...acl, owner: { kind: 'switch', name: 'lab.vpc-a' } })).toBe('ovn-nbctl acl-del lab.vpc-a to-lport 3000 "outport == \\"a\\" && tcp"');
-    expect(aclDelCommand({ ...acl, owner: { kind: 'port-group', name: 'pg1' } })).toBe('ovn-nbctl --type=port-group acl-del pg1 to-lport 3000 "outport == \\"a\\" && tcp"');
+    const acl = {
+      uuid: 'u',
+      name: '',
+      direction: 'to-lport',
+      priority: 3000,
+      match: 'outport == "a" && tcp',
+      action: 'drop',
+      externalIds: {},
+    };
+    expect(aclDelCommand({ ...acl, owner: { kind: 'switch', name: 'lab.vpc-a' } })).toBe(
+      'ovn-nbctl acl-del lab.vpc-a to-lport 3000 "outport == \\"a\\" && tcp"',
+    );
+    expect(aclDelCommand({ ...acl, owner: { kind: 'port-group', name: 'pg1' } })).toBe(
+      'ovn-nbctl --type=port-group acl-del pg1 to-lport 3000 "outport == \\"a\\" && tcp"',
+    );
     expect(aclDelCommand(acl)).toBeUndefined();
   });
 });
