@@ -19,23 +19,10 @@ import { FactError } from './facts.js';
 import type { Cause, Check, CheckContext, CheckResult, Layer, Status } from './types.js';
 import { CAUSES, LAYERS } from './types.js';
 
-/**
- * Cause codes the doctor uses beyond checks/types.ts CAUSES. The first four are the host report's documented
- * additions (docs/host.md); route-missing is the wiring layer's. Like CAUSES: add, never rename.
- */
-export const EXTRA_CAUSES = [
-  'ovn-nb-down',
-  'ovn-sb-down',
-  'bridge-missing',
-  'tools-missing',
-  'route-missing',
-] as const;
-export type ExtraCause = (typeof EXTRA_CAUSES)[number];
-export type DoctorCause = Cause | ExtraCause;
-export const DOCTOR_CAUSES: readonly DoctorCause[] = [...CAUSES, ...EXTRA_CAUSES];
-
-/** CheckResult.cause is typed with the contract's CAUSES; the extra codes go through here (one cast, one place). */
-export const cause = (c: DoctorCause): Cause => c as Cause;
+/** Every cause code is in checks/types.ts CAUSES (add, never rename); these names remain for the checks' imports. */
+export type DoctorCause = Cause;
+export const DOCTOR_CAUSES: readonly DoctorCause[] = CAUSES;
+export const cause = (c: DoctorCause): Cause => c;
 
 export interface DoctorContext extends CheckContext {
   /** memoized reads shared by every check of this run (checks/facts.ts) */

@@ -37,6 +37,13 @@ export const CAUSES = [
   'no-listener',
   'stale-conntrack',
   'unexpected-reachability',
+  // added with the host layer and the wiring routes check (docs/host.md, docs/doctor.md)
+  'ovn-nb-down',
+  'ovn-sb-down',
+  'bridge-missing',
+  'tools-missing',
+  'not-root',
+  'route-missing',
 ] as const;
 export type Cause = (typeof CAUSES)[number];
 

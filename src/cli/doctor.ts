@@ -87,7 +87,17 @@ function resolveDoctorPlan(opts: DoctorOpts): { plan: Plan; file?: string } {
       hint: 'labctl doctor -f FILE, or labctl doctor --lab NAME for a lab that is up (labctl status lists them)',
     });
   const lab = loadLabFile(opts.file);
-  return { plan: compilePlan(lab), ...(lab.file ? { file: lab.file } : {}) };
+  const plan = compilePlan(lab);
+  // Doctor diagnoses the running lab: when the file's lab is up and what runs differs from the file (a readdress,
+  // or an edit not applied yet), the plan the last up/readdress applied is the truth to check against.
+  const state = loadState(lab.name);
+  if (state && JSON.stringify(state.plan) !== JSON.stringify(plan)) {
+    process.stderr.write(
+      `note: lab ${lab.name} runs a plan that differs from ${opts.file} (last applied ${state.updatedAt}); checking what runs. labctl up -f ${opts.file} applies the file.\n`,
+    );
+    return { plan: state.plan, ...(lab.file ? { file: lab.file } : {}) };
+  }
+  return { plan, ...(lab.file ? { file: lab.file } : {}) };
 }
 
 /**
