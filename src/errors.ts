@@ -18,7 +18,11 @@ export class LabctlError extends Error {
   readonly hint: string | undefined;
   readonly details: string[];
 
-  constructor(kind: ErrorKind, message: string, opts: { hint?: string; details?: string[]; cause?: unknown } = {}) {
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    opts: { hint?: string; details?: string[]; cause?: unknown } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'LabctlError';
     this.kind = kind;

@@ -57,7 +57,7 @@ export async function run(file: string, args: readonly string[], opts: RunOption
     timedOut: Boolean(r.timedOut),
   };
   if (result.failed && opts.reject !== false) {
-    if ((r as { code?: string }).code === 'ENOENT' || result.exitCode === 127 && !result.stderr) {
+    if ((r as { code?: string }).code === 'ENOENT' || (result.exitCode === 127 && !result.stderr)) {
       result.stderr ||= `${file}: command not found`;
     }
     throw new CommandError(formatCommand(file, args), result);
@@ -72,7 +72,9 @@ export async function output(file: string, args: readonly string[], opts: RunOpt
 
 /** Where a program is on PATH (no shell involved), or undefined. */
 export function which(file: string): string | undefined {
-  const dirs = (process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':');
+  const dirs = (process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(
+    ':',
+  );
   for (const dir of [...dirs, '/usr/sbin', '/sbin']) {
     const full = join(dir, file);
     try {

@@ -9,7 +9,10 @@ export interface Batcher<T> {
   drain(): Promise<void>;
 }
 
-export function createBatcher<T>(flush: (items: T[]) => Promise<void>, opts: { delayMs?: number; maxItems?: number } = {}): Batcher<T> {
+export function createBatcher<T>(
+  flush: (items: T[]) => Promise<void>,
+  opts: { delayMs?: number; maxItems?: number } = {},
+): Batcher<T> {
   const delayMs = opts.delayMs ?? 25;
   const maxItems = opts.maxItems ?? 200;
   let pending: { items: T[]; resolve: () => void; reject: (e: unknown) => void }[] = [];

@@ -21,7 +21,11 @@ export interface DownResult {
 
 export async function destroyLab(lab: string, host: HostDriver, ovn: OvnDriver): Promise<DownResult> {
   const state = loadState(lab);
-  const [containers, ifaces, nb] = await Promise.all([host.containers.list(lab), host.ovs.listLabInterfaces(lab), ovn.readLab(lab)]);
+  const [containers, ifaces, nb] = await Promise.all([
+    host.containers.list(lab),
+    host.ovs.listLabInterfaces(lab),
+    ovn.readLab(lab),
+  ]);
   // Bounded: Docker 20.10 (Debian 12) can deadlock when about a hundred containers exit at once
   // (moby/moby#42545, a libnetwork lock-order bug), so removals go at most REMOVE_CONCURRENCY at a time.
   const limit = pLimit(REMOVE_CONCURRENCY);
@@ -41,6 +45,12 @@ export async function destroyLab(lab: string, host: HostDriver, ovn: OvnDriver):
     containers: containers.length,
     ovsPorts: ifaces.length,
     veths: ours.length,
-    nbRows: nb.switches.length + nb.ports.length + nb.routers.length + nb.routerPorts.length + nb.acls.length + nb.routes.length,
+    nbRows:
+      nb.switches.length +
+      nb.ports.length +
+      nb.routers.length +
+      nb.routerPorts.length +
+      nb.acls.length +
+      nb.routes.length,
   };
 }

@@ -18,7 +18,11 @@ export interface LinkActions {
 }
 
 /** Decide what one node needs, from the host links and the container's namespace state. Pure. */
-export function planNodeLinks(node: PlanNode, hostLinks: Map<string, HostLink>, ns: NsState | undefined): LinkActions {
+export function planNodeLinks(
+  node: PlanNode,
+  hostLinks: Map<string, HostLink>,
+  ns: NsState | undefined,
+): LinkActions {
   const out: LinkActions = { plumb: [], deleteHost: [], nsLines: [], summary: [] };
   const nsLink = new Map((ns?.links ?? []).map((l) => [l.name, l]));
   for (const i of node.interfaces) {
@@ -69,14 +73,24 @@ export function vethCreateLines(lab: string, ifaces: PlanInterface[]): string[] 
 }
 
 /** Execute the link plan for one node whose container runs as `pid`. */
-export async function applyNodeLinks(links: LinkDriver, lab: string, node: PlanNode, pid: number, actions: LinkActions): Promise<void> {
+export async function applyNodeLinks(
+  links: LinkDriver,
+  lab: string,
+  node: PlanNode,
+  pid: number,
+  actions: LinkActions,
+): Promise<void> {
   const { plumb } = actions;
   if (actions.deleteHost.length) await links.deleteHostLinks(actions.deleteHost);
   if (plumb.length) {
     await links.hostBatch(vethCreateLines(lab, plumb));
     // Offload off on both ends while they are still in the host namespace: the setting moves with the device.
-    await Promise.all(plumb.flatMap((i) => [links.disableTxOffload(i.hostVeth), links.disableTxOffload(i.peerTmp)]));
-    await links.hostBatch(plumb.flatMap((i) => [`link set dev ${i.peerTmp} netns ${pid}`, `link set dev ${i.hostVeth} up`]));
+    await Promise.all(
+      plumb.flatMap((i) => [links.disableTxOffload(i.hostVeth), links.disableTxOffload(i.peerTmp)]),
+    );
+    await links.hostBatch(
+      plumb.flatMap((i) => [`link set dev ${i.peerTmp} netns ${pid}`, `link set dev ${i.hostVeth} up`]),
+    );
   }
   const lines = [...actions.nsLines.filter((l) => l.startsWith('link del '))];
   for (const i of plumb)
@@ -89,6 +103,8 @@ export async function applyNodeLinks(links: LinkDriver, lab: string, node: PlanN
   lines.push(...actions.nsLines.filter((l) => !l.startsWith('link del ') && !l.startsWith('route ')));
   lines.push(...actions.nsLines.filter((l) => l.startsWith('route ')));
   if (lines.length) await links.nsBatch(pid, ['link set dev lo up', ...lines]);
-  const hostDown = node.interfaces.filter((i) => !plumb.includes(i) && actions.summary.some((s) => s.includes(`host end ${i.hostVeth}`)));
+  const hostDown = node.interfaces.filter(
+    (i) => !plumb.includes(i) && actions.summary.some((s) => s.includes(`host end ${i.hostVeth}`)),
+  );
   if (hostDown.length) await links.hostBatch(hostDown.map((i) => `link set dev ${i.hostVeth} up`));
 }

@@ -18,10 +18,13 @@ const sameMap = (a: Record<string, string>, b: Record<string, string>) => {
   const ka = Object.keys(a);
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 };
-const sameSet = (a: string[], b: string[]) => a.length === b.length && [...a].sort().join('\0') === [...b].sort().join('\0');
+const sameSet = (a: string[], b: string[]) =>
+  a.length === b.length && [...a].sort().join('\0') === [...b].sort().join('\0');
 
-const aclKey = (sw: string, a: { direction: string; priority: number; match: string; action: string; name: string }) =>
-  [sw, a.direction, a.priority, a.match, a.action, a.name].join('|');
+const aclKey = (
+  sw: string,
+  a: { direction: string; priority: number; match: string; action: string; name: string },
+) => [sw, a.direction, a.priority, a.match, a.action, a.name].join('|');
 
 export interface DiffContext {
   /** chassis name of a lab host (gateway routers are bound to it) */
@@ -45,7 +48,10 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
   for (const sw of plan.switches) {
     const have = swByName.get(sw.name);
     if (!have) {
-      commands.push(['--may-exist', 'ls-add', sw.name], ['set', 'Logical_Switch', sw.name, ...extIds(sw.externalIds)]);
+      commands.push(
+        ['--may-exist', 'ls-add', sw.name],
+        ['set', 'Logical_Switch', sw.name, ...extIds(sw.externalIds)],
+      );
       summary.push(`add switch ${sw.name}`);
     } else if (!sameMap(have.externalIds, sw.externalIds)) {
       commands.push(['set', 'Logical_Switch', sw.name, ...extIds(sw.externalIds)]);
@@ -74,7 +80,11 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
       }
       const options: Record<string, string> = p.routerPort ? { 'router-port': p.routerPort } : {};
       if (fresh ? p.routerPort : !sameMap(cur.options, options)) {
-        commands.push(p.routerPort ? ['lsp-set-options', p.name, `router-port=${p.routerPort}`] : ['clear', 'Logical_Switch_Port', p.name, 'options']);
+        commands.push(
+          p.routerPort
+            ? ['lsp-set-options', p.name, `router-port=${p.routerPort}`]
+            : ['clear', 'Logical_Switch_Port', p.name, 'options'],
+        );
       }
       if (fresh || !sameMap(cur.externalIds, p.externalIds)) {
         commands.push(['set', 'Logical_Switch_Port', p.name, ...extIds(p.externalIds)]);
@@ -89,7 +99,10 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
   for (const r of plan.routers) {
     const have = lrByName.get(r.router);
     if (!have) {
-      commands.push(['--may-exist', 'lr-add', r.router], ['set', 'Logical_Router', r.router, ...extIds(r.externalIds)]);
+      commands.push(
+        ['--may-exist', 'lr-add', r.router],
+        ['set', 'Logical_Router', r.router, ...extIds(r.externalIds)],
+      );
       summary.push(`add router ${r.router}`);
     } else if (!sameMap(have.externalIds, r.externalIds)) {
       commands.push(['set', 'Logical_Router', r.router, ...extIds(r.externalIds)]);
@@ -99,10 +112,19 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
       const cur = lrpByName.get(p.name);
       const portIds = { 'labctl-lab': plan.lab };
       if (!cur) {
-        commands.push(['lrp-add', r.router, p.name, p.mac, ...p.networks], ['set', 'Logical_Router_Port', p.name, ...extIds(portIds)]);
+        commands.push(
+          ['lrp-add', r.router, p.name, p.mac, ...p.networks],
+          ['set', 'Logical_Router_Port', p.name, ...extIds(portIds)],
+        );
         summary.push(`add router port ${p.name} ${p.networks.join(' ')}`);
       } else if (cur.mac !== p.mac || !sameSet(cur.networks, p.networks)) {
-        commands.push(['set', 'Logical_Router_Port', p.name, `mac=${q(p.mac)}`, `networks=${p.networks.map(q).join(',')}`]);
+        commands.push([
+          'set',
+          'Logical_Router_Port',
+          p.name,
+          `mac=${q(p.mac)}`,
+          `networks=${p.networks.map(q).join(',')}`,
+        ]);
         summary.push(`readdress router port ${p.name} ${p.networks.join(' ')}`);
       }
     }
@@ -110,7 +132,8 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
     const wantChassis = r.chassis !== undefined ? (dctx.chassisOf?.(r.chassis) ?? r.chassis) : undefined;
     const haveChassis = have?.options.chassis;
     if (wantChassis !== haveChassis) {
-      if (wantChassis) commands.push(['set', 'Logical_Router', r.router, `options:chassis=${q(wantChassis)}`]);
+      if (wantChassis)
+        commands.push(['set', 'Logical_Router', r.router, `options:chassis=${q(wantChassis)}`]);
       else commands.push(['remove', 'Logical_Router', r.router, 'options', 'chassis']);
       summary.push(`bind router ${r.router} to chassis ${wantChassis ?? '(none)'}`);
     }
@@ -132,19 +155,40 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
       if (keptNat.has(natKey(n.type, n.external, n.logical))) continue;
       const id = `@nat${ids++}`;
       commands.push(
-        [`--id=${id}`, 'create', 'NAT', `type=${n.type}`, `external_ip=${q(n.external)}`, `logical_ip=${q(n.logical)}`, ...extIds({ 'labctl-lab': plan.lab })],
+        [
+          `--id=${id}`,
+          'create',
+          'NAT',
+          `type=${n.type}`,
+          `external_ip=${q(n.external)}`,
+          `logical_ip=${q(n.logical)}`,
+          ...extIds({ 'labctl-lab': plan.lab }),
+        ],
         ['add', 'Logical_Router', r.router, 'nat', id],
       );
       summary.push(`add NAT ${n.type} ${n.external} ↔ ${n.logical}`);
     }
     const existing = nb.routes.filter((rt) => routeRouter.get(rt.uuid) === r.router);
     const want = r.routes.map((rt) => `${rt.prefix}|${rt.nexthop}`);
-    if (!sameSet(existing.map((rt) => `${rt.prefix}|${rt.nexthop}`), want)) {
-      for (const rt of existing) commands.push(['remove', 'Logical_Router', r.router, 'static_routes', rt.uuid]);
+    if (
+      !sameSet(
+        existing.map((rt) => `${rt.prefix}|${rt.nexthop}`),
+        want,
+      )
+    ) {
+      for (const rt of existing)
+        commands.push(['remove', 'Logical_Router', r.router, 'static_routes', rt.uuid]);
       for (const rt of r.routes) {
         const id = `@route${ids++}`;
         commands.push(
-          [`--id=${id}`, 'create', 'Logical_Router_Static_Route', `ip_prefix=${q(rt.prefix)}`, `nexthop=${q(rt.nexthop)}`, ...extIds({ 'labctl-lab': plan.lab })],
+          [
+            `--id=${id}`,
+            'create',
+            'Logical_Router_Static_Route',
+            `ip_prefix=${q(rt.prefix)}`,
+            `nexthop=${q(rt.nexthop)}`,
+            ...extIds({ 'labctl-lab': plan.lab }),
+          ],
           ['add', 'Logical_Router', r.router, 'static_routes', id],
         );
       }
@@ -194,7 +238,8 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
   for (const lb of plan.loadBalancers) {
     const have = nb.loadBalancers.find((x) => x.name === lb.lb);
     const ips = lb.backends.map((b) => (b.port !== undefined ? `${b.ip}:${b.port}` : b.ip)).join(',');
-    const same = have && sameMap(have.vips, { [lb.vip]: ips }) && (have.protocol || 'tcp') === (lb.protocol ?? 'tcp');
+    const same =
+      have && sameMap(have.vips, { [lb.vip]: ips }) && (have.protocol || 'tcp') === (lb.protocol ?? 'tcp');
     let ref: string = lb.lb;
     if (!same) {
       if (have) {
@@ -218,13 +263,15 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
       const attached = !!have && same && (swByName.get(sw.name)?.loadBalancers.includes(have.uuid) ?? false);
       const want = lb.switches.includes(sw.name);
       if (want && !attached) commands.push(['add', 'Logical_Switch', sw.name, 'load_balancer', ref]);
-      if (!want && attached) commands.push(['remove', 'Logical_Switch', sw.name, 'load_balancer', have!.uuid]);
+      if (!want && attached)
+        commands.push(['remove', 'Logical_Switch', sw.name, 'load_balancer', have!.uuid]);
     }
     for (const r of plan.routers) {
       const attached = !!have && same && (lrByName.get(r.router)?.loadBalancers.includes(have.uuid) ?? false);
       const want = lb.routers.includes(r.router);
       if (want && !attached) commands.push(['add', 'Logical_Router', r.router, 'load_balancer', ref]);
-      if (!want && attached) commands.push(['remove', 'Logical_Router', r.router, 'load_balancer', have!.uuid]);
+      if (!want && attached)
+        commands.push(['remove', 'Logical_Router', r.router, 'load_balancer', have!.uuid]);
     }
   }
   for (const lb of nb.loadBalancers)

@@ -3,18 +3,19 @@
  * a lock, so two up/down runs of the same lab never interleave. The lock is a directory (proper-lockfile) that
  * goes stale when its holder dies, so a SIGKILLed `up` never blocks the next run for long.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, renameSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LabctlError } from '../errors.js';
-import { isSafeName, MAX_LAB_NAME } from '../names.js';
 import type { Lab } from '../lab/types.js';
+import { isSafeName, MAX_LAB_NAME } from '../names.js';
 import type { Plan } from '../plan/types.js';
 
 export const STATE_DIR = process.env.LABCTL_STATE_DIR ?? '/var/lib/labctl';
 
 export function labDir(lab: string): string {
-  if (!isSafeName(lab, MAX_LAB_NAME)) throw new LabctlError('usage', `"${lab}" is not a lab name`, { hint: 'lab names use a-z, 0-9 and -' });
+  if (!isSafeName(lab, MAX_LAB_NAME))
+    throw new LabctlError('usage', `"${lab}" is not a lab name`, { hint: 'lab names use a-z, 0-9 and -' });
   return join(STATE_DIR, 'labs', lab);
 }
 
@@ -68,9 +69,13 @@ export async function withLabLock<T>(lab: string, fn: () => Promise<T>, waitMs =
     });
   } catch (err) {
     if ((err as { code?: string }).code === 'ELOCKED')
-      throw new LabctlError('conflict', `another labctl run holds lab ${lab} (waited ${Math.round(waitMs / 1000)} s)`, {
-        hint: `wait for it to finish, or if no labctl runs: rm -rf ${join(dir, 'lock')}`,
-      });
+      throw new LabctlError(
+        'conflict',
+        `another labctl run holds lab ${lab} (waited ${Math.round(waitMs / 1000)} s)`,
+        {
+          hint: `wait for it to finish, or if no labctl runs: rm -rf ${join(dir, 'lock')}`,
+        },
+      );
     throw err;
   }
   try {

@@ -31,7 +31,11 @@ export interface LabStatus {
 }
 
 export async function labStatus(host: HostDriver, ovn: OvnDriver, only?: string): Promise<LabStatus[]> {
-  const [containers, ifaces, nbLabs] = await Promise.all([host.containers.list(only), host.ovs.listLabInterfaces(only), ovn.labs()]);
+  const [containers, ifaces, nbLabs] = await Promise.all([
+    host.containers.list(only),
+    host.ovs.listLabInterfaces(only),
+    ovn.labs(),
+  ]);
   const names = new Set<string>([...listStateLabs(), ...containers.map((c) => c.lab), ...nbLabs]);
   const labs = [...names].filter((l) => only === undefined || l === only).sort();
   const ifaceByName = new Map(ifaces.map((i) => [i.name, i]));
@@ -42,7 +46,10 @@ export async function labStatus(host: HostDriver, ovn: OvnDriver, only?: string)
     const lsps = plan?.nodes.flatMap((n) => n.interfaces.map((i) => i.lsp)) ?? [];
     const bindings = new Map((await ovn.bindings(lsps)).map((b) => [b.logicalPort, b]));
     const nodes: NodeStatus[] = [];
-    const nodeNames = new Set([...(plan?.nodes.map((n) => n.name) ?? []), ...containers.filter((c) => c.lab === lab).map((c) => c.node)]);
+    const nodeNames = new Set([
+      ...(plan?.nodes.map((n) => n.name) ?? []),
+      ...containers.filter((c) => c.lab === lab).map((c) => c.node),
+    ]);
     for (const name of nodeNames) {
       const pn = plan?.nodes.find((n) => n.name === name);
       const c = containers.find((x) => x.lab === lab && x.node === name);
@@ -72,7 +79,11 @@ export async function labStatus(host: HostDriver, ovn: OvnDriver, only?: string)
       lab,
       ...(state?.file ? { file: state.file } : {}),
       nodes,
-      ready: nodes.length > 0 && nodes.every((n) => n.state === 'running' && n.interfaces.every((i) => i.plugged && i.ovnInstalled && i.bound)),
+      ready:
+        nodes.length > 0 &&
+        nodes.every(
+          (n) => n.state === 'running' && n.interfaces.every((i) => i.plugged && i.ovnInstalled && i.bound),
+        ),
     });
   }
   return out;

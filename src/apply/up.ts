@@ -6,18 +6,18 @@
  */
 import { dirname } from 'node:path';
 import pLimit from 'p-limit';
-import { LabctlError } from '../errors.js';
 import { flushAddresses } from '../drivers/conntrack.js';
-import { configHash, type ContainerInfo } from '../drivers/containers.js';
+import { type ContainerInfo, configHash } from '../drivers/containers.js';
 import type { HostDriver } from '../drivers/host.js';
 import type { HostLink } from '../drivers/links.js';
 import type { OvnDriver } from '../drivers/ovn.js';
 import { extIds } from '../drivers/ovsdb-json.js';
+import { LabctlError } from '../errors.js';
 import type { Plan, PlanNode } from '../plan/types.js';
 import { createBatcher } from './batcher.js';
 import { REMOVE_CONCURRENCY } from './down.js';
-import { diffNb } from './ovn-diff.js';
 import { applyNodeLinks, planNodeLinks } from './node-links.js';
+import { diffNb } from './ovn-diff.js';
 import { waitForPorts } from './wait.js';
 
 export interface ApplyOptions {
@@ -27,24 +27,48 @@ export interface ApplyOptions {
   readyTimeoutMs?: number;
   concurrency?: number;
   log?: (line: string) => void;
-  ensureImage?: (image: string, build: PlanNode['build'], baseDir: string | undefined, log: (l: string) => void) => Promise<void>;
+  ensureImage?: (
+    image: string,
+    build: PlanNode['build'],
+    baseDir: string | undefined,
+    log: (l: string) => void,
+  ) => Promise<void>;
 }
 
 export interface ApplyResult {
   changes: string[];
-  containers: { created: string[]; started: string[]; recreated: string[]; removed: string[]; kept: string[] };
+  containers: {
+    created: string[];
+    started: string[];
+    recreated: string[];
+    removed: string[];
+    kept: string[];
+  };
   durationMs: number;
 }
 
-export async function applyPlan(plan: Plan, host: HostDriver, ovn: OvnDriver, opts: ApplyOptions = {}): Promise<ApplyResult> {
+export async function applyPlan(
+  plan: Plan,
+  host: HostDriver,
+  ovn: OvnDriver,
+  opts: ApplyOptions = {},
+): Promise<ApplyResult> {
   const t0 = performance.now();
-  const debug = process.env.LABCTL_DEBUG ? (m: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(3)}] ${m}\n`) : () => undefined;
+  const debug = process.env.LABCTL_DEBUG
+    ? (m: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(3)}] ${m}\n`)
+    : () => undefined;
   const log = (line: string) => {
     debug(line);
     opts.log?.(line);
   };
   const changes: string[] = [];
-  const result: ApplyResult['containers'] = { created: [], started: [], recreated: [], removed: [], kept: [] };
+  const result: ApplyResult['containers'] = {
+    created: [],
+    started: [],
+    recreated: [],
+    removed: [],
+    kept: [],
+  };
   const bridge = plan.ovn.bridge;
 
   // ---- read what exists, all at once
@@ -78,7 +102,9 @@ export async function applyPlan(plan: Plan, host: HostDriver, ovn: OvnDriver, op
     if (nbChanges.flushAddresses.length) {
       const synced = await ovn.syncHypervisors(10);
       await flushAddresses(bridge, nbChanges.flushAddresses);
-      changes.push(`flush conntrack of ${nbChanges.flushAddresses.join(', ')}${synced ? '' : ' (hypervisors did not confirm the new flows within 10 s)'}`);
+      changes.push(
+        `flush conntrack of ${nbChanges.flushAddresses.join(', ')}${synced ? '' : ' (hypervisors did not confirm the new flows within 10 s)'}`,
+      );
     }
     changes.push(...nbChanges.summary);
     if (nbChanges.summary.length) log(`OVN: ${nbChanges.summary.length} change(s)`);
@@ -118,13 +144,14 @@ export async function applyPlan(plan: Plan, host: HostDriver, ovn: OvnDriver, op
     }).then((id) =>
       linkLimit(async () => {
         debug(`${node.name}: container ${id.slice(0, 12)} ready for links`);
-      const pid = await host.containers.pid(id);
+        const pid = await host.containers.pid(id);
         const fresh = result.created.includes(node.name) || result.recreated.includes(node.name);
         const ns = fresh ? undefined : await host.links.nsState(pid);
         const actions = planNodeLinks(node, hostLinks, ns);
         // A link being re-plumbed must leave OVS first, so the new device gets a fresh port.
         const stale = actions.plumb.filter((i) => ovsByName.has(i.hostVeth));
-        if (stale.length) await host.ovs.transact(stale.map((i) => ['--if-exists', 'del-port', bridge, i.hostVeth]));
+        if (stale.length)
+          await host.ovs.transact(stale.map((i) => ['--if-exists', 'del-port', bridge, i.hostVeth]));
         for (const i of actions.plumb) replumbed.add(i.hostVeth);
         await applyNodeLinks(host.links, plan.lab, node, pid, actions);
         if (!fresh) changes.push(...actions.summary);
@@ -133,8 +160,12 @@ export async function applyPlan(plan: Plan, host: HostDriver, ovn: OvnDriver, op
         for (const i of node.interfaces) {
           const cur = replumbed.has(i.hostVeth) ? undefined : ovsByName.get(i.hostVeth);
           if (!cur) {
-            cmds.push(['--may-exist', 'add-port', bridge, i.hostVeth], ['set', 'Interface', i.hostVeth, ...extIds(i.ovsExternalIds)]);
-            if (!fresh && !actions.plumb.includes(i)) changes.push(`plug ${i.hostVeth} into ${bridge} (iface-id ${i.lsp})`);
+            cmds.push(
+              ['--may-exist', 'add-port', bridge, i.hostVeth],
+              ['set', 'Interface', i.hostVeth, ...extIds(i.ovsExternalIds)],
+            );
+            if (!fresh && !actions.plumb.includes(i))
+              changes.push(`plug ${i.hostVeth} into ${bridge} (iface-id ${i.lsp})`);
           } else if (Object.entries(i.ovsExternalIds).some(([k, v]) => cur.externalIds[k] !== v)) {
             cmds.push(['set', 'Interface', i.hostVeth, ...extIds(i.ovsExternalIds)]);
             changes.push(`restore external_ids of ${i.hostVeth} (iface-id ${i.lsp})`);
@@ -171,7 +202,9 @@ export async function applyPlan(plan: Plan, host: HostDriver, ovn: OvnDriver, op
       changes.push(`unplug ${o.name}`);
     }
   // Host-side veths of this lab that the plan no longer has (their container is gone or the iface was removed).
-  const strayVeths = hostLinkList.filter((l) => l.alias === `labctl:${plan.lab}` && !planned.has(l.name)).map((l) => l.name);
+  const strayVeths = hostLinkList
+    .filter((l) => l.alias === `labctl:${plan.lab}` && !planned.has(l.name))
+    .map((l) => l.name);
   await host.ovs.transact(ovsCommands);
   if (strayVeths.length) {
     const still = new Set((await host.links.hostLinks('lv')).map((l) => l.name));
@@ -179,7 +212,9 @@ export async function applyPlan(plan: Plan, host: HostDriver, ovn: OvnDriver, op
   }
 
   // ---- wait until every port is bound and its flows installed
-  const ports = plan.nodes.flatMap((n) => n.interfaces.map((i) => ({ node: n.name, iface: i.name, hostVeth: i.hostVeth, lsp: i.lsp })));
+  const ports = plan.nodes.flatMap((n) =>
+    n.interfaces.map((i) => ({ node: n.name, iface: i.name, hostVeth: i.hostVeth, lsp: i.lsp })),
+  );
   await waitForPorts(host, ovn, ports, opts.readyTimeoutMs ?? 60_000);
   return { changes, containers: result, durationMs: performance.now() - t0 };
 }
@@ -194,9 +229,13 @@ async function createContainer(host: HostDriver, node: PlanNode): Promise<string
         hint: `labctl image build ${node.image}   (or give the node a build: context)`,
       });
     if (e.statusCode === 409)
-      throw new LabctlError('conflict', `a container named ${node.container} exists but is not labelled for this lab`, {
-        hint: `docker rm -f ${node.container}   (if it is yours to remove)`,
-      });
+      throw new LabctlError(
+        'conflict',
+        `a container named ${node.container} exists but is not labelled for this lab`,
+        {
+          hint: `docker rm -f ${node.container}   (if it is yours to remove)`,
+        },
+      );
     throw new LabctlError('environment', `creating container for node ${node.name} failed: ${e.message}`, {
       hint: 'labctl host check',
     });

@@ -6,25 +6,29 @@ import { ovnDriver } from '../drivers/ovn.js';
 import { usageError } from '../errors.js';
 import { loadLabFile } from '../lab/load.js';
 import { isSafeName, MAX_LAB_NAME } from '../names.js';
-import { printJson } from './output.js';
 import { requireRoot } from './lab-args.js';
+import { printJson } from './output.js';
 
 export function registerDown(program: Command): void {
   program
     .command('down')
-    .description("remove exactly this lab's containers, veths, OVS ports, OVN rows and state (found by label)")
+    .description(
+      "remove exactly this lab's containers, veths, OVS ports, OVN rows and state (found by label)",
+    )
     .option('-f, --file <file>', 'lab file', 'lab.yml')
     .option('--lab <name>', 'lab name, when the file is gone')
     .option('--json', 'print the result as JSON')
     .action(async (opts: { file: string; lab?: string; json?: boolean }) => {
       const name = opts.lab ?? loadLabFile(opts.file).name;
-      if (!isSafeName(name, MAX_LAB_NAME)) throw usageError(`"${name}" is not a lab name`, 'labctl status   (lists the labs on this host)');
+      if (!isSafeName(name, MAX_LAB_NAME))
+        throw usageError(`"${name}" is not a lab name`, 'labctl status   (lists the labs on this host)');
       requireRoot('labctl down');
       const ovn = ovnDriver();
       const host = await localHost();
       const r = await withLabLock(name, () => destroyLab(name, host, ovn));
       if (opts.json) printJson({ ok: true, lab: name, removed: r });
-      else if (!r.containers && !r.ovsPorts && !r.nbRows && !r.veths) process.stdout.write(`lab ${name}: nothing to remove (already down)\n`);
+      else if (!r.containers && !r.ovsPorts && !r.nbRows && !r.veths)
+        process.stdout.write(`lab ${name}: nothing to remove (already down)\n`);
       else
         process.stdout.write(
           `lab ${name} is down: removed ${r.containers} containers, ${r.ovsPorts} OVS ports, ${r.veths} veths, ${r.nbRows} OVN NB rows\n`,

@@ -7,7 +7,9 @@ import { resolvePlan } from './lab-args.js';
 export function registerExec(program: Command): void {
   program
     .command('exec')
-    .description("run a command inside a node's container (all its namespaces): labctl exec NODE -- CMD ARGS…")
+    .description(
+      "run a command inside a node's container (all its namespaces): labctl exec NODE -- CMD ARGS…",
+    )
     .argument('<node>', 'node name')
     .argument('<command...>', 'command and arguments')
     .option('-f, --file <file>', 'lab file', 'lab.yml')
@@ -16,13 +18,20 @@ export function registerExec(program: Command): void {
     .action(async (nodeName: string, command: string[], opts: { file: string; lab?: string }) => {
       const { plan } = resolvePlan(opts);
       const node = plan.nodes.find((n) => n.name === nodeName);
-      if (!node) throw usageError(`lab ${plan.lab} has no node ${nodeName}`, `nodes: ${plan.nodes.map((n) => n.name).join(', ')}`);
+      if (!node)
+        throw usageError(
+          `lab ${plan.lab} has no node ${nodeName}`,
+          `nodes: ${plan.nodes.map((n) => n.name).join(', ')}`,
+        );
       const host = await localHost();
       const c = (await host.containers.list(plan.lab)).find((x) => x.node === nodeName);
       if (!c || !c.running) throw usageError(`node ${nodeName} is not running`, `labctl up -f ${opts.file}`);
       const pid = await host.containers.pid(c.id);
       // nsenter into every namespace of the container, with the terminal passed through.
-      const r = await execa('nsenter', ['-t', String(pid), '-a', ...command], { stdio: 'inherit', reject: false });
+      const r = await execa('nsenter', ['-t', String(pid), '-a', ...command], {
+        stdio: 'inherit',
+        reject: false,
+      });
       process.exitCode = r.exitCode ?? 1;
     });
 }

@@ -1,8 +1,9 @@
 /** Shared flag handling: -f FILE (default ./lab.yml) or --lab NAME, and the root check. */
+
+import { loadState } from '../apply/state.js';
 import { envError, usageError } from '../errors.js';
 import { loadLabFile } from '../lab/load.js';
 import type { Lab } from '../lab/types.js';
-import { loadState } from '../apply/state.js';
 import { compilePlan } from '../plan/compile.js';
 import type { Plan } from '../plan/types.js';
 
@@ -13,14 +14,21 @@ export interface LabArgs {
 
 export function requireRoot(what: string): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0)
-    throw envError(`${what} needs root: it creates veths, OVS ports and OVN rows`, `sudo labctl ${what.replace(/^labctl /, '')}`);
+    throw envError(
+      `${what} needs root: it creates veths, OVS ports and OVN rows`,
+      `sudo labctl ${what.replace(/^labctl /, '')}`,
+    );
 }
 
 /** The plan to act on: compiled from the lab file, or the one saved by the last `up` of --lab NAME. */
 export function resolvePlan(args: LabArgs): { plan: Plan; lab?: Lab } {
   if (args.lab) {
     const state = loadState(args.lab);
-    if (!state) throw usageError(`lab ${args.lab} has no saved state on this host`, `labctl status   (lists the labs here), or pass -f lab.yml`);
+    if (!state)
+      throw usageError(
+        `lab ${args.lab} has no saved state on this host`,
+        `labctl status   (lists the labs here), or pass -f lab.yml`,
+      );
     return { plan: state.plan };
   }
   const lab = loadLabFile(args.file ?? 'lab.yml');

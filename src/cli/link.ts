@@ -14,7 +14,11 @@ export function registerLink(program: Command): void {
     .option('-f, --file <file>', 'lab file (names the lab)', 'lab.yml')
     .option('--lab <name>', 'lab name, instead of the file')
     .action(async (node: string, iface: string, state: string, opts: { file: string; lab?: string }) => {
-      if (state !== 'up' && state !== 'down') throw usageError(`link state must be up or down, not "${state}"`, `labctl link ${node} ${iface} down`);
+      if (state !== 'up' && state !== 'down')
+        throw usageError(
+          `link state must be up or down, not "${state}"`,
+          `labctl link ${node} ${iface} down`,
+        );
       requireRoot('labctl link');
       process.stdout.write(`${await setLink(await openLab(opts), node, iface, state)}\n`);
     });

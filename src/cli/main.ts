@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /** labctl entry point: parse flags with commander, dispatch to one file per command, map errors to exit codes. */
 import { Command, CommanderError } from 'commander';
-import { reportError } from './output.js';
 import { registerCommands } from './commands.js';
+import { reportError } from './output.js';
 
 export function buildProgram(): Command {
   const program = new Command('labctl')

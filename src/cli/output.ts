@@ -24,6 +24,8 @@ export function reportError(err: unknown, json = false): number {
   }
   const e = err as Error;
   process.stderr.write(`labctl: internal error: ${e?.stack ?? String(err)}\n`);
-  process.stderr.write('This is a bug in labctl; please report it with the command you ran and the output above.\n');
+  process.stderr.write(
+    'This is a bug in labctl; please report it with the command you ran and the output above.\n',
+  );
   return 70;
 }

@@ -7,7 +7,9 @@ import { printJson } from './output.js';
 export function registerPlan(program: Command): void {
   program
     .command('plan')
-    .description('compile the lab file and print the plan: containers, veths, OVS ports, OVN rows (a dry run)')
+    .description(
+      'compile the lab file and print the plan: containers, veths, OVS ports, OVN rows (a dry run)',
+    )
     .option('-f, --file <file>', 'lab file', 'lab.yml')
     .option('--json', 'print the plan as JSON')
     .action((opts: { file: string; json?: boolean }) => {

@@ -21,11 +21,19 @@ export function registerStatus(program: Command): void {
         return;
       }
       for (const lab of labs) {
-        process.stdout.write(`lab ${lab.lab}${lab.file ? ` (${lab.file})` : ''}: ${lab.ready ? 'ready' : 'NOT ready'}\n`);
+        process.stdout.write(
+          `lab ${lab.lab}${lab.file ? ` (${lab.file})` : ''}: ${lab.ready ? 'ready' : 'NOT ready'}\n`,
+        );
         for (const n of lab.nodes) {
           process.stdout.write(`  ${n.name.padEnd(16)} ${n.state.padEnd(8)} ${n.container}\n`);
           for (const i of n.interfaces) {
-            const b = !i.plugged ? 'not plugged' : !i.bound ? 'unbound' : !i.ovnInstalled ? 'bound, flows pending' : `bound on ${i.chassis}`;
+            const b = !i.plugged
+              ? 'not plugged'
+              : !i.bound
+                ? 'unbound'
+                : !i.ovnInstalled
+                  ? 'bound, flows pending'
+                  : `bound on ${i.chassis}`;
             process.stdout.write(`    ${i.name.padEnd(6)} ${i.ip.padEnd(18)} ${i.mac}  ${i.network}  ${b}\n`);
           }
         }

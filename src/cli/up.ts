@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { saveState, withLabLock } from '../apply/state.js';
-import { applyPlan, type ApplyResult, labBaseDir } from '../apply/up.js';
+import { type ApplyResult, applyPlan, labBaseDir } from '../apply/up.js';
 import { connectDocker } from '../drivers/docker-client.js';
 import { localHost } from '../drivers/host.js';
 import { ovnDriver } from '../drivers/ovn.js';
@@ -8,9 +8,9 @@ import { assertHostReady } from '../host/probe.js';
 import { ensureImage } from '../images/ensure-image.js';
 import { loadLabFile } from '../lab/load.js';
 import { compilePlan } from '../plan/compile.js';
+import { requireRoot } from './lab-args.js';
 import { printJson } from './output.js';
 import { progressMode, runTasks } from './progress.js';
-import { requireRoot } from './lab-args.js';
 
 interface UpOpts {
   file: string;
@@ -49,7 +49,11 @@ export function registerUp(program: Command): void {
                     task.output = line;
                   },
                   ensureImage: (image, build, baseDir, log) =>
-                    ensureImage(docker, image, { ...(build ? { build } : {}), ...(baseDir ? { baseDir } : {}), onProgress: log }),
+                    ensureImage(docker, image, {
+                      ...(build ? { build } : {}),
+                      ...(baseDir ? { baseDir } : {}),
+                      onProgress: log,
+                    }),
                 });
               }),
           },
@@ -59,11 +63,21 @@ export function registerUp(program: Command): void {
       );
       const r = ctx.result!;
       if (opts.json) {
-        printJson({ ok: true, lab: plan.lab, changed: r.changes.length > 0, changes: r.changes, containers: r.containers, durationMs: Math.round(r.durationMs) });
+        printJson({
+          ok: true,
+          lab: plan.lab,
+          changed: r.changes.length > 0,
+          changes: r.changes,
+          containers: r.containers,
+          durationMs: Math.round(r.durationMs),
+        });
         return;
       }
       const secs = (r.durationMs / 1000).toFixed(1);
-      if (!r.changes.length) process.stdout.write(`lab ${plan.lab} is up to date: no changes (${plan.nodes.length} nodes, checked in ${secs} s)\n`);
+      if (!r.changes.length)
+        process.stdout.write(
+          `lab ${plan.lab} is up to date: no changes (${plan.nodes.length} nodes, checked in ${secs} s)\n`,
+        );
       else {
         const c = r.containers;
         process.stdout.write(

@@ -8,7 +8,11 @@ import { run } from '../exec.js';
 import { assertArg } from '../names.js';
 
 export async function datapathType(bridge: string): Promise<string> {
-  const r = await run('ovs-vsctl', ['--timeout=10', 'get', 'Bridge', assertArg(bridge, 'bridge'), 'datapath_type'], { timeoutMs: 15_000, reject: false });
+  const r = await run(
+    'ovs-vsctl',
+    ['--timeout=10', 'get', 'Bridge', assertArg(bridge, 'bridge'), 'datapath_type'],
+    { timeoutMs: 15_000, reject: false },
+  );
   return r.stdout.replace(/"/g, '').trim() || 'system';
 }
 
@@ -19,8 +23,10 @@ export async function flushAddresses(bridge: string, addresses: string[]): Promi
   for (const a of addresses) {
     assertArg(a, 'address', /^\d{1,3}(\.\d{1,3}){3}$/);
     for (const dir of ['src', 'dst'] as const) {
-      if (userspace) await run('ovs-appctl', ['dpctl/flush-conntrack', `ct_nw_${dir}=${a}`], { timeoutMs: 10_000 });
-      else await run('conntrack', ['-D', dir === 'src' ? '-s' : '-d', a], { timeoutMs: 10_000, reject: false });
+      if (userspace)
+        await run('ovs-appctl', ['dpctl/flush-conntrack', `ct_nw_${dir}=${a}`], { timeoutMs: 10_000 });
+      else
+        await run('conntrack', ['-D', dir === 'src' ? '-s' : '-d', a], { timeoutMs: 10_000, reject: false });
     }
   }
 }

@@ -21,7 +21,10 @@ export interface ContainerInfo {
 
 /** What makes a container "the same": changing any of it recreates the container. Interfaces are not part of it. */
 export function configHash(node: PlanNode): string {
-  return digest([JSON.stringify([node.image, node.cmd ?? null, node.env, node.hostname, node.container])], 16);
+  return digest(
+    [JSON.stringify([node.image, node.cmd ?? null, node.env, node.hostname, node.container])],
+    16,
+  );
 }
 
 export interface ContainerDriver {
@@ -74,7 +77,8 @@ export function dockerContainers(docker: Docker): ContainerDriver {
     },
     async pid(id) {
       const info = await docker.getContainer(id).inspect();
-      if (!info.State.Running || !info.State.Pid) throw new Error(`container ${info.Name.replace(/^\//, '')} is not running (${info.State.Status})`);
+      if (!info.State.Running || !info.State.Pid)
+        throw new Error(`container ${info.Name.replace(/^\//, '')} is not running (${info.State.Status})`);
       return info.State.Pid;
     },
     async remove(id) {

@@ -3,10 +3,10 @@
  * A lab on several chassis gets one HostDriver per host; the OVN northbound driver is shared (it is central).
  */
 import { getChassisName } from '../host/probe.js';
-import { connectDocker } from './docker-client.js';
 import { type ContainerDriver, dockerContainers } from './containers.js';
+import { connectDocker } from './docker-client.js';
 import { type LinkDriver, localLinks } from './links.js';
-import { type OvsDriver, localOvs } from './ovs.js';
+import { localOvs, type OvsDriver } from './ovs.js';
 
 export interface HostDriver {
   name: string;
@@ -19,5 +19,11 @@ export interface HostDriver {
 
 export async function localHost(): Promise<HostDriver> {
   const docker = await connectDocker();
-  return { name: 'local', containers: dockerContainers(docker), links: localLinks(), ovs: localOvs(), chassis: getChassisName };
+  return {
+    name: 'local',
+    containers: dockerContainers(docker),
+    links: localLinks(),
+    ovs: localOvs(),
+    chassis: getChassisName,
+  };
 }

@@ -94,21 +94,30 @@ export function localLinks(): LinkDriver {
     async deleteHostLinks(names) {
       await Promise.all(
         names.map(async (n) => {
-          const r = await run('ip', ['link', 'del', 'dev', assertArg(n, 'link name')], { reject: false, timeoutMs: 10_000 });
-          if (r.exitCode !== 0 && !/Cannot find device|does not exist/.test(r.stderr)) throw new Error(`ip link del ${n}: ${r.stderr}`);
+          const r = await run('ip', ['link', 'del', 'dev', assertArg(n, 'link name')], {
+            reject: false,
+            timeoutMs: 10_000,
+          });
+          if (r.exitCode !== 0 && !/Cannot find device|does not exist/.test(r.stderr))
+            throw new Error(`ip link del ${n}: ${r.stderr}`);
         }),
       );
     },
     async nsBatch(pid, lines) {
       if (!lines.length) return;
-      await run('nsenter', nsenter(pid, ['ip', '-batch', '-']), { input: `${lines.join('\n')}\n`, timeoutMs: 15_000 });
+      await run('nsenter', nsenter(pid, ['ip', '-batch', '-']), {
+        input: `${lines.join('\n')}\n`,
+        timeoutMs: 15_000,
+      });
     },
     async nsState(pid) {
       const r = await run('nsenter', nsenter(pid, ['ip', '-j', '-batch', '-']), {
         input: 'addr show\nroute show\n',
         timeoutMs: 15_000,
       });
-      const [addrJson = '[]', routeJson = '[]'] = r.stdout.split('\n').filter((l) => l.trim().startsWith('['));
+      const [addrJson = '[]', routeJson = '[]'] = r.stdout
+        .split('\n')
+        .filter((l) => l.trim().startsWith('['));
       const links = parseLinks(addrJson).map((l) => ({
         name: l.ifname,
         mac: l.address ?? '',

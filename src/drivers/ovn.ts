@@ -4,8 +4,8 @@
  */
 import { run } from '../exec.js';
 import { EXTID_LAB } from '../plan/types.js';
-import { bool, list, map, num, parseTables, q, str } from './ovsdb-json.js';
 import { joinCommands } from './ovs.js';
+import { bool, list, map, num, parseTables, q, str } from './ovsdb-json.js';
 
 export interface NbSwitch {
   uuid: string;
@@ -105,20 +105,40 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
   const nbArgs = opts.nb ? [`--db=${opts.nb}`] : [];
   const sbArgs = opts.sb ? [`--db=${opts.sb}`] : [];
   const nbctl = (args: string[]) =>
-    run('ovn-nbctl', [`--timeout=${OVN_TIMEOUT_S}`, ...nbArgs, ...args], { timeoutMs: OVN_TIMEOUT_S * 1000 + 5000 });
+    run('ovn-nbctl', [`--timeout=${OVN_TIMEOUT_S}`, ...nbArgs, ...args], {
+      timeoutMs: OVN_TIMEOUT_S * 1000 + 5000,
+    });
   const sbctl = (args: string[]) =>
-    run('ovn-sbctl', [`--timeout=${OVN_TIMEOUT_S}`, ...sbArgs, ...args], { timeoutMs: OVN_TIMEOUT_S * 1000 + 5000 });
+    run('ovn-sbctl', [`--timeout=${OVN_TIMEOUT_S}`, ...sbArgs, ...args], {
+      timeoutMs: OVN_TIMEOUT_S * 1000 + 5000,
+    });
   const fmt = ['--format=json', '--data=json'];
 
   return {
     async readLab(lab) {
-      const cond = lab === undefined ? `external_ids:${EXTID_LAB}!=""` : `external_ids:${EXTID_LAB}=${q(lab)}`;
+      const cond =
+        lab === undefined ? `external_ids:${EXTID_LAB}!=""` : `external_ids:${EXTID_LAB}=${q(lab)}`;
       const r = await nbctl([
         ...fmt,
         ...joinCommands([
-          ['--columns=_uuid,name,external_ids,other_config,acls,ports,load_balancer', 'find', 'Logical_Switch', cond],
-          ['--columns=_uuid,name,type,addresses,options,external_ids,up', 'find', 'Logical_Switch_Port', cond],
-          ['--columns=_uuid,name,external_ids,static_routes,options,nat,load_balancer', 'find', 'Logical_Router', cond],
+          [
+            '--columns=_uuid,name,external_ids,other_config,acls,ports,load_balancer',
+            'find',
+            'Logical_Switch',
+            cond,
+          ],
+          [
+            '--columns=_uuid,name,type,addresses,options,external_ids,up',
+            'find',
+            'Logical_Switch_Port',
+            cond,
+          ],
+          [
+            '--columns=_uuid,name,external_ids,static_routes,options,nat,load_balancer',
+            'find',
+            'Logical_Router',
+            cond,
+          ],
           ['--columns=_uuid,name,mac,networks,external_ids', 'find', 'Logical_Router_Port', cond],
           ['--columns=_uuid,direction,priority,match,action,name,external_ids', 'find', 'ACL', cond],
           ['--columns=_uuid,ip_prefix,nexthop,external_ids', 'find', 'Logical_Router_Static_Route', cond],
@@ -126,7 +146,9 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
           ['--columns=_uuid,name,vips,protocol,external_ids', 'find', 'Load_Balancer', cond],
         ]),
       ]);
-      const [ls = [], lsp = [], lr = [], lrp = [], acl = [], routes = [], nat = [], lbs = []] = parseTables(r.stdout);
+      const [ls = [], lsp = [], lr = [], lrp = [], acl = [], routes = [], nat = [], lbs = []] = parseTables(
+        r.stdout,
+      );
       return {
         switches: ls.map((x) => ({
           uuid: str(x, '_uuid'),
@@ -219,7 +241,10 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
     },
     async syncHypervisors(timeoutS) {
       // Bounded: --wait=hv waits for every chassis, and one unhealthy chassis would make it wait forever.
-      const r = await run('ovn-nbctl', [`--timeout=${timeoutS}`, ...nbArgs, '--wait=hv', 'sync'], { timeoutMs: timeoutS * 1000 + 5000, reject: false });
+      const r = await run('ovn-nbctl', [`--timeout=${timeoutS}`, ...nbArgs, '--wait=hv', 'sync'], {
+        timeoutMs: timeoutS * 1000 + 5000,
+        reject: false,
+      });
       return r.exitCode === 0;
     },
     async labs() {

@@ -4,7 +4,7 @@
  */
 import { run } from '../exec.js';
 import { EXTID_LAB } from '../plan/types.js';
-import { list, map, num, parseTables, q, str, type Row } from './ovsdb-json.js';
+import { list, map, num, parseTables, q, type Row, str } from './ovsdb-json.js';
 
 export interface OvsInterface {
   name: string;
@@ -26,7 +26,12 @@ export interface OvsDriver {
 export const OVS_TIMEOUT_S = 20;
 
 export function toInterface(row: Row): OvsInterface {
-  return { name: str(row, 'name'), externalIds: map(row, 'external_ids'), ofport: num(row, 'ofport'), error: str(row, 'error') };
+  return {
+    name: str(row, 'name'),
+    externalIds: map(row, 'external_ids'),
+    ofport: num(row, 'ofport'),
+    error: str(row, 'error'),
+  };
 }
 
 /** Join commands with `--` the way ovs-vsctl and ovn-nbctl take several commands in one transaction. */
@@ -44,15 +49,33 @@ export function localOvs(): OvsDriver {
     run('ovs-vsctl', [`--timeout=${OVS_TIMEOUT_S}`, ...args], { timeoutMs });
   return {
     async listLabInterfaces(lab) {
-      const cond = lab === undefined ? `external_ids:${EXTID_LAB}!=""` : `external_ids:${EXTID_LAB}=${q(lab)}`;
-      const r = await vsctl(['--format=json', '--data=json', '--columns=name,external_ids,ofport,error', 'find', 'Interface', cond]);
-      return (parseTables(r.stdout)[0] ?? []).map(toInterface).filter((i) => lab !== undefined || i.externalIds[EXTID_LAB]);
+      const cond =
+        lab === undefined ? `external_ids:${EXTID_LAB}!=""` : `external_ids:${EXTID_LAB}=${q(lab)}`;
+      const r = await vsctl([
+        '--format=json',
+        '--data=json',
+        '--columns=name,external_ids,ofport,error',
+        'find',
+        'Interface',
+        cond,
+      ]);
+      return (parseTables(r.stdout)[0] ?? [])
+        .map(toInterface)
+        .filter((i) => lab !== undefined || i.externalIds[EXTID_LAB]);
     },
     async findByIfaceId(ifaceIds) {
       if (!ifaceIds.length) return [];
-      const r = await vsctl(['--format=json', '--data=json', '--columns=name,external_ids,ofport,error', 'list', 'Interface']);
+      const r = await vsctl([
+        '--format=json',
+        '--data=json',
+        '--columns=name,external_ids,ofport,error',
+        'list',
+        'Interface',
+      ]);
       const want = new Set(ifaceIds);
-      return (parseTables(r.stdout)[0] ?? []).map(toInterface).filter((i) => want.has(i.externalIds['iface-id'] ?? ''));
+      return (parseTables(r.stdout)[0] ?? [])
+        .map(toInterface)
+        .filter((i) => want.has(i.externalIds['iface-id'] ?? ''));
     },
     async transact(commands) {
       if (!commands.length) return;

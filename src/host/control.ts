@@ -8,9 +8,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { DOCKER_SOCKET, loadDockerode } from '../drivers/docker-client.js';
 import { map, parseTables, str } from '../drivers/ovsdb-json.js';
 import { envError } from '../errors.js';
-import { DOCKER_SOCKET, loadDockerode } from '../drivers/docker-client.js';
 import { run, which } from '../exec.js';
 import { DOCKER_PIDFILE, LOCAL_SB_REMOTE, normalizeRemote } from './constants.js';
 import {

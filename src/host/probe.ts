@@ -5,9 +5,9 @@
  * one error line with the fix.
  */
 import { hostname } from 'node:os';
+import { DOCKER_SOCKET, loadDockerode } from '../drivers/docker-client.js';
 import { map, parseTables, str } from '../drivers/ovsdb-json.js';
 import { envError } from '../errors.js';
-import { DOCKER_SOCKET, loadDockerode } from '../drivers/docker-client.js';
 import { run, which } from '../exec.js';
 import type { PlanOvn } from '../plan/types.js';
 import {

@@ -5,12 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { LabctlError } from '../errors.js';
 import { labSchema } from './schema.js';
 import type { Lab } from './types.js';
-import { type Issue, type PathSeg, suggest, validateLab } from './validate.js';
+import { type PathSeg, suggest, validateLab } from './validate.js';
 
 export interface Diagnostic {
   file: string;
@@ -25,10 +25,14 @@ export class LabValidationError extends LabctlError {
   readonly diagnostics: Diagnostic[];
   constructor(diagnostics: Diagnostic[]) {
     const first = diagnostics[0];
-    super('invalid-lab', `${diagnostics.length} problem${diagnostics.length === 1 ? '' : 's'} in ${first?.file ?? 'the lab file'}`, {
-      hint: first ? `edit ${first.file}:${first.line} and run labctl validate again` : undefined,
-      details: diagnostics.map(formatDiagnostic),
-    });
+    super(
+      'invalid-lab',
+      `${diagnostics.length} problem${diagnostics.length === 1 ? '' : 's'} in ${first?.file ?? 'the lab file'}`,
+      {
+        hint: first ? `edit ${first.file}:${first.line} and run labctl validate again` : undefined,
+        details: diagnostics.map(formatDiagnostic),
+      },
+    );
     this.diagnostics = diagnostics;
   }
 }
@@ -55,7 +59,10 @@ export function loadLabFile(file: string): Lab {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new LabctlError('usage', `cannot read lab file ${file}${code ? ` (${code})` : ''}`, {
-      hint: code === 'ENOENT' ? 'pass the lab file with -f FILE, or run labctl in the directory that holds lab.yml' : undefined,
+      hint:
+        code === 'ENOENT'
+          ? 'pass the lab file with -f FILE, or run labctl in the directory that holds lab.yml'
+          : undefined,
     });
   }
   const lab = parseLab(text, file);
@@ -89,27 +96,60 @@ export function checkLab(text: string, file = 'lab.yml'): { lab?: Lab; diagnosti
         const msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
         // The error points at the repeated key; name it.
         const key = dup ? /^(?:"[^"\n]*"|'[^'\n]*'|[^\s:,{}[\]]+)/.exec(text.slice(pos))?.[0] : undefined;
-        return diag(pos, '(yaml)', dup ? `duplicate key${key ? ` ${key.startsWith('"') || key.startsWith("'") ? key : `"${key}"`}` : ''}` : `YAML syntax: ${msg}`, dup ? 'remove or rename one of the two keys' : 'fix the YAML syntax at this position');
+        return diag(
+          pos,
+          '(yaml)',
+          dup
+            ? `duplicate key${key ? ` ${key.startsWith('"') || key.startsWith("'") ? key : `"${key}"`}` : ''}`
+            : `YAML syntax: ${msg}`,
+          dup ? 'remove or rename one of the two keys' : 'fix the YAML syntax at this position',
+        );
       }),
     };
   }
-  if (doc.contents === null || (isScalar(doc.contents) && (doc.contents.value === null || doc.contents.value === ''))) {
-    return { diagnostics: [diag(0, '(top)', 'the lab file is empty', 'start with name:, networks: and nodes: (see lab.yml in the labctl repository)')] };
+  if (
+    doc.contents === null ||
+    (isScalar(doc.contents) && (doc.contents.value === null || doc.contents.value === ''))
+  ) {
+    return {
+      diagnostics: [
+        diag(
+          0,
+          '(top)',
+          'the lab file is empty',
+          'start with name:, networks: and nodes: (see lab.yml in the labctl repository)',
+        ),
+      ],
+    };
   }
   if (!isMap(doc.contents)) {
-    return { diagnostics: [diag(doc.contents.range?.[0] ?? 0, '(top)', 'the lab file must be a mapping (name:, networks:, nodes:, …)', 'start with name: my-lab')] };
+    return {
+      diagnostics: [
+        diag(
+          doc.contents.range?.[0] ?? 0,
+          '(top)',
+          'the lab file must be a mapping (name:, networks:, nodes:, …)',
+          'start with name: my-lab',
+        ),
+      ],
+    };
   }
 
   const data = doc.toJS({ maxAliasCount: 1000 });
   let parsed = labSchema.safeParse(data);
   const diagnostics: Diagnostic[] = [];
   if (!parsed.success) {
-    diagnostics.push(...parsed.error.issues.flatMap((issue) => zodIssueToDiagnostics(issue, doc, data, diag)));
+    diagnostics.push(
+      ...parsed.error.issues.flatMap((issue) => zodIssueToDiagnostics(issue, doc, data, diag)),
+    );
     // Unknown keys alone should not hide the semantic problems: drop them and check the rest too.
     if (parsed.error.issues.every((i) => i.code === 'unrecognized_keys')) {
       const pruned = structuredClone(data);
       for (const i of parsed.error.issues) {
-        const parent = getAt(pruned, i.path.filter((p): p is string | number => typeof p !== 'symbol'));
+        const parent = getAt(
+          pruned,
+          i.path.filter((p): p is string | number => typeof p !== 'symbol'),
+        );
         for (const k of (i as { keys: string[] }).keys) delete (parent as Record<string, unknown>)[k];
       }
       parsed = labSchema.safeParse(pruned);
@@ -118,7 +158,9 @@ export function checkLab(text: string, file = 'lab.yml'): { lab?: Lab; diagnosti
   if (parsed.success) {
     const { lab, issues } = validateLab(parsed.data);
     diagnostics.push(
-      ...issues.map((i) => diag(locate(doc, i.path, i.atKey ?? false), formatPath(i.path), i.message, i.hint)),
+      ...issues.map((i) =>
+        diag(locate(doc, i.path, i.atKey ?? false), formatPath(i.path), i.message, i.hint),
+      ),
     );
     if (!diagnostics.length) return { lab, diagnostics };
   }
@@ -132,7 +174,18 @@ function sortDiagnostics(d: Diagnostic[]): Diagnostic[] {
 type DiagFn = (offset: number, path: string, message: string, hint?: string) => Diagnostic;
 
 const KNOWN_KEYS: Record<string, string[]> = {
-  top: ['name', 'defaults', 'networks', 'routers', 'nodes', 'groups', 'load_balancers', 'policies', 'expect', 'ovn'],
+  top: [
+    'name',
+    'defaults',
+    'networks',
+    'routers',
+    'nodes',
+    'groups',
+    'load_balancers',
+    'policies',
+    'expect',
+    'ovn',
+  ],
   node: ['image', 'build', 'cmd', 'env', 'interfaces', 'listen'],
   interface: ['network', 'ip', 'mac', 'name', 'mtu'],
   network: ['subnet', 'gateway', 'mtu'],
@@ -163,7 +216,12 @@ function keysFor(path: PathSeg[]): string[] | undefined {
   return undefined;
 }
 
-function zodIssueToDiagnostics(issue: z.core.$ZodIssue, doc: Document, data: unknown, diag: DiagFn): Diagnostic[] {
+function zodIssueToDiagnostics(
+  issue: z.core.$ZodIssue,
+  doc: Document,
+  data: unknown,
+  diag: DiagFn,
+): Diagnostic[] {
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
   if (issue.code === 'unrecognized_keys') {
     const known = keysFor(path) ?? [];
@@ -208,7 +266,14 @@ function zodIssueToDiagnostics(issue: z.core.$ZodIssue, doc: Document, data: unk
       const branch = unionBranch(path, value);
       const sub = branch === undefined ? undefined : issue.errors[branch];
       if (sub?.length) {
-        return sub.flatMap((i) => zodIssueToDiagnostics({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue, doc, data, diag));
+        return sub.flatMap((i) =>
+          zodIssueToDiagnostics(
+            { ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue,
+            doc,
+            data,
+            diag,
+          ),
+        );
       }
       message = unionMessage(path, value);
       break;
@@ -236,7 +301,8 @@ function unionBranch(path: PathSeg[], value: unknown): number | undefined {
 
 function unionMessage(path: PathSeg[], value: unknown): string {
   const [a, , c] = path;
-  if (a === 'nodes' && c === 'interfaces') return `interface must be a network name or {network, ip, mac, name, mtu}; got ${describe(value)}`;
+  if (a === 'nodes' && c === 'interfaces')
+    return `interface must be a network name or {network, ip, mac, name, mtu}; got ${describe(value)}`;
   if (a === 'policies') return `policy must be {deny: {...}} or {allow: {...}}; got ${describe(value)}`;
   if (a === 'routers') return `router link must be a network name or {network, ip}; got ${describe(value)}`;
   return `unexpected ${describe(value)}`;
@@ -278,13 +344,16 @@ export function locate(doc: Document, path: PathSeg[], atKey: boolean): number {
     const seg = path[i]!;
     const last = i === path.length - 1;
     if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      const pair = node.items.find(
+        (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg),
+      );
       if (!pair) return offset;
       const keyNode = pair.key as Node;
       if (last && atKey) return keyNode.range?.[0] ?? offset;
       const valueNode = pair.value as Node | null;
       // No value, or an empty one (`key:` with nothing after it): point at the key.
-      if (!valueNode || (valueNode.range && valueNode.range[0] === valueNode.range[1])) return keyNode.range?.[0] ?? offset;
+      if (!valueNode || (valueNode.range && valueNode.range[0] === valueNode.range[1]))
+        return keyNode.range?.[0] ?? offset;
       offset = valueNode.range?.[0] ?? keyNode.range?.[0] ?? offset;
       node = valueNode;
     } else if (isSeq(node) && typeof seg === 'number') {

@@ -6,7 +6,10 @@
 import { z } from 'zod';
 
 const port = z.int().min(1).max(65535);
-const portSpec = z.union([port, z.string().regex(/^\d{1,5}(-\d{1,5})?$/, 'expected a port or a range like 8000-8080')]);
+const portSpec = z.union([
+  port,
+  z.string().regex(/^\d{1,5}(-\d{1,5})?$/, 'expected a port or a range like 8000-8080'),
+]);
 const proto = z.enum(['tcp', 'udp', 'icmp', 'any']);
 const probeProto = z.enum(['tcp', 'udp', 'icmp']);
 
@@ -15,7 +18,10 @@ export const interfaceSchema = z.union([
   z.strictObject({
     network: z.string().describe('the network (logical switch) this interface attaches to'),
     ip: z.string().optional().describe('IPv4 address in the network subnet; allocated when omitted'),
-    mac: z.string().optional().describe('unicast MAC; derived from lab, node and interface name when omitted'),
+    mac: z
+      .string()
+      .optional()
+      .describe('unicast MAC; derived from lab, node and interface name when omitted'),
     name: z.string().optional().describe('interface name inside the container; eth1, eth2, … by default'),
     mtu: z.int().min(576).max(9000).optional().describe('defaults to the network MTU'),
   }),
@@ -30,7 +36,10 @@ export const nodeSchema = z.strictObject({
     ])
     .optional()
     .describe('build the image from this context directory (relative to the lab file)'),
-  cmd: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional().describe('command to run'),
+  cmd: z
+    .union([z.string().min(1), z.array(z.string()).min(1)])
+    .optional()
+    .describe('command to run'),
   env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
   interfaces: z.array(interfaceSchema).default([]),
   listen: z
@@ -41,7 +50,10 @@ export const nodeSchema = z.strictObject({
 
 export const networkSchema = z.strictObject({
   subnet: z.string().describe('IPv4 CIDR, e.g. 10.0.1.0/24'),
-  gateway: z.string().optional().describe("the router's address on this network; first host address by default"),
+  gateway: z
+    .string()
+    .optional()
+    .describe("the router's address on this network; first host address by default"),
   mtu: z.int().min(576).max(9000).optional(),
 });
 
@@ -61,7 +73,7 @@ export const routerSchema = z.strictObject({
   chassis: z
     .string()
     .optional()
-    .describe('make this a gateway router bound to that host\'s chassis (today: local); needed for nat'),
+    .describe("make this a gateway router bound to that host's chassis (today: local); needed for nat"),
   nat: z.array(natSchema).default([]).describe('NAT rules (gateway routers)'),
   routes: z
     .array(z.strictObject({ prefix: z.string(), via: z.string() }))
@@ -95,14 +107,23 @@ export const loadBalancerSchema = z.strictObject({
   proto: z.enum(['tcp', 'udp']).optional().describe('with port; tcp by default'),
   backends: z.array(z.string()).min(1).describe('nodes or IPv4 addresses'),
   backend_port: port.optional().describe('port on the backends; the VIP port by default'),
-  attach: z.array(z.string()).optional().describe('networks and routers to attach to; every network by default'),
+  attach: z
+    .array(z.string())
+    .optional()
+    .describe('networks and routers to attach to; every network by default'),
 });
 
 export const ovnSchema = z.strictObject({
-  remote: z.string().optional().describe('southbound DB of an existing OVN central; embedded local one when omitted'),
+  remote: z
+    .string()
+    .optional()
+    .describe('southbound DB of an existing OVN central; embedded local one when omitted'),
   nb: z.string().optional().describe('northbound DB of an existing OVN central (pairs with remote)'),
   encap: z
-    .strictObject({ type: z.enum(['geneve', 'vxlan', 'stt']).default('geneve'), ip: z.string().default('127.0.0.1') })
+    .strictObject({
+      type: z.enum(['geneve', 'vxlan', 'stt']).default('geneve'),
+      ip: z.string().default('127.0.0.1'),
+    })
     .prefault({}),
   datapath: z.enum(['auto', 'system', 'netdev']).default('auto'),
   bridge: z.string().default('br-int'),

@@ -2,9 +2,10 @@
  * Semantic checks on a lab that already has the right shape: names, references, addresses, MACs, ports.
  * Every problem is collected (never the first one only), each with the path it concerns and a hint.
  */
-import { isSafeName, MAX_LAB_NAME, MAX_OBJECT_NAME, IFNAME_RE } from '../names.js';
+import { IFNAME_RE, isSafeName, MAX_LAB_NAME, MAX_OBJECT_NAME } from '../names.js';
 import {
   broadcast,
+  type Cidr,
   contains,
   firstHost,
   formatCidr,
@@ -16,11 +17,18 @@ import {
   overlaps,
   parseCidr,
   size,
-  type Cidr,
 } from './ipv4.js';
 import { isMulticastMac, normalizeMac } from './mac.js';
 import type { LabDoc } from './schema.js';
-import type { Lab, LabInterface, LabLoadBalancer, LabNetwork, LabNode, LabPolicy, LabRouter } from './types.js';
+import type {
+  Lab,
+  LabInterface,
+  LabLoadBalancer,
+  LabNetwork,
+  LabNode,
+  LabPolicy,
+  LabRouter,
+} from './types.js';
 
 /** Hosts a lab can place objects on. One today; the plan and drivers already carry the host of every node. */
 export const KNOWN_HOSTS = ['local'];
@@ -38,10 +46,12 @@ export interface Issue {
 }
 
 /** [registry[:port]/]name[:tag][@sha256:digest]; the registry part is what may carry a port */
-const IMAGE_RE = /^([a-z0-9.-]+(:\d{1,5})?\/)?[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_.-]+)?(@sha256:[a-f0-9]{64})?$/;
+const IMAGE_RE =
+  /^([a-z0-9.-]+(:\d{1,5})?\/)?[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_.-]+)?(@sha256:[a-f0-9]{64})?$/;
 const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const LISTEN_RE = /^(tcp|udp)\/(\d{1,5})$/;
-const REMOTE_RE = /^(unix:\/[^\s]+|(tcp|ssl):[A-Za-z0-9.-]+:\d{1,5})(,(unix:\/[^\s]+|(tcp|ssl):[A-Za-z0-9.-]+:\d{1,5}))*$/;
+const REMOTE_RE =
+  /^(unix:\/[^\s]+|(tcp|ssl):[A-Za-z0-9.-]+:\d{1,5})(,(unix:\/[^\s]+|(tcp|ssl):[A-Za-z0-9.-]+:\d{1,5}))*$/;
 
 export function suggest(name: string, known: string[]): string | undefined {
   if (known.length === 0) return undefined;
@@ -67,7 +77,8 @@ function editDistance(a: string, b: string): number {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        v = Math.min(v, d[i - 2]![j - 2]! + 1);
       d[i]![j] = v;
     }
   }
@@ -94,7 +105,12 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
   // ---- name
   const nameProblem = nameIssue(doc.name, MAX_LAB_NAME);
   if (nameProblem) add(['name'], `lab name "${doc.name}" ${nameProblem}`, 'e.g. name: two-vpcs');
-  if (!IMAGE_RE.test(doc.defaults.image)) add(['defaults', 'image'], `image "${doc.defaults.image}" is not a valid image reference`, 'e.g. labctl/node or debian:bookworm');
+  if (!IMAGE_RE.test(doc.defaults.image))
+    add(
+      ['defaults', 'image'],
+      `image "${doc.defaults.image}" is not a valid image reference`,
+      'e.g. labctl/node or debian:bookworm',
+    );
 
   // ---- networks
   const networks: LabNetwork[] = [];
@@ -106,7 +122,11 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
     const parsed = parseCidr(n.subnet);
     let subnet: Cidr | undefined;
     if (!parsed.ok) {
-      add([...p, 'subnet'], `subnet "${n.subnet}": ${parsed.reason}`, 'write an IPv4 CIDR such as 10.0.1.0/24');
+      add(
+        [...p, 'subnet'],
+        `subnet "${n.subnet}": ${parsed.reason}`,
+        'write an IPv4 CIDR such as 10.0.1.0/24',
+      );
     } else if (parsed.hostBitsSet) {
       add(
         [...p, 'subnet'],
@@ -141,10 +161,17 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
   const taken = new Map<string, Map<number, string>>();
   const take = (network: string, ip: number, who: string, path: PathSeg[]) => {
     let m = taken.get(network);
-    if (!m) taken.set(network, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      taken.set(network, m);
+    }
     const holder = m.get(ip);
     if (holder) {
-      add(path, `address ${intToIp(ip)} on ${network} is already used by ${holder}`, 'give each one its own address');
+      add(
+        path,
+        `address ${intToIp(ip)} on ${network} is already used by ${holder}`,
+        'give each one its own address',
+      );
       return;
     }
     m.set(ip, who);
@@ -161,7 +188,11 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
       const link = typeof l === 'string' ? { network: l } : l;
       const lp = [...p, 'links', i];
       if (!(link.network in doc.networks)) {
-        add(typeof l === 'string' ? lp : [...lp, 'network'], `router ${name} links unknown network "${link.network}"`, didYouMean(link.network, networkNames, 'networks'));
+        add(
+          typeof l === 'string' ? lp : [...lp, 'network'],
+          `router ${name} links unknown network "${link.network}"`,
+          didYouMean(link.network, networkNames, 'networks'),
+        );
         return;
       }
       if (links.some((x) => x.network === link.network)) {
@@ -200,18 +231,31 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
       const rp = [...p, 'routes', i];
       const pc = parseCidr(rt.prefix);
       if (!pc.ok) add([...rp, 'prefix'], `route prefix "${rt.prefix}": ${pc.reason}`, 'e.g. 10.9.0.0/16');
-      else if (pc.hostBitsSet) add([...rp, 'prefix'], `route prefix "${rt.prefix}" has host bits set`, `did you mean ${formatCidr(pc.cidr)}?`);
+      else if (pc.hostBitsSet)
+        add(
+          [...rp, 'prefix'],
+          `route prefix "${rt.prefix}" has host bits set`,
+          `did you mean ${formatCidr(pc.cidr)}?`,
+        );
       if (!isIPv4(rt.via)) {
         add([...rp, 'via'], `route next hop "${rt.via}" is not an IPv4 address`, 'e.g. via: 10.0.1.254');
       } else if (!linkedSubnets.some((s) => contains(s.subnet, ipToInt(rt.via)))) {
-        add([...rp, 'via'], `route next hop ${rt.via} is not on any network router ${name} links`, `linked: ${linkedSubnets.map((s) => formatCidr(s.subnet)).join(', ') || 'none'}`);
+        add(
+          [...rp, 'via'],
+          `route next hop ${rt.via} is not on any network router ${name} links`,
+          `linked: ${linkedSubnets.map((s) => formatCidr(s.subnet)).join(', ') || 'none'}`,
+        );
       }
       routes.push({ prefix: pc.ok ? formatCidr(pc.cidr) : rt.prefix, via: rt.via });
     });
     const router: LabRouter = { name, links, routes, nat: [] };
     if (r.chassis !== undefined) {
       if (!KNOWN_HOSTS.includes(r.chassis))
-        add([...p, 'chassis'], `unknown host "${r.chassis}" for gateway router ${name}`, `hosts: ${KNOWN_HOSTS.join(', ')} (labs span one host today)`);
+        add(
+          [...p, 'chassis'],
+          `unknown host "${r.chassis}" for gateway router ${name}`,
+          `hosts: ${KNOWN_HOSTS.join(', ')} (labs span one host today)`,
+        );
       router.chassis = r.chassis;
     }
     routers.push(router);
@@ -231,21 +275,35 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
   const nodeNames = Object.keys(doc.nodes);
   const macs = new Map<string, string>();
   const routerNames = new Set(Object.keys(doc.routers));
-  if (nodeNames.length === 0) add(['nodes'], 'the lab has no nodes', 'add at least one node under nodes:', true);
+  if (nodeNames.length === 0)
+    add(['nodes'], 'the lab has no nodes', 'add at least one node under nodes:', true);
   const pendingAlloc: { network: string; path: PathSeg[] }[] = [];
 
   for (const [name, n] of Object.entries(doc.nodes)) {
     const p = ['nodes', name];
     const bad = nameIssue(name, MAX_OBJECT_NAME);
     if (bad) add(p, `node name "${name}" ${bad}`, undefined, true);
-    if (routerNames.has(name)) add(p, `node "${name}" has the same name as a router`, 'rename one of them', true);
+    if (routerNames.has(name))
+      add(p, `node "${name}" has the same name as a router`, 'rename one of them', true);
     // A node built from its own context gets its own image name unless it gives one.
-    const image = n.image ?? (n.build !== undefined ? `labctl/${doc.name}/${name}:latest` : doc.defaults.image);
+    const image =
+      n.image ?? (n.build !== undefined ? `labctl/${doc.name}/${name}:latest` : doc.defaults.image);
     // A bad defaults.image is reported once, at defaults.image (below).
-    if (n.image !== undefined && !IMAGE_RE.test(n.image)) add([...p, 'image'], `image "${n.image}" is not a valid image reference`, 'e.g. labctl/node or debian:bookworm');
+    if (n.image !== undefined && !IMAGE_RE.test(n.image))
+      add(
+        [...p, 'image'],
+        `image "${n.image}" is not a valid image reference`,
+        'e.g. labctl/node or debian:bookworm',
+      );
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(n.env ?? {})) {
-      if (!ENV_KEY_RE.test(k)) add([...p, 'env', k], `environment variable name "${k}" is not valid`, 'use letters, digits and _', true);
+      if (!ENV_KEY_RE.test(k))
+        add(
+          [...p, 'env', k],
+          `environment variable name "${k}" is not valid`,
+          'use letters, digits and _',
+          true,
+        );
       env[k] = String(v);
     }
     const interfaces: LabInterface[] = [];
@@ -255,15 +313,27 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
       const spec = typeof raw === 'string' ? { network: raw } : raw;
       const ifname = spec.name ?? `eth${i + 1}`;
       if (spec.name !== undefined && !IFNAME_RE.test(spec.name)) {
-        add([...ip, 'name'], `interface name "${spec.name}" is not valid`, 'at most 15 characters: a-z first, then a-z 0-9 _ -');
+        add(
+          [...ip, 'name'],
+          `interface name "${spec.name}" is not valid`,
+          'at most 15 characters: a-z first, then a-z 0-9 _ -',
+        );
       } else if (ifNames.has(ifname)) {
-        add(spec.name !== undefined ? [...ip, 'name'] : ip, `node ${name} has two interfaces named ${ifname}`, 'give each interface its own name');
+        add(
+          spec.name !== undefined ? [...ip, 'name'] : ip,
+          `node ${name} has two interfaces named ${ifname}`,
+          'give each interface its own name',
+        );
       }
       if (ifname === 'lo') add([...ip, 'name'], 'interface name "lo" is reserved', 'pick another name');
       ifNames.add(ifname);
       const target = typeof raw === 'string' ? ip : [...ip, 'network'];
       if (!(spec.network in doc.networks)) {
-        add(target, `node ${name} attaches to unknown network "${spec.network}"`, didYouMean(spec.network, networkNames, 'networks'));
+        add(
+          target,
+          `node ${name} attaches to unknown network "${spec.network}"`,
+          didYouMean(spec.network, networkNames, 'networks'),
+        );
       }
       const net = netByName.get(spec.network);
       const iface: LabInterface = { name: ifname, network: spec.network };
@@ -275,7 +345,11 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
           if (v !== undefined) {
             const r = routerAddr.get(spec.network);
             if (r === intToIp(v)) {
-              add([...ip, 'ip'], `${spec.ip} is the ${routerNet.has(spec.network) ? 'router' : 'gateway'} address of ${spec.network}`, `pick another address in ${net.cidr}`);
+              add(
+                [...ip, 'ip'],
+                `${spec.ip} is the ${routerNet.has(spec.network) ? 'router' : 'gateway'} address of ${spec.network}`,
+                `pick another address in ${net.cidr}`,
+              );
             } else {
               take(spec.network, v, `node ${name}`, [...ip, 'ip']);
             }
@@ -288,12 +362,20 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
       }
       if (spec.mac !== undefined) {
         const mac = normalizeMac(spec.mac);
-        if (!mac) add([...ip, 'mac'], `"${spec.mac}" is not a MAC address`, 'six hex pairs, e.g. 0a:00:00:00:00:10');
-        else if (isMulticastMac(mac)) add([...ip, 'mac'], `${mac} is a multicast MAC`, 'the first octet must be even, e.g. 0a:…');
-        else if (mac === '00:00:00:00:00:00') add([...ip, 'mac'], 'the all-zero MAC is not usable', 'pick another, e.g. 0a:00:00:00:00:10');
+        if (!mac)
+          add([...ip, 'mac'], `"${spec.mac}" is not a MAC address`, 'six hex pairs, e.g. 0a:00:00:00:00:10');
+        else if (isMulticastMac(mac))
+          add([...ip, 'mac'], `${mac} is a multicast MAC`, 'the first octet must be even, e.g. 0a:…');
+        else if (mac === '00:00:00:00:00:00')
+          add([...ip, 'mac'], 'the all-zero MAC is not usable', 'pick another, e.g. 0a:00:00:00:00:10');
         else {
           const holder = macs.get(mac);
-          if (holder) add([...ip, 'mac'], `MAC ${mac} is already used by ${holder}`, 'each interface needs its own MAC');
+          if (holder)
+            add(
+              [...ip, 'mac'],
+              `MAC ${mac} is already used by ${holder}`,
+              'each interface needs its own MAC',
+            );
           macs.set(mac, `${name}.${ifname}`);
           iface.mac = mac;
         }
@@ -305,12 +387,17 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
       const m = LISTEN_RE.exec(l.trim());
       const port = m ? Number(m[2]) : 0;
       if (!m || port < 1 || port > 65535) {
-        add([...p, 'listen', i], `listen entry "${l}" is not proto/port`, 'e.g. tcp/80 or udp/53 (port 1-65535)');
+        add(
+          [...p, 'listen', i],
+          `listen entry "${l}" is not proto/port`,
+          'e.g. tcp/80 or udp/53 (port 1-65535)',
+        );
         return;
       }
       listen.push({ proto: m[1] as 'tcp' | 'udp', port });
     });
-    if (listen.length && interfaces.length === 0) add([...p, 'listen'], `node ${name} listens but has no interfaces`, 'attach it to a network', true);
+    if (listen.length && interfaces.length === 0)
+      add([...p, 'listen'], `node ${name} listens but has no interfaces`, 'attach it to a network', true);
     const node: LabNode = { name, image, env, interfaces, listen };
     if (n.build !== undefined) node.build = typeof n.build === 'string' ? { context: n.build } : n.build;
     if (n.cmd !== undefined) node.cmd = typeof n.cmd === 'string' ? ['/bin/sh', '-c', n.cmd] : n.cmd;
@@ -324,7 +411,11 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
     const usable = size(net.subnet) - (net.subnet.prefix >= 31 ? 0 : 2);
     const free = usable - (taken.get(net.name)?.size ?? 0);
     if (want.length > free) {
-      add(want[Math.max(0, free)]!.path, `network ${net.name} (${net.cidr}) has no free address left for this interface`, `use a larger subnet than /${net.subnet.prefix}`);
+      add(
+        want[Math.max(0, free)]!.path,
+        `network ${net.name} (${net.cidr}) has no free address left for this interface`,
+        `use a larger subnet than /${net.subnet.prefix}`,
+      );
     }
   }
 
@@ -337,28 +428,59 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
     r.nat.forEach((rule, i) => {
       const p = ['routers', name, 'nat', i];
       if (router.chassis === undefined && i === 0)
-        add(['routers', name, 'nat'], `NAT on router ${name} needs a gateway router`, 'add chassis: local to the router', true);
-      if (!isIPv4(rule.external)) add([...p, 'external'], `external "${rule.external}" is not an IPv4 address`, 'e.g. 100.64.0.10');
+        add(
+          ['routers', name, 'nat'],
+          `NAT on router ${name} needs a gateway router`,
+          'add chassis: local to the router',
+          true,
+        );
+      if (!isIPv4(rule.external))
+        add([...p, 'external'], `external "${rule.external}" is not an IPv4 address`, 'e.g. 100.64.0.10');
       else if (rule.type !== 'snat') {
         const holder = natExternal.get(rule.external);
-        if (holder) add([...p, 'external'], `external address ${rule.external} is already used by ${holder}`, 'give each NAT rule its own external address');
+        if (holder)
+          add(
+            [...p, 'external'],
+            `external address ${rule.external} is already used by ${holder}`,
+            'give each NAT rule its own external address',
+          );
         natExternal.set(rule.external, `router ${name} nat[${i}]`);
         for (const net of networks)
           if (contains(net.subnet, ipToInt(rule.external)) && linked.has(net.name))
-            add([...p, 'external'], `external address ${rule.external} is inside ${net.name} (${net.cidr}), which router ${name} links`, 'use an address outside the linked subnets');
+            add(
+              [...p, 'external'],
+              `external address ${rule.external} is inside ${net.name} (${net.cidr}), which router ${name} links`,
+              'use an address outside the linked subnets',
+            );
       }
       const v = rule.internal;
       if (v in doc.nodes) {
-        const onLinked = doc.nodes[v]!.interfaces.some((x) => linked.has(typeof x === 'string' ? x : x.network));
-        if (!onLinked) add([...p, 'internal'], `node ${v} has no interface on a network router ${name} links`, `attach ${v} to ${[...linked].join(' or ')}`);
+        const onLinked = doc.nodes[v]!.interfaces.some((x) =>
+          linked.has(typeof x === 'string' ? x : x.network),
+        );
+        if (!onLinked)
+          add(
+            [...p, 'internal'],
+            `node ${v} has no interface on a network router ${name} links`,
+            `attach ${v} to ${[...linked].join(' or ')}`,
+          );
       } else if (v in doc.networks) {
-        if (rule.type !== 'snat') add([...p, 'internal'], `${rule.type} needs one internal address, not the network ${v}`, 'name a node or an IPv4 address');
+        if (rule.type !== 'snat')
+          add(
+            [...p, 'internal'],
+            `${rule.type} needs one internal address, not the network ${v}`,
+            'name a node or an IPv4 address',
+          );
       } else if (isIPv4(v)) {
         // fine
       } else {
         const c = parseCidr(v);
         if (!c.ok || c.hostBitsSet || rule.type !== 'snat')
-          add([...p, 'internal'], `internal "${v}" is not a node, an IPv4 address${rule.type === 'snat' ? ', a network or a CIDR' : ''}`, didYouMean(v, nodeNames, 'nodes'));
+          add(
+            [...p, 'internal'],
+            `internal "${v}" is not a node, an IPv4 address${rule.type === 'snat' ? ', a network or a CIDR' : ''}`,
+            didYouMean(v, nodeNames, 'nodes'),
+          );
       }
       router.nat.push({ type: rule.type, external: rule.external, internal: v });
     });
@@ -370,9 +492,16 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
     const p = ['groups', name];
     const bad = nameIssue(name, MAX_OBJECT_NAME);
     if (bad) add(p, `group name "${name}" ${bad}`, undefined, true);
-    if (name in doc.nodes || name in doc.networks) add(p, `group "${name}" has the name of a ${name in doc.nodes ? 'node' : 'network'}`, 'rename the group', true);
+    if (name in doc.nodes || name in doc.networks)
+      add(
+        p,
+        `group "${name}" has the name of a ${name in doc.nodes ? 'node' : 'network'}`,
+        'rename the group',
+        true,
+      );
     members.forEach((m, i) => {
-      if (!(m in doc.nodes)) add([...p, i], `group ${name} names unknown node "${m}"`, didYouMean(m, nodeNames, 'nodes'));
+      if (!(m in doc.nodes))
+        add([...p, i], `group ${name} names unknown node "${m}"`, didYouMean(m, nodeNames, 'nodes'));
     });
     groups[name] = [...new Set(members)];
   }
@@ -390,18 +519,34 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
       // client's switch before routing (verified on OVN 23.03).
       const inside = networks.find((net) => contains(net.subnet, ipToInt(lb.vip)));
       if (inside)
-        add([...p, 'vip'], `vip ${lb.vip} is inside ${inside.name} (${inside.cidr}); nodes would ARP for it and get no answer`, 'use an address outside every lab subnet; clients reach it through their router');
+        add(
+          [...p, 'vip'],
+          `vip ${lb.vip} is inside ${inside.name} (${inside.cidr}); nodes would ARP for it and get no answer`,
+          'use an address outside every lab subnet; clients reach it through their router',
+        );
     }
-    if (lb.proto !== undefined && lb.port === undefined) add([...p, 'proto'], 'proto needs a port', 'add port: 80, or remove proto');
-    if (lb.backend_port !== undefined && lb.port === undefined) add([...p, 'backend_port'], 'backend_port needs a VIP port', 'add port: 80');
+    if (lb.proto !== undefined && lb.port === undefined)
+      add([...p, 'proto'], 'proto needs a port', 'add port: 80, or remove proto');
+    if (lb.backend_port !== undefined && lb.port === undefined)
+      add([...p, 'backend_port'], 'backend_port needs a VIP port', 'add port: 80');
     lb.backends.forEach((b, i) => {
-      if (!(b in doc.nodes) && !isIPv4(b)) add([...p, 'backends', i], `backend "${b}" is not a node or an IPv4 address`, didYouMean(b, nodeNames, 'nodes'));
-      else if (b in doc.nodes && doc.nodes[b]!.interfaces.length === 0) add([...p, 'backends', i], `backend node ${b} has no interfaces`, 'attach it to a network');
+      if (!(b in doc.nodes) && !isIPv4(b))
+        add(
+          [...p, 'backends', i],
+          `backend "${b}" is not a node or an IPv4 address`,
+          didYouMean(b, nodeNames, 'nodes'),
+        );
+      else if (b in doc.nodes && doc.nodes[b]!.interfaces.length === 0)
+        add([...p, 'backends', i], `backend node ${b} has no interfaces`, 'attach it to a network');
     });
     const attach = lb.attach ?? Object.keys(doc.networks);
     (lb.attach ?? []).forEach((a, i) => {
       if (!(a in doc.networks) && !(a in doc.routers))
-        add([...p, 'attach', i], `attach to unknown network or router "${a}"`, didYouMean(a, [...networkNames, ...routerNames2], 'networks and routers'));
+        add(
+          [...p, 'attach', i],
+          `attach to unknown network or router "${a}"`,
+          didYouMean(a, [...networkNames, ...routerNames2], 'networks and routers'),
+        );
     });
     const out: LabLoadBalancer = { name, vip: lb.vip, backends: lb.backends, attach };
     if (lb.port !== undefined) {
@@ -415,7 +560,12 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
   // ---- policies
   const policies: LabPolicy[] = [];
   if (doc.policies.length > MAX_POLICIES)
-    add(['policies'], `${doc.policies.length} policies; at most ${MAX_POLICIES} fit the ACL priority range`, 'merge policies with groups or CIDRs', true);
+    add(
+      ['policies'],
+      `${doc.policies.length} policies; at most ${MAX_POLICIES} fit the ACL priority range`,
+      'merge policies with groups or CIDRs',
+      true,
+    );
   doc.policies.forEach((pol, i) => {
     const action = 'deny' in pol ? 'deny' : 'allow';
     const rule = 'deny' in pol ? pol.deny : pol.allow;
@@ -425,7 +575,15 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
       if (!(v in doc.nodes) && !(v in doc.networks) && !(v in doc.groups)) {
         const c = parseCidr(v.includes('/') ? v : `${v}/32`);
         if (!c.ok || c.hostBitsSet) {
-          add([...p, end], `"${v}" is not a node, a group, a network or a CIDR`, didYouMean(v, [...nodeNames, ...Object.keys(doc.groups), ...networkNames], 'nodes, groups and networks'));
+          add(
+            [...p, end],
+            `"${v}" is not a node, a group, a network or a CIDR`,
+            didYouMean(
+              v,
+              [...nodeNames, ...Object.keys(doc.groups), ...networkNames],
+              'nodes, groups and networks',
+            ),
+          );
         }
       }
     }
@@ -434,7 +592,11 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
       const members = doc.groups[v] ?? (v in doc.nodes ? [v] : []);
       const bare = members.filter((m) => doc.nodes[m] && doc.nodes[m]!.interfaces.length === 0);
       if (bare.length && bare.length === members.length)
-        add([...p, end], `${v} has no interfaces, so no address to match`, 'attach the node to a network, or remove the policy');
+        add(
+          [...p, end],
+          `${v} has no interfaces, so no address to match`,
+          'attach the node to a network, or remove the policy',
+        );
     }
     const out: LabPolicy = { action, from: rule.from, to: rule.to, proto: rule.proto };
     if (rule.port !== undefined) {
@@ -443,7 +605,12 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
       }
       const [lo, hi] = String(rule.port).split('-').map(Number) as [number, number | undefined];
       const max = hi ?? lo;
-      if (lo < 1 || max > 65535 || max < lo) add([...p, 'port'], `port "${rule.port}" is not a port or range within 1-65535`, 'e.g. 80 or 8000-8080');
+      if (lo < 1 || max > 65535 || max < lo)
+        add(
+          [...p, 'port'],
+          `port "${rule.port}" is not a port or range within 1-65535`,
+          'e.g. 80 or 8000-8080',
+        );
       else out.port = { min: lo, max };
     }
     policies.push(out);
@@ -453,24 +620,49 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
   const expectations: Lab['expect'] = [];
   doc.expect.forEach((e, i) => {
     const p = ['expect', i];
-    if (!(e.from in doc.nodes)) add([...p, 'from'], `expect from unknown node "${e.from}"`, didYouMean(e.from, nodeNames, 'nodes'));
-    else if (doc.nodes[e.from]!.interfaces.length === 0) add([...p, 'from'], `node ${e.from} has no interfaces to probe from`, 'attach it to a network');
-    if (!(e.to in doc.nodes) && !isIPv4(e.to)) add([...p, 'to'], `expect to "${e.to}": not a node or an IPv4 address`, didYouMean(e.to, nodeNames, 'nodes'));
+    if (!(e.from in doc.nodes))
+      add([...p, 'from'], `expect from unknown node "${e.from}"`, didYouMean(e.from, nodeNames, 'nodes'));
+    else if (doc.nodes[e.from]!.interfaces.length === 0)
+      add([...p, 'from'], `node ${e.from} has no interfaces to probe from`, 'attach it to a network');
+    if (!(e.to in doc.nodes) && !isIPv4(e.to))
+      add(
+        [...p, 'to'],
+        `expect to "${e.to}": not a node or an IPv4 address`,
+        didYouMean(e.to, nodeNames, 'nodes'),
+      );
     if (e.from === e.to) add([...p, 'to'], `expect from ${e.from} to itself`, 'probe another node');
-    if (e.proto === 'icmp' && e.port !== undefined) add([...p, 'port'], 'icmp has no port', 'remove port, or use proto tcp or udp');
-    if (e.proto !== 'icmp' && e.port === undefined) add(p, `expect ${e.proto} needs a port`, `add port: 80 (for example)`);
+    if (e.proto === 'icmp' && e.port !== undefined)
+      add([...p, 'port'], 'icmp has no port', 'remove port, or use proto tcp or udp');
+    if (e.proto !== 'icmp' && e.port === undefined)
+      add(p, `expect ${e.proto} needs a port`, `add port: 80 (for example)`);
     expectations.push({ from: e.from, to: e.to, proto: e.proto, port: e.port, result: e.result });
   });
 
   // ---- ovn
   const ovn = doc.ovn;
-  if (!isIPv4(ovn.encap.ip)) add(['ovn', 'encap', 'ip'], `encap ip "${ovn.encap.ip}" is not an IPv4 address`, 'the address other chassis reach this one on, e.g. 127.0.0.1 for one host');
+  if (!isIPv4(ovn.encap.ip))
+    add(
+      ['ovn', 'encap', 'ip'],
+      `encap ip "${ovn.encap.ip}" is not an IPv4 address`,
+      'the address other chassis reach this one on, e.g. 127.0.0.1 for one host',
+    );
   for (const key of ['remote', 'nb'] as const) {
     const v = ovn[key];
-    if (v !== undefined && !REMOTE_RE.test(v)) add(['ovn', key], `ovn ${key} "${v}" is not an OVSDB remote`, 'e.g. unix:/var/run/ovn/ovnsb_db.sock or tcp:192.0.2.10:6642');
+    if (v !== undefined && !REMOTE_RE.test(v))
+      add(
+        ['ovn', key],
+        `ovn ${key} "${v}" is not an OVSDB remote`,
+        'e.g. unix:/var/run/ovn/ovnsb_db.sock or tcp:192.0.2.10:6642',
+      );
   }
-  if (ovn.nb !== undefined && ovn.remote === undefined) add(['ovn', 'nb'], 'ovn.nb needs ovn.remote (the southbound DB of the same central)', 'add remote: tcp:HOST:6642');
-  if (!/^[a-z][a-z0-9-]{0,14}$/.test(ovn.bridge)) add(['ovn', 'bridge'], `bridge "${ovn.bridge}" is not a valid bridge name`, 'usually br-int');
+  if (ovn.nb !== undefined && ovn.remote === undefined)
+    add(
+      ['ovn', 'nb'],
+      'ovn.nb needs ovn.remote (the southbound DB of the same central)',
+      'add remote: tcp:HOST:6642',
+    );
+  if (!/^[a-z][a-z0-9-]{0,14}$/.test(ovn.bridge))
+    add(['ovn', 'bridge'], `bridge "${ovn.bridge}" is not a valid bridge name`, 'usually br-int');
 
   if (issues.length) return { issues };
   const lab: Lab = {
@@ -496,7 +688,11 @@ function checkHostIp(
   add: (path: PathSeg[], message: string, hint?: string) => void,
 ): number | undefined {
   if (isIPv6(text)) {
-    add(path, `${text} is an IPv6 address on the IPv4 subnet ${cidrText}`, `use an IPv4 address in ${cidrText}`);
+    add(
+      path,
+      `${text} is an IPv6 address on the IPv4 subnet ${cidrText}`,
+      `use an IPv4 address in ${cidrText}`,
+    );
     return undefined;
   }
   if (!isIPv4(text)) {
@@ -509,11 +705,19 @@ function checkHostIp(
     return undefined;
   }
   if (ip === subnet.base) {
-    add(path, `${text} is the network address of ${cidrText}`, `use a host address, e.g. ${intToIp(firstHost(subnet) + 9)}`);
+    add(
+      path,
+      `${text} is the network address of ${cidrText}`,
+      `use a host address, e.g. ${intToIp(firstHost(subnet) + 9)}`,
+    );
     return undefined;
   }
   if (ip === broadcast(subnet)) {
-    add(path, `${text} is the broadcast address of ${cidrText}`, `use a host address, e.g. ${intToIp(firstHost(subnet) + 9)}`);
+    add(
+      path,
+      `${text} is the broadcast address of ${cidrText}`,
+      `use a host address, e.g. ${intToIp(firstHost(subnet) + 9)}`,
+    );
     return undefined;
   }
   return ip;

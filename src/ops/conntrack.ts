@@ -5,9 +5,9 @@
  * ovn-controller does not flush conntrack when addresses change (doctor-notes.md): after a move, flush.
  */
 import { flushAddresses, flushZones } from '../drivers/conntrack.js';
+import { usageError } from '../errors.js';
 import { run, which } from '../exec.js';
 import { isIPv4 } from '../lab/ipv4.js';
-import { usageError } from '../errors.js';
 import type { LabRuntime } from './context.js';
 import { nodePid } from './context.js';
 
@@ -30,13 +30,16 @@ export async function ctZones(): Promise<Map<string, number>> {
 export async function flushConntrack(rt: LabRuntime, opts: FlushOptions): Promise<string[]> {
   const { plan } = rt.state;
   const done: string[] = [];
-  if (opts.address !== undefined && !isIPv4(opts.address)) throw usageError(`"${opts.address}" is not an IPv4 address`, 'e.g. --address 10.0.1.10');
+  if (opts.address !== undefined && !isIPv4(opts.address))
+    throw usageError(`"${opts.address}" is not an IPv4 address`, 'e.g. --address 10.0.1.10');
   if (opts.address) {
     await flushAddresses(plan.ovn.bridge, [opts.address]);
     done.push(`flushed conntrack entries to and from ${opts.address}`);
   } else {
     const zones = await ctZones();
-    const lsps = plan.nodes.filter((n) => !opts.node || n.name === opts.node).flatMap((n) => n.interfaces.map((i) => i.lsp));
+    const lsps = plan.nodes
+      .filter((n) => !opts.node || n.name === opts.node)
+      .flatMap((n) => n.interfaces.map((i) => i.lsp));
     const wanted = lsps.map((l) => zones.get(l)).filter((z): z is number => z !== undefined);
     if (!opts.node) {
       // The lab's routers have their own SNAT/DNAT zones, keyed by the router's UUID.
@@ -48,7 +51,9 @@ export async function flushConntrack(rt: LabRuntime, opts: FlushOptions): Promis
         }
     }
     await flushZones(plan.ovn.bridge, wanted);
-    done.push(`flushed ${wanted.length} conntrack zone(s) of ${opts.node ? `node ${opts.node}` : `lab ${plan.lab}`}`);
+    done.push(
+      `flushed ${wanted.length} conntrack zone(s) of ${opts.node ? `node ${opts.node}` : `lab ${plan.lab}`}`,
+    );
   }
   if (opts.node && which('conntrack')) {
     const pid = await nodePid(rt, opts.node);

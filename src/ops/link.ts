@@ -5,7 +5,12 @@
 import type { LabRuntime } from './context.js';
 import { findInterface } from './context.js';
 
-export async function setLink(rt: LabRuntime, node: string, iface: string, state: 'up' | 'down'): Promise<string> {
+export async function setLink(
+  rt: LabRuntime,
+  node: string,
+  iface: string,
+  state: 'up' | 'down',
+): Promise<string> {
   const { iface: i } = findInterface(rt.state, node, iface);
   await rt.host.links.hostBatch([`link set dev ${i.hostVeth} ${state}`]);
   return `${node}.${iface} (host end ${i.hostVeth}) is ${state}`;

@@ -37,22 +37,48 @@ export interface ReaddressResult {
   changes: string[];
 }
 
-export async function readdress(rt: LabRuntime, node: string, iface: string, address: string): Promise<ReaddressResult> {
+export async function readdress(
+  rt: LabRuntime,
+  node: string,
+  iface: string,
+  address: string,
+): Promise<ReaddressResult> {
   const { state } = rt;
-  if (!state.lab) throw new LabctlError('usage', `the saved state of lab ${state.plan.lab} predates readdress`, { hint: 'labctl up -f lab.yml (once), then readdress' });
+  if (!state.lab)
+    throw new LabctlError('usage', `the saved state of lab ${state.plan.lab} predates readdress`, {
+      hint: 'labctl up -f lab.yml (once), then readdress',
+    });
   const { iface: pi } = findInterface(state, node, iface);
   const [ip, prefix] = address.split('/');
   const net = state.lab.networks.find((n) => n.name === pi.network)!;
-  if (!ip || !isIPv4(ip)) throw usageError(`"${address}" is not an IPv4 address`, `e.g. labctl readdress ${node} ${iface} ${intToIp(net.subnet.base + 50)}`);
+  if (!ip || !isIPv4(ip))
+    throw usageError(
+      `"${address}" is not an IPv4 address`,
+      `e.g. labctl readdress ${node} ${iface} ${intToIp(net.subnet.base + 50)}`,
+    );
   if (prefix !== undefined && Number(prefix) !== net.subnet.prefix)
-    throw usageError(`${address}: ${pi.network} is ${net.cidr}; the prefix length cannot change`, `labctl readdress ${node} ${iface} ${ip}`);
+    throw usageError(
+      `${address}: ${pi.network} is ${net.cidr}; the prefix length cannot change`,
+      `labctl readdress ${node} ${iface} ${ip}`,
+    );
   const n = ipToInt(ip);
   if (!contains(net.subnet, n) || !isHostAddress(net.subnet, n))
-    throw usageError(`${ip} is not a host address in ${pi.network} (${net.cidr})`, `pick a free address in ${net.cidr}`);
-  const holder = state.plan.nodes.flatMap((x) => x.interfaces.map((i) => ({ x, i }))).find(({ i }) => i.network === pi.network && i.ip === ip);
+    throw usageError(
+      `${ip} is not a host address in ${pi.network} (${net.cidr})`,
+      `pick a free address in ${net.cidr}`,
+    );
+  const holder = state.plan.nodes
+    .flatMap((x) => x.interfaces.map((i) => ({ x, i })))
+    .find(({ i }) => i.network === pi.network && i.ip === ip);
   if (holder && !(holder.x.name === node && holder.i.name === iface))
-    throw usageError(`${ip} is already used by ${holder.x.name}.${holder.i.name}`, `pick a free address in ${net.cidr}`);
-  if (state.plan.routers.some((r) => r.ports.some((p) => p.networks.some((c) => c.startsWith(`${ip}/`)))) || net.gateway === ip)
+    throw usageError(
+      `${ip} is already used by ${holder.x.name}.${holder.i.name}`,
+      `pick a free address in ${net.cidr}`,
+    );
+  if (
+    state.plan.routers.some((r) => r.ports.some((p) => p.networks.some((c) => c.startsWith(`${ip}/`)))) ||
+    net.gateway === ip
+  )
     throw usageError(`${ip} is the router address of ${pi.network}`, `pick a free address in ${net.cidr}`);
   const old = pi.ip;
   if (old === ip) return { node, iface, from: old, to: ip, changes: [] };

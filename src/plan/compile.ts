@@ -3,10 +3,11 @@
  * addresses of a node depend only on that node (and on explicit addresses), so appending a node never renumbers
  * the others.
  */
-import { digest } from '../names.js';
-import { contains, firstHost, intToIp, ipToInt, isHostAddress, parseCidr, type Cidr } from '../lab/ipv4.js';
+
+import { type Cidr, contains, firstHost, intToIp, ipToInt, isHostAddress, parseCidr } from '../lab/ipv4.js';
 import { macFromDigest } from '../lab/mac.js';
 import type { Lab, LabNetwork, LabPolicy } from '../lab/types.js';
+import { digest } from '../names.js';
 import {
   EXTID_IFACE,
   EXTID_LAB,
@@ -227,7 +228,11 @@ export function compilePlan(lab: Lab): Plan {
  * Default route via the first routed interface; for further routed interfaces whose router differs, a route to
  * each subnet that router links (unless directly connected).
  */
-function nodeRoutes(lab: Lab, ifaces: PlanInterface[], routerIp: Map<string, Map<string, string>>): PlanRoute[] {
+function nodeRoutes(
+  lab: Lab,
+  ifaces: PlanInterface[],
+  routerIp: Map<string, Map<string, string>>,
+): PlanRoute[] {
   const routes: PlanRoute[] = [];
   const connected = new Set(ifaces.map((i) => i.network));
   const routerOfNet = (net: string) => lab.routers.find((r) => r.links.some((l) => l.network === net));
@@ -264,7 +269,9 @@ function resolveEndpoint(lab: Lab, nodes: PlanNode[], routers: PlanRouter[], ref
   if (members) {
     const ns = members.map((m) => nodes.find((n) => n.name === m)!);
     // A node's public (NAT) addresses are its addresses too: after SNAT the receiver sees those.
-    const nat = routers.flatMap((r) => r.nat.filter((x) => x.node && members.includes(x.node) && x.type !== 'dnat').map((x) => x.external));
+    const nat = routers.flatMap((r) =>
+      r.nat.filter((x) => x.node && members.includes(x.node) && x.type !== 'dnat').map((x) => x.external),
+    );
     return {
       addrs: [...ns.flatMap((n) => n.interfaces.map((i) => i.ip)), ...nat],
       networks: ns.flatMap((n) => n.interfaces.map((i) => i.network)),
@@ -362,7 +369,11 @@ function compileLoadBalancers(lab: Lab, nodes: PlanNode[]): PlanLoadBalancer[] {
     const backends = lb.backends.map((b) => {
       const node = nodes.find((n) => n.name === b);
       const ip = node ? node.interfaces[0]!.ip : b;
-      return { ...(node ? { node: node.name } : {}), ip, ...(backendPort !== undefined ? { port: backendPort } : {}) };
+      return {
+        ...(node ? { node: node.name } : {}),
+        ip,
+        ...(backendPort !== undefined ? { port: backendPort } : {}),
+      };
     });
     const out: PlanLoadBalancer = {
       name: lb.name,
@@ -370,8 +381,12 @@ function compileLoadBalancers(lab: Lab, nodes: PlanNode[]): PlanLoadBalancer[] {
       vip: lb.port !== undefined ? `${lb.vip}:${lb.port}` : lb.vip,
       vipIp: lb.vip,
       backends,
-      switches: lb.attach.filter((a) => lab.networks.some((n) => n.name === a)).map((a) => naming.switch(lab.name, a)),
-      routers: lb.attach.filter((a) => lab.routers.some((r) => r.name === a)).map((a) => naming.router(lab.name, a)),
+      switches: lb.attach
+        .filter((a) => lab.networks.some((n) => n.name === a))
+        .map((a) => naming.switch(lab.name, a)),
+      routers: lb.attach
+        .filter((a) => lab.routers.some((r) => r.name === a))
+        .map((a) => naming.router(lab.name, a)),
       externalIds: { [EXTID_LAB]: lab.name, 'labctl-lb': lb.name },
     };
     if (lb.port !== undefined) {

@@ -2,18 +2,23 @@
 import type { Plan } from './types.js';
 
 export function renderPlan(plan: Plan): string {
-  const out: string[] = [`lab ${plan.lab}: ${plan.nodes.length} nodes, ${plan.switches.length} switches, ${plan.routers.length} routers, ${plan.acls.length} ACLs`];
+  const out: string[] = [
+    `lab ${plan.lab}: ${plan.nodes.length} nodes, ${plan.switches.length} switches, ${plan.routers.length} routers, ${plan.acls.length} ACLs`,
+  ];
   out.push('', 'containers (network_mode none):');
   for (const n of plan.nodes) {
     out.push(`  ${n.container}  image ${n.image}${n.build ? ` (built from ${n.build.context})` : ''}`);
     for (const i of n.interfaces)
-      out.push(`    ${i.name} ${i.ip}/${i.prefix} ${i.mac} mtu ${i.mtu}  veth ${i.hostVeth} → ${plan.ovn.bridge} iface-id=${i.lsp}`);
+      out.push(
+        `    ${i.name} ${i.ip}/${i.prefix} ${i.mac} mtu ${i.mtu}  veth ${i.hostVeth} → ${plan.ovn.bridge} iface-id=${i.lsp}`,
+      );
     for (const r of n.routes) out.push(`    route ${r.dst} via ${r.via} dev ${r.dev}`);
   }
   out.push('', 'OVN logical switches:');
   for (const s of plan.switches) {
     out.push(`  ${s.name} (${s.subnet}, mtu ${s.mtu})`);
-    for (const p of s.ports) out.push(`    ${p.name}${p.type ? ` type=${p.type}` : ''} addresses="${p.addresses}"`);
+    for (const p of s.ports)
+      out.push(`    ${p.name}${p.type ? ` type=${p.type}` : ''} addresses="${p.addresses}"`);
   }
   if (plan.routers.length) out.push('', 'OVN logical routers:');
   for (const r of plan.routers) {
@@ -21,7 +26,8 @@ export function renderPlan(plan: Plan): string {
     for (const p of r.ports) out.push(`    ${p.name} ${p.mac} ${p.networks.join(' ')} ↔ ${p.switchPort}`);
     for (const rt of r.routes) out.push(`    route ${rt.prefix} via ${rt.nexthop}`);
     if (r.chassis) out.push(`    gateway router on chassis of host ${r.chassis}`);
-    for (const n of r.nat) out.push(`    nat ${n.type} ${n.external} ↔ ${n.logical}${n.node ? ` (${n.node})` : ''}`);
+    for (const n of r.nat)
+      out.push(`    nat ${n.type} ${n.external} ↔ ${n.logical}${n.node ? ` (${n.node})` : ''}`);
   }
   if (plan.loadBalancers.length) out.push('', 'OVN load balancers:');
   for (const lb of plan.loadBalancers)

@@ -2,10 +2,11 @@
  * Test helpers for integration tests: run the built CLI, read the real daemons, probe from inside a container's
  * network namespace with the host's own node binary (the test checks packets itself, not through labctl).
  */
-import { execa } from 'execa';
+
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -23,7 +24,10 @@ export async function buildOnce(): Promise<void> {
   if (!existsSync(CLI)) throw new Error('build failed: dist/src/cli/main.js missing');
 }
 
-export async function labctl(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+export async function labctl(
+  args: string[],
+  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<CliResult> {
   const r = await execa(process.execPath, [CLI, ...args], {
     cwd: ROOT,
     reject: false,
@@ -39,7 +43,11 @@ export async function sh(file: string, args: string[], timeoutMs = 30_000): Prom
   return String(r.stdout).trim();
 }
 
-export async function shMaybe(file: string, args: string[], timeoutMs = 30_000): Promise<{ ok: boolean; out: string; err: string }> {
+export async function shMaybe(
+  file: string,
+  args: string[],
+  timeoutMs = 30_000,
+): Promise<{ ok: boolean; out: string; err: string }> {
   const r = await execa(file, args, { timeout: timeoutMs, reject: false, stdin: 'ignore' });
   return { ok: r.exitCode === 0, out: String(r.stdout).trim(), err: String(r.stderr).trim() };
 }
@@ -49,17 +57,34 @@ export async function containerPid(name: string): Promise<number> {
 }
 
 /** Rows of an OVSDB table as JSON objects (ovs-vsctl / ovn-nbctl / ovn-sbctl find). */
-export async function ovsdbFind(tool: 'ovs-vsctl' | 'ovn-nbctl' | 'ovn-sbctl', table: string, columns: string[], cond: string[] = []) {
-  const out = await sh(tool, ['--timeout=10', '--format=json', '--data=json', `--columns=${columns.join(',')}`, 'find', table, ...cond]);
+export async function ovsdbFind(
+  tool: 'ovs-vsctl' | 'ovn-nbctl' | 'ovn-sbctl',
+  table: string,
+  columns: string[],
+  cond: string[] = [],
+) {
+  const out = await sh(tool, [
+    '--timeout=10',
+    '--format=json',
+    '--data=json',
+    `--columns=${columns.join(',')}`,
+    'find',
+    table,
+    ...cond,
+  ]);
   const doc = JSON.parse(out) as { headings: string[]; data: unknown[][] };
   const decode = (v: unknown): unknown => {
     if (!Array.isArray(v)) return v;
     if (v[0] === 'uuid') return v[1];
     if (v[0] === 'set') return (v[1] as unknown[]).map(decode);
-    if (v[0] === 'map') return Object.fromEntries((v[1] as [unknown, unknown][]).map(([k, x]) => [k, decode(x)]));
+    if (v[0] === 'map')
+      return Object.fromEntries((v[1] as [unknown, unknown][]).map(([k, x]) => [k, decode(x)]));
     return v;
   };
-  return doc.data.map((row) => Object.fromEntries(doc.headings.map((h, i) => [h, decode(row[i])]))) as Record<string, unknown>[];
+  return doc.data.map((row) => Object.fromEntries(doc.headings.map((h, i) => [h, decode(row[i])]))) as Record<
+    string,
+    unknown
+  >[];
 }
 
 const PROBE_SERVER = `
@@ -91,10 +116,14 @@ if (proto === 'tcp') {
 
 /** Start a TCP+UDP echo server inside the netns of `pid`; returns a stop function. */
 export async function startEchoServer(pid: number, port: number, lifetimeMs = 60_000): Promise<() => void> {
-  const child = execa('nsenter', ['-t', String(pid), '-n', process.execPath, '-e', PROBE_SERVER, String(port), String(lifetimeMs)], {
-    reject: false,
-    stdin: 'pipe',
-  });
+  const child = execa(
+    'nsenter',
+    ['-t', String(pid), '-n', process.execPath, '-e', PROBE_SERVER, String(port), String(lifetimeMs)],
+    {
+      reject: false,
+      stdin: 'pipe',
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('echo server did not start')), 10_000);
     child.stdout?.on('data', (d: Buffer) => {
@@ -112,7 +141,11 @@ export async function startEchoServer(pid: number, port: number, lifetimeMs = 60
 
 /** One TCP or UDP exchange from inside the netns of `pid`; returns the reply ("pong:ping") or the failure. */
 export async function probe(pid: number, ip: string, port: number, proto: 'tcp' | 'udp'): Promise<string> {
-  return sh('nsenter', ['-t', String(pid), '-n', process.execPath, '-e', PROBE_CLIENT, ip, String(port), proto], 10_000);
+  return sh(
+    'nsenter',
+    ['-t', String(pid), '-n', process.execPath, '-e', PROBE_CLIENT, ip, String(port), proto],
+    10_000,
+  );
 }
 
 export async function ping(pid: number, ip: string): Promise<boolean> {
@@ -121,13 +154,24 @@ export async function ping(pid: number, ip: string): Promise<boolean> {
 
 /** Everything of a lab left on the host, by label and alias: used to assert zero residue. */
 export async function residue(lab: string) {
-  const containers = (await sh('docker', ['ps', '-a', '--filter', `label=labctl.lab=${lab}`, '--format', '{{.Names}}'])).split('\n').filter(Boolean);
+  const containers = (
+    await sh('docker', ['ps', '-a', '--filter', `label=labctl.lab=${lab}`, '--format', '{{.Names}}'])
+  )
+    .split('\n')
+    .filter(Boolean);
   const ovs = await ovsdbFind('ovs-vsctl', 'Interface', ['name'], [`external_ids:labctl-lab=${lab}`]);
-  const links = (JSON.parse(await sh('ip', ['-j', 'link', 'show'])) as { ifname: string; ifalias?: string }[]).filter(
-    (l) => l.ifalias === `labctl:${lab}`,
-  );
+  const links = (
+    JSON.parse(await sh('ip', ['-j', 'link', 'show'])) as { ifname: string; ifalias?: string }[]
+  ).filter((l) => l.ifalias === `labctl:${lab}`);
   const nb: Record<string, unknown>[] = [];
-  for (const table of ['Logical_Switch', 'Logical_Switch_Port', 'Logical_Router', 'Logical_Router_Port', 'ACL', 'Logical_Router_Static_Route'])
+  for (const table of [
+    'Logical_Switch',
+    'Logical_Switch_Port',
+    'Logical_Router',
+    'Logical_Router_Port',
+    'ACL',
+    'Logical_Router_Static_Route',
+  ])
     nb.push(...(await ovsdbFind('ovn-nbctl', table, ['_uuid'], [`external_ids:labctl-lab=${lab}`])));
   return { containers, ovs: ovs.length, links: links.map((l) => l.ifname), nb: nb.length };
 }
@@ -140,6 +184,9 @@ export async function daemonsUp(): Promise<boolean> {
     shMaybe('ovn-nbctl', ['--timeout=5', 'show'], 10_000),
   ]).catch(() => [{ ok: false }]);
   const ok = checks.every((c) => c.ok);
-  if (!ok && process.env.CI) throw new Error('CI=true but dockerd/OVS/OVN are not running: .ci/run must start them (labctl host start)');
+  if (!ok && process.env.CI)
+    throw new Error(
+      'CI=true but dockerd/OVS/OVN are not running: .ci/run must start them (labctl host start)',
+    );
   return ok;
 }

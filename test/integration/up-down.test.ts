@@ -16,8 +16,8 @@ import {
   ovsdbFind,
   ping,
   probe,
-  residue,
   ROOT,
+  residue,
   sh,
   shMaybe,
   startEchoServer,
@@ -30,8 +30,20 @@ const LAB_FILE = join(tmp, 'it-up.yml');
 copyFileSync(join(FIX, 'it-up.yml'), LAB_FILE);
 
 async function ids(lab: string): Promise<Record<string, string>> {
-  const out = await sh('docker', ['ps', '-a', '--filter', `label=labctl.lab=${lab}`, '--format', '{{.Label "labctl.node"}} {{.ID}}']);
-  return Object.fromEntries(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+  const out = await sh('docker', [
+    'ps',
+    '-a',
+    '--filter',
+    `label=labctl.lab=${lab}`,
+    '--format',
+    '{{.Label "labctl.node"}} {{.ID}}',
+  ]);
+  return Object.fromEntries(
+    out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ') as [string, string]),
+  );
 }
 
 describe.runIf(up)('labctl up / down on the real daemons', () => {
@@ -57,9 +69,19 @@ describe.runIf(up)('labctl up / down on the real daemons', () => {
     expect(out.containers.created.sort()).toEqual(['client', 'db', 'web']);
 
     const plan = JSON.parse((await labctl(['plan', '-f', LAB_FILE, '--json'])).stdout);
-    const lsps = await ovsdbFind('ovn-nbctl', 'Logical_Switch_Port', ['name', 'addresses'], ['external_ids:labctl-lab=it-up']);
+    const lsps = await ovsdbFind(
+      'ovn-nbctl',
+      'Logical_Switch_Port',
+      ['name', 'addresses'],
+      ['external_ids:labctl-lab=it-up'],
+    );
     const lspNames = new Set(lsps.map((l) => l.name));
-    const ifaces = await ovsdbFind('ovs-vsctl', 'Interface', ['name', 'external_ids', 'ofport', 'error'], ['external_ids:labctl-lab=it-up']);
+    const ifaces = await ovsdbFind(
+      'ovs-vsctl',
+      'Interface',
+      ['name', 'external_ids', 'ofport', 'error'],
+      ['external_ids:labctl-lab=it-up'],
+    );
     expect(ifaces).toHaveLength(3);
     const bindings = await ovsdbFind('ovn-sbctl', 'Port_Binding', ['logical_port', 'chassis', 'up']);
     for (const iface of ifaces) {
@@ -77,11 +99,15 @@ describe.runIf(up)('labctl up / down on the real daemons', () => {
       expect(info.HostConfig.NetworkMode).toBe('none');
       expect(info.Config.Labels['labctl.lab']).toBe('it-up');
       const pid = info.State.Pid as number;
-      const addrs = JSON.parse(await sh('nsenter', ['-t', String(pid), '-n', 'ip', '-j', 'addr', 'show', 'dev', 'eth1']))[0];
+      const addrs = JSON.parse(
+        await sh('nsenter', ['-t', String(pid), '-n', 'ip', '-j', 'addr', 'show', 'dev', 'eth1']),
+      )[0];
       expect(addrs.address).toBe(node.interfaces[0].mac);
-      expect(addrs.addr_info.filter((a: { family: string }) => a.family === 'inet').map((a: { local: string }) => a.local)).toEqual([
-        node.interfaces[0].ip,
-      ]);
+      expect(
+        addrs.addr_info
+          .filter((a: { family: string }) => a.family === 'inet')
+          .map((a: { local: string }) => a.local),
+      ).toEqual([node.interfaces[0].ip]);
       const k = await sh('nsenter', ['-t', String(pid), '-n', 'ethtool', '-k', 'eth1']);
       expect(k).toMatch(/^tx-checksumming: off/m);
       const routes = await sh('nsenter', ['-t', String(pid), '-n', 'ip', 'route', 'show', 'default']);
@@ -90,7 +116,9 @@ describe.runIf(up)('labctl up / down on the real daemons', () => {
   });
 
   it('passes ICMP, UDP and TCP on one switch and across the router (probed by the test)', async () => {
-    const [web, db, client] = await Promise.all(['web', 'db', 'client'].map((n) => containerPid(`labctl.it-up.${n}`)));
+    const [web, db, client] = await Promise.all(
+      ['web', 'db', 'client'].map((n) => containerPid(`labctl.it-up.${n}`)),
+    );
     const stop = await startEchoServer(web!, 7001);
     try {
       const plan = JSON.parse((await labctl(['plan', '-f', LAB_FILE, '--json'])).stdout);
@@ -135,7 +163,10 @@ describe.runIf(up)('labctl up / down on the real daemons', () => {
   it('runs two labs side by side; downing one leaves the other working', async () => {
     const other = await labctl(['up', '-f', join(FIX, 'it-other.yml')]);
     expect(other.exitCode, other.stderr).toBe(0);
-    const [ow, oc] = await Promise.all([containerPid('labctl.it-other.web'), containerPid('labctl.it-other.client')]);
+    const [ow, oc] = await Promise.all([
+      containerPid('labctl.it-other.web'),
+      containerPid('labctl.it-other.client'),
+    ]);
     const otherPlan = JSON.parse((await labctl(['plan', '-f', join(FIX, 'it-other.yml'), '--json'])).stdout);
     const owIp = otherPlan.nodes[0].interfaces[0].ip;
     expect(await ping(oc, owIp)).toBe(true);
@@ -149,8 +180,29 @@ describe.runIf(up)('labctl up / down on the real daemons', () => {
   });
 
   it('down removes exactly the lab, leaving foreign objects alone, even with the lab file deleted', async () => {
-    await sh('docker', ['run', '-d', '--name', 'it-foreign', '--network', 'none', '--label', 'test=foreign', 'labctl/node', 'sleep', '600']);
-    await sh('ovs-vsctl', ['add-port', 'br-int', 'itforeign0', '--', 'set', 'Interface', 'itforeign0', 'type=internal']);
+    await sh('docker', [
+      'run',
+      '-d',
+      '--name',
+      'it-foreign',
+      '--network',
+      'none',
+      '--label',
+      'test=foreign',
+      'labctl/node',
+      'sleep',
+      '600',
+    ]);
+    await sh('ovs-vsctl', [
+      'add-port',
+      'br-int',
+      'itforeign0',
+      '--',
+      'set',
+      'Interface',
+      'itforeign0',
+      'type=internal',
+    ]);
     await sh('ovn-nbctl', ['ls-add', 'it-foreign-switch']);
     rmSync(LAB_FILE);
     const r = await labctl(['down', '--lab', 'it-up']);
@@ -166,7 +218,9 @@ describe.runIf(up)('labctl up / down on the real daemons', () => {
 
   it('cleans up after an up killed half-way', async () => {
     copyFileSync(join(FIX, 'it-up.yml'), LAB_FILE);
-    const child = execa(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'up', '-f', LAB_FILE], { reject: false });
+    const child = execa(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'up', '-f', LAB_FILE], {
+      reject: false,
+    });
     // Kill as soon as the first container exists: links, OVS ports or NB rows are then half made.
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
@@ -193,7 +247,9 @@ describe.runIf(up)('labctl up / down on the real daemons', () => {
 
   it('fails fast with the cause and the fix when Docker or OVS do not answer, creating nothing', async () => {
     copyFileSync(join(FIX, 'it-up.yml'), LAB_FILE);
-    const noDocker = await labctl(['up', '-f', LAB_FILE], { env: { LABCTL_DOCKER_SOCKET: join(tmp, 'no-docker.sock') } });
+    const noDocker = await labctl(['up', '-f', LAB_FILE], {
+      env: { LABCTL_DOCKER_SOCKET: join(tmp, 'no-docker.sock') },
+    });
     expect(noDocker.exitCode).toBe(2);
     expect(noDocker.stderr).toMatch(/Docker/);
     expect(noDocker.stderr).toMatch(/fix: .*labctl host start/);
