@@ -167,6 +167,15 @@ export class ProbeAgent {
     );
   }
 
+  /** requests of this event-loop turn, written together */
+  private out: string[] = [];
+  private flush(): void {
+    if (!this.out.length) return;
+    const chunk = this.out.join('');
+    this.out = [];
+    if (!this.exited) this.child.stdin!.write(chunk);
+  }
+
   private onData(chunk: string): void {
     this.buf += chunk;
     let nl = this.buf.indexOf('\n');
@@ -220,7 +229,8 @@ export class ProbeAgent {
         reject(new AgentError(this.label, `no answer to ${req.op} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.child.stdin!.write(`${JSON.stringify({ ...req, id })}\n`);
+      this.out.push(`${JSON.stringify({ ...req, id })}\n`);
+      if (this.out.length === 1) setImmediate(() => this.flush());
     });
   }
 
@@ -262,6 +272,7 @@ export class ProbeAgent {
   async stop(graceMs = 2_000): Promise<void> {
     if (!this.exited) {
       this.request({ op: 'stop' }, graceMs).catch(() => {});
+      this.flush();
       this.child.stdin!.end();
     }
     const killer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
