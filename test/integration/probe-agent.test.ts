@@ -267,6 +267,34 @@ describe('broker specifics', () => {
   }, 30_000);
 });
 
+describe('a doctor that dies', () => {
+  it('leaves no agent behind: SIGKILL the process holding a broker, the broker exits on its closed stdin', async (t) => {
+    if (!ready) return t.skip();
+    const client = join(ROOT, 'dist', 'src', 'probe', 'client.js');
+    const script = `
+      const { ProbeFleet } = await import(${JSON.stringify(client)});
+      const fleet = await ProbeFleet.start([{ node: 'a', pid: ${pidA}, tcp: 1 }, { node: 'b', pid: ${pidB}, listen: [{ proto: 'tcp', port: 47600 }] }], { mode: 'broker' });
+      console.log(JSON.stringify(fleet.agents.map((x) => x.hello.pid)));
+      setInterval(() => {}, 1000);
+    `;
+    const doctor = execa(process.execPath, ['--input-type=module', '-e', script], { reject: false });
+    const pids = await new Promise<number[]>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the fleet did not start')), 20_000);
+      doctor.stdout!.on('data', (d: Buffer) => {
+        clearTimeout(timer);
+        resolve(JSON.parse(String(d).trim()) as number[]);
+      });
+    });
+    expect(pids.length).toBeGreaterThan(0);
+    for (const p of pids) expect(alive(p)).toBe(true);
+    doctor.kill('SIGKILL');
+    await doctor;
+    const deadline = Date.now() + 5_000;
+    while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(pids.filter(alive)).toEqual([]);
+  }, 40_000);
+});
+
 describe('local agent process', () => {
   it('exits when its stdin closes (a crashed doctor leaves nothing behind), and after its lifetime', async (t) => {
     if (!ready) return t.skip();
