@@ -146,7 +146,11 @@ export async function runDataplane(
 
   // ---- containers
   const involved = [
-    ...new Set(targets.filter((t) => !t.skip).flatMap((t) => [t.from, ...(t.toNode ? [t.toNode] : [])])),
+    ...new Set(
+      targets
+        .filter((t) => !t.skip)
+        .flatMap((t) => [t.from, ...(t.toNode ? [t.toNode] : []), ...(t.alsoListen ?? [])]),
+    ),
   ];
   const pidOf = await resolvePids(ctx, involved);
   const pids = new Map([...pidOf].filter((e): e is [string, number] => typeof e[1] === 'number'));
@@ -194,11 +198,12 @@ export async function runDataplane(
     for (const r of records) {
       if (r.notRun || r.target.proto === 'icmp' || r.answer !== 'doctor' || !r.target.toNode) continue;
       const ep = fleet!.endpoints.get(r.target.toNode)!;
-      const want = r.target.kind === 'mesh' ? DOCTOR_PORT : r.target.port!;
+      const want = r.target.kind === 'mesh' ? DOCTOR_PORT : (r.target.listenPort ?? r.target.port!);
       const l = ep.listener(r.target.proto, want);
       if (l?.port !== undefined) {
         r.listener = l;
-        r.port = l.port;
+        // the mesh probes whatever port the listener got; an expectation probes its own port (a VIP's may differ)
+        r.port = r.target.kind === 'mesh' ? l.port : r.target.port!;
       } else if (l?.code === 'EADDRINUSE' && r.target.kind !== 'mesh') {
         // something in the container already serves the port: its own software must answer, like a declared one
         r.answer = 'node';

@@ -60,6 +60,12 @@ export interface Target {
   rev?: PathEnd;
   /** why it is not probed (status skip) */
   skip?: string;
+  /** the port the answering listener binds when it differs from `port` (a load balancer's backend port) */
+  listenPort?: number;
+  /** further nodes that must listen too (every backend of a load-balancer VIP: any of them may answer) */
+  alsoListen?: string[];
+  /** how dstIp reaches toNode when it is not the node's own address */
+  via?: 'nat' | 'vip';
 }
 
 export function subjectOf(t: Pick<Target, 'from' | 'to' | 'proto' | 'port' | 'kind'>): string {
@@ -134,6 +140,39 @@ export function ownerOf(plan: Plan, ip: string): Owner | undefined {
       for (const net of p.networks)
         if (net.split('/')[0] === ip)
           return { routerPort: { name: p.name, mac: p.mac, network: p.network, router: r.router } };
+  return undefined;
+}
+
+/**
+ * Who answers an address that no node or router port owns, through OVN's translations: a public (NAT) address
+ * leads to its internal node; a load-balancer VIP to its backends (for a VIP with a port, only that port).
+ */
+export function translatedOwner(
+  plan: Plan,
+  ip: string,
+  proto: Proto,
+  port: number | undefined,
+): { via: 'nat' | 'vip'; nodes: PlanNode[]; port?: number } | undefined {
+  for (const r of plan.routers)
+    for (const n of r.nat)
+      if (n.external === ip && n.node && n.type !== 'snat') {
+        const node = plan.nodes.find((x) => x.name === n.node);
+        if (node) return { via: 'nat', nodes: [node], ...(port !== undefined ? { port } : {}) };
+      }
+  for (const lb of plan.loadBalancers) {
+    if (lb.vipIp !== ip) continue;
+    if (lb.port !== undefined && (proto === 'icmp' || lb.port !== port || lb.protocol !== proto)) continue;
+    const nodes = lb.backends.map((b) =>
+      plan.nodes.find((n) => n.name === b.node || n.interfaces.some((i) => i.ip === b.ip)),
+    );
+    if (nodes.some((n) => !n)) return undefined;
+    const backendPort = lb.backends[0]?.port ?? port;
+    return {
+      via: 'vip',
+      nodes: nodes as PlanNode[],
+      ...(backendPort !== undefined ? { port: backendPort } : {}),
+    };
+  }
   return undefined;
 }
 
@@ -277,6 +316,25 @@ export function expectTargets(plan: Plan): Target[] {
       const owner = ownerOf(plan, e.to);
       toNode = owner?.node;
       toRouterPort = owner?.routerPort?.name;
+      const translated = owner ? undefined : translatedOwner(plan, e.to, e.proto, e.port);
+      if (translated) {
+        // A public address or a VIP: the probe goes to the address, the node(s) behind it answer.
+        const [first, ...rest] = translated.nodes;
+        const listenPort = translated.port;
+        const declared = translated.nodes.every((n) =>
+          n.listen.some((l) => l.proto === e.proto && l.port === listenPort),
+        );
+        return fill(plan, {
+          ...base,
+          key,
+          dstIp,
+          toNode: first!.name,
+          via: translated.via,
+          answer: e.proto === 'icmp' ? 'kernel' : declared ? 'node' : 'doctor',
+          ...(listenPort !== undefined && listenPort !== e.port ? { listenPort } : {}),
+          ...(rest.length ? { alsoListen: rest.map((n) => n.name) } : {}),
+        });
+      }
       if (!owner && !inLab(plan, e.to))
         return fill(plan, {
           ...base,
@@ -380,7 +438,8 @@ export function listenersFor(
   for (const t of targets) {
     if (t.skip || t.answer !== 'doctor' || !t.toNode || t.proto === 'icmp') continue;
     if (t.kind === 'mesh') add(t.toNode, t.proto, DOCTOR_PORT, DOCTOR_PORT_TRIES);
-    else if (t.port !== undefined) add(t.toNode, t.proto, t.port, 0);
+    else if (t.port !== undefined)
+      for (const n of [t.toNode, ...(t.alsoListen ?? [])]) add(n, t.proto, t.listenPort ?? t.port, 0);
   }
   return out;
 }
