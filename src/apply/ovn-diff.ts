@@ -7,7 +7,13 @@ import { extIds, q } from '../drivers/ovsdb-json.js';
 import type { Plan, PlanAcl } from '../plan/types.js';
 
 export interface NbChanges {
+  /** structure the new ports need (switches, ports, routers, routes, ACLs): applied while containers start */
   commands: string[][];
+  /**
+   * applied once every port is ready: NAT and load-balancer changes, then removals — so a VIP or public address
+   * moves to a backend that can already answer, and the old one goes only after that
+   */
+  late: string[][];
   /** one line per logical change, for the progress output */
   summary: string[];
   /** addresses whose translations changed (removed NAT, moved VIP): their conntrack entries must go */
@@ -33,6 +39,8 @@ export interface DiffContext {
 
 export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbChanges {
   const commands: string[][] = [];
+  /** after the new ports are ready: re-pointed translations (NAT, load balancers) and removals */
+  const late: string[][] = [];
   const summary: string[] = [];
   const flush = new Set<string>();
   let ids = 0;
@@ -146,7 +154,7 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
       const k = natKey(n.type, n.externalIp, n.logicalIp);
       if (wantNat.has(k) && !keptNat.has(k)) keptNat.add(k);
       else {
-        commands.push(['remove', 'Logical_Router', r.router, 'nat', n.uuid]);
+        late.push(['remove', 'Logical_Router', r.router, 'nat', n.uuid]);
         summary.push(`remove NAT ${n.type} ${n.externalIp} ↔ ${n.logicalIp}`);
         flush.add(n.externalIp);
       }
@@ -154,7 +162,7 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
     for (const n of r.nat) {
       if (keptNat.has(natKey(n.type, n.external, n.logical))) continue;
       const id = `@nat${ids++}`;
-      commands.push(
+      late.push(
         [
           `--id=${id}`,
           'create',
@@ -243,11 +251,11 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
     let ref: string = lb.lb;
     if (!same) {
       if (have) {
-        commands.push(['--if-exists', 'lb-del', have.uuid]);
+        late.push(['--if-exists', 'lb-del', have.uuid]);
         for (const vip of Object.keys(have.vips)) flush.add(vip.split(':')[0]!);
       }
       const id = `@lb${ids++}`;
-      commands.push([
+      late.push([
         `--id=${id}`,
         'create',
         'Load_Balancer',
@@ -262,21 +270,19 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
     for (const sw of plan.switches) {
       const attached = !!have && same && (swByName.get(sw.name)?.loadBalancers.includes(have.uuid) ?? false);
       const want = lb.switches.includes(sw.name);
-      if (want && !attached) commands.push(['add', 'Logical_Switch', sw.name, 'load_balancer', ref]);
-      if (!want && attached)
-        commands.push(['remove', 'Logical_Switch', sw.name, 'load_balancer', have!.uuid]);
+      if (want && !attached) late.push(['add', 'Logical_Switch', sw.name, 'load_balancer', ref]);
+      if (!want && attached) late.push(['remove', 'Logical_Switch', sw.name, 'load_balancer', have!.uuid]);
     }
     for (const r of plan.routers) {
       const attached = !!have && same && (lrByName.get(r.router)?.loadBalancers.includes(have.uuid) ?? false);
       const want = lb.routers.includes(r.router);
-      if (want && !attached) commands.push(['add', 'Logical_Router', r.router, 'load_balancer', ref]);
-      if (!want && attached)
-        commands.push(['remove', 'Logical_Router', r.router, 'load_balancer', have!.uuid]);
+      if (want && !attached) late.push(['add', 'Logical_Router', r.router, 'load_balancer', ref]);
+      if (!want && attached) late.push(['remove', 'Logical_Router', r.router, 'load_balancer', have!.uuid]);
     }
   }
   for (const lb of nb.loadBalancers)
     if (!wantLbs.has(lb.name)) {
-      commands.push(['--if-exists', 'lb-del', lb.uuid]);
+      late.push(['--if-exists', 'lb-del', lb.uuid]);
       summary.push(`remove load balancer ${lb.name}`);
       for (const vip of Object.keys(lb.vips)) flush.add(vip.split(':')[0]!);
     }
@@ -286,25 +292,30 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
   const wantRouters = new Set(plan.routers.map((r) => r.router));
   for (const p of nb.ports)
     if (!wantPorts.has(p.name)) {
-      commands.push(['--if-exists', 'lsp-del', p.name]);
+      late.push(['--if-exists', 'lsp-del', p.name]);
       summary.push(`remove port ${p.name}`);
     }
   for (const p of nb.routerPorts)
     if (!wantRouterPorts.has(p.name)) {
-      commands.push(['--if-exists', 'lrp-del', p.name]);
+      late.push(['--if-exists', 'lrp-del', p.name]);
       summary.push(`remove router port ${p.name}`);
     }
   for (const s of nb.switches)
     if (!wantSwitches.has(s.name)) {
-      commands.push(['--if-exists', 'ls-del', s.name]);
+      late.push(['--if-exists', 'ls-del', s.name]);
       summary.push(`remove switch ${s.name}`);
     }
   for (const r of nb.routers)
     if (!wantRouters.has(r.name)) {
-      commands.push(['--if-exists', 'lr-del', r.name]);
+      late.push(['--if-exists', 'lr-del', r.name]);
       summary.push(`remove router ${r.name}`);
     }
-  return { commands, summary, flushAddresses: [...flush].filter((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a)) };
+  return {
+    commands,
+    late,
+    summary,
+    flushAddresses: [...flush].filter((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a)),
+  };
 }
 
 /** Commands that remove every NB row of a lab (down). Deleting switches and routers takes their ports, ACLs and routes. */

@@ -96,16 +96,7 @@ export async function applyPlan(
   const chassis = plan.routers.some((r) => r.chassis) ? await host.chassis() : undefined;
   // Every host of a plan is this host today; a multi-host apply maps each host name to its own chassis.
   const nbChanges = diffNb(plan, nb, { chassisOf: () => chassis! });
-  const nbDone = ovn.transact(nbChanges.commands).then(async () => {
-    // Old translations would keep flowing through conntrack (a moved VIP, a rotated public address): once the
-    // new flows are installed, drop the old entries, so a stream started before the move continues after it.
-    if (nbChanges.flushAddresses.length) {
-      const synced = await ovn.syncHypervisors(10);
-      await flushAddresses(bridge, nbChanges.flushAddresses);
-      changes.push(
-        `flush conntrack of ${nbChanges.flushAddresses.join(', ')}${synced ? '' : ' (hypervisors did not confirm the new flows within 10 s)'}`,
-      );
-    }
+  const nbDone = ovn.transact(nbChanges.commands).then(() => {
     changes.push(...nbChanges.summary);
     if (nbChanges.summary.length) log(`OVN: ${nbChanges.summary.length} change(s)`);
   });
@@ -180,6 +171,25 @@ export async function applyPlan(
   const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failures.length) throw failures[0]!.reason;
 
+  // ---- wait until every port is bound and its flows installed
+  const ports = plan.nodes.flatMap((n) =>
+    n.interfaces.map((i) => ({ node: n.name, iface: i.name, hostVeth: i.hostVeth, lsp: i.lsp })),
+  );
+  await waitForPorts(host, ovn, ports, opts.readyTimeoutMs ?? 60_000);
+
+  // ---- only now re-point translations and remove what the plan no longer has: a VIP or a public address moves
+  // to a backend that can already answer, and the old backend goes after that
+  await ovn.transact(nbChanges.late);
+  if (nbChanges.flushAddresses.length) {
+    // Old translations would keep flowing through conntrack (a moved VIP, a rotated public address): once the
+    // new flows are installed, drop the old entries, so a stream started before the move continues after it.
+    const synced = await ovn.syncHypervisors(10);
+    await flushAddresses(bridge, nbChanges.flushAddresses);
+    changes.push(
+      `flush conntrack of ${nbChanges.flushAddresses.join(', ')}${synced ? '' : ' (hypervisors did not confirm the new flows within 10 s)'}`,
+    );
+  }
+
   // ---- containers of nodes the plan no longer has
   const wanted = new Set(plan.nodes.map((n) => n.name));
   const removeLimit = pLimit(REMOVE_CONCURRENCY);
@@ -210,12 +220,6 @@ export async function applyPlan(
     const still = new Set((await host.links.hostLinks('lv')).map((l) => l.name));
     await host.links.deleteHostLinks(strayVeths.filter((n) => still.has(n)));
   }
-
-  // ---- wait until every port is bound and its flows installed
-  const ports = plan.nodes.flatMap((n) =>
-    n.interfaces.map((i) => ({ node: n.name, iface: i.name, hostVeth: i.hostVeth, lsp: i.lsp })),
-  );
-  await waitForPorts(host, ovn, ports, opts.readyTimeoutMs ?? 60_000);
   return { changes, containers: result, durationMs: performance.now() - t0 };
 }
 
