@@ -6,59 +6,15 @@
  * `ovs-appctl dpctl/dump-conntrack` (format: `tcp,orig=(src=…,dst=…,sport=…,dport=…),reply=(…),zone=N,…`).
  */
 import type { CheckResult } from '../../checks/types.js';
-import { datapathType } from '../drivers/conntrack.js';
+import { type CtEntry, datapathType, parseConntrack } from '../drivers/conntrack.js';
 import { formatCommand, run } from '../exec.js';
 import { contains, ipToInt, isIPv4, parseCidr } from '../lab/ipv4.js';
 import { ctZones } from '../ops/conntrack.js';
 import type { Plan } from '../plan/types.js';
 import type { DataplaneContext } from './session.js';
 
-export interface CtEntry {
-  proto: string;
-  zone: number;
-  orig: { src?: string; dst?: string; sport?: number; dport?: number };
-  reply: { src?: string; dst?: string };
-  state?: string;
-  raw: string;
-}
+export { type CtEntry, parseConntrack } from '../drivers/conntrack.js';
 
-function tuple(text: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of (text ?? '').split(',')) {
-    const i = kv.indexOf('=');
-    if (i > 0) out[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return out;
-}
-
-export function parseConntrack(dump: string): CtEntry[] {
-  const out: CtEntry[] = [];
-  for (const line of dump.split('\n')) {
-    const raw = line.trim();
-    const m = /^(\w+),orig=\(([^)]*)\),reply=\(([^)]*)\)(.*)$/.exec(raw);
-    if (!m) continue;
-    const o = tuple(m[2]);
-    const r = tuple(m[3]);
-    const zone = /(?:^|,)zone=(\d+)/.exec(m[4]!);
-    const state = /state=([A-Z_]+)/.exec(m[4]!);
-    out.push({
-      proto: m[1]!,
-      zone: zone ? Number(zone[1]) : 0,
-      orig: {
-        src: o.src,
-        dst: o.dst,
-        ...(o.sport ? { sport: Number(o.sport) } : {}),
-        ...(o.dport ? { dport: Number(o.dport) } : {}),
-      },
-      reply: { src: r.src, dst: r.dst },
-      ...(state ? { state: state[1] } : {}),
-      raw,
-    });
-  }
-  return out;
-}
-
-/** Addresses the plan gives someone: node interfaces, router ports, gateways. */
 export function plannedAddresses(plan: Plan): Set<string> {
   const s = new Set<string>();
   for (const n of plan.nodes)
@@ -96,16 +52,24 @@ export function findStale(entries: CtEntry[], zones: Set<number>, plan: Plan): S
   return [...by.values()].sort((a, b) => ipToInt(a.address) - ipToInt(b.address));
 }
 
-/** The exact flushes for one stale address: per zone, by the side of the original tuple it appears on. */
+/**
+ * The flushes for one stale address: per zone, by the direction and side it appears on. An address seen only in
+ * the reply tuple (the old backend of a VIP: orig dst is the VIP) is matched by the reply tuple, with an empty
+ * original tuple (ovs-vswitchd(8) dpctl/flush-conntrack).
+ */
 export function flushCommands(s: StaleAddress): string[][] {
   const cmds = new Map<string, string[]>();
   for (const e of s.entries) {
-    const dirs = [
-      e.orig.src === s.address || e.reply.dst === s.address ? 'src' : '',
-      e.orig.dst === s.address || e.reply.src === s.address ? 'dst' : '',
-    ];
-    for (const d of dirs.filter(Boolean))
-      cmds.set(`${e.zone}/${d}`, ['dpctl/flush-conntrack', `zone=${e.zone}`, `ct_nw_${d}=${s.address}`]);
+    const z = `zone=${e.zone}`;
+    if (e.orig.src === s.address)
+      cmds.set(`${e.zone}/os`, ['dpctl/flush-conntrack', z, `ct_nw_src=${s.address}`]);
+    if (e.orig.dst === s.address)
+      cmds.set(`${e.zone}/od`, ['dpctl/flush-conntrack', z, `ct_nw_dst=${s.address}`]);
+    if (e.orig.src === s.address || e.orig.dst === s.address) continue;
+    if (e.reply.src === s.address)
+      cmds.set(`${e.zone}/rs`, ['dpctl/flush-conntrack', z, '', `ct_nw_src=${s.address}`]);
+    if (e.reply.dst === s.address)
+      cmds.set(`${e.zone}/rd`, ['dpctl/flush-conntrack', z, '', `ct_nw_dst=${s.address}`]);
   }
   return [...cmds.values()];
 }

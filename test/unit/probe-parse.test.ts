@@ -79,4 +79,13 @@ nodes:
     expect(flushCommands(stale[0]!)).toEqual([['dpctl/flush-conntrack', 'zone=3', 'ct_nw_src=10.0.1.77']]);
     expect(flushCommands(stale[1]!)).toEqual([['dpctl/flush-conntrack', 'zone=6', 'ct_nw_dst=10.0.1.99']]);
   });
+
+  it('flushes an old VIP backend by the reply tuple: the original tuple names the VIP', () => {
+    const vip = parseConntrack(
+      'tcp,orig=(src=10.0.2.2,dst=10.9.9.100,sport=5,dport=80),reply=(src=10.0.1.77,dst=10.0.2.2,sport=80,dport=5),zone=8,protoinfo=(state=TIME_WAIT)',
+    );
+    const [stale] = findStale(vip, new Set([8]), plan);
+    expect(stale?.address).toBe('10.0.1.77');
+    expect(flushCommands(stale!)).toEqual([['dpctl/flush-conntrack', 'zone=8', '', 'ct_nw_src=10.0.1.77']]);
+  });
 });
