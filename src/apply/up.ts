@@ -6,7 +6,7 @@
  */
 import { dirname } from 'node:path';
 import pLimit from 'p-limit';
-import { flushAddresses } from '../drivers/conntrack.js';
+import { flushAddresses, purgeDatapathFlows } from '../drivers/conntrack.js';
 import { type ContainerInfo, configHash } from '../drivers/containers.js';
 import type { HostDriver } from '../drivers/host.js';
 import type { HostLink } from '../drivers/links.js';
@@ -184,7 +184,18 @@ export async function applyPlan(
     // Old translations would keep flowing through conntrack (a moved VIP, a rotated public address): once the
     // new flows are installed, drop the old entries, so a stream started before the move continues after it.
     const synced = await ovn.syncHypervisors(10);
-    await flushAddresses(bridge, nbChanges.flushAddresses);
+    await purgeDatapathFlows();
+    // An entry of a VIP that already leads to one of its current backends is current; everything else naming a
+    // moved VIP or a removed public address is stale.
+    const backends = new Map(
+      plan.loadBalancers.map((lb) => [lb.vipIp, new Set(lb.backends.map((b) => b.ip))]),
+    );
+    const n = await flushAddresses(bridge, nbChanges.flushAddresses, (e) =>
+      Boolean(e.orig.dst && e.reply.src && backends.get(e.orig.dst)?.has(e.reply.src)),
+    );
+    debug(
+      `conntrack: flushed ${n} stale entries of ${nbChanges.flushAddresses.join(', ')} (synced ${synced})`,
+    );
     changes.push(
       `flush conntrack of ${nbChanges.flushAddresses.join(', ')}${synced ? '' : ' (hypervisors did not confirm the new flows within 10 s)'}`,
     );

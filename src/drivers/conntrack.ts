@@ -23,6 +23,28 @@ export interface CtEntry {
   reply: { src?: string; dst?: string };
   state?: string;
   raw: string;
+  /** the original-direction tuple as flush-conntrack takes it (ct_nw_src=…,ct_nw_dst=…,ct_nw_proto=…,…) */
+  origTuple: string;
+}
+
+const PROTO_NUMBER: Record<string, string> = { tcp: '6', udp: '17', icmp: '1', sctp: '132' };
+const TUPLE_KEY: Record<string, string> = {
+  src: 'ct_nw_src',
+  dst: 'ct_nw_dst',
+  sport: 'ct_tp_src',
+  dport: 'ct_tp_dst',
+  id: 'icmp_id',
+  type: 'icmp_type',
+  code: 'icmp_code',
+};
+
+function origTupleOf(proto: string, o: Record<string, string>): string {
+  const parts = Object.entries(o)
+    .filter(([k]) => TUPLE_KEY[k])
+    .map(([k, v]) => `${TUPLE_KEY[k]}=${v}`);
+  const n = PROTO_NUMBER[proto];
+  if (n) parts.splice(2, 0, `ct_nw_proto=${n}`);
+  return parts.join(',');
 }
 
 function tuple(text: string | undefined): Record<string, string> {
@@ -56,6 +78,7 @@ export function parseConntrack(dump: string): CtEntry[] {
       reply: { src: r.src, dst: r.dst },
       ...(state ? { state: state[1] } : {}),
       raw,
+      origTuple: origTupleOf(m[1]!, o),
     });
   }
   return out;
@@ -63,11 +86,19 @@ export function parseConntrack(dump: string): CtEntry[] {
 
 /** Addresses the plan gives someone: node interfaces, router ports, gateways. */
 /**
- * Flush every entry that names one of these addresses (original or reply direction, any zone). OVS 3.1's
- * flush-conntrack matches partial tuples but only within one zone (zone 0 when none is given), and OVN keeps a
- * zone per logical port and per gateway router, so the zones come from a dump first.
+ * Flush every entry that names one of these addresses (original or reply direction, any zone), except those
+ * `keep` says are current (e.g. a VIP's entries that already lead to its new backend). Each entry is flushed by
+ * its exact zone and original tuple: OVS 3.1's flush-conntrack looks in zone 0 only unless told the zone, and OVN
+ * keeps a zone per logical port and per router. Repeated (bounded) until a dump finds nothing stale, because
+ * packets already in flight can re-create an entry with the old translation for a moment after the new flows are
+ * in. Returns how many entries were flushed.
  */
-export async function flushAddresses(bridge: string, addresses: string[]): Promise<number> {
+export async function flushAddresses(
+  bridge: string,
+  addresses: string[],
+  keep: (e: CtEntry) => boolean = () => false,
+  rounds = 10,
+): Promise<number> {
   if (!addresses.length) return 0;
   for (const a of addresses) assertArg(a, 'address', /^\d{1,3}(\.\d{1,3}){3}$/);
   if ((await datapathType(bridge)) !== 'netdev') {
@@ -76,27 +107,33 @@ export async function flushAddresses(bridge: string, addresses: string[]): Promi
         await run('conntrack', ['-D', flag, a], { timeoutMs: 10_000, reject: false });
     return 0;
   }
-  const entries = parseConntrack(
-    (await run('ovs-appctl', ['dpctl/dump-conntrack'], { timeoutMs: 20_000 })).stdout,
-  );
-  const flushes = new Set<string>();
-  for (const e of entries)
-    for (const a of addresses) {
-      if (e.orig.src === a) flushes.add(`${e.zone}|ct_nw_src=${a}|`);
-      if (e.orig.dst === a) flushes.add(`${e.zone}|ct_nw_dst=${a}|`);
-      if (e.reply.src === a) flushes.add(`${e.zone}||ct_nw_src=${a}`);
-      if (e.reply.dst === a) flushes.add(`${e.zone}||ct_nw_dst=${a}`);
+  const names = (e: CtEntry) =>
+    addresses.some((a) => [e.orig.src, e.orig.dst, e.reply.src, e.reply.dst].includes(a));
+  let flushed = 0;
+  for (let round = 0; round < rounds; round++) {
+    const dump = await run('ovs-appctl', ['dpctl/dump-conntrack'], { timeoutMs: 20_000 });
+    const stale = parseConntrack(dump.stdout).filter((e) => names(e) && !keep(e));
+    if (!stale.length && round > 0) break;
+    for (const e of stale) {
+      assertArg(e.origTuple, 'conntrack tuple');
+      await run('ovs-appctl', ['dpctl/flush-conntrack', `zone=${e.zone}`, e.origTuple], {
+        timeoutMs: 10_000,
+        reject: false,
+      });
     }
-  for (const f of flushes) {
-    const [zone, orig, reply] = f.split('|') as [string, string, string];
-    // An empty original tuple with a reply tuple flushes by the reply direction (ovs-vswitchd(8)).
-    await run('ovs-appctl', ['dpctl/flush-conntrack', `zone=${zone}`, orig, ...(reply ? [reply] : [])], {
-      timeoutMs: 10_000,
-    });
+    flushed += stale.length;
+    await new Promise((r) => setTimeout(r, 100));
   }
-  return entries.filter((e) =>
-    addresses.some((a) => [e.orig.src, e.orig.dst, e.reply.src, e.reply.dst].includes(a)),
-  ).length;
+  return flushed;
+}
+
+/**
+ * Drop ovs-vswitchd's cached datapath flows, so the next packet of every flow goes through the current OpenFlow
+ * tables. After ovn-controller installs new NAT/LB flows, cached megaflows can still apply the old translation
+ * for a moment and re-create a conntrack entry just flushed.
+ */
+export async function purgeDatapathFlows(): Promise<void> {
+  await run('ovs-appctl', ['revalidator/purge'], { timeoutMs: 10_000, reject: false });
 }
 
 /** Flush whole conntrack zones. */

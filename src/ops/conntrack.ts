@@ -33,7 +33,7 @@ export async function flushConntrack(rt: LabRuntime, opts: FlushOptions): Promis
   if (opts.address !== undefined && !isIPv4(opts.address))
     throw usageError(`"${opts.address}" is not an IPv4 address`, 'e.g. --address 10.0.1.10');
   if (opts.address) {
-    await flushAddresses(plan.ovn.bridge, [opts.address]);
+    await flushAddresses(plan.ovn.bridge, [opts.address], () => false, 1);
     done.push(`flushed conntrack entries to and from ${opts.address}`);
   } else {
     const zones = await ctZones();
