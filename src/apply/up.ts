@@ -106,7 +106,8 @@ export async function applyPlan(
   // exist, so ovn-controller binds early ports while later containers are still starting.
   const dockerLimit = pLimit(opts.concurrency ?? 16);
   const linkLimit = pLimit(8);
-  const ovsBatch = createBatcher<string[]>((cmds) => host.ovs.transact(cmds));
+  // --no-wait: readiness is proven per port by ovn-installed below, not by vswitchd's reconfiguration.
+  const ovsBatch = createBatcher<string[]>((cmds) => host.ovs.transact(cmds, { noWait: true }));
   const ovsByName = new Map(ovsIfaces.map((o) => [o.name, o]));
   const replumbed = new Set<string>();
   const nodeWork = plan.nodes.map((node) =>

@@ -7,7 +7,6 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import Docker from 'dockerode';
 import {
   type DefaultRenderer,
   Listr,
@@ -33,7 +32,7 @@ import { loadState, withLabLock } from '../apply/state.js';
 import { applyPlan, labBaseDir } from '../apply/up.js';
 import { waitForPorts } from '../apply/wait.js';
 import { dockerContainers } from '../drivers/containers.js';
-import { connectDocker, DOCKER_SOCKET } from '../drivers/docker-client.js';
+import { connectDocker, DOCKER_SOCKET, loadDockerode } from '../drivers/docker-client.js';
 import { type HostDriver, localHost } from '../drivers/host.js';
 import { localLinks } from '../drivers/links.js';
 import { type OvnDriver, ovnDriver } from '../drivers/ovn.js';
@@ -104,7 +103,8 @@ function resolveDoctorPlan(opts: DoctorOpts): { plan: Plan; file?: string } {
  * A host driver that does not probe Docker first (localHost() does, and throws): with dockerd down the doctor
  * still runs, and the host layer names the cause. Reads only, so a client-side timeout is fine here.
  */
-function readOnlyHost(): HostDriver {
+async function readOnlyHost(): Promise<HostDriver> {
+  const Docker = await loadDockerode();
   const docker = new Docker({ socketPath: DOCKER_SOCKET, timeout: 15_000 });
   const host = {
     name: 'local',
@@ -334,7 +334,7 @@ export function registerDoctor(program: Command): void {
           : 'plain';
       const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
       const ovn = ovnDriver({ nb: plan.ovn.nb, sb: plan.ovn.remote });
-      const host = readOnlyHost();
+      const host = await readOnlyHost();
 
       const first = await runWithProgress(
         makeContext(plan, host, ovn, file, concurrency, Boolean(opts.fix)),

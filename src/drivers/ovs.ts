@@ -18,7 +18,11 @@ export interface OvsDriver {
   /** Interfaces carrying external_ids:labctl-lab=<lab> (every lab when lab is undefined). */
   listLabInterfaces(lab?: string): Promise<OvsInterface[]>;
   /** Run ovs-vsctl commands (each an argv list) in one transaction. */
-  transact(commands: string[][]): Promise<void>;
+  /**
+   * Run ovs-vsctl commands in one transaction. noWait: do not wait for ovs-vswitchd to reconfigure (callers that
+   * prove readiness another way, e.g. ovn-installed, save ~150 ms per transaction).
+   */
+  transact(commands: string[][], opts?: { noWait?: boolean }): Promise<void>;
   /** Interfaces whose iface-id is one of these (any owner), e.g. to find a foreign port with our iface-id. */
   findByIfaceId(ifaceIds: string[]): Promise<OvsInterface[]>;
 }
@@ -77,9 +81,9 @@ export function localOvs(): OvsDriver {
         .map(toInterface)
         .filter((i) => want.has(i.externalIds['iface-id'] ?? ''));
     },
-    async transact(commands) {
+    async transact(commands, opts = {}) {
       if (!commands.length) return;
-      await vsctl(joinCommands(commands));
+      await vsctl([...(opts.noWait ? ['--no-wait'] : []), ...joinCommands(commands)]);
     },
   };
 }
