@@ -12,7 +12,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 echo "== npm packages and build"
-npm ci --no-audit --no-fund --loglevel=error
+# Not `npm ci`: npm 11 writes lockfiles without the entries of other platforms' optional packages (biome's
+# per-platform binaries) and then refuses them in `npm ci`. `npm install --no-save` installs the locked versions.
+npm install --no-save --no-audit --no-fund --loglevel=error
 npm run --silent build
 
 labctl() { node dist/src/cli/main.js "$@"; }
