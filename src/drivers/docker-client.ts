@@ -8,6 +8,7 @@ import { envError } from '../errors.js';
 export const DOCKER_SOCKET = process.env.LABCTL_DOCKER_SOCKET ?? '/var/run/docker.sock';
 
 let cached: Promise<Docker> | undefined;
+export const DOCKER_CALL_TIMEOUT_MS = 300_000;
 
 /**
  * dockerode is loaded on first use: it pulls in ssh2 and friends, and commands that never talk to Docker
@@ -28,8 +29,10 @@ export async function probeDocker(socketPath = DOCKER_SOCKET, timeoutMs = 5000):
       'labctl host start   (starts dockerd, OVS and OVN; run as root)',
     );
   }
-  // Calls after the probe may be long (image builds, container starts under load): no client-side timeout.
-  return new Docker({ socketPath });
+  // Calls after the probe may be long (image builds, container starts under load), but never endless: a dockerd
+  // that stops answering (moby/moby#46661 deadlocks 20.10 under many concurrent exits) fails the call after
+  // DOCKER_CALL_TIMEOUT_MS of silence instead of hanging up/down forever.
+  return new Docker({ socketPath, timeout: DOCKER_CALL_TIMEOUT_MS });
 }
 
 /** One probed client per process. */

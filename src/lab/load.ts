@@ -5,7 +5,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import {
+  type Document,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  visit,
+} from 'yaml';
 import type { z } from 'zod';
 import { LabctlError } from '../errors.js';
 import { labSchema } from './schema.js';
@@ -79,13 +89,40 @@ export function parseLab(text: string, file = 'lab.yml'): Lab {
 
 export function checkLab(text: string, file = 'lab.yml'): { lab?: Lab; diagnostics: Diagnostic[] } {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  // Duplicate keys are found below with a Set per mapping: yaml's own uniqueKeys check compares every key with
+  // every earlier one, which is quadratic in a 2000-node `nodes:` mapping.
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false, strict: true });
   const at = (offset: number) => lineCounter.linePos(offset);
   const diag = (offset: number, path: string, message: string, hint?: string): Diagnostic => {
     const { line, col } = at(offset);
     return { file, line, col, path, message, ...(hint ? { hint } : {}) };
   };
 
+  const duplicates: Diagnostic[] = [];
+  if (!doc.errors.length)
+    visit(doc, {
+      Map(_, map) {
+        const seen = new Set<string>();
+        for (const pair of map.items) {
+          if (!isScalar(pair.key) || !pair.key.range) continue;
+          const k = String(pair.key.value);
+          if (seen.has(k)) {
+            const raw = text.slice(pair.key.range[0], pair.key.range[1]).trim();
+            const shown = raw.startsWith('"') || raw.startsWith("'") ? raw : `"${raw}"`;
+            duplicates.push(
+              diag(
+                pair.key.range[0],
+                '(yaml)',
+                `duplicate key ${shown}`,
+                'remove or rename one of the two keys',
+              ),
+            );
+          }
+          seen.add(k);
+        }
+      },
+    });
+  if (duplicates.length) return { diagnostics: sortDiagnostics(duplicates) };
   if (doc.errors.length) {
     return {
       diagnostics: doc.errors.map((e) => {
