@@ -4,19 +4,19 @@ import { Command, CommanderError } from 'commander';
 import { registerCommands } from './commands.js';
 import { reportError } from './output.js';
 
-export function buildProgram(): Command {
+export async function buildProgram(argv: string[] = process.argv): Promise<Command> {
   const program = new Command('labctl')
     .description('Declarative container network labs on OVN/OVS: up, doctor, down.')
     .version('0.1.0')
     .showHelpAfterError('(run labctl --help for usage)')
     .enablePositionalOptions()
     .exitOverride();
-  registerCommands(program);
+  await registerCommands(program, argv);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
