@@ -7,6 +7,7 @@
 import type { CheckResult } from '../../checks/types.js';
 import { run } from '../exec.js';
 import type { DataplaneContext } from './session.js';
+import { aclDelArgs } from './trace.js';
 
 async function pidOf(ctx: DataplaneContext, node: string): Promise<number | undefined> {
   if (ctx.facts) return ctx.facts.pid(node);
@@ -38,17 +39,9 @@ export async function dataplaneFix(ctx: DataplaneContext, result: CheckResult): 
       owner?: { kind: string; name: string };
     };
     // the lab's own policy is the user's to change (lab.yml); a foreign or stale ACL on the lab's path is not
-    if (acl.own || !acl.owner || !acl.direction || acl.priority === undefined || !acl.match) return undefined;
-    await ctx.ovn.transact([
-      [
-        ...(acl.owner.kind === 'port-group' ? ['--type=port-group'] : []),
-        'acl-del',
-        acl.owner.name,
-        acl.direction,
-        String(acl.priority),
-        acl.match,
-      ],
-    ]);
+    const args = acl.own ? undefined : aclDelArgs(acl);
+    if (!args || !acl.owner) return undefined;
+    await ctx.ovn.transact([args]);
     return `removed ACL ${String(acl.uuid ?? '').slice(0, 8)} (${acl.direction} ${acl.priority} ${acl.match}) from ${acl.owner.name}`;
   }
   if (result.cause === 'stale-conntrack' && Array.isArray(d.flush)) {

@@ -240,15 +240,20 @@ export async function aclOfLflow(
 }
 
 /** The command that removes exactly this ACL. */
-export function aclDelCommand(acl: AclRef, nb?: string): string | undefined {
-  if (!acl.owner) return undefined;
-  return formatCommand('ovn-nbctl', [
-    ...(nb ? [`--db=${nb}`] : []),
+/** ovn-nbctl arguments that delete exactly this ACL from its switch or port group. */
+export function aclDelArgs(acl: AclRef): string[] | undefined {
+  if (!acl.owner || !acl.direction || acl.priority === undefined || !acl.match) return undefined;
+  return [
     ...(acl.owner.kind === 'port-group' ? ['--type=port-group'] : []),
     'acl-del',
     acl.owner.name,
     acl.direction,
     String(acl.priority),
     acl.match,
-  ]);
+  ];
+}
+
+export function aclDelCommand(acl: AclRef, nb?: string): string | undefined {
+  const args = aclDelArgs(acl);
+  return args ? formatCommand('ovn-nbctl', [...(nb ? [`--db=${nb}`] : []), ...args]) : undefined;
 }
