@@ -241,7 +241,12 @@ export async function aclOfLflow(
 
 /** The command that removes exactly this ACL. */
 /** ovn-nbctl arguments that delete exactly this ACL from its switch or port group. */
-export function aclDelArgs(acl: AclRef): string[] | undefined {
+export function aclDelArgs(acl: {
+  owner?: { kind: string; name: string };
+  direction?: string;
+  priority?: number;
+  match?: string;
+}): string[] | undefined {
   if (!acl.owner || !acl.direction || acl.priority === undefined || !acl.match) return undefined;
   return [
     ...(acl.owner.kind === 'port-group' ? ['--type=port-group'] : []),
