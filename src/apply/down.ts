@@ -31,7 +31,11 @@ export async function destroyLab(lab: string, host: HostDriver, ovn: OvnDriver):
   const limit = pLimit(REMOVE_CONCURRENCY);
   await Promise.all([
     Promise.all(containers.map((c) => limit(() => host.containers.remove(c.id)))),
-    host.ovs.transact(ifaces.map((i) => ['--if-exists', 'del-port', i.name])),
+    // --no-wait: nothing after this needs vswitchd to have let go of the ports (the devices die with the netns).
+    host.ovs.transact(
+      ifaces.map((i) => ['--if-exists', 'del-port', i.name]),
+      { noWait: true },
+    ),
     ovn.transact(removeNb(nb)),
   ]);
   // Veths normally vanish with their container's netns; the ones left are those an interrupted up created but
