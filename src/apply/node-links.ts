@@ -14,6 +14,8 @@ export interface LinkActions {
   deleteHost: string[];
   /** ip -batch lines to run inside the container netns */
   nsLines: string[];
+  /** host-side veth ends that exist but are down (a pulled cable): set them up */
+  hostUp: string[];
   summary: string[];
 }
 
@@ -23,7 +25,7 @@ export function planNodeLinks(
   hostLinks: Map<string, HostLink>,
   ns: NsState | undefined,
 ): LinkActions {
-  const out: LinkActions = { plumb: [], deleteHost: [], nsLines: [], summary: [] };
+  const out: LinkActions = { plumb: [], deleteHost: [], nsLines: [], hostUp: [], summary: [] };
   const nsLink = new Map((ns?.links ?? []).map((l) => [l.name, l]));
   for (const i of node.interfaces) {
     const host = hostLinks.get(i.hostVeth);
@@ -50,7 +52,10 @@ export function planNodeLinks(
       out.nsLines.push(`link set dev ${i.name} up`);
       out.summary.push(`${node.name}.${i.name}: set up`);
     }
-    if (!host.up) out.summary.push(`${node.name}.${i.name}: host end ${i.hostVeth} set up`);
+    if (!host.up) {
+      out.hostUp.push(i.hostVeth);
+      out.summary.push(`${node.name}.${i.name}: host end ${i.hostVeth} set up`);
+    }
   }
   // Routes: only checked for links that stay; re-plumbed links get their routes in the same batch.
   const plumbed = new Set(out.plumb.map((i) => i.name));
@@ -76,7 +81,6 @@ export function vethCreateLines(lab: string, ifaces: PlanInterface[]): string[] 
 export async function applyNodeLinks(
   links: LinkDriver,
   lab: string,
-  node: PlanNode,
   pid: number,
   actions: LinkActions,
 ): Promise<void> {
@@ -103,8 +107,5 @@ export async function applyNodeLinks(
   lines.push(...actions.nsLines.filter((l) => !l.startsWith('link del ') && !l.startsWith('route ')));
   lines.push(...actions.nsLines.filter((l) => l.startsWith('route ')));
   if (lines.length) await links.nsBatch(pid, ['link set dev lo up', ...lines]);
-  const hostDown = node.interfaces.filter(
-    (i) => !plumb.includes(i) && actions.summary.some((s) => s.includes(`host end ${i.hostVeth}`)),
-  );
-  if (hostDown.length) await links.hostBatch(hostDown.map((i) => `link set dev ${i.hostVeth} up`));
+  if (actions.hostUp.length) await links.hostBatch(actions.hostUp.map((n) => `link set dev ${n} up`));
 }

@@ -145,7 +145,7 @@ export async function applyPlan(
         if (stale.length)
           await host.ovs.transact(stale.map((i) => ['--if-exists', 'del-port', bridge, i.hostVeth]));
         for (const i of actions.plumb) replumbed.add(i.hostVeth);
-        await applyNodeLinks(host.links, plan.lab, node, pid, actions);
+        await applyNodeLinks(host.links, plan.lab, pid, actions);
         if (!fresh) changes.push(...actions.summary);
         // Plug (or relabel) this node's ports now; the batch commits them together with other nodes'.
         const cmds: string[][] = [];
