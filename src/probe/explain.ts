@@ -228,6 +228,16 @@ async function traceExplain(
     if ((v.verdict === 'drop' || v.verdict === 'reject') && v.step) {
       const s = v.step;
       const where = `${s.stage} (${s.pipeline} of ${s.datapath}, table ${s.table}, logical flow ${s.lflow}, priority ${s.priority})`;
+      const trace = {
+        leg: leg.leg,
+        stage: s.stage,
+        pipeline: s.pipeline,
+        datapath: s.datapath,
+        table: s.table,
+        lflow: s.lflow,
+        verdict: v.verdict,
+        command: tr.command,
+      };
       if (isAclStage(s.stage)) {
         const acl = await ev.acl(s.lflow);
         const lab = ev.run.plan.lab;
@@ -257,16 +267,7 @@ async function traceExplain(
           evidence,
           ...(fix ? { fix } : {}),
           data: {
-            trace: {
-              leg: leg.leg,
-              stage: s.stage,
-              pipeline: s.pipeline,
-              datapath: s.datapath,
-              table: s.table,
-              lflow: s.lflow,
-              verdict: v.verdict,
-              command: tr.command,
-            },
+            trace,
             ...(acl
               ? {
                   acl: {
@@ -292,16 +293,7 @@ async function traceExplain(
         ...(/port_sec/.test(s.stage) ? { cause: 'address-mismatch' as Cause } : {}),
         evidence: note,
         data: {
-          trace: {
-            leg: leg.leg,
-            stage: s.stage,
-            pipeline: s.pipeline,
-            datapath: s.datapath,
-            table: s.table,
-            lflow: s.lflow,
-            verdict: v.verdict,
-            command: tr.command,
-          },
+          trace,
         },
       };
     }
