@@ -3,6 +3,7 @@
  * tx checksum offload off. Only what differs is touched; a container restarted by Docker (fresh netns) gets
  * every link re-plumbed.
  */
+import pLimit from 'p-limit';
 import type { HostLink, LinkDriver, NsState } from '../drivers/links.js';
 import { ALIAS_PREFIX } from '../drivers/links.js';
 import type { PlanInterface, PlanNode } from '../plan/types.js';
@@ -69,43 +70,77 @@ export function planNodeLinks(
   return out;
 }
 
-/** Host-side ip batch lines that create the veth pairs for `ifaces` (both ends in the host namespace). */
+/**
+ * Host-side ip batch lines that create the veth pairs for `ifaces`, both ends still in the host namespace: the
+ * container end gets its temporary name, final MAC and MTU now (they move with the device); the host end its alias
+ * (so `down` finds it even if OVS never saw it) and up.
+ */
 export function vethCreateLines(lab: string, ifaces: PlanInterface[]): string[] {
   return ifaces.flatMap((i) => [
-    `link add ${i.hostVeth} mtu ${i.mtu} type veth peer name ${i.peerTmp} mtu ${i.mtu}`,
+    `link add ${i.hostVeth} mtu ${i.mtu} type veth peer name ${i.peerTmp} mtu ${i.mtu} address ${i.mac}`,
     `link set dev ${i.hostVeth} alias ${ALIAS_PREFIX}${lab}`,
+    `link set dev ${i.hostVeth} up`,
   ]);
 }
 
-/** Execute the link plan for one node whose container runs as `pid`. */
+/** Host-side ip batch lines that move each container end into the netns of `pid`, renamed on the way in. */
+export function vethMoveLines(ifaces: PlanInterface[], pid: number): string[] {
+  return ifaces.map((i) => `link set dev ${i.peerTmp} netns ${pid} name ${i.name}`);
+}
+
+/** How many ethtool processes run at once while veths are prepared (they overlap with Docker starting containers). */
+const OFFLOAD_CONCURRENCY = 4;
+
+/**
+ * Create the veth pairs of `ifaces` in the host namespace, with tx checksum offload off on the container end
+ * (platform.md: on the userspace datapath only that end matters; the setting moves with the device). One
+ * `ip -batch` for all of them, so this runs once for every new node of a lab while Docker creates the containers.
+ */
+export async function createVeths(links: LinkDriver, lab: string, ifaces: PlanInterface[]): Promise<void> {
+  if (!ifaces.length) return;
+  await links.hostBatch(vethCreateLines(lab, ifaces));
+  await disableOffloads(links, ifaces);
+}
+
+/** tx checksum offload off on the container ends of `ifaces`, while they are still in the host namespace. */
+export async function disableOffloads(links: LinkDriver, ifaces: PlanInterface[]): Promise<void> {
+  const limit = pLimit(OFFLOAD_CONCURRENCY);
+  await Promise.all(ifaces.map((i) => limit(() => links.disableTxOffload(i.peerTmp))));
+}
+
+/** ip lines to run inside the container netns once its plumbed ends have arrived (already renamed). */
+export function nsApplyLines(actions: LinkActions): string[] {
+  const lines = actions.nsLines.filter((l) => l.startsWith('link del '));
+  for (const i of actions.plumb)
+    lines.push(`addr add ${i.ip}/${i.prefix} dev ${i.name}`, `link set dev ${i.name} up`);
+  lines.push(...actions.nsLines.filter((l) => !l.startsWith('link del ') && !l.startsWith('route ')));
+  lines.push(...actions.nsLines.filter((l) => l.startsWith('route ')));
+  return lines.length ? ['link set dev lo up', ...lines] : [];
+}
+
+/**
+ * Execute the link plan for one node whose container runs as `pid`. With `prepared`, the veths of actions.plumb
+ * already exist (createVeths ran for them up front); `move` runs the host-side move lines (a batcher shared by
+ * all nodes, or one ip -batch of this node's own).
+ */
 export async function applyNodeLinks(
   links: LinkDriver,
   lab: string,
   pid: number,
   actions: LinkActions,
+  opts: { prepared?: boolean; move?: (lines: string[]) => Promise<void> } = {},
 ): Promise<void> {
   const { plumb } = actions;
+  const nsLines = nsApplyLines(actions);
+  // An old end inside the container must go before a new one arrives under the same name.
+  const dels = nsLines.filter((l) => l.startsWith('link del '));
+  if (dels.length) await links.nsBatch(pid, dels);
   if (actions.deleteHost.length) await links.deleteHostLinks(actions.deleteHost);
   if (plumb.length) {
-    await links.hostBatch(vethCreateLines(lab, plumb));
-    // Offload off on both ends while they are still in the host namespace: the setting moves with the device.
-    await Promise.all(
-      plumb.flatMap((i) => [links.disableTxOffload(i.hostVeth), links.disableTxOffload(i.peerTmp)]),
-    );
-    await links.hostBatch(
-      plumb.flatMap((i) => [`link set dev ${i.peerTmp} netns ${pid}`, `link set dev ${i.hostVeth} up`]),
-    );
+    if (!opts.prepared) await createVeths(links, lab, plumb);
+    await (opts.move ?? ((l: string[]) => links.hostBatch(l)))(vethMoveLines(plumb, pid));
   }
-  const lines = [...actions.nsLines.filter((l) => l.startsWith('link del '))];
-  for (const i of plumb)
-    lines.push(
-      `link set dev ${i.peerTmp} name ${i.name}`,
-      `link set dev ${i.name} address ${i.mac} mtu ${i.mtu}`,
-      `addr add ${i.ip}/${i.prefix} dev ${i.name}`,
-      `link set dev ${i.name} up`,
-    );
-  lines.push(...actions.nsLines.filter((l) => !l.startsWith('link del ') && !l.startsWith('route ')));
-  lines.push(...actions.nsLines.filter((l) => l.startsWith('route ')));
-  if (lines.length) await links.nsBatch(pid, ['link set dev lo up', ...lines]);
+  const rest = nsLines.filter((l) => !l.startsWith('link del '));
+  if (rest.length) await links.nsBatch(pid, rest);
   if (actions.hostUp.length) await links.hostBatch(actions.hostUp.map((n) => `link set dev ${n} up`));
 }

@@ -16,7 +16,7 @@ import { LabctlError } from '../errors.js';
 import type { Plan, PlanNode } from '../plan/types.js';
 import { createBatcher } from './batcher.js';
 import { REMOVE_CONCURRENCY } from './down.js';
-import { applyNodeLinks, planNodeLinks } from './node-links.js';
+import { applyNodeLinks, disableOffloads, planNodeLinks, vethCreateLines } from './node-links.js';
 import { diffNb } from './ovn-diff.js';
 import { waitForPorts } from './wait.js';
 
@@ -102,14 +102,45 @@ export async function applyPlan(
   });
 
   // ---- containers and links, per node. Docker calls and link plumbing have their own bounds, so plumbing one
-  // node overlaps with Docker starting the next; each node's OVS ports join a shared batch as soon as its links
-  // exist, so ovn-controller binds early ports while later containers are still starting.
+  // node overlaps with Docker starting the next.
   const dockerLimit = pLimit(opts.concurrency ?? 16);
   const linkLimit = pLimit(8);
   // --no-wait: readiness is proven per port by ovn-installed below, not by vswitchd's reconfiguration.
   const ovsBatch = createBatcher<string[]>((cmds) => host.ovs.transact(cmds, { noWait: true }));
+  // Moving container ends into their netns: one ip -batch for all nodes that got their container in the same tick.
+  const moveBatch = createBatcher<string>((lines) => host.links.hostBatch(lines), { delayMs: 10 });
   const ovsByName = new Map(ovsIfaces.map((o) => [o.name, o]));
   const replumbed = new Set<string>();
+
+  // New containers (created or recreated) get all their veths at once, before Docker has finished with them: one
+  // ip -batch creates every pair (container end with its final MAC/MTU and offload off), one OVS transaction plugs
+  // every host end, so ovn-controller binds the ports while containers start. Per node only the move into its
+  // netns and the in-namespace addresses remain.
+  const freshNodes = new Set(toCreate.map((n) => n.name));
+  const prepared = toCreate.flatMap((n) => n.interfaces);
+  const linksReady = (async () => {
+    if (!prepared.length) return;
+    const stale = prepared.filter((i) => hostLinks.has(i.hostVeth)).map((i) => i.hostVeth);
+    // An old host end (a recreated container's, or one left by an interrupted up) takes its pair with it.
+    if (stale.length) await host.links.deleteHostLinks(stale);
+    await host.links.hostBatch(vethCreateLines(plan.lab, prepared));
+    for (const i of prepared) replumbed.add(i.hostVeth);
+    await Promise.all([
+      disableOffloads(host.links, prepared),
+      host.ovs.transact(
+        prepared.flatMap((i) => [
+          // A port left under this name belongs to a device that no longer exists: a fresh port for the new one.
+          ...(ovsByName.has(i.hostVeth) ? [['--if-exists', 'del-port', bridge, i.hostVeth]] : []),
+          ['--may-exist', 'add-port', bridge, i.hostVeth],
+          ['set', 'Interface', i.hostVeth, ...extIds(i.ovsExternalIds)],
+        ]),
+        { noWait: true },
+      ),
+    ]);
+  })();
+  // Nobody may be waiting on it yet when it fails; the failure is collected with the node work below.
+  linksReady.catch(() => undefined);
+
   const nodeWork = plan.nodes.map((node) =>
     dockerLimit(async () => {
       const cur = byNode.get(node.name);
@@ -137,8 +168,17 @@ export async function applyPlan(
       linkLimit(async () => {
         debug(`${node.name}: container ${id.slice(0, 12)} ready for links`);
         const pid = await host.containers.pid(id);
-        const fresh = result.created.includes(node.name) || result.recreated.includes(node.name);
-        const ns = fresh ? undefined : await host.links.nsState(pid);
+        const fresh = freshNodes.has(node.name);
+        if (fresh) {
+          await linksReady;
+          await applyNodeLinks(host.links, plan.lab, pid, planNodeLinks(node, new Map(), undefined), {
+            prepared: true,
+            move: (lines) => moveBatch.add(lines),
+          });
+          log(`${node.name}: created`);
+          return;
+        }
+        const ns = await host.links.nsState(pid);
         const actions = planNodeLinks(node, hostLinks, ns);
         // A link being re-plumbed must leave OVS first, so the new device gets a fresh port.
         const stale = actions.plumb.filter((i) => ovsByName.has(i.hostVeth));
@@ -146,7 +186,7 @@ export async function applyPlan(
           await host.ovs.transact(stale.map((i) => ['--if-exists', 'del-port', bridge, i.hostVeth]));
         for (const i of actions.plumb) replumbed.add(i.hostVeth);
         await applyNodeLinks(host.links, plan.lab, pid, actions);
-        if (!fresh) changes.push(...actions.summary);
+        changes.push(...actions.summary);
         // Plug (or relabel) this node's ports now; the batch commits them together with other nodes'.
         const cmds: string[][] = [];
         for (const i of node.interfaces) {
@@ -156,7 +196,7 @@ export async function applyPlan(
               ['--may-exist', 'add-port', bridge, i.hostVeth],
               ['set', 'Interface', i.hostVeth, ...extIds(i.ovsExternalIds)],
             );
-            if (!fresh && !actions.plumb.includes(i))
+            if (!actions.plumb.includes(i))
               changes.push(`plug ${i.hostVeth} into ${bridge} (iface-id ${i.lsp})`);
           } else if (Object.entries(i.ovsExternalIds).some(([k, v]) => cur.externalIds[k] !== v)) {
             cmds.push(['set', 'Interface', i.hostVeth, ...extIds(i.ovsExternalIds)]);
@@ -164,11 +204,11 @@ export async function applyPlan(
           }
         }
         await ovsBatch.add(cmds);
-        log(`${node.name}: ${fresh ? 'created' : actions.summary.length ? 'converged' : 'unchanged'}`);
+        log(`${node.name}: ${actions.summary.length ? 'converged' : 'unchanged'}`);
       }),
     ),
   );
-  const settled = await Promise.allSettled([nbDone, ...nodeWork]);
+  const settled = await Promise.allSettled([nbDone, linksReady, ...nodeWork]);
   const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failures.length) throw failures[0]!.reason;
 
