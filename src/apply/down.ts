@@ -21,22 +21,27 @@ export interface DownResult {
 
 export async function destroyLab(lab: string, host: HostDriver, ovn: OvnDriver): Promise<DownResult> {
   const state = loadState(lab);
-  const [containers, ifaces, nb] = await Promise.all([
-    host.containers.list(lab),
-    host.ovs.listLabInterfaces(lab),
-    ovn.readLab(lab),
-  ]);
   // Bounded: Docker 20.10 (Debian 12) can deadlock when about a hundred containers exit at once
   // (moby/moby#42545, a libnetwork lock-order bug), so removals go at most REMOVE_CONCURRENCY at a time.
+  // Each part starts as soon as its own read is back: container removals do not wait for the OVS or NB reads.
   const limit = pLimit(REMOVE_CONCURRENCY);
-  await Promise.all([
-    Promise.all(containers.map((c) => limit(() => host.containers.remove(c.id)))),
-    // --no-wait: nothing after this needs vswitchd to have let go of the ports (the devices die with the netns).
-    host.ovs.transact(
-      ifaces.map((i) => ['--if-exists', 'del-port', i.name]),
-      { noWait: true },
-    ),
-    ovn.transact(removeNb(nb)),
+  const [containers, ifaces, nb] = await Promise.all([
+    host.containers.list(lab).then(async (cs) => {
+      await Promise.all(cs.map((c) => limit(() => host.containers.remove(c.id))));
+      return cs;
+    }),
+    host.ovs.listLabInterfaces(lab).then(async (is) => {
+      // --no-wait: nothing after this needs vswitchd to have let go of the ports (the devices die with the netns).
+      await host.ovs.transact(
+        is.map((i) => ['--if-exists', 'del-port', i.name]),
+        { noWait: true },
+      );
+      return is;
+    }),
+    ovn.readLab(lab).then(async (rows) => {
+      await ovn.transact(removeNb(rows));
+      return rows;
+    }),
   ]);
   // Veths normally vanish with their container's netns; the ones left are those an interrupted up created but
   // never moved (alias set), or whose alias was never set (names from the saved plan).

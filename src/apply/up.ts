@@ -103,7 +103,7 @@ export async function applyPlan(
 
   // ---- containers and links, per node. Docker calls and link plumbing have their own bounds, so plumbing one
   // node overlaps with Docker starting the next.
-  const dockerLimit = pLimit(opts.concurrency ?? 16);
+  const dockerLimit = pLimit(opts.concurrency ?? Number(process.env.LABCTL_UP_CONCURRENCY ?? 16));
   const linkLimit = pLimit(8);
   // --no-wait: readiness is proven per port by ovn-installed below, not by vswitchd's reconfiguration.
   const ovsBatch = createBatcher<string[]>((cmds) => host.ovs.transact(cmds, { noWait: true }));
@@ -120,6 +120,12 @@ export async function applyPlan(
   const prepared = toCreate.flatMap((n) => n.interfaces);
   const linksReady = (async () => {
     if (!prepared.length) return;
+    // A port left under one of these names must leave OVS before its device is replaced, and vswitchd must have let
+    // go of it (this transaction waits): in one transaction with the new add-port, vswitchd would match the new row
+    // by name and keep its handle on the deleted device.
+    const staleOvs = prepared.filter((i) => ovsByName.has(i.hostVeth));
+    if (staleOvs.length)
+      await host.ovs.transact(staleOvs.map((i) => ['--if-exists', 'del-port', bridge, i.hostVeth]));
     const stale = prepared.filter((i) => hostLinks.has(i.hostVeth)).map((i) => i.hostVeth);
     // An old host end (a recreated container's, or one left by an interrupted up) takes its pair with it.
     if (stale.length) await host.links.deleteHostLinks(stale);
@@ -129,8 +135,6 @@ export async function applyPlan(
       disableOffloads(host.links, prepared),
       host.ovs.transact(
         prepared.flatMap((i) => [
-          // A port left under this name belongs to a device that no longer exists: a fresh port for the new one.
-          ...(ovsByName.has(i.hostVeth) ? [['--if-exists', 'del-port', bridge, i.hostVeth]] : []),
           ['--may-exist', 'add-port', bridge, i.hostVeth],
           ['set', 'Interface', i.hostVeth, ...extIds(i.ovsExternalIds)],
         ]),

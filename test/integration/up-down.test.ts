@@ -160,6 +160,37 @@ describe.runIf(up)('labctl up / down on the real daemons', () => {
     expect(await ping(await containerPid('labctl.it-up.db'), '10.61.1.10')).toBe(true);
   });
 
+  it('recreates a container whose configuration changed, with fresh links in the same OVS port name', async () => {
+    const before = await ids('it-up');
+    const text = readFileSync(LAB_FILE, 'utf8');
+    writeFileSync(LAB_FILE, text.replace('  db:\n', '  db:\n    env: { ROLE: database }\n'));
+    try {
+      const r = await labctl(['up', '-f', LAB_FILE, '--json']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).containers.recreated).toEqual(['db']);
+      const after = await ids('it-up');
+      expect(after.db).not.toBe(before.db);
+      expect(after.web).toBe(before.web);
+      // The new container's end is eth1 with its planned MAC and offload off; the host end is bound again.
+      const plan = JSON.parse((await labctl(['plan', '-f', LAB_FILE, '--json'])).stdout);
+      const dbIface = plan.nodes.find((n: { name: string }) => n.name === 'db').interfaces[0];
+      const pid = await containerPid('labctl.it-up.db');
+      const link = JSON.parse(
+        await sh('nsenter', ['-t', String(pid), '-n', 'ip', '-j', 'addr', 'show', 'eth1']),
+      );
+      expect(link[0].address).toBe(dbIface.mac);
+      expect(link[0].addr_info.map((a: { local: string }) => a.local)).toContain(dbIface.ip);
+      const k = await sh('nsenter', ['-t', String(pid), '-n', 'ethtool', '-k', 'eth1']);
+      expect(k).toMatch(/^tx-checksumming: off/m);
+      const ports = await ovsdbFind('ovs-vsctl', 'Interface', ['name'], [`name=${dbIface.hostVeth}`]);
+      expect(ports).toHaveLength(1);
+      expect(await ping(pid, '10.61.1.10')).toBe(true);
+      expect(await ping(await containerPid('labctl.it-up.client'), dbIface.ip)).toBe(true);
+    } finally {
+      writeFileSync(LAB_FILE, text);
+    }
+  });
+
   it('runs two labs side by side; downing one leaves the other working', async () => {
     const other = await labctl(['up', '-f', join(FIX, 'it-other.yml')]);
     expect(other.exitCode, other.stderr).toBe(0);
