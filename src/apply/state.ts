@@ -1,6 +1,6 @@
 /**
  * Per-lab state on this host: the last plan applied (so status, doctor and down work without the lab file) and
- * a lock, so two up/down runs of the same lab never interleave. The lock is a directory (proper-lockfile) that
+ * a lock (in <state dir>/locks/<lab>.lock), so two up/down runs of the same lab never interleave. The lock is a directory (proper-lockfile) that
  * goes stale when its holder dies, so a SIGKILLed `up` never blocks the next run for long.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,8 +43,9 @@ export function loadState(lab: string): LabState | undefined {
   }
 }
 
+/** Remove the lab's state directory (the saved plan and anything an interrupted save left). The lock is elsewhere. */
 export function removeState(lab: string): void {
-  rmSync(join(labDir(lab), 'state.json'), { force: true });
+  rmSync(labDir(lab), { recursive: true, force: true });
 }
 
 export function listStateLabs(): string[] {
@@ -55,12 +56,15 @@ export function listStateLabs(): string[] {
 
 /** Run fn holding the lab's lock; waits up to waitMs for another run of the same lab, then refuses. */
 export async function withLabLock<T>(lab: string, fn: () => Promise<T>, waitMs = 60_000): Promise<T> {
-  const dir = labDir(lab);
-  mkdirSync(dir, { recursive: true });
+  labDir(lab); // validates the name
+  // Locks live beside the state, not in it, so `down` can remove the lab's directory while it holds the lock.
+  const locks = join(STATE_DIR, 'locks');
+  mkdirSync(locks, { recursive: true });
+  const lockPath = join(locks, `${lab}.lock`);
   let release: () => Promise<void>;
   try {
-    release = await lockfile.lock(dir, {
-      lockfilePath: join(dir, 'lock'),
+    release = await lockfile.lock(join(locks, lab), {
+      lockfilePath: lockPath,
       // The holder refreshes the lock every second; a lock not refreshed for 5 s belongs to a dead run.
       stale: 5_000,
       update: 1_000,
@@ -73,7 +77,7 @@ export async function withLabLock<T>(lab: string, fn: () => Promise<T>, waitMs =
         'conflict',
         `another labctl run holds lab ${lab} (waited ${Math.round(waitMs / 1000)} s)`,
         {
-          hint: `wait for it to finish, or if no labctl runs: rm -rf ${join(dir, 'lock')}`,
+          hint: `wait for it to finish, or if no labctl runs: rm -rf ${lockPath}`,
         },
       );
     throw err;

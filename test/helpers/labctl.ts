@@ -173,7 +173,9 @@ export async function residue(lab: string) {
     'Logical_Router_Static_Route',
   ])
     nb.push(...(await ovsdbFind('ovn-nbctl', table, ['_uuid'], [`external_ids:labctl-lab=${lab}`])));
-  return { containers, ovs: ovs.length, links: links.map((l) => l.ifname), nb: nb.length };
+  // The saved plan's directory (state.json) goes with the lab.
+  const state = existsSync(join(process.env.LABCTL_STATE_DIR ?? '/var/lib/labctl', 'labs', lab));
+  return { containers, ovs: ovs.length, links: links.map((l) => l.ifname), nb: nb.length, state };
 }
 
 /** Requires the daemons; in CI a missing daemon is a failure, never a skip. */

@@ -80,7 +80,7 @@ async function upOk(file: string): Promise<void> {
 async function downClean(lab: string): Promise<void> {
   const r = await labctl(['down', '--lab', lab]);
   expect(r.exitCode, r.stderr).toBe(0);
-  expect(await residue(lab)).toEqual({ containers: [], ovs: 0, links: [], nb: 0 });
+  expect(await residue(lab)).toEqual({ containers: [], ovs: 0, links: [], nb: 0, state: false });
 }
 
 describe.runIf(up)('examples come up doctor-green and run their experiments', () => {

@@ -205,7 +205,7 @@ describe.runIf(up)('labctl up / down on the real daemons', () => {
 
     const down = await labctl(['down', '--lab', 'it-other']);
     expect(down.exitCode, down.stderr).toBe(0);
-    expect(await residue('it-other')).toEqual({ containers: [], ovs: 0, links: [], nb: 0 });
+    expect(await residue('it-other')).toEqual({ containers: [], ovs: 0, links: [], nb: 0, state: false });
     expect(await ping(await containerPid('labctl.it-up.client'), '10.61.1.10')).toBe(true);
     void ow;
   });
@@ -238,7 +238,7 @@ describe.runIf(up)('labctl up / down on the real daemons', () => {
     rmSync(LAB_FILE);
     const r = await labctl(['down', '--lab', 'it-up']);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(await residue('it-up')).toEqual({ containers: [], ovs: 0, links: [], nb: 0 });
+    expect(await residue('it-up')).toEqual({ containers: [], ovs: 0, links: [], nb: 0, state: false });
     expect(await sh('docker', ['inspect', '-f', '{{.State.Running}}', 'it-foreign'])).toBe('true');
     expect(await sh('ovs-vsctl', ['list-ports', 'br-int'])).toContain('itforeign0');
     expect(await sh('ovn-nbctl', ['ls-list'])).toContain('it-foreign-switch');
@@ -264,7 +264,7 @@ describe.runIf(up)('labctl up / down on the real daemons', () => {
     rmSync(LAB_FILE);
     const r = await labctl(['down', '--lab', 'it-up']);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(await residue('it-up')).toEqual({ containers: [], ovs: 0, links: [], nb: 0 });
+    expect(await residue('it-up')).toEqual({ containers: [], ovs: 0, links: [], nb: 0, state: false });
   });
 
   it('serialises two concurrent ups of the same lab', async () => {
@@ -289,6 +289,6 @@ describe.runIf(up)('labctl up / down on the real daemons', () => {
     expect(noOvs.exitCode).toBe(2);
     expect(noOvs.stderr).toMatch(/ovsdb|Open vSwitch|OVS/i);
     expect(noOvs.stderr).toMatch(/fix: /);
-    expect(await residue('it-up')).toEqual({ containers: [], ovs: 0, links: [], nb: 0 });
+    expect(await residue('it-up')).toEqual({ containers: [], ovs: 0, links: [], nb: 0, state: false });
   });
 });
