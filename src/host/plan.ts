@@ -273,6 +273,14 @@ export function planHostStart(
     detail,
     commands: [],
   });
+  /** Start a daemon: through its systemd unit, or by the command itself when there is no systemd. */
+  const start = (id: HostStepId, title: string, argv: Argv, detail = argv.join(' ')): HostStep => ({
+    id,
+    title,
+    action: 'start',
+    detail,
+    commands: [argv],
+  });
 
   // dockerd
   if (ok(report, 'dockerd')) steps.push(already('dockerd', 'dockerd'));
@@ -285,14 +293,7 @@ export function planHostStart(
       detail: 'running but hung (answers /_ping, not /info): restart it by hand',
       commands: [],
     });
-  else if (facts.systemd)
-    steps.push({
-      id: 'dockerd',
-      title: 'dockerd',
-      action: 'start',
-      detail: 'systemctl start docker',
-      commands: [['systemctl', 'start', 'docker']],
-    });
+  else if (facts.systemd) steps.push(start('dockerd', 'dockerd', ['systemctl', 'start', 'docker']));
   else
     steps.push({
       id: 'dockerd',
@@ -306,23 +307,16 @@ export function planHostStart(
   // ovsdb-server (ovs-ctl sets external_ids:system-id on start: pass the existing one so it is kept)
   if (ovsdbUp) steps.push(already('ovsdb-server', 'ovsdb-server'));
   else if (facts.systemd)
-    steps.push({
-      id: 'ovsdb-server',
-      title: 'ovsdb-server',
-      action: 'start',
-      detail: 'systemctl start ovsdb-server',
-      commands: [['systemctl', 'start', 'ovsdb-server']],
-    });
-  else {
-    const argv = [OVS_CTL, '--no-ovs-vswitchd', `--system-id=${desired['system-id']}`, 'start'];
-    steps.push({
-      id: 'ovsdb-server',
-      title: 'ovsdb-server',
-      action: 'start',
-      detail: argv.join(' '),
-      commands: [argv],
-    });
-  }
+    steps.push(start('ovsdb-server', 'ovsdb-server', ['systemctl', 'start', 'ovsdb-server']));
+  else
+    steps.push(
+      start('ovsdb-server', 'ovsdb-server', [
+        OVS_CTL,
+        '--no-ovs-vswitchd',
+        `--system-id=${desired['system-id']}`,
+        'start',
+      ]),
+    );
 
   // the kernel module, only when the system datapath is wanted and it is loadable but not loaded
   if (desired['ovn-bridge-datapath-type'] === 'system' && facts.kernel.available && !facts.kernel.loaded) {
@@ -338,21 +332,16 @@ export function planHostStart(
   // ovs-vswitchd: never through ovs-ctl without the module (it tries to load it and fails)
   if (ok(report, 'ovs-vswitchd')) steps.push(already('ovs-vswitchd', 'ovs-vswitchd'));
   else if (facts.systemd && facts.kernel.available)
-    steps.push({
-      id: 'ovs-vswitchd',
-      title: 'ovs-vswitchd',
-      action: 'start',
-      detail: 'systemctl start ovs-vswitchd',
-      commands: [['systemctl', 'start', 'ovs-vswitchd']],
-    });
+    steps.push(start('ovs-vswitchd', 'ovs-vswitchd', ['systemctl', 'start', 'ovs-vswitchd']));
   else
-    steps.push({
-      id: 'ovs-vswitchd',
-      title: 'ovs-vswitchd',
-      action: 'start',
-      detail: `${vswitchdArgv().join(' ')}${facts.kernel.available ? '' : ' (userspace datapath: no kernel module)'}`,
-      commands: [vswitchdArgv()],
-    });
+    steps.push(
+      start(
+        'ovs-vswitchd',
+        'ovs-vswitchd',
+        vswitchdArgv(),
+        `${vswitchdArgv().join(' ')}${facts.kernel.available ? '' : ' (userspace datapath: no kernel module)'}`,
+      ),
+    );
 
   // OVN central: NB, SB and ovn-northd, unless the southbound remote is another host's
   if (!isEmbeddedRemote(desired['ovn-remote'])) {
@@ -371,13 +360,14 @@ export function planHostStart(
       (id) => !report.embedded || !ok(report, id),
     );
     const argv: Argv = facts.systemd ? ['systemctl', 'start', 'ovn-central'] : [OVN_CTL, 'start_northd'];
-    steps.push({
-      id: 'ovn-central',
-      title: 'ovn-central',
-      action: 'start',
-      detail: `${argv.join(' ')} (${down.map((d) => names[d]).join(', ')} not running)`,
-      commands: [argv],
-    });
+    steps.push(
+      start(
+        'ovn-central',
+        'ovn-central',
+        argv,
+        `${argv.join(' ')} (${down.map((d) => names[d]).join(', ')} not running)`,
+      ),
+    );
   }
 
   // chassis keys and the integration bridge
@@ -387,13 +377,7 @@ export function planHostStart(
   if (ok(report, 'ovn-controller')) steps.push(already('ovn-controller', 'ovn-controller'));
   else {
     const argv: Argv = facts.systemd ? ['systemctl', 'start', 'ovn-host'] : [OVN_CTL, 'start_controller'];
-    steps.push({
-      id: 'ovn-controller',
-      title: 'ovn-controller',
-      action: 'start',
-      detail: argv.join(' '),
-      commands: [argv],
-    });
+    steps.push(start('ovn-controller', 'ovn-controller', argv));
   }
 
   // registration: nothing to wait for when nothing changed and it is registered with the right encap
