@@ -181,7 +181,21 @@ interface Cli {
   stdout: string;
   stderr: string;
 }
-type Out = Record<string, Cli> & Record<string, string>;
+/** What the isolated scripts record: CLI results and plain strings, by the names the scripts use. */
+type CliKey =
+  | 'coldCheck'
+  | 'coldStart'
+  | 'again'
+  | 'vswitchdOnly'
+  | 'encap'
+  | 'stop'
+  | 'stoppedCheck'
+  | 'restart'
+  | 'finalStop'
+  | 'start'
+  | 'check';
+type StrKey = 'systemId' | 'sbEncap' | 'systemIdAfter' | 'encapAfter' | 'log';
+type Out = Record<CliKey, Cli> & Record<StrKey, string>;
 
 async function runIsolated(script: string): Promise<Out> {
   const init = ['/usr/bin/docker-init', '/usr/bin/tini', '/usr/sbin/tini'].find((p) => existsSync(p));

@@ -80,7 +80,7 @@ function world() {
       uuid: `u-${i.hostVeth}`,
       name: i.hostVeth,
       type: '',
-      externalIds: { ...i.ovsExternalIds, 'ovn-installed': 'true' },
+      externalIds: { ...i.ovsExternalIds, 'ovn-installed': 'true' } as Record<string, string>,
       ofport: 10 + k,
       error: '',
       adminState: 'up',
