@@ -3,7 +3,6 @@
  * tx checksum offload off. Only what differs is touched; a container restarted by Docker (fresh netns) gets
  * every link re-plumbed.
  */
-import pLimit from 'p-limit';
 import type { HostLink, LinkDriver, NsState } from '../drivers/links.js';
 import { ALIAS_PREFIX } from '../drivers/links.js';
 import type { PlanInterface, PlanNode } from '../plan/types.js';
@@ -88,9 +87,6 @@ export function vethMoveLines(ifaces: PlanInterface[], pid: number): string[] {
   return ifaces.map((i) => `link set dev ${i.peerTmp} netns ${pid} name ${i.name}`);
 }
 
-/** How many ethtool processes run at once while veths are prepared (they overlap with Docker starting containers). */
-const OFFLOAD_CONCURRENCY = 4;
-
 /**
  * Create the veth pairs of `ifaces` in the host namespace, with tx checksum offload off on the container end
  * (platform.md: on the userspace datapath only that end matters; the setting moves with the device). One
@@ -104,8 +100,7 @@ export async function createVeths(links: LinkDriver, lab: string, ifaces: PlanIn
 
 /** tx checksum offload off on the container ends of `ifaces`, while they are still in the host namespace. */
 export async function disableOffloads(links: LinkDriver, ifaces: PlanInterface[]): Promise<void> {
-  const limit = pLimit(OFFLOAD_CONCURRENCY);
-  await Promise.all(ifaces.map((i) => limit(() => links.disableTxOffload(i.peerTmp))));
+  await links.disableTxOffloads(ifaces.map((i) => i.peerTmp));
 }
 
 /** ip lines to run inside the container netns once its plumbed ends have arrived (already renamed). */
