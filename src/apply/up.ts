@@ -20,11 +20,15 @@ import { applyNodeLinks, disableOffloads, planNodeLinks, vethCreateLines } from 
 import { diffNb } from './ovn-diff.js';
 import { waitForPorts } from './wait.js';
 
+/** Containers created and started at once by up (Docker itself parallelises; see docs/bench.md). */
+export const DEFAULT_UP_CONCURRENCY = 16;
+
 export interface ApplyOptions {
   /** directory build contexts are relative to (the lab file's) */
   baseDir?: string;
   labFile?: string;
   readyTimeoutMs?: number;
+  /** containers created/started at once (default DEFAULT_UP_CONCURRENCY) */
   concurrency?: number;
   log?: (line: string) => void;
   ensureImage?: (
@@ -103,7 +107,7 @@ export async function applyPlan(
 
   // ---- containers and links, per node. Docker calls and link plumbing have their own bounds, so plumbing one
   // node overlaps with Docker starting the next.
-  const dockerLimit = pLimit(opts.concurrency ?? Number(process.env.LABCTL_UP_CONCURRENCY ?? 16));
+  const dockerLimit = pLimit(opts.concurrency ?? DEFAULT_UP_CONCURRENCY);
   const linkLimit = pLimit(8);
   // --no-wait: readiness is proven per port by ovn-installed below, not by vswitchd's reconfiguration.
   const ovsBatch = createBatcher<string[]>((cmds) => host.ovs.transact(cmds, { noWait: true }));
