@@ -1,5 +1,5 @@
 /**
- * Loaded into every labctl process the bench runs (`node --import dist/bench/preload.js dist/src/cli/main.js …`).
+ * Loaded into every labctl process the bench runs (`node --import dist/bench/preload.js dist/labctl.mjs …`).
  * It changes nothing labctl does; at exit it writes one JSON file (path in LABCTL_BENCH_OUT) with
  *  - maxRssKb: process.resourceUsage().maxRSS — the peak resident set of this node process itself
  *    (getrusage RUSAGE_SELF; the short-lived ip/ovs-vsctl/nsenter children are not counted);

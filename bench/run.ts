@@ -554,7 +554,7 @@ async function main(): Promise<number> {
     await docker().getImage(opts.image).inspect();
   } catch {
     throw new Error(
-      `image ${opts.image} is not on this host; build it first: node dist/src/cli/main.js image build ${opts.image}`,
+      `image ${opts.image} is not on this host; build it first: node dist/labctl.mjs image build ${opts.image}`,
     );
   }
   checkpoint();

@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-node dist/src/cli/main.js up -f "${1:-lab.yml}"
-node dist/src/cli/main.js doctor -f "${1:-lab.yml}"
+node dist/labctl.mjs up -f "${1:-lab.yml}"
+node dist/labctl.mjs doctor -f "${1:-lab.yml}"

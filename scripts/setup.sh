@@ -17,7 +17,7 @@ echo "== npm packages and build"
 npm install --no-save --no-audit --no-fund --loglevel=error
 npm run --silent build
 
-labctl() { node dist/src/cli/main.js "$@"; }
+labctl() { node dist/labctl.mjs "$@"; }
 echo "== system packages (labctl host install)"
 labctl host install
 echo "== control plane (labctl host start)"

@@ -18,17 +18,21 @@ export const PRELOAD = join(BENCH_DIST, 'preload.js');
 let labctlDist = join(ROOT, 'dist');
 /** labctl's compiled tree the bench measures (dist/, or the snapshot of it taken at the start of the run). */
 export const distRoot = () => labctlDist;
-export const cliPath = () => join(labctlDist, 'src', 'cli', 'main.js');
+/** The CLI as installed (package.json "bin"): the bundle scripts/bundle.mjs writes, dist/labctl.mjs. */
+export const cliPath = () => join(labctlDist, 'labctl.mjs');
 
 /**
- * Copy dist/src and dist/checks to node_modules/.cache/labctl-bench/TAG/dist and measure that copy, so a rebuild of
- * dist by someone else during a long run cannot change the code under test half-way (modules still resolve
- * from the repository's node_modules). Returns the copy's path; removeSnapshot() deletes it.
+ * Copy the bundle (dist/labctl.mjs and dist/chunks), dist/src and dist/checks to
+ * node_modules/.cache/labctl-bench/TAG/dist and measure that copy, so a rebuild of dist by someone else during a
+ * long run cannot change the code under test half-way (what the bundle leaves out still resolves from the
+ * repository's node_modules; the probe agent runs from the copy's src/probe). Returns the copy's path;
+ * removeSnapshot() deletes it.
  */
 export function snapshotDist(tag: string): string {
   const dir = join(ROOT, 'node_modules', '.cache', 'labctl-bench', tag, 'dist');
   mkdirSync(dir, { recursive: true });
-  for (const sub of ['src', 'checks']) cpSync(join(ROOT, 'dist', sub), join(dir, sub), { recursive: true });
+  for (const sub of ['src', 'checks', 'chunks', 'labctl.mjs'])
+    cpSync(join(ROOT, 'dist', sub), join(dir, sub), { recursive: true });
   labctlDist = dir;
   return dir;
 }

@@ -1,10 +1,5 @@
 import type { Command } from 'commander';
-import { destroyLab } from '../apply/down.js';
-import { withLabLock } from '../apply/state.js';
-import { localHost } from '../drivers/host.js';
-import { ovnDriver } from '../drivers/ovn.js';
 import { usageError } from '../errors.js';
-import { loadLabFile } from '../lab/load.js';
 import { isSafeName, MAX_LAB_NAME } from '../names.js';
 import { requireRoot } from './lab-args.js';
 import { printJson } from './output.js';
@@ -19,10 +14,18 @@ export function registerDown(program: Command): void {
     .option('--lab <name>', 'lab name, when the file is gone')
     .option('--json', 'print the result as JSON')
     .action(async (opts: { file: string; lab?: string; json?: boolean }) => {
-      const name = opts.lab ?? loadLabFile(opts.file).name;
+      // The lab file only names the lab: with --lab, yaml, zod and the validator are never loaded. The rest is
+      // loaded here too, so that `labctl down --help` loads nothing but commander.
+      const name = opts.lab ?? (await import('../lab/load.js')).loadLabFile(opts.file).name;
       if (!isSafeName(name, MAX_LAB_NAME))
         throw usageError(`"${name}" is not a lab name`, 'labctl status   (lists the labs on this host)');
       requireRoot('labctl down');
+      const [{ destroyLab }, { withLabLock }, { localHost }, { ovnDriver }] = await Promise.all([
+        import('../apply/down.js'),
+        import('../apply/state.js'),
+        import('../drivers/host.js'),
+        import('../drivers/ovn.js'),
+      ]);
       const ovn = ovnDriver();
       const host = await localHost();
       const r = await withLabLock(name, () => destroyLab(name, host, ovn));

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { execa } from 'execa';
-import { localHost } from '../drivers/host.js';
 import { usageError } from '../errors.js';
 import { resolvePlan } from './lab-args.js';
 
@@ -16,18 +14,19 @@ export function registerExec(program: Command): void {
     .option('--lab <name>', 'lab name, instead of the file')
     .passThroughOptions()
     .action(async (nodeName: string, command: string[], opts: { file: string; lab?: string }) => {
-      const { plan } = resolvePlan(opts);
+      const { plan } = await resolvePlan(opts);
       const node = plan.nodes.find((n) => n.name === nodeName);
       if (!node)
         throw usageError(
           `lab ${plan.lab} has no node ${nodeName}`,
           `nodes: ${plan.nodes.map((n) => n.name).join(', ')}`,
         );
-      const host = await localHost();
+      const host = await (await import('../drivers/host.js')).localHost();
       const c = (await host.containers.list(plan.lab)).find((x) => x.node === nodeName);
-      if (!c || !c.running) throw usageError(`node ${nodeName} is not running`, `labctl up -f ${opts.file}`);
+      if (!c?.running) throw usageError(`node ${nodeName} is not running`, `labctl up -f ${opts.file}`);
       const pid = await host.containers.pid(c.id);
       // nsenter into every namespace of the container, with the terminal passed through.
+      const { execa } = await import('execa');
       const r = await execa('nsenter', ['-t', String(pid), '-a', ...command], {
         stdio: 'inherit',
         reject: false,

@@ -1,10 +1,10 @@
-/** Shared flag handling: -f FILE (default ./lab.yml) or --lab NAME, and the root check. */
+/**
+ * Shared flag handling: -f FILE (default ./lab.yml) or --lab NAME, and the root check. Light to import (every
+ * command that needs root imports it): the loader, the compiler and the state store are loaded when used.
+ */
 
-import { loadState } from '../apply/state.js';
 import { envError, usageError } from '../errors.js';
-import { loadLabFile } from '../lab/load.js';
 import type { Lab } from '../lab/types.js';
-import { compilePlan } from '../plan/compile.js';
 import type { Plan } from '../plan/types.js';
 
 export interface LabArgs {
@@ -21,8 +21,9 @@ export function requireRoot(what: string): void {
 }
 
 /** The plan to act on: compiled from the lab file, or the one saved by the last `up` of --lab NAME. */
-export function resolvePlan(args: LabArgs): { plan: Plan; lab?: Lab } {
+export async function resolvePlan(args: LabArgs): Promise<{ plan: Plan; lab?: Lab }> {
   if (args.lab) {
+    const { loadState } = await import('../apply/state.js');
     const state = loadState(args.lab);
     if (!state)
       throw usageError(
@@ -31,6 +32,10 @@ export function resolvePlan(args: LabArgs): { plan: Plan; lab?: Lab } {
       );
     return { plan: state.plan };
   }
+  const [{ loadLabFile }, { compilePlan }] = await Promise.all([
+    import('../lab/load.js'),
+    import('../plan/compile.js'),
+  ]);
   const lab = loadLabFile(args.file ?? 'lab.yml');
   return { plan: compilePlan(lab), lab };
 }

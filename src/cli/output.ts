@@ -1,6 +1,6 @@
 /** Rendering helpers shared by the commands: plain lines for people, JSON only on stdout for machines. */
 import { LabctlError } from '../errors.js';
-import { LabValidationError } from '../lab/load.js';
+import { LabValidationError } from '../lab/errors.js';
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { labStatus } from '../apply/status.js';
-import { localHost } from '../drivers/host.js';
-import { ovnDriver } from '../drivers/ovn.js';
 import { printJson } from './output.js';
 
 export function registerStatus(program: Command): void {
@@ -11,6 +8,12 @@ export function registerStatus(program: Command): void {
     .option('--lab <name>', 'only this lab')
     .option('--json', 'print as JSON')
     .action(async (opts: { lab?: string; json?: boolean }) => {
+      // Loaded here, not at the top: `labctl status --help` needs none of it.
+      const [{ labStatus }, { localHost }, { ovnDriver }] = await Promise.all([
+        import('../apply/status.js'),
+        import('../drivers/host.js'),
+        import('../drivers/ovn.js'),
+      ]);
       const labs = await labStatus(await localHost(), ovnDriver(), opts.lab);
       if (opts.json) {
         printJson({ labs });

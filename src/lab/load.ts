@@ -18,34 +18,13 @@ import {
 } from 'yaml';
 import type { z } from 'zod';
 import { LabctlError } from '../errors.js';
+import { type Diagnostic, LabValidationError } from './errors.js';
 import { labSchema } from './schema.js';
 import type { Lab } from './types.js';
 import { type PathSeg, suggest, validateLab } from './validate.js';
 
-export interface Diagnostic {
-  file: string;
-  line: number;
-  col: number;
-  path: string;
-  message: string;
-  hint?: string;
-}
-
-export class LabValidationError extends LabctlError {
-  readonly diagnostics: Diagnostic[];
-  constructor(diagnostics: Diagnostic[]) {
-    const first = diagnostics[0];
-    super(
-      'invalid-lab',
-      `${diagnostics.length} problem${diagnostics.length === 1 ? '' : 's'} in ${first?.file ?? 'the lab file'}`,
-      {
-        hint: first ? `edit ${first.file}:${first.line} and run labctl validate again` : undefined,
-        details: diagnostics.map(formatDiagnostic),
-      },
-    );
-    this.diagnostics = diagnostics;
-  }
-}
+// The error type and diagnostics live in errors.ts (light to import); importers of load.ts keep finding them here.
+export { type Diagnostic, formatDiagnostic, LabValidationError } from './errors.js';
 
 export function formatPath(path: PathSeg[]): string {
   let out = '';
@@ -54,10 +33,6 @@ export function formatPath(path: PathSeg[]): string {
     else out += out ? `.${seg}` : seg;
   }
   return out || '(top)';
-}
-
-export function formatDiagnostic(d: Diagnostic): string {
-  return `${d.file}:${d.line}:${d.col} ${d.path}: ${d.message}${d.hint ? ` (hint: ${d.hint})` : ''}`;
 }
 
 /** Read and validate a lab file; throws LabValidationError with every problem, or an environment error. */

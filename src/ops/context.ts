@@ -6,7 +6,6 @@ import { type LabState, loadState } from '../apply/state.js';
 import { type HostDriver, localHost } from '../drivers/host.js';
 import { type OvnDriver, ovnDriver } from '../drivers/ovn.js';
 import { LabctlError, usageError } from '../errors.js';
-import { loadLabFile } from '../lab/load.js';
 import type { PlanInterface, PlanNode } from '../plan/types.js';
 
 export interface LabRuntime {
@@ -15,12 +14,14 @@ export interface LabRuntime {
   ovn: OvnDriver;
 }
 
-export function labName(args: { file?: string; lab?: string }): string {
-  return args.lab ?? loadLabFile(args.file ?? 'lab.yml').name;
+/** The lab's name: --lab, or the name in the lab file (loading yaml, zod and the validator only then). */
+export async function labName(args: { file?: string; lab?: string }): Promise<string> {
+  if (args.lab) return args.lab;
+  return (await import('../lab/load.js')).loadLabFile(args.file ?? 'lab.yml').name;
 }
 
 export async function openLab(args: { file?: string; lab?: string }): Promise<LabRuntime> {
-  const name = labName(args);
+  const name = await labName(args);
   const state = loadState(name);
   if (!state)
     throw usageError(`lab ${name} is not up on this host`, `labctl up${args.file ? ` -f ${args.file}` : ''}`);

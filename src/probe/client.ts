@@ -30,10 +30,18 @@ import type {
   Response,
 } from './protocol.js';
 
-/** Where the compiled agent lives: next to this module in dist, or dist/src/probe when running from sources. */
+/**
+ * Where the compiled agent lives: next to this module in dist/src/probe. When this module is bundled
+ * (scripts/bundle.mjs: dist/labctl.mjs and its chunks in dist/chunks/) the agent stays a separate program in
+ * dist/src/probe; when it runs from sources (vitest) it is in <root>/dist/src/probe.
+ */
 export function agentScriptPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, 'agent.js')];
+  const candidates = [
+    join(here, 'agent.js'),
+    join(here, '..', 'src', 'probe', 'agent.js'),
+    join(here, 'src', 'probe', 'agent.js'),
+  ];
   // running from TypeScript sources (vitest): <root>/src/probe → <root>/dist/src/probe
   const m = /^(.*)[/\\]src[/\\]probe$/.exec(here);
   if (m) candidates.push(join(m[1]!, 'dist', 'src', 'probe', 'agent.js'));

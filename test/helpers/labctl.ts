@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+/** The CLI as installed (package.json "bin"): the bundle of dist/src that scripts/bundle.mjs writes. */
+export const CLI = join(ROOT, 'dist', 'labctl.mjs');
 
 export interface CliResult {
   exitCode: number;
@@ -17,11 +18,18 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Build dist once per test file (cheap when up to date). */
+/** Build dist and the CLI bundle once per test file (what `npm run build` does; cheap when up to date). */
 export async function buildOnce(): Promise<void> {
   if (process.env.LABCTL_SKIP_BUILD && existsSync(CLI)) return;
   await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, reject: false });
-  if (!existsSync(CLI)) throw new Error('build failed: dist/src/cli/main.js missing');
+  const bundle = await execa(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], {
+    cwd: ROOT,
+    reject: false,
+  });
+  if (bundle.exitCode !== 0 || !existsSync(CLI))
+    throw new Error(
+      `build failed: dist/labctl.mjs missing (scripts/bundle.mjs: ${String(bundle.stderr).trim()})`,
+    );
 }
 
 export async function labctl(

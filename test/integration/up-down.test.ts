@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildOnce,
+  CLI,
   containerPid,
   daemonsUp,
   labctl,
@@ -249,7 +250,7 @@ describe.runIf(up)('labctl up / down on the real daemons', () => {
 
   it('cleans up after an up killed half-way', async () => {
     copyFileSync(join(FIX, 'it-up.yml'), LAB_FILE);
-    const child = execa(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'up', '-f', LAB_FILE], {
+    const child = execa(process.execPath, [CLI, 'up', '-f', LAB_FILE], {
       reject: false,
     });
     // Kill as soon as the first container exists: links, OVS ports or NB rows are then half made.
