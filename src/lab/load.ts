@@ -2,9 +2,30 @@
  * Load a lab file: YAML with source positions → schema → semantic checks. Every problem is reported at once as a
  * Diagnostic with file:line:col, the path (nodes.web.interfaces[0].ip), what is wrong and a hint. Nothing here
  * touches the host.
+ *
+ * Two parsers, one answer. A lab file that is valid is read by js-yaml (YAML 1.2, core schema — the same scalar
+ * resolution as `yaml`'s default), which is ~5× faster than `yaml` building a Document with source positions (a
+ * 2000-node lab: ~0.12 s against ~0.6 s of CPU when cold). Positions are only needed to report problems, so when
+ * js-yaml refuses the text, or the schema or the semantic checks find anything, the text is read again with
+ * `yaml` and every diagnostic comes from that pass. The fast pass is also skipped for what the two could read
+ * differently: %YAML/%TAG directives (yaml switches schema) and aliases (js-yaml rejects them here: yaml limits
+ * alias expansion).
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import {
+  boolCoreTag,
+  defineScalarTag,
+  load as loadFast,
+  type MappingTagDefinition,
+  mapTag,
+  NOT_RESOLVED,
+  nullCoreTag,
+  type ScalarTagDefinition,
+  Schema,
+  seqTag,
+  strTag,
+} from 'js-yaml';
 import {
   type Document,
   isMap,
@@ -63,6 +84,93 @@ export function parseLab(text: string, file = 'lab.yml'): Lab {
 }
 
 export function checkLab(text: string, file = 'lab.yml'): { lab?: Lab; diagnostics: Diagnostic[] } {
+  const lab = fastLab(text);
+  if (lab) return { lab, diagnostics: [] };
+  return checkLabWithPositions(text, file);
+}
+
+/**
+ * js-yaml's core schema with the numbers resolved exactly as `yaml`'s core schema does: the same patterns, tried
+ * in the same order (int before float), and a number even when it overflows (1e400 is Infinity, which the schema
+ * then refuses, where js-yaml would keep the text as a string). Explicit tags on numbers, booleans and nulls
+ * (!!int 12) are left to `yaml`: NOT_RESOLVED makes js-yaml fail, and the slow pass reads the file.
+ */
+const YAML_INT = /^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$/;
+const YAML_FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$/;
+const YAML_FLOAT_SPECIAL = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
+const implicitOnly = <T>(tag: ScalarTagDefinition<T>): ScalarTagDefinition<T> => ({
+  ...tag,
+  resolve: (source, isExplicit, name) => (isExplicit ? NOT_RESOLVED : tag.resolve(source, false, name)),
+});
+/** Mappings as js-yaml builds them, except with a null key (`: x`, `~: x`): yaml makes it "", js-yaml "null". */
+const mapTagNoNullKeys: MappingTagDefinition<Record<string, unknown>> = {
+  ...mapTag,
+  addPair: (map, key, value) =>
+    key === null ? 'a null key is left to yaml' : mapTag.addPair(map, key, value),
+};
+const LAB_YAML_SCHEMA = new Schema([
+  strTag,
+  seqTag,
+  mapTagNoNullKeys,
+  implicitOnly(nullCoreTag),
+  implicitOnly(boolCoreTag),
+  defineScalarTag('tag:yaml.org,2002:int', {
+    implicit: true,
+    implicitFirstChars: ['-', '+', ...'0123456789'],
+    resolve: (s, isExplicit) =>
+      isExplicit || !YAML_INT.test(s)
+        ? NOT_RESOLVED
+        : s[1] === 'o'
+          ? Number.parseInt(s.slice(2), 8)
+          : s[1] === 'x'
+            ? Number.parseInt(s.slice(2), 16)
+            : Number.parseInt(s, 10),
+    identify: (v) => Number.isInteger(v),
+  }),
+  defineScalarTag('tag:yaml.org,2002:float', {
+    implicit: true,
+    implicitFirstChars: ['-', '+', '.', ...'0123456789'],
+    resolve: (s, isExplicit) =>
+      isExplicit
+        ? NOT_RESOLVED
+        : YAML_FLOAT.test(s)
+          ? Number.parseFloat(s)
+          : YAML_FLOAT_SPECIAL.test(s)
+            ? s.endsWith('an') || s.endsWith('AN')
+              ? Number.NaN
+              : s[0] === '-'
+                ? Number.NEGATIVE_INFINITY
+                : Number.POSITIVE_INFINITY
+            : NOT_RESOLVED,
+    identify: (v) => typeof v === 'number',
+  }),
+]);
+
+/**
+ * The lab, when the text is a valid lab file that js-yaml reads as `yaml` would; otherwise undefined (then
+ * checkLabWithPositions decides). Exported for tests.
+ */
+export function fastLab(text: string): Lab | undefined {
+  if (/^%/m.test(text)) return undefined;
+  let data: unknown;
+  try {
+    // Duplicate keys are errors (json: false, the default); no aliases.
+    data = loadFast(text, { schema: LAB_YAML_SCHEMA, maxAliases: 0 });
+  } catch {
+    return undefined;
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return undefined;
+  const parsed = labSchema.safeParse(data);
+  if (!parsed.success) return undefined;
+  const { lab, issues } = validateLab(parsed.data);
+  return issues.length ? undefined : lab;
+}
+
+/** The full check with `yaml` and source positions: the one that reports problems. Exported for tests. */
+export function checkLabWithPositions(
+  text: string,
+  file = 'lab.yml',
+): { lab?: Lab; diagnostics: Diagnostic[] } {
   const lineCounter = new LineCounter();
   // Duplicate keys are found below with a Set per mapping: yaml's own uniqueKeys check compares every key with
   // every earlier one, which is quadratic in a 2000-node `nodes:` mapping.
