@@ -14,11 +14,11 @@
  *   core) so the probing itself runs on every core.
  * If a broker cannot start, its nodes fall back to local agents.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa, type ResultPromise } from 'execa';
 import { which } from '../exec.js';
 import type {
   Hello,
@@ -143,7 +143,10 @@ export class AgentError extends Error {
 interface Pending {
   resolve: (r: Response) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+  /** performance.now() past which the request fails */
+  deadline: number;
+  op: string;
+  timeoutMs: number;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -161,7 +164,7 @@ export class ProbeAgent {
   constructor(
     /** a label for errors: the node (local) or "broker N" */
     readonly label: string,
-    private readonly child: ResultPromise,
+    private readonly child: ChildProcess,
   ) {
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (chunk: string) => this.onData(chunk));
@@ -169,10 +172,16 @@ export class ProbeAgent {
       if (this.stderr.length < 4096) this.stderr += String(d);
     });
     child.stdin!.on('error', () => {});
-    this.exitedPromise = child.then(
-      () => this.onExit(),
-      () => this.onExit(),
-    );
+    this.exitedPromise = new Promise<void>((resolve) => {
+      const done = (err?: Error) => {
+        if (err && this.stderr.length < 4096) this.stderr += `${err.message}\n`;
+        this.onExit();
+        resolve();
+      };
+      // 'error': it could not be spawned (no 'close' may follow); 'close': it exited and its pipes are drained
+      child.on('error', done);
+      child.once('close', () => done());
+    });
   }
 
   /** requests of this event-loop turn, written together */
@@ -201,19 +210,51 @@ export class ProbeAgent {
       const p = this.pending.get(msg.id);
       if (!p) continue;
       this.pending.delete(msg.id);
-      clearTimeout(p.timer);
       p.resolve(msg);
     }
+    if (!this.pending.size) this.disarm();
+  }
+
+  // One timer per agent for every pending request's time limit (at the earliest deadline), not one per request:
+  // a 50-node mesh has thousands of requests in flight, and each timer (with its closure) lived as long as they.
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+
+  private arm(deadline: number): void {
+    if (deadline >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = deadline;
+    this.timer = setTimeout(() => this.expire(), Math.max(0, Math.ceil(deadline - performance.now())));
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [id, p] of this.pending) {
+      if (p.deadline <= now) {
+        this.pending.delete(id);
+        p.reject(new AgentError(this.label, `no answer to ${p.op} within ${p.timeoutMs} ms`));
+      } else if (p.deadline < next) next = p.deadline;
+    }
+    if (next < Number.POSITIVE_INFINITY) this.arm(next);
   }
 
   private onExit(): void {
     this.exited = true;
     const why = this.lastStderr.split('\n').slice(-2).join(' | ') || 'exited';
     for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
       p.reject(new AgentError(this.label, why));
       this.pending.delete(id);
     }
+    this.disarm();
   }
 
   get alive(): boolean {
@@ -232,29 +273,25 @@ export class ProbeAgent {
       );
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new AgentError(this.label, `no answer to ${req.op} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      const deadline = performance.now() + timeoutMs;
+      this.pending.set(id, { resolve, reject, deadline, op: req.op, timeoutMs });
+      this.arm(deadline);
       this.out.push(`${JSON.stringify({ ...req, id })}\n`);
       if (this.out.length === 1) setImmediate(() => this.flush());
     });
   }
 
   /** Run one probe (from `node`'s sockets in broker mode). Never rejects: an agent failure becomes outcome "error". */
-  async probe(spec: ProbeSpec, node?: string): Promise<ProbeResult> {
-    try {
-      // the agent may queue the probe behind others: allow for that, but not forever
-      const r = await this.request(
-        { op: 'probe', probe: spec, ...(node ? { node } : {}) },
-        spec.timeoutMs + 120_000,
-      );
-      if (r.ok && r.result) return r.result;
-      return { outcome: 'error', ms: 0, detail: r.ok ? 'empty answer' : r.error };
-    } catch (e) {
-      return { outcome: 'error', ms: 0, detail: (e as Error).message };
-    }
+  probe(spec: ProbeSpec, node?: string): Promise<ProbeResult> {
+    // the agent may queue the probe behind others: allow for that, but not forever
+    return this.request(
+      node ? { op: 'probe', probe: spec, node } : { op: 'probe', probe: spec },
+      spec.timeoutMs + 120_000,
+    ).then(
+      (r): ProbeResult =>
+        r.ok && r.result ? r.result : { outcome: 'error', ms: 0, detail: r.ok ? 'empty answer' : r.error },
+      (e: Error): ProbeResult => ({ outcome: 'error', ms: 0, detail: e.message }),
+    );
   }
 
   /** Local mode: start a TCP token-echo listener or UDP echo responder on port (or up to `tries` ports above it). */
@@ -300,16 +337,12 @@ function agentEnv(opts: AgentOptions, extra: Record<string, string>): Record<str
   };
 }
 
+/**
+ * A plain child process (not execa, whose per-stream machinery is for collecting output: the agents talk a line
+ * protocol). It ends with the doctor either way: an agent exits when its stdin closes.
+ */
 function spawnAgent(label: string, file: string, args: string[], env: Record<string, string>): ProbeAgent {
-  const child = execa(file, args, {
-    stdin: 'pipe',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    buffer: false,
-    reject: false,
-    cleanup: true,
-    env,
-  });
+  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   return new ProbeAgent(label, child);
 }
 
@@ -373,6 +406,8 @@ export class Endpoint {
   icmp: 'socket' | 'ping' = 'ping';
   errors: string[] = [];
   mode: 'local' | 'broker' = 'local';
+  /** how many nodes' probes the agent of this node's first slot runs (a broker serves a group of nodes) */
+  share = 1;
 
   constructor(
     readonly node: string,
@@ -552,6 +587,7 @@ export class ProbeFleet {
           }
           const ep = this.endpoint(n.node, n.pid);
           ep.mode = 'broker';
+          if (first) ep.share = group.length;
           ep.slots.push({
             agent,
             tcp: Math.max(0, st.tcp),
@@ -594,6 +630,18 @@ export class ProbeFleet {
         );
       }),
     );
+  }
+
+  /**
+   * How many probes from `node` to keep in flight: a quarter more than its fair share of its agent's concurrency
+   * (per node, and per process split over the nodes the process serves), so the agent always has work queued, but
+   * no request waits seconds in the agent's queue holding its promise and protocol line.
+   */
+  window(node: string): number {
+    const perNode = this.opts.concurrency ?? 32;
+    const perProcess = this.opts.globalConcurrency ?? 256;
+    const share = Math.max(1, this.endpoints.get(node)?.share ?? 1);
+    return Math.max(4, Math.ceil(1.25 * Math.min(perNode, perProcess / share)));
   }
 
   private endpoint(node: string, pid: number): Endpoint {
