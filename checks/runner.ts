@@ -125,7 +125,10 @@ async function runOne(check: DoctorCheck, ctx: DoctorContext, opts: RunOptions):
   try {
     results = await withTimeout(check.run(ctx), opts.checkTimeoutMs ?? 120_000, check.id);
     // A check owns its id and layer: fill them in, so a sloppy result can't land in another check's row.
-    results = results.map((r) => ({ ...r, id: check.id, layer: check.layer }));
+    // (copied only when it differs: a 50-node mesh has 7350 results, all already right)
+    results = results.map((r) =>
+      r.id === check.id && r.layer === check.layer ? r : { ...r, id: check.id, layer: check.layer },
+    );
   } catch (err) {
     results = [errorResult(check, ctx.plan.lab, err)];
   }
@@ -320,22 +323,35 @@ export interface AnalyzeOptions {
 }
 
 /**
- * Decide root causes and symptoms. Pure: returns new result objects, root causes first (in layer and registry
- * order), then everything else in layer and registry order.
+ * Decide root causes and symptoms. Pure (the input results are not changed; changed ones are new objects):
+ * returns root causes first (in layer and registry order), then everything else in layer and registry order.
  */
 export function analyze(input: CheckResult[], opts: AnalyzeOptions = {}): CheckResult[] {
   const checkOrder = opts.checkOrder ?? (() => 0);
   const nodeNames = new Set(opts.nodes ?? []);
   const rank = (r: CheckResult) => LAYERS.indexOf(r.layer) * 1e6 + Math.min(checkOrder(r.id), 999_999);
-  const results = input
-    .map((r, i) => ({ r: { ...r }, i }))
-    .sort((a, b) => rank(a.r) - rank(b.r) || a.i - b.i)
-    .map((x) => x.r);
-  const scopes = results.map((r) => scopeOf(r, nodeNames));
-  const byKey = new Map<string, number>();
-  results.forEach((r, i) => {
-    if (!byKey.has(resultKey(r))) byKey.set(resultKey(r), i);
-  });
+  // Array.prototype.sort is stable: equal ranks keep their input order. Results are never changed in place: one
+  // that changes is replaced by a changed copy (so the input stays as it was, and 7000 passing results of a big
+  // mesh are not copied for nothing).
+  const results = [...input].sort((a, b) => rank(a) - rank(b));
+  // Scopes and the key index are only consulted for failing results and followsFrom: computed on demand, so a
+  // healthy 50-node mesh (7866 results) does not build a Set and a key string per result.
+  const scopes: (Scope | undefined)[] = [];
+  const scope = (i: number) => {
+    scopes[i] ??= scopeOf(results[i]!, nodeNames);
+    return scopes[i]!;
+  };
+  let byKeyIndex: Map<string, number> | undefined;
+  const byKey = () => {
+    if (!byKeyIndex) {
+      byKeyIndex = new Map();
+      for (const [i, r] of results.entries()) {
+        const key = resultKey(r);
+        if (!byKeyIndex.has(key)) byKeyIndex.set(key, i);
+      }
+    }
+    return byKeyIndex;
+  };
   /** index of the root a failing result follows from (itself when it is a root) */
   const rootOf = new Map<number, number>();
   const failingBefore: number[] = [];
@@ -344,7 +360,7 @@ export function analyze(input: CheckResult[], opts: AnalyzeOptions = {}): CheckR
     if (!isFailing(r) && !r.followsFrom) return;
     let root: number | undefined;
     if (r.followsFrom) {
-      const t = byKey.get(r.followsFrom);
+      const t = byKey().get(r.followsFrom);
       if (t !== undefined && t !== i && rootOf.has(t)) root = rootOf.get(t);
     }
     if (root === undefined && isFailing(r)) {
@@ -352,16 +368,19 @@ export function analyze(input: CheckResult[], opts: AnalyzeOptions = {}): CheckR
         // only lower layers or earlier checks explain; an unreadable source is one cause even within one check
         const sameSource = unavailable(r) !== undefined && unavailable(results[j]!) === unavailable(r);
         if (rank(results[j]!) >= rank(r) && !sameSource) continue;
-        if (explains(results[j]!, r, scopes[j]!, scopes[i]!)) {
+        if (explains(results[j]!, r, scope(j), scope(i))) {
           root = rootOf.get(j)!;
           break;
         }
       }
     }
     if (root === undefined) {
-      if (r.followsFrom && !isFailing(r)) delete r.followsFrom; // it named a result that did not fail
+      // a root follows from nothing; a passing result that named one that did not fail drops the name
+      if (r.followsFrom) {
+        const { followsFrom: _, ...rest } = r;
+        results[i] = rest;
+      }
       if (isFailing(r)) {
-        delete r.followsFrom;
         rootOf.set(i, i);
         failingBefore.push(i);
       }
