@@ -7,6 +7,12 @@
  * below in its layer's block. Facts (containers, PIDs, OVS rows, NB, SB, nsState, offload, host links, the
  * host report) are in ctx.facts, read once per run (checks/facts.ts).
  */
+
+import { dataplaneConntrack } from './dataplane-conntrack.js';
+import { dataplaneIcmp } from './dataplane-icmp.js';
+import { dataplaneService } from './dataplane-service.js';
+import { dataplaneTcp } from './dataplane-tcp.js';
+import { dataplaneUdp } from './dataplane-udp.js';
 import { hostChassis } from './host-chassis.js';
 import { hostChassisKeys } from './host-chassis-keys.js';
 import { hostDatapath } from './host-datapath.js';
@@ -20,11 +26,6 @@ import { hostOvsdb } from './host-ovsdb.js';
 import { hostSbConnection } from './host-sb-connection.js';
 import { hostTools } from './host-tools.js';
 import type { DoctorCheck } from './runner.js';
-import { dataplaneConntrack } from './dataplane-conntrack.js';
-import { dataplaneIcmp } from './dataplane-icmp.js';
-import { dataplaneService } from './dataplane-service.js';
-import { dataplaneTcp } from './dataplane-tcp.js';
-import { dataplaneUdp } from './dataplane-udp.js';
 import { wiringAddress } from './wiring-address.js';
 import { wiringBinding } from './wiring-binding.js';
 import { wiringContainer } from './wiring-container.js';

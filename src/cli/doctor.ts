@@ -7,17 +7,10 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import {
-  type DefaultRenderer,
-  Listr,
-  ListrLogger,
-  type ListrTaskWrapper,
-  ProcessOutput,
-  type SimpleRenderer,
-} from 'listr2';
+import type { DefaultRenderer, ListrTaskWrapper, SimpleRenderer } from 'listr2';
 import { createFacts } from '../../checks/facts.js';
 import { CHECKS } from '../../checks/registry.js';
-import { type FixRecord, progressLine, renderText, toJson, toJunit } from '../../checks/report.js';
+import { type FixRecord, progressLine, renderText, toJson, toJunit, writeJson } from '../../checks/report.js';
 import {
   type DoctorCheck,
   type DoctorContext,
@@ -29,22 +22,18 @@ import {
 import type { CheckResult, Layer } from '../../checks/types.js';
 import { LAYERS } from '../../checks/types.js';
 import { loadState, withLabLock } from '../apply/state.js';
-import { applyPlan, labBaseDir } from '../apply/up.js';
-import { waitForPorts } from '../apply/wait.js';
 import { dockerContainers } from '../drivers/containers.js';
 import { connectDocker, DOCKER_SOCKET, loadDockerode } from '../drivers/docker-client.js';
-import { type HostDriver, localHost } from '../drivers/host.js';
+import type { HostDriver } from '../drivers/host.js';
 import { localLinks } from '../drivers/links.js';
 import { type OvnDriver, ovnDriver } from '../drivers/ovn.js';
 import { localOvs } from '../drivers/ovs.js';
 import { LabctlError } from '../errors.js';
-import { formatStep, startHost } from '../host/control.js';
 import { getChassisName } from '../host/probe.js';
-import { ensureImage } from '../images/ensure-image.js';
 import { loadLabFile } from '../lab/load.js';
 import { compilePlan } from '../plan/compile.js';
 import type { Plan } from '../plan/types.js';
-import { printJson, reportError } from './output.js';
+import { reportError } from './output.js';
 import type { Mode } from './progress.js';
 
 export const EXIT_PASS = 0;
@@ -136,8 +125,14 @@ function makeContext(
   const ctx: DoctorContext = { ...base, facts: createFacts(base, { concurrency }) };
   if (file) ctx.labFile = file;
   if (fixing) {
+    // --fix only (loaded on use: a plain doctor run never converges, builds images or starts the host)
     ctx.converge = memo(() =>
       withLabLock(plan.lab, async () => {
+        const [{ applyPlan, labBaseDir }, { ensureImage }, { localHost }] = await Promise.all([
+          import('../apply/up.js'),
+          import('../images/ensure-image.js'),
+          import('../drivers/host.js'),
+        ]);
         const docker = await connectDocker();
         const r = await applyPlan(plan, await localHost(), ovn, {
           ...(file ? { baseDir: labBaseDir(file) } : {}),
@@ -157,10 +152,12 @@ function makeContext(
       const key = JSON.stringify(o);
       let p = started.get(key);
       if (!p) {
-        p = startHost({ ...(plan.ovn.remote ? { remote: plan.ovn.remote } : {}), ...o }).then((r) =>
-          r.steps
-            .filter((s) => s.status !== 'already' && s.status !== 'skipped')
-            .map((s) => formatStep(s).replace(/\s+/g, ' ')),
+        p = import('../host/control.js').then(({ startHost, formatStep }) =>
+          startHost({ ...(plan.ovn.remote ? { remote: plan.ovn.remote } : {}), ...o }).then((r) =>
+            r.steps
+              .filter((s) => s.status !== 'already' && s.status !== 'skipped')
+              .map((s) => formatStep(s).replace(/\s+/g, ' ')),
+          ),
         );
         started.set(key, p);
       }
@@ -186,6 +183,7 @@ async function runWithProgress(
     });
   }
   // TTY: one listr2 task per layer, one concurrent subtask per check, resolved by the runner's events.
+  const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
   const done = new Map<
     string,
     {
@@ -358,6 +356,7 @@ export function registerDoctor(program: Command): void {
             const ports = plan.nodes.flatMap((n) =>
               n.interfaces.map((i) => ({ node: n.name, iface: i.name, hostVeth: i.hostVeth, lsp: i.lsp })),
             );
+            const { waitForPorts } = await import('../apply/wait.js');
             await waitForPorts(host, ovn, ports, 30_000).catch(() => undefined);
           }
           log('');
@@ -370,7 +369,7 @@ export function registerDoctor(program: Command): void {
         }
       }
       if (opts.junit) writeFileSync(opts.junit, toJunit(final, { timestamp: new Date().toISOString() }));
-      if (json) printJson(toJson(final, fixes ? { fixes, before: first.summary } : {}));
+      if (json) await writeJson(toJson(final, fixes ? { fixes, before: first.summary } : {}));
       else process.stdout.write(renderText(final, { color, verbose: Boolean(opts.verbose) }));
       process.exitCode = final.ok ? EXIT_PASS : EXIT_FAILED;
     });
