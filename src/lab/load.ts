@@ -255,7 +255,30 @@ export function checkLabWithPositions(
     };
   }
 
-  const data = doc.toJS({ maxAliasCount: 1000 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    // An alias without an anchor before it (or an alias bomb): a diagnostic at that alias, not a crash.
+    const message = (err as Error).message;
+    let offset = 0;
+    visit(doc, {
+      Alias(_, a) {
+        if (a.range && (offset === 0 || message.includes(`: ${a.source}`))) offset = a.range[0];
+        if (message.includes(`: ${a.source}`)) return visit.BREAK;
+      },
+    });
+    return {
+      diagnostics: [
+        diag(
+          offset,
+          '(yaml)',
+          `YAML: ${message}`,
+          'define the anchor (&name) before the alias (*name) that uses it',
+        ),
+      ],
+    };
+  }
   let parsed = labSchema.safeParse(data);
   const diagnostics: Diagnostic[] = [];
   if (!parsed.success) {

@@ -180,4 +180,20 @@ nodes:
     expect(d).toEqual(checkLabWithPositions(dup));
     expect(d.diagnostics[0]?.message).toBe('duplicate key "a"');
   });
+
+  it('reports an alias without its anchor at the alias, as a diagnostic (not a crash)', () => {
+    const text = `name: x
+networks:
+  net: &n { subnet: 10.0.0.0/24 }
+nodes:
+  a: { interfaces: [net] }
+  b: *nope
+`;
+    expect(fastLab(text)).toBeUndefined();
+    const d = checkLab(text);
+    expect(d.lab).toBeUndefined();
+    expect(d.diagnostics).toHaveLength(1);
+    expect(d.diagnostics[0]).toMatchObject({ line: 6, col: 6, path: '(yaml)' });
+    expect(d.diagnostics[0]?.message).toContain('nope');
+  });
 });
