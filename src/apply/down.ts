@@ -23,13 +23,18 @@ export async function destroyLab(lab: string, host: HostDriver, ovn: OvnDriver):
   const state = loadState(lab);
   // Bounded: Docker 20.10 (Debian 12) can deadlock when about a hundred containers exit at once
   // (moby/moby#42545, a libnetwork lock-order bug), so removals go at most REMOVE_CONCURRENCY at a time.
-  // Each part starts as soon as its own read is back: container removals do not wait for the OVS or NB reads.
+  // Container removals go first: the list is sent before anything else, and the OVS and NB reads (whose first
+  // program spawn loads execa, blocking the event loop for a while) start only once the first removals are on
+  // their way. Each part then proceeds as soon as its own read is back.
   const limit = pLimit(REMOVE_CONCURRENCY);
+  const listed = host.containers.list(lab);
+  const removed = listed.then(async (cs) => {
+    await Promise.all(cs.map((c) => limit(() => host.containers.remove(c.id))));
+    return cs;
+  });
+  await listed.catch(() => undefined); // its failure is reported through `removed`
   const [containers, ifaces, nb] = await Promise.all([
-    host.containers.list(lab).then(async (cs) => {
-      await Promise.all(cs.map((c) => limit(() => host.containers.remove(c.id))));
-      return cs;
-    }),
+    removed,
     host.ovs.listLabInterfaces(lab).then(async (is) => {
       // --no-wait: nothing after this needs vswitchd to have let go of the ports (the devices die with the netns).
       await host.ovs.transact(
