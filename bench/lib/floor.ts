@@ -6,6 +6,7 @@
  * Every floor container carries the label labctl-bench=<tag> and is named labctl-bench-floor-<tag>-<i>.
  */
 import Docker from 'dockerode';
+import { nodeHostConfig } from '../../src/drivers/containers.js';
 
 export const BENCH_LABEL = 'labctl-bench';
 
@@ -82,12 +83,7 @@ export async function floorRun(
         Image: image,
         Hostname: name.slice(-20),
         Labels: { [BENCH_LABEL]: tag, [`${BENCH_LABEL}.kind`]: 'floor' },
-        HostConfig: {
-          NetworkMode: 'none',
-          CapAdd: ['NET_ADMIN', 'NET_RAW'],
-          Init: true,
-          Sysctls: { 'net.ipv6.conf.all.disable_ipv6': '1', 'net.ipv6.conf.default.disable_ipv6': '1' },
-        },
+        HostConfig: nodeHostConfig(),
       });
       await c.start();
       return c.id;

@@ -27,6 +27,18 @@ export function configHash(node: PlanNode): string {
   );
 }
 
+/** The Docker HostConfig of every node container (the bench's floor starts its containers with exactly this). */
+export function nodeHostConfig() {
+  return {
+    NetworkMode: 'none',
+    CapAdd: ['NET_ADMIN', 'NET_RAW'],
+    // An init reaps zombies and makes SIGTERM/SIGKILL handling predictable for any image.
+    Init: true,
+    // IPv6 is not modelled yet; keep router solicitations and DAD out of captures.
+    Sysctls: { 'net.ipv6.conf.all.disable_ipv6': '1', 'net.ipv6.conf.default.disable_ipv6': '1' },
+  };
+}
+
 export interface ContainerDriver {
   list(lab?: string): Promise<ContainerInfo[]>;
   /** create and start; returns the container id */
@@ -60,14 +72,7 @@ export function dockerContainers(docker: Docker): ContainerDriver {
         ...(node.cmd ? { Cmd: node.cmd } : {}),
         Env: Object.entries(node.env).map(([k, v]) => `${k}=${v}`),
         Labels: { ...node.labels, [LABEL_CONFIG]: configHash(node) },
-        HostConfig: {
-          NetworkMode: 'none',
-          CapAdd: ['NET_ADMIN', 'NET_RAW'],
-          // An init reaps zombies and makes SIGTERM/SIGKILL handling predictable for any image.
-          Init: true,
-          // IPv6 is not modelled yet; keep router solicitations and DAD out of captures.
-          Sysctls: { 'net.ipv6.conf.all.disable_ipv6': '1', 'net.ipv6.conf.default.disable_ipv6': '1' },
-        },
+        HostConfig: nodeHostConfig(),
       });
       await c.start();
       return c.id;

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { STATE_DIR } from '../../src/apply/state.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The CLI as installed (package.json "bin"): the bundle of dist/src that scripts/bundle.mjs writes. */
@@ -182,7 +183,7 @@ export async function residue(lab: string) {
   ])
     nb.push(...(await ovsdbFind('ovn-nbctl', table, ['_uuid'], [`external_ids:labctl-lab=${lab}`])));
   // The saved plan's directory (state.json) goes with the lab.
-  const state = existsSync(join(process.env.LABCTL_STATE_DIR ?? '/var/lib/labctl', 'labs', lab));
+  const state = existsSync(join(STATE_DIR, 'labs', lab));
   return { containers, ovs: ovs.length, links: links.map((l) => l.ifname), nb: nb.length, state };
 }
 
