@@ -308,6 +308,8 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
     }
     const interfaces: LabInterface[] = [];
     const ifNames = new Set<string>();
+    /** address -> the interface of this node that holds it first */
+    const own = new Map<number, { ifname: string; network: string }>();
     n.interfaces.forEach((raw, i) => {
       const ip = [...p, 'interfaces', i];
       const spec = typeof raw === 'string' ? { network: raw } : raw;
@@ -352,6 +354,16 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
               );
             } else {
               take(spec.network, v, `node ${name}`, [...ip, 'ip']);
+              // Two networks may share a subnet (separate VPCs), so \`take\` (per network) cannot see one node
+              // holding an address on both. A repeat on the same network is already reported by \`take\`.
+              const first = own.get(v);
+              if (!first) own.set(v, { ifname, network: spec.network });
+              else if (first.network !== spec.network)
+                add(
+                  [...ip, 'ip'],
+                  `address ${intToIp(v)} of node ${name} is already on its interface ${first.ifname} (${first.network})`,
+                  `give each interface of ${name} its own address`,
+                );
             }
           }
         } else if (!isIPv4(spec.ip)) {

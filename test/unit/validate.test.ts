@@ -524,6 +524,94 @@ describe('invalid lab files', () => {
   });
 });
 
+describe('one node, one address: the same explicit address on two interfaces (issue 10, defect 3)', () => {
+  // Two networks may share a subnet (separate VPCs); a node attached to both must still not hold one address twice.
+  const lab = (nodes: string[]) =>
+    [
+      'name: twin-subnets',
+      'networks:',
+      '  vpc-a: { subnet: 10.0.1.0/24 }',
+      '  vpc-b: { subnet: 10.0.1.0/24 }',
+      '  wide: { subnet: 10.0.0.0/16 }',
+      'nodes:',
+      ...nodes,
+      '',
+    ].join('\n');
+
+  it('is a located diagnostic at the second interface, naming the first', () => {
+    const text = lab([
+      '  web:',
+      '    interfaces:',
+      '      - { network: vpc-a, ip: 10.0.1.10 }',
+      '      - { network: vpc-b, ip: 10.0.1.10 }',
+    ]);
+    const { lab: parsed, diagnostics } = checkLab(text, 'twin.yml');
+    expect(parsed).toBeUndefined();
+    expectDiagnostics('twin.yml', diagnostics, [
+      {
+        line: 10,
+        col: 31,
+        path: 'nodes.web.interfaces[1].ip',
+        message: 'address 10.0.1.10 of node web is already on its interface eth1 (vpc-a)',
+        hint: 'give each interface of web its own address',
+      },
+    ]);
+  });
+
+  it('is found across overlapping subnets too, and names the interface by its given name', () => {
+    const text = lab([
+      '  web:',
+      '    interfaces:',
+      '      - { network: wide, ip: 10.0.1.10, name: up }',
+      '      - { network: vpc-b, ip: 10.0.1.10 }',
+    ]);
+    expectDiagnostics('twin.yml', checkLab(text, 'twin.yml').diagnostics, [
+      {
+        line: 10,
+        path: 'nodes.web.interfaces[1].ip',
+        message: 'address 10.0.1.10 of node web is already on its interface up (wide)',
+      },
+    ]);
+  });
+
+  it('keeps accepting two networks with one subnet: the same address on different nodes, or other addresses', () => {
+    const text = lab([
+      '  web:',
+      '    interfaces:',
+      '      - { network: vpc-a, ip: 10.0.1.10 }',
+      '      - { network: vpc-b, ip: 10.0.1.11 }',
+      '  db:',
+      '    interfaces: [{ network: vpc-b, ip: 10.0.1.10 }]',
+      '  app:',
+      // an allocated address is the compiler's to choose, never a validation error
+      '    interfaces: [{ network: vpc-a, ip: 10.0.1.20 }, vpc-b]',
+    ]);
+    const { lab: parsed, diagnostics } = checkLab(text, 'twin.yml');
+    expect(diagnostics.map(formatDiagnostic)).toEqual([]);
+    expect(parsed!.nodes.map((n) => n.interfaces.map((i) => i.ip))).toEqual([
+      ['10.0.1.10', '10.0.1.11'],
+      ['10.0.1.10'],
+      ['10.0.1.20', undefined],
+    ]);
+  });
+
+  it('reports a repeat on one network once, as the address already used', () => {
+    const text = lab([
+      '  web:',
+      '    interfaces:',
+      '      - { network: vpc-a, ip: 10.0.1.10 }',
+      '      - { network: vpc-a, ip: 10.0.1.10 }',
+    ]);
+    expectDiagnostics('twin.yml', checkLab(text, 'twin.yml').diagnostics, [
+      {
+        line: 10,
+        path: 'nodes.web.interfaces[1].ip',
+        message: 'address 10.0.1.10 on vpc-a is already used by node web',
+      },
+    ]);
+  });
+});
+
 describe('valid lab files', () => {
   const valid = readdirSync(join(fixtures, 'valid')).filter((f) => f.endsWith('.yml'));
 
