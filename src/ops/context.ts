@@ -24,7 +24,12 @@ export async function openLab(args: { file?: string; lab?: string }): Promise<La
   const name = await labName(args);
   const state = loadState(name);
   if (!state)
-    throw usageError(`lab ${name} is not up on this host`, `labctl up${args.file ? ` -f ${args.file}` : ''}`);
+    throw usageError(
+      `lab ${name} is not up on this host`,
+      args.lab
+        ? 'labctl status   (lists the labs up here), or labctl up -f FILE'
+        : `labctl up${args.file ? ` -f ${args.file}` : ''}`,
+    );
   return {
     state,
     host: await localHost(),
