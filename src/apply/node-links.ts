@@ -1,11 +1,10 @@
 /**
- * Converge one node's links: veth pairs, the container-side names, MACs, MTUs, addresses and routes, and
- * tx checksum offload off. Only what differs is touched; a container restarted by Docker (fresh netns) gets
- * every link re-plumbed.
+ * Carry out one node's link changes (diffNodeLinks in diff.ts decides them): veth pairs, the container-side names,
+ * MACs, MTUs, addresses and routes, and tx checksum offload off.
  */
-import type { HostLink, LinkDriver, NsState } from '../drivers/links.js';
+import type { LinkDriver } from '../drivers/links.js';
 import { ALIAS_PREFIX } from '../drivers/links.js';
-import type { PlanInterface, PlanNode } from '../plan/types.js';
+import type { PlanInterface } from '../plan/types.js';
 
 export interface LinkActions {
   /** interfaces whose veth pair must be (re)created */
@@ -17,56 +16,6 @@ export interface LinkActions {
   /** host-side veth ends that exist but are down (a pulled cable): set them up */
   hostUp: string[];
   summary: string[];
-}
-
-/** Decide what one node needs, from the host links and the container's namespace state. Pure. */
-export function planNodeLinks(
-  node: PlanNode,
-  hostLinks: Map<string, HostLink>,
-  ns: NsState | undefined,
-): LinkActions {
-  const out: LinkActions = { plumb: [], deleteHost: [], nsLines: [], hostUp: [], summary: [] };
-  const nsLink = new Map((ns?.links ?? []).map((l) => [l.name, l]));
-  for (const i of node.interfaces) {
-    const host = hostLinks.get(i.hostVeth);
-    const inside = nsLink.get(i.name);
-    // The pair is intact when the host end exists with its peer in another namespace and the container has the iface.
-    const intact = host && host.peerNetnsId !== undefined && inside;
-    if (!intact) {
-      if (host) out.deleteHost.push(i.hostVeth);
-      if (inside) out.nsLines.push(`link del ${i.name}`);
-      out.plumb.push(i);
-      out.summary.push(`${node.name}.${i.name}: plumb veth ${i.hostVeth}`);
-      continue;
-    }
-    const addr = `${i.ip}/${i.prefix}`;
-    if (inside.mac !== i.mac || inside.mtu !== i.mtu) {
-      out.nsLines.push(`link set dev ${i.name} address ${i.mac} mtu ${i.mtu}`);
-      out.summary.push(`${node.name}.${i.name}: set MAC ${i.mac} MTU ${i.mtu}`);
-    }
-    if (inside.addrs.length !== 1 || inside.addrs[0] !== addr) {
-      out.nsLines.push(`addr flush dev ${i.name}`, `addr add ${addr} dev ${i.name}`);
-      out.summary.push(`${node.name}.${i.name}: readdress ${addr}`);
-    }
-    if (!inside.up) {
-      out.nsLines.push(`link set dev ${i.name} up`);
-      out.summary.push(`${node.name}.${i.name}: set up`);
-    }
-    if (!host.up) {
-      out.hostUp.push(i.hostVeth);
-      out.summary.push(`${node.name}.${i.name}: host end ${i.hostVeth} set up`);
-    }
-  }
-  // Routes: only checked for links that stay; re-plumbed links get their routes in the same batch.
-  const plumbed = new Set(out.plumb.map((i) => i.name));
-  for (const r of node.routes) {
-    const have = ns?.routes.some((x) => x.dst === r.dst && x.via === r.via && x.dev === r.dev);
-    if (!have || plumbed.has(r.dev) || out.nsLines.some((l) => l.startsWith(`addr flush dev ${r.dev}`))) {
-      out.nsLines.push(`route replace ${r.dst} via ${r.via} dev ${r.dev}`);
-      if (!plumbed.has(r.dev)) out.summary.push(`${node.name}: route ${r.dst} via ${r.via}`);
-    }
-  }
-  return out;
 }
 
 /**

@@ -1,21 +1,16 @@
 /**
- * The difference between a plan and the lab's rows in the OVN northbound DB, as ovn-nbctl commands for ONE
- * transaction. Pure: tested without a database. An unchanged lab gives no commands at all.
+ * The difference between a plan and the lab's rows in the OVN northbound DB: one change entry per logical change,
+ * each with its ovn-nbctl commands and its phase (the executor runs each phase as one transaction). Pure: tested
+ * without a database. An unchanged lab gives no changes at all.
  */
 import type { NbLabState } from '../drivers/ovn.js';
 import { extIds, q } from '../drivers/ovsdb-json.js';
 import type { Plan, PlanAcl } from '../plan/types.js';
+import { CENTRAL, type ChangeOp, type NbChange, type NbPhase } from './changes.js';
 
-export interface NbChanges {
-  /** structure the new ports need (switches, ports, routers, routes, ACLs): applied while containers start */
-  commands: string[][];
-  /**
-   * applied once every port is ready: NAT and load-balancer changes, then removals — so a VIP or public address
-   * moves to a backend that can already answer, and the old one goes only after that
-   */
-  late: string[][];
-  /** one line per logical change, for the progress output */
-  summary: string[];
+export interface NbDiff {
+  /** one entry per logical change, in the order they must run within their phase */
+  changes: NbChange[];
   /** addresses whose translations changed (removed NAT, moved VIP): their conntrack entries must go */
   flushAddresses: string[];
 }
@@ -32,16 +27,20 @@ const aclKey = (
   a: { direction: string; priority: number; match: string; action: string; name: string },
 ) => [sw, a.direction, a.priority, a.match, a.action, a.name].join('|');
 
+/** The IP of a node port's "MAC IP" address entry. */
+const portIp = (addresses: string) => addresses.split(' ')[1];
+
 export interface DiffContext {
   /** chassis name of a lab host (gateway routers are bound to it) */
-  chassisOf?: (host: string) => string;
+  chassisOf?: (host: string) => string | undefined;
 }
 
-export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbChanges {
-  const commands: string[][] = [];
-  /** after the new ports are ready: re-pointed translations (NAT, load balancers) and removals */
-  const late: string[][] = [];
-  const summary: string[] = [];
+export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDiff {
+  const changes: NbChange[] = [];
+  /** new ports go after every in-place change, so ovn-nbctl's duplicate-address check sees the freed addresses */
+  const newPorts: NbChange[] = [];
+  const emit = (phase: NbPhase, op: ChangeOp, summary: string, commands: string[][], to = changes) =>
+    to.push({ kind: 'nb', host: CENTRAL, phase, op, summary, commands });
   const flush = new Set<string>();
   let ids = 0;
   const swByName = new Map(nb.switches.map((s) => [s.name, s]));
@@ -50,53 +49,81 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
   for (const s of nb.switches) for (const u of s.ports) switchOfPort.set(u, s.name);
   const lrByName = new Map(nb.routers.map((r) => [r.name, r]));
   const lrpByName = new Map(nb.routerPorts.map((p) => [p.name, p]));
+  const wantPorts = new Set(plan.switches.flatMap((sw) => sw.ports.map((p) => p.name)));
+
+  // ---- ports that go while another port takes their address: released first (ovn-nbctl refuses a duplicate)
+  const wantIps = new Set(
+    plan.switches.flatMap((sw) =>
+      sw.ports.filter((p) => !p.type).map((p) => `${sw.name}|${portIp(p.addresses)}`),
+    ),
+  );
+  const released = new Set<string>();
+  for (const p of nb.ports) {
+    if (wantPorts.has(p.name) || p.type) continue;
+    const sw = switchOfPort.get(p.uuid);
+    const ip = p.addresses[0] ? portIp(p.addresses[0]) : undefined;
+    if (sw && ip && wantIps.has(`${sw}|${ip}`)) {
+      released.add(p.name);
+      emit('release', '-', `remove port ${p.name} (frees ${ip})`, [['--if-exists', 'lsp-del', p.name]]);
+    }
+  }
 
   // ---- switches and their ports
-  const wantPorts = new Set<string>();
   for (const sw of plan.switches) {
     const have = swByName.get(sw.name);
-    if (!have) {
-      commands.push(
+    if (!have)
+      emit('structure', '+', `add switch ${sw.name} (${sw.subnet})`, [
         ['--may-exist', 'ls-add', sw.name],
         ['set', 'Logical_Switch', sw.name, ...extIds(sw.externalIds)],
-      );
-      summary.push(`add switch ${sw.name}`);
-    } else if (!sameMap(have.externalIds, sw.externalIds)) {
-      commands.push(['set', 'Logical_Switch', sw.name, ...extIds(sw.externalIds)]);
-      summary.push(`relabel switch ${sw.name}`);
-    }
+      ]);
+    else if (!sameMap(have.externalIds, sw.externalIds))
+      emit('structure', '~', `relabel switch ${sw.name}`, [
+        ['set', 'Logical_Switch', sw.name, ...extIds(sw.externalIds)],
+      ]);
     for (const p of sw.ports) {
-      wantPorts.add(p.name);
       const cur = portByName.get(p.name);
       const onSwitch = cur ? switchOfPort.get(cur.uuid) : undefined;
-      if (cur && onSwitch !== sw.name) {
-        commands.push(['--if-exists', 'lsp-del', p.name]);
-        summary.push(`move port ${p.name} to ${sw.name}`);
-      }
-      const fresh = !cur || onSwitch !== sw.name;
-      if (fresh) {
-        commands.push(['lsp-add', sw.name, p.name]);
-        if (!cur) summary.push(`add port ${p.name}`);
-      }
-      if (fresh || cur.type !== p.type) {
-        if (p.type) commands.push(['lsp-set-type', p.name, p.type]);
-        else if (!fresh) commands.push(['clear', 'Logical_Switch_Port', p.name, 'type']);
-      }
-      if (fresh || !sameSet(cur.addresses, [p.addresses])) {
-        commands.push(['lsp-set-addresses', p.name, p.addresses]);
-        if (!fresh) summary.push(`readdress port ${p.name}: ${p.addresses}`);
-      }
       const options: Record<string, string> = p.routerPort ? { 'router-port': p.routerPort } : {};
-      if (fresh ? p.routerPort : !sameMap(cur.options, options)) {
-        commands.push(
+      if (!cur || onSwitch !== sw.name) {
+        const cmds: string[][] = [];
+        if (cur) cmds.push(['--if-exists', 'lsp-del', p.name]);
+        cmds.push(['lsp-add', sw.name, p.name]);
+        if (p.type) cmds.push(['lsp-set-type', p.name, p.type]);
+        cmds.push(['lsp-set-addresses', p.name, p.addresses]);
+        if (p.routerPort) cmds.push(['lsp-set-options', p.name, `router-port=${p.routerPort}`]);
+        cmds.push(['set', 'Logical_Switch_Port', p.name, ...extIds(p.externalIds)]);
+        const what = p.type === 'router' ? `router ${p.routerPort}` : p.addresses;
+        emit(
+          'structure',
+          cur ? '~' : '+',
+          cur ? `move port ${p.name} to ${sw.name} (${what})` : `add port ${p.name} (${what})`,
+          cmds,
+          newPorts,
+        );
+        continue;
+      }
+      if (cur.type !== p.type)
+        emit('structure', '~', `set type of port ${p.name} to ${p.type || '(node)'}`, [
+          p.type ? ['lsp-set-type', p.name, p.type] : ['clear', 'Logical_Switch_Port', p.name, 'type'],
+        ]);
+      if (!sameSet(cur.addresses, [p.addresses]))
+        // The generic set (not lsp-set-addresses): two ports may swap addresses in one transaction.
+        emit(
+          'structure',
+          '~',
+          `readdress port ${p.name}: ${cur.addresses.join(' ') || '(none)'} → ${p.addresses}`,
+          [['set', 'Logical_Switch_Port', p.name, `addresses=${q(p.addresses)}`]],
+        );
+      if (!sameMap(cur.options, options))
+        emit('structure', '~', `set options of port ${p.name}`, [
           p.routerPort
             ? ['lsp-set-options', p.name, `router-port=${p.routerPort}`]
             : ['clear', 'Logical_Switch_Port', p.name, 'options'],
-        );
-      }
-      if (fresh || !sameMap(cur.externalIds, p.externalIds)) {
-        commands.push(['set', 'Logical_Switch_Port', p.name, ...extIds(p.externalIds)]);
-      }
+        ]);
+      if (!sameMap(cur.externalIds, p.externalIds))
+        emit('structure', '~', `relabel port ${p.name}`, [
+          ['set', 'Logical_Switch_Port', p.name, ...extIds(p.externalIds)],
+        ]);
     }
   }
 
@@ -106,45 +133,49 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
   for (const r of nb.routers) for (const u of r.staticRoutes) routeRouter.set(u, r.name);
   for (const r of plan.routers) {
     const have = lrByName.get(r.router);
-    if (!have) {
-      commands.push(
+    if (!have)
+      emit('structure', '+', `add router ${r.router}`, [
         ['--may-exist', 'lr-add', r.router],
         ['set', 'Logical_Router', r.router, ...extIds(r.externalIds)],
-      );
-      summary.push(`add router ${r.router}`);
-    } else if (!sameMap(have.externalIds, r.externalIds)) {
-      commands.push(['set', 'Logical_Router', r.router, ...extIds(r.externalIds)]);
-    }
+      ]);
+    else if (!sameMap(have.externalIds, r.externalIds))
+      emit('structure', '~', `relabel router ${r.router}`, [
+        ['set', 'Logical_Router', r.router, ...extIds(r.externalIds)],
+      ]);
     for (const p of r.ports) {
       wantRouterPorts.add(p.name);
       const cur = lrpByName.get(p.name);
       const portIds = { 'labctl-lab': plan.lab };
-      if (!cur) {
-        commands.push(
+      if (!cur)
+        emit('structure', '+', `add router port ${p.name} ${p.networks.join(' ')}`, [
           ['lrp-add', r.router, p.name, p.mac, ...p.networks],
           ['set', 'Logical_Router_Port', p.name, ...extIds(portIds)],
-        );
-        summary.push(`add router port ${p.name} ${p.networks.join(' ')}`);
-      } else if (cur.mac !== p.mac || !sameSet(cur.networks, p.networks)) {
-        commands.push([
-          'set',
-          'Logical_Router_Port',
-          p.name,
-          `mac=${q(p.mac)}`,
-          `networks=${p.networks.map(q).join(',')}`,
         ]);
-        summary.push(`readdress router port ${p.name} ${p.networks.join(' ')}`);
-      }
+      else if (cur.mac !== p.mac || !sameSet(cur.networks, p.networks))
+        emit('structure', '~', `readdress router port ${p.name} ${p.networks.join(' ')}`, [
+          [
+            'set',
+            'Logical_Router_Port',
+            p.name,
+            `mac=${q(p.mac)}`,
+            `networks=${p.networks.map(q).join(',')}`,
+          ],
+        ]);
     }
     // gateway router binding
     const wantChassis = r.chassis !== undefined ? (dctx.chassisOf?.(r.chassis) ?? r.chassis) : undefined;
     const haveChassis = have?.options.chassis;
-    if (wantChassis !== haveChassis) {
-      if (wantChassis)
-        commands.push(['set', 'Logical_Router', r.router, `options:chassis=${q(wantChassis)}`]);
-      else commands.push(['remove', 'Logical_Router', r.router, 'options', 'chassis']);
-      summary.push(`bind router ${r.router} to chassis ${wantChassis ?? '(none)'}`);
-    }
+    if (wantChassis !== haveChassis)
+      emit(
+        'structure',
+        wantChassis ? (haveChassis ? '~' : '+') : '-',
+        `bind router ${r.router} to chassis ${wantChassis ?? '(none)'}`,
+        [
+          wantChassis
+            ? ['set', 'Logical_Router', r.router, `options:chassis=${q(wantChassis)}`]
+            : ['remove', 'Logical_Router', r.router, 'options', 'chassis'],
+        ],
+      );
     // NAT rules, compared as (type, external, logical)
     const natKey = (t: string, e: string, l: string) => `${t}|${e}|${l}`;
     const haveNat = nb.nat.filter((n) => have?.nat.includes(n.uuid));
@@ -154,15 +185,16 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
       const k = natKey(n.type, n.externalIp, n.logicalIp);
       if (wantNat.has(k) && !keptNat.has(k)) keptNat.add(k);
       else {
-        late.push(['remove', 'Logical_Router', r.router, 'nat', n.uuid]);
-        summary.push(`remove NAT ${n.type} ${n.externalIp} ↔ ${n.logicalIp}`);
+        emit('late', '-', `remove NAT ${n.type} ${n.externalIp} ↔ ${n.logicalIp} on ${r.router}`, [
+          ['remove', 'Logical_Router', r.router, 'nat', n.uuid],
+        ]);
         flush.add(n.externalIp);
       }
     }
     for (const n of r.nat) {
       if (keptNat.has(natKey(n.type, n.external, n.logical))) continue;
       const id = `@nat${ids++}`;
-      late.push(
+      emit('late', '+', `add NAT ${n.type} ${n.external} ↔ ${n.logical} on ${r.router}`, [
         [
           `--id=${id}`,
           'create',
@@ -173,8 +205,7 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
           ...extIds({ 'labctl-lab': plan.lab }),
         ],
         ['add', 'Logical_Router', r.router, 'nat', id],
-      );
-      summary.push(`add NAT ${n.type} ${n.external} ↔ ${n.logical}`);
+      ]);
     }
     const existing = nb.routes.filter((rt) => routeRouter.get(rt.uuid) === r.router);
     const want = r.routes.map((rt) => `${rt.prefix}|${rt.nexthop}`);
@@ -184,11 +215,16 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
         want,
       )
     ) {
-      for (const rt of existing)
-        commands.push(['remove', 'Logical_Router', r.router, 'static_routes', rt.uuid]);
+      const cmds: string[][] = existing.map((rt) => [
+        'remove',
+        'Logical_Router',
+        r.router,
+        'static_routes',
+        rt.uuid,
+      ]);
       for (const rt of r.routes) {
         const id = `@route${ids++}`;
-        commands.push(
+        cmds.push(
           [
             `--id=${id}`,
             'create',
@@ -200,9 +236,11 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
           ['add', 'Logical_Router', r.router, 'static_routes', id],
         );
       }
-      summary.push(`set ${r.routes.length} static route(s) on ${r.router}`);
+      const list = r.routes.map((rt) => `${rt.prefix} via ${rt.nexthop}`).join(', ') || 'none';
+      emit('structure', existing.length ? '~' : '+', `set static routes of ${r.router}: ${list}`, cmds);
     }
   }
+  changes.push(...newPorts);
 
   // ---- ACLs: compared as (switch, direction, priority, match, action, name)
   const aclSwitch = new Map<string, string>();
@@ -216,15 +254,15 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
       haveAcls.add(key);
       continue;
     }
-    if (sw && swByName.has(sw)) {
-      commands.push(['remove', 'Logical_Switch', sw, 'acls', a.uuid]);
-      summary.push(`remove ACL ${a.name || a.match}`);
-    }
+    if (sw && swByName.has(sw))
+      emit('structure', '-', `remove ACL ${a.name || a.match} on ${sw}`, [
+        ['remove', 'Logical_Switch', sw, 'acls', a.uuid],
+      ]);
   }
   for (const [key, a] of wantAcls) {
     if (haveAcls.has(key)) continue;
     const id = `@acl${ids++}`;
-    commands.push(
+    emit('structure', '+', `add ACL ${a.name} on ${a.switch}: ${a.action} ${a.match}`, [
       [
         `--id=${id}`,
         'create',
@@ -237,8 +275,7 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
         ...extIds(a.externalIds),
       ],
       ['add', 'Logical_Switch', a.switch, 'acls', id],
-    );
-    summary.push(`add ACL ${a.name}: ${a.action} ${a.match}`);
+    ]);
   }
 
   // ---- load balancers: recreated when their VIP, backends or protocol change; attachments converge
@@ -248,14 +285,15 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
     const ips = lb.backends.map((b) => (b.port !== undefined ? `${b.ip}:${b.port}` : b.ip)).join(',');
     const same =
       have && sameMap(have.vips, { [lb.vip]: ips }) && (have.protocol || 'tcp') === (lb.protocol ?? 'tcp');
+    const cmds: string[][] = [];
     let ref: string = lb.lb;
     if (!same) {
       if (have) {
-        late.push(['--if-exists', 'lb-del', have.uuid]);
+        cmds.push(['--if-exists', 'lb-del', have.uuid]);
         for (const vip of Object.keys(have.vips)) flush.add(vip.split(':')[0]!);
       }
       const id = `@lb${ids++}`;
-      late.push([
+      cmds.push([
         `--id=${id}`,
         'create',
         'Load_Balancer',
@@ -265,25 +303,43 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
         ...extIds(lb.externalIds),
       ]);
       ref = id;
-      summary.push(`${have ? 'update' : 'add'} load balancer ${lb.lb}: ${lb.vip} → ${ips}`);
     }
-    for (const sw of plan.switches) {
-      const attached = !!have && same && (swByName.get(sw.name)?.loadBalancers.includes(have.uuid) ?? false);
-      const want = lb.switches.includes(sw.name);
-      if (want && !attached) late.push(['add', 'Logical_Switch', sw.name, 'load_balancer', ref]);
-      if (!want && attached) late.push(['remove', 'Logical_Switch', sw.name, 'load_balancer', have!.uuid]);
+    const attach: string[] = [];
+    const detach: string[] = [];
+    for (const [table, names, attachedTo] of [
+      ['Logical_Switch', plan.switches.map((s) => s.name), (n: string) => swByName.get(n)?.loadBalancers],
+      ['Logical_Router', plan.routers.map((r) => r.router), (n: string) => lrByName.get(n)?.loadBalancers],
+    ] as const) {
+      const wanted = table === 'Logical_Switch' ? lb.switches : lb.routers;
+      for (const n of names) {
+        const attached = !!have && same && (attachedTo(n)?.includes(have.uuid) ?? false);
+        const want = wanted.includes(n);
+        if (want && !attached) {
+          cmds.push(['add', table, n, 'load_balancer', ref]);
+          if (same) attach.push(n);
+        }
+        if (!want && attached) {
+          cmds.push(['remove', table, n, 'load_balancer', have!.uuid]);
+          detach.push(n);
+        }
+      }
     }
-    for (const r of plan.routers) {
-      const attached = !!have && same && (lrByName.get(r.router)?.loadBalancers.includes(have.uuid) ?? false);
-      const want = lb.routers.includes(r.router);
-      if (want && !attached) late.push(['add', 'Logical_Router', r.router, 'load_balancer', ref]);
-      if (!want && attached) late.push(['remove', 'Logical_Router', r.router, 'load_balancer', have!.uuid]);
-    }
+    if (!cmds.length) continue;
+    const parts = [
+      ...(same ? [] : [`${lb.vip} → ${ips}`]),
+      ...(attach.length ? [`attach to ${attach.join(', ')}`] : []),
+      ...(detach.length ? [`detach from ${detach.join(', ')}`] : []),
+    ];
+    emit(
+      'late',
+      have ? '~' : '+',
+      `${have ? 'update' : 'add'} load balancer ${lb.lb}: ${parts.join('; ')}`,
+      cmds,
+    );
   }
   for (const lb of nb.loadBalancers)
     if (!wantLbs.has(lb.name)) {
-      late.push(['--if-exists', 'lb-del', lb.uuid]);
-      summary.push(`remove load balancer ${lb.name}`);
+      emit('late', '-', `remove load balancer ${lb.name}`, [['--if-exists', 'lb-del', lb.uuid]]);
       for (const vip of Object.keys(lb.vips)) flush.add(vip.split(':')[0]!);
     }
 
@@ -291,29 +347,19 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbCh
   const wantSwitches = new Set(plan.switches.map((s) => s.name));
   const wantRouters = new Set(plan.routers.map((r) => r.router));
   for (const p of nb.ports)
-    if (!wantPorts.has(p.name)) {
-      late.push(['--if-exists', 'lsp-del', p.name]);
-      summary.push(`remove port ${p.name}`);
-    }
+    if (!wantPorts.has(p.name) && !released.has(p.name))
+      emit('late', '-', `remove port ${p.name}`, [['--if-exists', 'lsp-del', p.name]]);
   for (const p of nb.routerPorts)
-    if (!wantRouterPorts.has(p.name)) {
-      late.push(['--if-exists', 'lrp-del', p.name]);
-      summary.push(`remove router port ${p.name}`);
-    }
+    if (!wantRouterPorts.has(p.name))
+      emit('late', '-', `remove router port ${p.name}`, [['--if-exists', 'lrp-del', p.name]]);
   for (const s of nb.switches)
-    if (!wantSwitches.has(s.name)) {
-      late.push(['--if-exists', 'ls-del', s.name]);
-      summary.push(`remove switch ${s.name}`);
-    }
+    if (!wantSwitches.has(s.name))
+      emit('late', '-', `remove switch ${s.name}`, [['--if-exists', 'ls-del', s.name]]);
   for (const r of nb.routers)
-    if (!wantRouters.has(r.name)) {
-      late.push(['--if-exists', 'lr-del', r.name]);
-      summary.push(`remove router ${r.name}`);
-    }
+    if (!wantRouters.has(r.name))
+      emit('late', '-', `remove router ${r.name}`, [['--if-exists', 'lr-del', r.name]]);
   return {
-    commands,
-    late,
-    summary,
+    changes,
     flushAddresses: [...flush].filter((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a)),
   };
 }

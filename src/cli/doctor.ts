@@ -21,6 +21,7 @@ import {
 } from '../../checks/runner.js';
 import type { CheckResult, Layer } from '../../checks/types.js';
 import { LAYERS } from '../../checks/types.js';
+import { compileRunningPlan } from '../apply/running-plan.js';
 import { loadState, withLabLock } from '../apply/state.js';
 import { dockerContainers } from '../drivers/containers.js';
 import { connectDocker, DOCKER_SOCKET, loadDockerode } from '../drivers/docker-client.js';
@@ -31,7 +32,6 @@ import { localOvs } from '../drivers/ovs.js';
 import { LabctlError } from '../errors.js';
 import { getChassisName } from '../host/probe.js';
 import { loadLabFile } from '../lab/load.js';
-import { compilePlan } from '../plan/compile.js';
 import type { Plan } from '../plan/types.js';
 import { reportError } from './output.js';
 import type { Mode } from './progress.js';
@@ -75,7 +75,7 @@ function resolveDoctorPlan(opts: DoctorOpts): { plan: Plan; file?: string } {
       hint: 'labctl doctor -f FILE, or labctl doctor --lab NAME for a lab that is up (labctl status lists them)',
     });
   const lab = loadLabFile(opts.file);
-  const plan = compilePlan(lab);
+  const plan = compileRunningPlan(lab);
   // Doctor diagnoses the running lab: when the file's lab is up and what runs differs from the file (a readdress,
   // or an edit not applied yet), the plan the last up/readdress applied is the truth to check against.
   const state = loadState(lab.name);

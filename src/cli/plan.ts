@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
+import { compileRunningPlan } from '../apply/running-plan.js';
 import { loadLabFile } from '../lab/load.js';
-import { compilePlan } from '../plan/compile.js';
 import { renderPlan } from '../plan/render.js';
 import { printJson } from './output.js';
 
@@ -13,7 +13,8 @@ export function registerPlan(program: Command): void {
     .option('-f, --file <file>', 'lab file', 'lab.yml')
     .option('--json', 'print the plan as JSON')
     .action((opts: { file: string; json?: boolean }) => {
-      const plan = compilePlan(loadLabFile(opts.file));
+      // A lab that runs keeps the addresses it was given (sticky): the plan shows what `up` would converge to.
+      const plan = compileRunningPlan(loadLabFile(opts.file));
       if (opts.json) printJson(plan);
       else process.stdout.write(renderPlan(plan));
     });

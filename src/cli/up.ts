@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
+import { type Change, formatChange } from '../apply/changes.js';
+import type { ApplyResult } from '../apply/execute.js';
 import { saveState, withLabLock } from '../apply/state.js';
-import { type ApplyResult, applyPlan, DEFAULT_UP_CONCURRENCY, labBaseDir } from '../apply/up.js';
+import { DEFAULT_UP_CONCURRENCY, labBaseDir, localDrivers, planUp, type UpPlan } from '../apply/up.js';
 import { connectDocker } from '../drivers/docker-client.js';
 import { localHost } from '../drivers/host.js';
 import { ovnDriver } from '../drivers/ovn.js';
@@ -8,7 +10,6 @@ import { usageError } from '../errors.js';
 import { assertHostReady } from '../host/probe.js';
 import { ensureImage } from '../images/ensure-image.js';
 import { loadLabFile } from '../lab/load.js';
-import { compilePlan } from '../plan/compile.js';
 import { requireRoot } from './lab-args.js';
 import { printJson } from './output.js';
 import { progressMode, runTasks } from './progress.js';
@@ -16,6 +17,7 @@ import { progressMode, runTasks } from './progress.js';
 interface UpOpts {
   file: string;
   json?: boolean;
+  dryRun?: boolean;
   timeout: string;
   concurrency: string;
 }
@@ -25,6 +27,10 @@ export function registerUp(program: Command): void {
     .command('up')
     .description('validate, compile and converge this host to the lab; wait until every port is bound')
     .option('-f, --file <file>', 'lab file', 'lab.yml')
+    .option(
+      '--dry-run',
+      'print the changes up would make to the running lab, one per line, and change nothing',
+    )
     .option('--timeout <seconds>', 'how long to wait for every port to be ready', '90')
     .option('--concurrency <n>', 'containers created and started at once', String(DEFAULT_UP_CONCURRENCY))
     .option('--json', 'print the result as JSON')
@@ -36,31 +42,57 @@ export function registerUp(program: Command): void {
       if (!Number.isFinite(timeoutS) || timeoutS <= 0 || timeoutS > 3600)
         throw usageError(`--timeout must be a number of seconds from 1 to 3600, got ${opts.timeout}`);
       const lab = loadLabFile(opts.file);
-      const plan = compilePlan(lab);
-      requireRoot('labctl up');
+      requireRoot(opts.dryRun ? 'labctl up --dry-run' : 'labctl up');
       const mode = progressMode(opts.json);
-      const ctx: { result?: ApplyResult } = {};
+      const ctx: { result?: ApplyResult; up?: UpPlan } = {};
       // Load and probe the Docker client while the host check waits on its probes (the check reports a Docker that
       // does not answer; this early connection's own failure is only seen if the check passed).
       const dockerEarly = connectDocker();
       dockerEarly.catch(() => undefined);
+      const driversOf = async () =>
+        localDrivers(await localHost(), ovnDriver({ nb: lab.ovn.nb, sb: lab.ovn.remote }));
+      const hostCheck = { title: 'Check host (Docker, OVS, OVN)', task: () => assertHostReady(lab.ovn) };
+      if (opts.dryRun) {
+        await runTasks(
+          [
+            hostCheck,
+            {
+              title: `Diff lab ${lab.name} against what runs`,
+              task: async (c: typeof ctx) => {
+                c.up = await planUp(lab, await driversOf());
+              },
+            },
+          ],
+          mode,
+          ctx,
+        );
+        printDryRun(ctx.up!, opts.json);
+        return;
+      }
       await runTasks(
         [
-          { title: 'Check host (Docker, OVS, OVN)', task: () => assertHostReady(plan.ovn) },
+          hostCheck,
           {
-            title: `Converge lab ${plan.lab} (${plan.nodes.length} nodes)`,
+            title: `Converge lab ${lab.name} (${lab.nodes.length} nodes)`,
             task: async (c, task) =>
-              withLabLock(plan.lab, async () => {
+              withLabLock(lab.name, async () => {
+                const drivers = await driversOf();
+                const up = await planUp(lab, drivers);
+                const { plan } = up;
                 saveState({ plan, lab, file: lab.file, updatedAt: new Date().toISOString() });
                 const docker = await dockerEarly;
-                const host = await localHost();
-                const ovn = ovnDriver({ nb: plan.ovn.nb, sb: plan.ovn.remote });
-                c.result = await applyPlan(plan, host, ovn, {
+                const { executeChanges } = await import('../apply/execute.js');
+                c.up = up;
+                c.result = await executeChanges(plan, up.changes, up.observed, drivers, {
                   baseDir: labBaseDir(lab.file),
                   readyTimeoutMs: timeoutS * 1000,
                   concurrency,
+                  labFile: opts.file,
                   log: (line) => {
                     task.output = line;
+                  },
+                  onChange: (ch: Change) => {
+                    task.output = formatChange(ch);
                   },
                   ensureImage: (image, build, baseDir, log) =>
                     ensureImage(docker, image, {
@@ -76,6 +108,7 @@ export function registerUp(program: Command): void {
         ctx,
       );
       const r = ctx.result!;
+      const plan = ctx.up!.plan;
       if (opts.json) {
         printJson({
           ok: true,
@@ -97,7 +130,24 @@ export function registerUp(program: Command): void {
         process.stdout.write(
           `lab ${plan.lab} is up: ${plan.nodes.length} nodes ready in ${secs} s (${c.created.length} created, ${c.recreated.length} recreated, ${c.started.length} started, ${c.removed.length} removed, ${c.kept.length} kept; ${r.changes.length} changes)\n`,
         );
-        if (mode === 'plain') for (const ch of r.changes.slice(0, 50)) process.stdout.write(`  ${ch}\n`);
+        if (mode === 'plain') for (const ch of r.changes) process.stdout.write(`  ${ch}\n`);
       }
     });
+}
+
+function printDryRun(up: UpPlan, json?: boolean): void {
+  const { changes } = up.changes;
+  if (json) {
+    printJson({ ok: true, lab: up.plan.lab, dryRun: true, changed: changes.length > 0, changes });
+    return;
+  }
+  const hosts = new Set(changes.map((c) => c.host).filter((h) => h !== 'central'));
+  if (!changes.length) {
+    process.stdout.write(`lab ${up.plan.lab}: no changes (dry run)\n`);
+    return;
+  }
+  process.stdout.write(
+    `lab ${up.plan.lab}: ${changes.length} change(s) up would make (dry run: nothing was changed)\n`,
+  );
+  for (const c of changes) process.stdout.write(`${formatChange(c, hosts.size > 1)}\n`);
 }

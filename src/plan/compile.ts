@@ -1,10 +1,20 @@
 /**
- * compilePlan: Lab → Plan, pure and synchronous. The same lab always gives the same plan, and names, MACs and
- * addresses of a node depend only on that node (and on explicit addresses), so appending a node never renumbers
- * the others.
+ * compilePlan: Lab → Plan, pure and synchronous. The same lab (and the same prior addresses) always gives the same
+ * plan. Names and MACs of a node depend only on that node. Addresses: explicit ones first, then the addresses the
+ * running lab already gave (`prior`, sticky), then the rest in file order from what is free — so inserting,
+ * removing or reordering nodes never renumbers a node that runs.
  */
 
-import { type Cidr, contains, firstHost, intToIp, ipToInt, isHostAddress, parseCidr } from '../lab/ipv4.js';
+import {
+  type Cidr,
+  contains,
+  firstHost,
+  intToIp,
+  ipToInt,
+  isHostAddress,
+  isIPv4,
+  parseCidr,
+} from '../lab/ipv4.js';
 import { macFromDigest } from '../lab/mac.js';
 import type { Lab, LabNetwork, LabPolicy } from '../lab/types.js';
 import { digest } from '../names.js';
@@ -23,6 +33,7 @@ import {
   type PlanRoute,
   type PlanRouter,
   type PlanSwitch,
+  type PriorAddresses,
 } from './types.js';
 
 export const LOCAL_HOST = 'local';
@@ -43,7 +54,17 @@ export const naming = {
   loadBalancer: (lab: string, lb: string) => `${lab}.${lb}`,
 };
 
-export function compilePlan(lab: Lab): Plan {
+/** The hosts a lab's nodes go on (every node is on this host's chassis until labs can span several). */
+export function labHosts(_lab: Lab): string[] {
+  return [LOCAL_HOST];
+}
+
+export interface CompileOptions {
+  /** addresses the running lab gave to interfaces without an explicit ip (see PriorAddresses) */
+  prior?: PriorAddresses;
+}
+
+export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
   const L = lab.name;
   const labIds = { [EXTID_LAB]: L };
   const netByName = new Map(lab.networks.map((n) => [n.name, n]));
@@ -69,6 +90,23 @@ export function compilePlan(lab: Lab): Plan {
   for (const [net, ip] of gatewayOf) used.get(net)!.add(ipToInt(ip));
   for (const node of lab.nodes)
     for (const i of node.interfaces) if (i.ip) used.get(i.network)!.add(ipToInt(i.ip));
+  // Sticky: an interface keeps the address the running lab gave it, while that address is still in its network's
+  // subnet and nobody claims it explicitly (an explicit ip or a router address wins; the loser is renumbered).
+  const sticky = new Map<string, string>();
+  if (opts.prior?.size)
+    for (const node of lab.nodes)
+      for (const i of node.interfaces) {
+        if (i.ip) continue;
+        const p = opts.prior.get(`${node.name}.${i.name}`);
+        if (!p || p.network !== i.network) continue;
+        const net = netByName.get(i.network)!;
+        const n = isIPv4(p.ip) ? ipToInt(p.ip) : Number.NaN;
+        const taken = used.get(i.network)!;
+        if (Number.isNaN(n) || !contains(net.subnet, n) || !isHostAddress(net.subnet, n) || taken.has(n))
+          continue;
+        taken.add(n);
+        sticky.set(`${node.name}.${i.name}`, p.ip);
+      }
   const nextFree = new Map<string, number>(lab.networks.map((n) => [n.name, firstHost(n.subnet)]));
   const allocate = (net: LabNetwork): string => {
     let candidate = nextFree.get(net.name)!;
@@ -119,7 +157,7 @@ export function compilePlan(lab: Lab): Plan {
         hostVeth,
         peerTmp: naming.peerTmp(hostVeth),
         mac: i.mac ?? deriveMac([L, node.name, i.name]),
-        ip: i.ip ?? allocate(net),
+        ip: i.ip ?? sticky.get(`${node.name}.${i.name}`) ?? allocate(net),
         prefix: net.subnet.prefix,
         mtu: i.mtu ?? net.mtu,
         txOffload: false,

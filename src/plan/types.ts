@@ -147,6 +147,12 @@ export interface PlanAcl {
   externalIds: Record<string, string>;
 }
 
+/**
+ * Addresses the running lab already gave interfaces that have no explicit `ip:` (keyed `node.iface`). compilePlan
+ * keeps each one while it is still valid, so adding, removing or reordering nodes never renumbers a running node.
+ */
+export type PriorAddresses = ReadonlyMap<string, { network: string; ip: string }>;
+
 export interface PlanExpect {
   from: string;
   to: string;
