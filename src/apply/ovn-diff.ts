@@ -30,6 +30,15 @@ const aclKey = (
 /** The IP of a node port's "MAC IP" address entry. */
 const portIp = (addresses: string) => addresses.split(' ')[1];
 
+/** "IP → IP" when only the IP of a "MAC IP" entry changes, else both entries in full. */
+function addressChange(have: string[], want: string): string {
+  const [mac, ip] = want.split(' ');
+  const [hmac, hip] = (have[0] ?? '').split(' ');
+  return have.length === 1 && hmac === mac && hip && ip
+    ? `${hip} → ${ip}`
+    : `${have.join(' ') || '(none)'} → ${want}`;
+}
+
 export interface DiffContext {
   /** chassis name of a lab host (gateway routers are bound to it) */
   chassisOf?: (host: string) => string | undefined;
@@ -108,12 +117,9 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
         ]);
       if (!sameSet(cur.addresses, [p.addresses]))
         // The generic set (not lsp-set-addresses): two ports may swap addresses in one transaction.
-        emit(
-          'structure',
-          '~',
-          `readdress port ${p.name}: ${cur.addresses.join(' ') || '(none)'} → ${p.addresses}`,
-          [['set', 'Logical_Switch_Port', p.name, `addresses=${q(p.addresses)}`]],
-        );
+        emit('structure', '~', `readdress port ${p.name}: ${addressChange(cur.addresses, p.addresses)}`, [
+          ['set', 'Logical_Switch_Port', p.name, `addresses=${q(p.addresses)}`],
+        ]);
       if (!sameMap(cur.options, options))
         emit('structure', '~', `set options of port ${p.name}`, [
           p.routerPort
