@@ -1,0 +1,76 @@
+/** Address checks shared by networks, routers and nodes. */
+import { broadcast, type Cidr, contains, firstHost, intToIp, ipToInt, isIPv4, isIPv6 } from '../ipv4.js';
+import type { AddIssue, PathSeg } from './context.js';
+
+/** Who holds each address of each network, so a second holder is reported naming the first. */
+export class AddressBook {
+  private readonly byNetwork = new Map<string, Map<number, string>>();
+
+  constructor(private readonly add: AddIssue) {}
+
+  take(network: string, ip: number, who: string, path: PathSeg[]): void {
+    let held = this.byNetwork.get(network);
+    if (!held) {
+      held = new Map();
+      this.byNetwork.set(network, held);
+    }
+    const holder = held.get(ip);
+    if (holder) {
+      this.add(
+        path,
+        `address ${intToIp(ip)} on ${network} is already used by ${holder}`,
+        'give each one its own address',
+      );
+      return;
+    }
+    held.set(ip, who);
+  }
+
+  count(network: string): number {
+    return this.byNetwork.get(network)?.size ?? 0;
+  }
+}
+
+/** The address as a number when `text` is a usable host address of `subnet`; otherwise reports why and undefined. */
+export function checkHostIp(
+  text: string,
+  subnet: Cidr,
+  cidrText: string,
+  path: PathSeg[],
+  add: AddIssue,
+): number | undefined {
+  if (isIPv6(text)) {
+    add(
+      path,
+      `${text} is an IPv6 address on the IPv4 subnet ${cidrText}`,
+      `use an IPv4 address in ${cidrText}`,
+    );
+    return undefined;
+  }
+  if (!isIPv4(text)) {
+    add(path, `"${text}" is not an IPv4 address`, `e.g. ${intToIp(firstHost(subnet) + 9)}`);
+    return undefined;
+  }
+  const ip = ipToInt(text);
+  if (!contains(subnet, ip)) {
+    add(path, `${text} is outside the subnet ${cidrText}`, `use an address in ${cidrText}`);
+    return undefined;
+  }
+  if (ip === subnet.base) {
+    add(
+      path,
+      `${text} is the network address of ${cidrText}`,
+      `use a host address, e.g. ${intToIp(firstHost(subnet) + 9)}`,
+    );
+    return undefined;
+  }
+  if (ip === broadcast(subnet)) {
+    add(
+      path,
+      `${text} is the broadcast address of ${cidrText}`,
+      `use a host address, e.g. ${intToIp(firstHost(subnet) + 9)}`,
+    );
+    return undefined;
+  }
+  return ip;
+}

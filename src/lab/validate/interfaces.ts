@@ -1,0 +1,141 @@
+/** A node's interfaces: names, the network each attaches to, explicit addresses and MACs. */
+
+import type { z } from 'zod';
+import { IFNAME_RE } from '../../names.js';
+import { intToIp, isIPv4 } from '../ipv4.js';
+import { isMulticastMac, normalizeMac } from '../mac.js';
+import type { interfaceSchema } from '../schema.js';
+import type { LabInterface } from '../types.js';
+import { checkHostIp } from './addresses.js';
+import type { PathSeg, ValidateContext } from './context.js';
+import { didYouMean } from './suggest.js';
+
+type InterfaceDoc = z.output<typeof interfaceSchema>;
+type InterfaceSpec = Exclude<InterfaceDoc, string>;
+
+/** The interface of this node that first holds an address. */
+interface OwnAddress {
+  ifname: string;
+  network: string;
+}
+
+/**
+ * Checks the interfaces of node `node`. `macs` maps every explicit MAC seen so far in the lab to its holder
+ * (node.iface): MACs must be unique across the lab, not only within a node.
+ */
+export function validateInterfaces(
+  ctx: ValidateContext,
+  node: string,
+  raws: InterfaceDoc[],
+  p: PathSeg[],
+  macs: Map<string, string>,
+): LabInterface[] {
+  const { doc, add } = ctx;
+  const interfaces: LabInterface[] = [];
+  const ifNames = new Set<string>();
+  const own = new Map<number, OwnAddress>();
+  raws.forEach((raw, i) => {
+    const ip = [...p, 'interfaces', i];
+    const spec: InterfaceSpec = typeof raw === 'string' ? { network: raw } : raw;
+    const ifname = spec.name ?? `eth${i + 1}`;
+    if (spec.name !== undefined && !IFNAME_RE.test(spec.name)) {
+      add(
+        [...ip, 'name'],
+        `interface name "${spec.name}" is not valid`,
+        'at most 15 characters: a-z first, then a-z 0-9 _ -',
+      );
+    } else if (ifNames.has(ifname)) {
+      add(
+        spec.name !== undefined ? [...ip, 'name'] : ip,
+        `node ${node} has two interfaces named ${ifname}`,
+        'give each interface its own name',
+      );
+    }
+    if (ifname === 'lo') add([...ip, 'name'], 'interface name "lo" is reserved', 'pick another name');
+    ifNames.add(ifname);
+    if (!(spec.network in doc.networks)) {
+      add(
+        typeof raw === 'string' ? ip : [...ip, 'network'],
+        `node ${node} attaches to unknown network "${spec.network}"`,
+        didYouMean(spec.network, ctx.networkNames, 'networks'),
+      );
+    }
+    const iface: LabInterface = { name: ifname, network: spec.network };
+    if (spec.mtu !== undefined) iface.mtu = spec.mtu;
+    if (spec.ip !== undefined) {
+      iface.ip = spec.ip;
+      checkAddress(ctx, node, ifname, spec.network, spec.ip, [...ip, 'ip'], own);
+    } else if (ctx.netByName.has(spec.network)) {
+      const pending = ctx.pendingAlloc.get(spec.network);
+      if (pending) pending.push(ip);
+      else ctx.pendingAlloc.set(spec.network, [ip]);
+    }
+    if (spec.mac !== undefined) {
+      const mac = checkMac(ctx, spec.mac, [...ip, 'mac'], macs);
+      if (mac) {
+        macs.set(mac, `${node}.${ifname}`);
+        iface.mac = mac;
+      }
+    }
+    interfaces.push(iface);
+  });
+  return interfaces;
+}
+
+/** An explicit address: in the subnet, not the next hop's, held by no one else on the network nor by this node. */
+function checkAddress(
+  ctx: ValidateContext,
+  node: string,
+  ifname: string,
+  network: string,
+  text: string,
+  path: PathSeg[],
+  own: Map<number, OwnAddress>,
+): void {
+  const net = ctx.netByName.get(network);
+  if (!net) {
+    // The network is unknown or its subnet invalid (both reported): only the address's form can be checked.
+    if (!isIPv4(text)) ctx.add(path, `"${text}" is not an IPv4 address`);
+    return;
+  }
+  const v = checkHostIp(text, net.subnet, net.cidr, path, ctx.add);
+  if (v === undefined) return;
+  const hop = ctx.nextHops.get(network);
+  if (hop?.ip === intToIp(v)) {
+    ctx.add(path, `${text} is the ${hop.by} address of ${network}`, `pick another address in ${net.cidr}`);
+    return;
+  }
+  ctx.addresses.take(network, v, `node ${node}`, path);
+  // Two networks may share a subnet (separate VPCs), so the per-network book above cannot see one node holding
+  // an address on both; the kernel would then answer on either interface. A repeat on the same network is
+  // already reported by the book.
+  const first = own.get(v);
+  if (!first) own.set(v, { ifname, network });
+  else if (first.network !== network)
+    ctx.add(
+      path,
+      `address ${intToIp(v)} of node ${node} is already on its interface ${first.ifname} (${first.network})`,
+      `give each interface of ${node} its own address`,
+    );
+}
+
+/** The normalized MAC when it is a usable unicast one; a repeat is reported but still returned. */
+function checkMac(
+  { add }: ValidateContext,
+  text: string,
+  path: PathSeg[],
+  macs: Map<string, string>,
+): string | undefined {
+  const mac = normalizeMac(text);
+  if (!mac) add(path, `"${text}" is not a MAC address`, 'six hex pairs, e.g. 0a:00:00:00:00:10');
+  else if (isMulticastMac(mac))
+    add(path, `${mac} is a multicast MAC`, 'the first octet must be even, e.g. 0a:…');
+  else if (mac === '00:00:00:00:00:00')
+    add(path, 'the all-zero MAC is not usable', 'pick another, e.g. 0a:00:00:00:00:10');
+  else {
+    const holder = macs.get(mac);
+    if (holder) add(path, `MAC ${mac} is already used by ${holder}`, 'each interface needs its own MAC');
+    return mac;
+  }
+  return undefined;
+}

@@ -1,0 +1,154 @@
+/**
+ * routers: names, links, static routes and the gateway chassis. Every link takes an address on its network (the
+ * first router that links a network gives that network's next hop); NAT is checked later, once nodes are known.
+ */
+
+import type { z } from 'zod';
+import { MAX_OBJECT_NAME } from '../../names.js';
+import {
+  type Cidr,
+  contains,
+  firstHost,
+  formatCidr,
+  intToIp,
+  ipToInt,
+  isHostAddress,
+  isIPv4,
+  overlaps,
+  parseCidr,
+} from '../ipv4.js';
+import type { routerSchema } from '../schema.js';
+import type { LabNetwork, LabRouter } from '../types.js';
+import { checkHostIp } from './addresses.js';
+import type { PathSeg, ValidateContext } from './context.js';
+import { didYouMean, nameIssue } from './suggest.js';
+
+/** Hosts a lab can place objects on. One today; the plan and drivers already carry the host of every node. */
+export const KNOWN_HOSTS = ['local'];
+
+type RouterDoc = z.output<typeof routerSchema>;
+interface LinkedSubnet {
+  network: string;
+  subnet: Cidr;
+}
+
+export function validateRouters(ctx: ValidateContext): LabRouter[] {
+  const routers: LabRouter[] = [];
+  for (const [name, r] of Object.entries(ctx.doc.routers)) {
+    const p = ['routers', name];
+    const bad = nameIssue(name, MAX_OBJECT_NAME);
+    if (bad) ctx.add(p, `router name "${name}" ${bad}`, undefined, true);
+    const { links, linked } = validateLinks(ctx, name, r, p);
+    const router: LabRouter = { name, links, routes: validateRoutes(ctx, name, r, linked, p), nat: [] };
+    if (r.chassis !== undefined) {
+      if (!KNOWN_HOSTS.includes(r.chassis))
+        ctx.add(
+          [...p, 'chassis'],
+          `unknown host "${r.chassis}" for gateway router ${name}`,
+          `hosts: ${KNOWN_HOSTS.join(', ')} (labs span one host today)`,
+        );
+      router.chassis = r.chassis;
+    }
+    routers.push(router);
+  }
+  return routers;
+}
+
+function validateLinks(
+  ctx: ValidateContext,
+  name: string,
+  r: RouterDoc,
+  p: PathSeg[],
+): { links: LabRouter['links']; linked: LinkedSubnet[] } {
+  const { doc, add } = ctx;
+  const links: LabRouter['links'] = [];
+  const linked: LinkedSubnet[] = [];
+  r.links.forEach((l, i) => {
+    const link = typeof l === 'string' ? { network: l } : l;
+    const lp = [...p, 'links', i];
+    if (!(link.network in doc.networks)) {
+      add(
+        typeof l === 'string' ? lp : [...lp, 'network'],
+        `router ${name} links unknown network "${link.network}"`,
+        didYouMean(link.network, ctx.networkNames, 'networks'),
+      );
+      return;
+    }
+    if (links.some((x) => x.network === link.network)) {
+      add(lp, `router ${name} links ${link.network} twice`, 'list each network once');
+      return;
+    }
+    const net = ctx.netByName.get(link.network);
+    links.push({ network: link.network, ip: link.ip });
+    if (!net) return;
+    for (const other of linked) {
+      if (overlaps(other.subnet, net.subnet)) {
+        add(
+          lp,
+          `router ${name}: subnet ${net.cidr} of ${link.network} overlaps ${formatCidr(other.subnet)} of ${other.network}`,
+          'a router cannot route between overlapping subnets; change one subnet',
+        );
+      }
+    }
+    linked.push({ network: link.network, subnet: net.subnet });
+    // The link's own address, else the network's gateway, else the first host address.
+    let ip: number | undefined;
+    if (link.ip !== undefined) {
+      ip = checkHostIp(link.ip, net.subnet, net.cidr, [...lp, 'ip'], add);
+    } else if (net.gateway !== undefined) {
+      // A bad gateway was reported with the network.
+      const gw = net.gateway;
+      ip = isIPv4(gw) && isHostAddress(net.subnet, ipToInt(gw)) ? ipToInt(gw) : undefined;
+    } else {
+      ip = firstHost(net.subnet);
+    }
+    if (ip === undefined) return;
+    ctx.addresses.take(link.network, ip, `router ${name}`, typeof l === 'string' ? lp : [...lp, 'ip']);
+    if (!ctx.nextHops.has(link.network)) ctx.nextHops.set(link.network, { ip: intToIp(ip), by: 'router' });
+  });
+  return { links, linked };
+}
+
+function validateRoutes(
+  { add }: ValidateContext,
+  name: string,
+  r: RouterDoc,
+  linked: LinkedSubnet[],
+  p: PathSeg[],
+): LabRouter['routes'] {
+  return r.routes.map((rt, i) => {
+    const rp = [...p, 'routes', i];
+    const pc = parseCidr(rt.prefix);
+    if (!pc.ok) add([...rp, 'prefix'], `route prefix "${rt.prefix}": ${pc.reason}`, 'e.g. 10.9.0.0/16');
+    else if (pc.hostBitsSet)
+      add(
+        [...rp, 'prefix'],
+        `route prefix "${rt.prefix}" has host bits set`,
+        `did you mean ${formatCidr(pc.cidr)}?`,
+      );
+    if (!isIPv4(rt.via)) {
+      add([...rp, 'via'], `route next hop "${rt.via}" is not an IPv4 address`, 'e.g. via: 10.0.1.254');
+    } else if (!linked.some((s) => contains(s.subnet, ipToInt(rt.via)))) {
+      add(
+        [...rp, 'via'],
+        `route next hop ${rt.via} is not on any network router ${name} links`,
+        `linked: ${linked.map((s) => formatCidr(s.subnet)).join(', ') || 'none'}`,
+      );
+    }
+    return { prefix: pc.ok ? formatCidr(pc.cidr) : rt.prefix, via: rt.via };
+  });
+}
+
+/**
+ * A gateway on a network no router links is still an address nodes route via (compile reserves it too). Runs
+ * after the routers, whose addresses come first.
+ */
+export function reserveGateways(ctx: ValidateContext, networks: LabNetwork[]): void {
+  for (const net of networks) {
+    if (net.gateway === undefined || ctx.nextHops.has(net.name) || !isIPv4(net.gateway)) continue;
+    const gw = ipToInt(net.gateway);
+    if (!isHostAddress(net.subnet, gw)) continue;
+    ctx.addresses.take(net.name, gw, `the gateway of ${net.name}`, ['networks', net.name, 'gateway']);
+    ctx.nextHops.set(net.name, { ip: intToIp(gw), by: 'gateway' });
+  }
+}
