@@ -40,6 +40,7 @@ import {
 import type { z } from 'zod';
 import { LabctlError } from '../errors.js';
 import { type Diagnostic, LabValidationError } from './errors.js';
+import { knownKeysAt } from './known-keys.js';
 import { labSchema } from './schema.js';
 import type { Lab } from './types.js';
 import { type PathSeg, suggest, validateLab } from './validate.js';
@@ -316,49 +317,6 @@ function sortDiagnostics(d: Diagnostic[]): Diagnostic[] {
 
 type DiagFn = (offset: number, path: string, message: string, hint?: string) => Diagnostic;
 
-const KNOWN_KEYS: Record<string, string[]> = {
-  top: [
-    'name',
-    'defaults',
-    'networks',
-    'routers',
-    'nodes',
-    'groups',
-    'load_balancers',
-    'policies',
-    'expect',
-    'ovn',
-  ],
-  node: ['image', 'build', 'cmd', 'env', 'interfaces', 'listen'],
-  interface: ['network', 'ip', 'mac', 'name', 'mtu'],
-  network: ['subnet', 'gateway', 'mtu'],
-  router: ['links', 'routes', 'chassis', 'nat'],
-  nat: ['type', 'external', 'internal'],
-  lb: ['vip', 'port', 'proto', 'backends', 'backend_port', 'attach'],
-  rule: ['from', 'to', 'proto', 'port'],
-  expect: ['from', 'to', 'proto', 'port', 'result'],
-  ovn: ['remote', 'nb', 'encap', 'datapath', 'bridge'],
-  defaults: ['image', 'mtu'],
-};
-
-function keysFor(path: PathSeg[]): string[] | undefined {
-  const [a, , c, , e] = path;
-  if (path.length === 0) return KNOWN_KEYS.top;
-  if (a === 'nodes' && path.length === 2) return KNOWN_KEYS.node;
-  if (a === 'nodes' && c === 'interfaces' && path.length === 4) return KNOWN_KEYS.interface;
-  if (a === 'networks' && path.length === 2) return KNOWN_KEYS.network;
-  if (a === 'routers' && path.length === 2) return KNOWN_KEYS.router;
-  if (a === 'routers' && c === 'nat' && path.length === 4) return KNOWN_KEYS.nat;
-  if (a === 'load_balancers' && path.length === 2) return KNOWN_KEYS.lb;
-  if (a === 'policies' && path.length === 3) return KNOWN_KEYS.rule;
-  if (a === 'policies' && path.length === 2) return ['deny', 'allow'];
-  if (a === 'expect' && path.length === 2) return KNOWN_KEYS.expect;
-  if (a === 'ovn' && path.length === 1) return KNOWN_KEYS.ovn;
-  if (a === 'defaults' && path.length === 1) return KNOWN_KEYS.defaults;
-  void e;
-  return undefined;
-}
-
 function zodIssueToDiagnostics(
   issue: z.core.$ZodIssue,
   doc: Document,
@@ -367,7 +325,7 @@ function zodIssueToDiagnostics(
 ): Diagnostic[] {
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
   if (issue.code === 'unrecognized_keys') {
-    const known = keysFor(path) ?? [];
+    const known = knownKeysAt(path);
     return issue.keys.map((key) => {
       const s = suggest(key, known);
       return diag(
