@@ -342,7 +342,8 @@ export function linkActions(node: PlanNode, changes: Change[]): LinkActions {
       const i = node.interfaces.find((x) => x.name === c.iface)!;
       out.plumb.push(i);
       plumbed.add(i.name);
-      if (c.staleHost) out.deleteHost.push(i.hostVeth);
+      // A fresh link's stale host end went before its new pair was prepared (convergeHost): not again here.
+      if (c.staleHost && !c.fresh) out.deleteHost.push(i.hostVeth);
       if (c.staleInside) out.nsLines.push(`link del ${i.name}`);
     } else if (c.kind === 'link-set') out.nsLines.push(...c.lines);
     else if (c.kind === 'host-link-up') out.hostUp.push(c.hostVeth);

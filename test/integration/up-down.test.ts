@@ -47,6 +47,30 @@ async function ids(lab: string): Promise<Record<string, string>> {
   );
 }
 
+/** Each node's eth1 IPv4 addresses, read inside its container. */
+async function nodeAddresses(nodes: string[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const n of nodes) {
+    const pid = await containerPid(`labctl.it-up.${n}`);
+    const j = JSON.parse(
+      await sh('nsenter', ['-t', String(pid), '-n', 'ip', '-j', '-4', 'addr', 'show', 'dev', 'eth1']),
+    );
+    out[n] = j[0].addr_info.map((a: { local: string }) => a.local).join(',');
+  }
+  return out;
+}
+
+/** The lab's logical switch ports and their addresses, read from NB. */
+async function lspAddresses(): Promise<Record<string, string>> {
+  const rows = await ovsdbFind(
+    'ovn-nbctl',
+    'Logical_Switch_Port',
+    ['name', 'addresses'],
+    ['external_ids:labctl-lab=it-up'],
+  );
+  return Object.fromEntries(rows.map((r) => [r.name as string, String(r.addresses)]));
+}
+
 describe.runIf(up)('labctl up / down on the real daemons', () => {
   beforeAll(async () => {
     await buildOnce();
@@ -142,6 +166,10 @@ describe.runIf(up)('labctl up / down on the real daemons', () => {
     expect(again.exitCode, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).changed).toBe(false);
     expect(await ids('it-up')).toEqual(before);
+    // What up reads from the real daemons matches the plan exactly: the dry run lists nothing.
+    const dry = await labctl(['up', '--dry-run', '-f', LAB_FILE, '--json']);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout).changes).toEqual([]);
 
     writeFileSync(LAB_FILE, `${readFileSync(LAB_FILE, 'utf8')}  cache:\n    interfaces: [vpc-b]\n`);
     const added = await labctl(['up', '-f', LAB_FILE, '--json']);
@@ -157,7 +185,7 @@ describe.runIf(up)('labctl up / down on the real daemons', () => {
     await sh('docker', ['restart', '-t', '1', 'labctl.it-up.db']);
     const r = await labctl(['up', '-f', LAB_FILE, '--json']);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout).changes.join('\n')).toContain('db.eth1: plumb veth');
+    expect(JSON.parse(r.stdout).changes.join('\n')).toMatch(/plumb db\.eth1 .*\(the pair is broken\)/);
     expect(await ping(await containerPid('labctl.it-up.db'), '10.61.1.10')).toBe(true);
   });
 
@@ -190,6 +218,80 @@ describe.runIf(up)('labctl up / down on the real daemons', () => {
     } finally {
       writeFileSync(LAB_FILE, text);
     }
+  });
+
+  it('a node inserted above another: --dry-run lists only its changes and changes nothing; up keeps every other container and address', async () => {
+    const text = readFileSync(LAB_FILE, 'utf8');
+    expect(text).toContain('  db:\n    interfaces: [vpc-a]');
+    const converge = await labctl(['up', '-f', LAB_FILE, '--json']);
+    expect(converge.exitCode, converge.stderr).toBe(0);
+    const before = await ids('it-up');
+    const addrsBefore = await nodeAddresses(Object.keys(before));
+    const nbBefore = await lspAddresses();
+    writeFileSync(LAB_FILE, text.replace('  db:\n', '  b3:\n    interfaces: [vpc-a]\n  db:\n'));
+    try {
+      const dry = await labctl(['up', '--dry-run', '-f', LAB_FILE, '--json']);
+      expect(dry.exitCode, dry.stderr).toBe(0);
+      const changes = JSON.parse(dry.stdout).changes as { op: string; summary: string; node?: string }[];
+      expect(changes.map((c) => c.summary)).toEqual([
+        expect.stringMatching(/^add port it-up\.b3\.eth1 \(\S+ 10\.61\.1\.\d+\)$/),
+        'create container labctl.it-up.b3',
+        expect.stringMatching(/^plumb b3\.eth1 10\.61\.1\.\d+\/24 /),
+      ]);
+      expect(changes.every((c) => c.op === '+')).toBe(true);
+      // the dry run touched nothing
+      expect(await ids('it-up')).toEqual(before);
+      expect(await lspAddresses()).toEqual(nbBefore);
+
+      const r = await labctl(['up', '-f', LAB_FILE, '--json']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).containers.created).toEqual(['b3']);
+      const after = await ids('it-up');
+      for (const [node, id] of Object.entries(before)) expect(after[node], node).toBe(id);
+      expect(await nodeAddresses(Object.keys(before))).toEqual(addrsBefore);
+      const nbAfter = await lspAddresses();
+      for (const [port, addr] of Object.entries(nbBefore)) expect(nbAfter[port], port).toBe(addr);
+      const b3 = nbAfter['it-up.b3.eth1']!.split(' ')[1]!;
+      expect(Object.values(addrsBefore)).not.toContain(b3);
+      expect(await ping(await containerPid('labctl.it-up.b3'), '10.61.1.10')).toBe(true);
+      const again = await labctl(['up', '--dry-run', '-f', LAB_FILE, '--json']);
+      expect(JSON.parse(again.stdout).changes).toEqual([]);
+    } finally {
+      writeFileSync(LAB_FILE, text);
+    }
+    // and removing it again leaves the others alone too
+    const removed = await labctl(['up', '-f', LAB_FILE, '--json']);
+    expect(removed.exitCode, removed.stderr).toBe(0);
+    expect(JSON.parse(removed.stdout).containers.removed).toEqual(['b3']);
+    expect(await nodeAddresses(Object.keys(before))).toEqual(addrsBefore);
+  });
+
+  it('an OVN transaction that fails inside up is an error saying what failed and what to run', async () => {
+    const text = readFileSync(LAB_FILE, 'utf8');
+    // A port nobody labelled holds the address the new node asks for: ovn-nbctl refuses the duplicate.
+    await sh('ovn-nbctl', [
+      'lsp-add',
+      'it-up.vpc-a',
+      'it-foreign-lsp',
+      '--',
+      'lsp-set-addresses',
+      'it-foreign-lsp',
+      '0a:00:00:00:00:77 10.61.1.77',
+    ]);
+    writeFileSync(LAB_FILE, `${text}  b4:\n    interfaces: [{ network: vpc-a, ip: 10.61.1.77 }]\n`);
+    try {
+      const r = await labctl(['up', '-f', LAB_FILE]);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(/OVN northbound transaction .*failed: .*duplicate/i);
+      expect(r.stderr).toMatch(/fix: labctl doctor -f /);
+      expect(r.stderr).not.toMatch(/internal error|this is a bug/i);
+    } finally {
+      await shMaybe('ovn-nbctl', ['--if-exists', 'lsp-del', 'it-foreign-lsp']);
+      writeFileSync(LAB_FILE, text);
+    }
+    const healed = await labctl(['up', '-f', LAB_FILE, '--json']);
+    expect(healed.exitCode, healed.stderr).toBe(0);
+    expect(await ping(await containerPid('labctl.it-up.client'), '10.61.1.10')).toBe(true);
   });
 
   it('runs two labs side by side; downing one leaves the other working', async () => {

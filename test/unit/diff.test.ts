@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Change, ChangeSet } from '../../src/apply/changes.js';
 import { diffLab } from '../../src/apply/diff.js';
+import { linkActions } from '../../src/apply/execute.js';
 import { priorFromNb } from '../../src/apply/observe.js';
 import { parseLab } from '../../src/lab/load.js';
 import { compilePlan } from '../../src/plan/compile.js';
@@ -264,5 +265,32 @@ nodes:
     expect(diffLab(base, seen).changes).toEqual([]);
     seen.nb.routers[0]!.options = {};
     expect(lines(diffLab(base, seen))).toEqual(['+ bind router mt.gw to chassis chassis-1']);
+  });
+});
+
+describe('linkActions (what the executor runs for one node)', () => {
+  const plan = planOf(BASE);
+  const c1 = plan.nodes.find((n) => n.name === 'c1')!;
+  const seen = convergedObserved(plan);
+
+  it('a recreated node: its stale host end went before the new pair was made, so it is not deleted again', () => {
+    const next = planOf(
+      BASE.replace('c1: { interfaces: [red] }', 'c1: { interfaces: [red], image: other/img }'),
+    );
+    const node = next.nodes.find((n) => n.name === 'c1')!;
+    const a = linkActions(node, diffLab(next, seen).changes);
+    expect(a.plumb.map((i) => i.name)).toEqual(['eth1']);
+    expect(a.deleteHost).toEqual([]);
+    expect(a.nsLines).toEqual(['route replace default via 10.61.2.1 dev eth1']);
+  });
+
+  it('a broken pair of a running node: the stale host end and the device inside go first', () => {
+    const host = structuredClone(seen);
+    host.hosts.local!.hostLinks = host.hosts.local!.hostLinks.map((l) =>
+      l.name === c1.interfaces[0]!.hostVeth ? { ...l, peerNetnsId: undefined } : l,
+    );
+    const a = linkActions(c1, diffLab(plan, host).changes);
+    expect(a.deleteHost).toEqual([c1.interfaces[0]!.hostVeth]);
+    expect(a.nsLines).toEqual(['link del eth1', 'route replace default via 10.61.2.1 dev eth1']);
   });
 });
