@@ -12,9 +12,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 echo "== npm packages and build"
-# Not `npm ci`: npm 11 writes lockfiles without the entries of other platforms' optional packages (biome's
-# per-platform binaries) and then refuses them in `npm ci`. `npm install --no-save` installs the locked versions.
-npm install --no-save --no-audit --no-fund --loglevel=error
+# `npm ci`, as CI does: exactly the locked versions into a fresh node_modules. The lockfile records every platform's
+# optional packages (biome's and esbuild's per-platform binaries); `npm ci` refuses a lockfile that lacks any of them.
+npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
 
 labctl() { node dist/labctl.mjs "$@"; }
