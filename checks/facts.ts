@@ -13,8 +13,8 @@ import pLimit from 'p-limit';
 import type { ContainerInfo } from '../src/drivers/containers.js';
 import type { HostLink, NsState } from '../src/drivers/links.js';
 import type { NbLabState, PortBindingState } from '../src/drivers/ovn.js';
+import { dumpOvsTables } from '../src/drivers/ovs-dump.js';
 import { list, map, num, parseTables, str } from '../src/drivers/ovsdb-json.js';
-import { run } from '../src/exec.js';
 import { expectationsFor, probeHost } from '../src/host/probe.js';
 import type { HostReport } from '../src/host/report.js';
 import type { PlanInterface, PlanNode } from '../src/plan/types.js';
@@ -241,36 +241,11 @@ export function createFacts(ctx: CheckContext, opts: FactsOptions = {}): Facts {
     }
   });
 
-  // One spawn for all of OVS. Not through OvsDriver: it filters by label or iface-id, and the doctor must see
-  // every row (a foreign interface claiming our iface-id, our veth relabelled by hand) and the bridge of each.
+  // One spawn for all of OVS, every row (see dumpOvsTables).
   const ovs = once(async () => {
     knownDown('ovs', 'ovsdb-server');
     count('ovs-vsctl');
-    const r = await run(
-      'ovs-vsctl',
-      [
-        `--timeout=${OVS_TIMEOUT_S}`,
-        '--format=json',
-        '--data=json',
-        '--',
-        '--columns=_uuid,name,type,external_ids,ofport,error,mtu,admin_state,link_state',
-        'list',
-        'Interface',
-        '--',
-        '--columns=_uuid,name,interfaces',
-        'list',
-        'Port',
-        '--',
-        '--columns=name,ports,datapath_type',
-        'list',
-        'Bridge',
-        '--',
-        '--columns=external_ids',
-        'list',
-        'Open_vSwitch',
-      ],
-      { reject: false, timeoutMs: (OVS_TIMEOUT_S + 2) * 1000 },
-    ).catch((err: unknown) => {
+    const r = await dumpOvsTables(OVS_TIMEOUT_S).catch((err: unknown) => {
       throw new FactError('ovs', `ovs-vsctl failed: ${message(err)}`);
     });
     if (r.exitCode !== 0 || r.timedOut)

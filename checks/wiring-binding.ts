@@ -1,5 +1,5 @@
 /** The port's Port_Binding is bound to this host's chassis and up. */
-import { run } from '../src/exec.js';
+import { recomputeOvnController } from '../src/drivers/ovn-controller.js';
 import type { DoctorCheck } from './runner.js';
 import { fail, pass, perIface } from './wiring-common.js';
 
@@ -45,7 +45,7 @@ export const wiringBinding: DoctorCheck = {
   },
   async fix(_ctx, result) {
     if (result.cause !== 'port-unbound') return undefined;
-    await run('ovn-appctl', ['-t', 'ovn-controller', 'recompute'], { timeoutMs: 10_000 });
+    await recomputeOvnController();
     return 'asked ovn-controller to recompute';
   },
 };

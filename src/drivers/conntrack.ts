@@ -127,6 +127,21 @@ export async function flushAddresses(
   return flushed;
 }
 
+/** The userspace datapath's whole conntrack table, as `ovs-appctl dpctl/dump-conntrack` prints it. */
+export async function dumpConntrack(): Promise<string> {
+  return (await run('ovs-appctl', ['dpctl/dump-conntrack'], { timeoutMs: 20_000 })).stdout;
+}
+
+/**
+ * Flush the userspace datapath's entries that match `zone=N` and one tuple field (e.g. ct_nw_src=10.0.1.5), as
+ * `ovs-appctl dpctl/flush-conntrack zone=N ct_nw_src=…`; throws when it fails.
+ */
+export async function flushConntrackMatching(zone: string, tuple: string): Promise<void> {
+  assertArg(zone, 'conntrack zone', /^zone=\d+$/);
+  assertArg(tuple, 'conntrack tuple');
+  await run('ovs-appctl', ['dpctl/flush-conntrack', zone, tuple], { timeoutMs: 10_000 });
+}
+
 /**
  * Drop ovs-vswitchd's cached datapath flows, so the next packet of every flow goes through the current OpenFlow
  * tables. After ovn-controller installs new NAT/LB flows, cached megaflows can still apply the old translation

@@ -8,8 +8,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { daemonAnswers } from '../drivers/daemons.js';
 import { DOCKER_SOCKET, loadDockerode } from '../drivers/docker-client.js';
-import { map, parseTables, str } from '../drivers/ovsdb-json.js';
+import { readOvsConfig, setBridgeDatapathType } from '../drivers/ovs-config.js';
 import { envError } from '../errors.js';
 import { run, which } from '../exec.js';
 import { DOCKER_PIDFILE, LOCAL_SB_REMOTE, normalizeRemote } from './constants.js';
@@ -169,54 +170,19 @@ function readTail(file: string, n: number): string[] {
   }
 }
 
-/** Live keys and bridges from ovsdb-server (undefined when it does not answer). */
-async function readOvsState(): Promise<
-  { keys: Record<string, string>; bridges: { name: string; datapathType: string }[] } | undefined
-> {
-  const r = await run(
-    'ovs-vsctl',
-    [
-      '--timeout=5',
-      '--format=json',
-      '--data=json',
-      '--',
-      '--columns=external_ids',
-      'list',
-      'Open_vSwitch',
-      '--',
-      '--columns=name,datapath_type',
-      'list',
-      'Bridge',
-    ],
-    { reject: false, timeoutMs: 6000 },
-  );
-  if (r.exitCode !== 0) return undefined;
-  const [ovs, bridges] = parseTables(r.stdout);
-  return {
-    keys: ovs?.[0] ? map(ovs[0], 'external_ids') : {},
-    bridges: (bridges ?? []).map((b) => ({ name: str(b, 'name'), datapathType: str(b, 'datapath_type') })),
-  };
-}
-
-const answers = (file: string, args: string[]) => async () =>
-  (await run(file, args, { reject: false, timeoutMs: 3000 })).exitCode === 0;
-
 /** What to wait for after a step started something, so the next step finds it running. */
 function readiness(step: HostStep): (() => Promise<boolean>) | undefined {
   switch (step.id) {
     case 'dockerd':
       return dockerAnswers;
     case 'ovsdb-server':
-      return answers('ovs-vsctl', ['--timeout=2', 'show']);
+      return daemonAnswers.ovsdbServer;
     case 'ovs-vswitchd':
-      return answers('ovs-appctl', ['-T', '2', '-t', 'ovs-vswitchd', 'version']);
+      return daemonAnswers.ovsVswitchd;
     case 'ovn-central':
-      return async () =>
-        (await answers('ovn-nbctl', ['--timeout=2', 'get-connection'])()) &&
-        (await answers('ovn-sbctl', ['--timeout=2', 'get-connection'])()) &&
-        (await answers('ovn-appctl', ['-T', '2', '-t', 'ovn-northd', 'version'])());
+      return daemonAnswers.ovnCentral;
     case 'ovn-controller':
-      return answers('ovn-appctl', ['-T', '2', '-t', 'ovn-controller', 'version']);
+      return daemonAnswers.ovnController;
     default:
       return undefined;
   }
@@ -291,7 +257,7 @@ export async function startHost(opts: StartOptions & ControlOptions = {}): Promi
     record(step, step.action === 'load' ? 'loaded' : 'started');
     if (step.id === 'ovsdb-server') {
       ovsRestarted = true;
-      const live = await readOvsState();
+      const live = await readOvsConfig();
       if (!live) throw envError('ovsdb-server was started but does not answer', 'labctl host check');
       for (const cfg of planConfigSteps(live.keys, bridgeFor(live.keys, live.bridges), desired)) {
         if (cfg.action === 'set') await runStepCommands(cfg);
@@ -328,14 +294,7 @@ async function waitForChassis(desired: ChassisKeys, timeoutMs: number): Promise<
         (bridge.datapathType || 'system') !== desired['ovn-bridge-datapath-type']
       ) {
         fixed = true;
-        await run('ovs-vsctl', [
-          '--timeout=10',
-          '--no-wait',
-          'set',
-          'Bridge',
-          bridge.name,
-          `datapath_type=${desired['ovn-bridge-datapath-type']}`,
-        ]);
+        await setBridgeDatapathType(bridge.name, desired['ovn-bridge-datapath-type']);
         return false;
       }
       return ['chassis.registered', 'sb-connection', 'br-int'].every(

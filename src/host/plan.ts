@@ -4,6 +4,8 @@
  * so idempotency ("everything is up → no command at all") and every branch are unit-tested.
  */
 import { isIP } from 'node:net';
+import { ovnCtlArgv, ovsdbServerStartArgv, ovsStopArgv, vswitchdArgv } from '../drivers/daemons.js';
+import { setBridgeDatapathArgv, setChassisKeysArgv } from '../drivers/ovs-config.js';
 import { envError, usageError } from '../errors.js';
 import {
   CHASSIS_KEYS,
@@ -13,10 +15,11 @@ import {
   isEmbeddedRemote,
   LOCAL_SB_REMOTE,
   normalizeRemote,
-  OVN_CTL,
-  OVS_CTL,
 } from './constants.js';
 import { check, type HostReport } from './report.js';
+
+export { vswitchdArgv } from '../drivers/daemons.js';
+
 import type { KernelModuleState } from './system.js';
 
 export type Argv = readonly string[];
@@ -148,21 +151,9 @@ export function keyDiff(
   return out;
 }
 
-/**
- * `ovs-vsctl --no-wait set Open_vSwitch . external_ids:k="v" …` for the keys that differ (values OVSDB-quoted).
- * --no-wait: the keys are written before ovs-vswitchd may run, and ovs-vsctl would otherwise wait for it to
- * reconfigure until its timeout.
- */
+/** The command that sets the keys that differ on the Open_vSwitch row (ovs-vsctl --no-wait, values quoted). */
 export function setKeysCommand(diff: Partial<ChassisKeys>): Argv {
-  return [
-    'ovs-vsctl',
-    '--timeout=10',
-    '--no-wait',
-    'set',
-    'Open_vSwitch',
-    '.',
-    ...Object.entries(diff).map(([k, v]) => `external_ids:${k}=${JSON.stringify(v)}`),
-  ];
+  return setChassisKeysArgv(diff as Record<string, string>);
 }
 
 const describeKeys = (k: Partial<ChassisKeys>) =>
@@ -216,9 +207,7 @@ export function planConfigSteps(
       title: bridge.name,
       action: 'set',
       detail: `datapath_type ${bridge.datapathType || 'system'} → ${want}`,
-      commands: [
-        ['ovs-vsctl', '--timeout=10', '--no-wait', 'set', 'Bridge', bridge.name, `datapath_type=${want}`],
-      ],
+      commands: [setBridgeDatapathArgv(bridge.name, want)],
     };
   } else {
     bridgeStep = {
@@ -233,18 +222,6 @@ export function planConfigSteps(
 }
 
 const ok = (report: HostReport, id: Parameters<typeof check>[1]) => check(report, id)?.ok === true;
-
-export function vswitchdArgv(): Argv {
-  return [
-    'ovs-vswitchd',
-    '--pidfile',
-    '--detach',
-    '--log-file',
-    '-vconsole:emer',
-    '-vsyslog:err',
-    '-vfile:info',
-  ];
-}
 
 /**
  * The start plan. `report` must have been probed against the southbound remote this host will use
@@ -308,15 +285,7 @@ export function planHostStart(
   if (ovsdbUp) steps.push(already('ovsdb-server', 'ovsdb-server'));
   else if (facts.systemd)
     steps.push(start('ovsdb-server', 'ovsdb-server', ['systemctl', 'start', 'ovsdb-server']));
-  else
-    steps.push(
-      start('ovsdb-server', 'ovsdb-server', [
-        OVS_CTL,
-        '--no-ovs-vswitchd',
-        `--system-id=${desired['system-id']}`,
-        'start',
-      ]),
-    );
+  else steps.push(start('ovsdb-server', 'ovsdb-server', ovsdbServerStartArgv(desired['system-id'])));
 
   // the kernel module, only when the system datapath is wanted and it is loadable but not loaded
   if (desired['ovn-bridge-datapath-type'] === 'system' && facts.kernel.available && !facts.kernel.loaded) {
@@ -359,7 +328,7 @@ export function planHostStart(
     const down = (Object.keys(names) as (keyof typeof names)[]).filter(
       (id) => !report.embedded || !ok(report, id),
     );
-    const argv: Argv = facts.systemd ? ['systemctl', 'start', 'ovn-central'] : [OVN_CTL, 'start_northd'];
+    const argv: Argv = facts.systemd ? ['systemctl', 'start', 'ovn-central'] : ovnCtlArgv('start_northd');
     steps.push(
       start(
         'ovn-central',
@@ -376,7 +345,7 @@ export function planHostStart(
   // ovn-controller
   if (ok(report, 'ovn-controller')) steps.push(already('ovn-controller', 'ovn-controller'));
   else {
-    const argv: Argv = facts.systemd ? ['systemctl', 'start', 'ovn-host'] : [OVN_CTL, 'start_controller'];
+    const argv: Argv = facts.systemd ? ['systemctl', 'start', 'ovn-host'] : ovnCtlArgv('start_controller');
     steps.push(start('ovn-controller', 'ovn-controller', argv));
   }
 
@@ -426,9 +395,11 @@ export function planHostStop(
       id: 'ovn-controller',
       title: 'ovn-controller',
       action: 'stop',
-      detail: facts.systemd ? 'systemctl stop ovn-host ovn-controller' : `${OVN_CTL} stop_controller`,
+      detail: facts.systemd
+        ? 'systemctl stop ovn-host ovn-controller'
+        : ovnCtlArgv('stop_controller').join(' '),
       commands: [
-        facts.systemd ? ['systemctl', 'stop', 'ovn-host', 'ovn-controller'] : [OVN_CTL, 'stop_controller'],
+        facts.systemd ? ['systemctl', 'stop', 'ovn-host', 'ovn-controller'] : ovnCtlArgv('stop_controller'),
       ],
     });
   else steps.push(notRunning('ovn-controller', 'ovn-controller'));
@@ -448,8 +419,10 @@ export function planHostStop(
       id: 'ovn-central',
       title: 'ovn-central',
       action: 'stop',
-      detail: facts.systemd ? 'systemctl stop ovn-central' : `${OVN_CTL} stop_northd (ovn-northd, NB, SB)`,
-      commands: [facts.systemd ? ['systemctl', 'stop', 'ovn-central'] : [OVN_CTL, 'stop_northd']],
+      detail: facts.systemd
+        ? 'systemctl stop ovn-central'
+        : `${ovnCtlArgv('stop_northd').join(' ')} (ovn-northd, NB, SB)`,
+      commands: [facts.systemd ? ['systemctl', 'stop', 'ovn-central'] : ovnCtlArgv('stop_northd')],
     });
   else steps.push(notRunning('ovn-central', 'ovn-central'));
 
@@ -458,11 +431,8 @@ export function planHostStop(
   if (vswitchdUp || ovsdbUp) {
     // ovs-ctl stop also stops an ovs-vswitchd started by hand (pidfile), which systemd does not know about
     const commands: Argv[] = facts.systemd
-      ? [
-          ['systemctl', 'stop', 'openvswitch-switch', 'ovs-vswitchd', 'ovsdb-server'],
-          [OVS_CTL, 'stop'],
-        ]
-      : [[OVS_CTL, 'stop']];
+      ? [['systemctl', 'stop', 'openvswitch-switch', 'ovs-vswitchd', 'ovsdb-server'], ovsStopArgv()]
+      : [ovsStopArgv()];
     steps.push({
       id: 'ovs-vswitchd',
       title: 'ovs-vswitchd + ovsdb-server',

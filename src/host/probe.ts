@@ -5,10 +5,12 @@
  * one error line with the fix.
  */
 import { hostname } from 'node:os';
+import { probeAppctl, probeNbConnection, probeOvsdbRows, probeSbRows } from '../drivers/daemon-probes.js';
 import { DOCKER_SOCKET, loadDockerode } from '../drivers/docker-client.js';
+import { readSystemId } from '../drivers/ovs-config.js';
 import { map, parseTables, str } from '../drivers/ovsdb-json.js';
 import { envError } from '../errors.js';
-import { run, which } from '../exec.js';
+import { which } from '../exec.js';
 import type { PlanOvn } from '../plan/types.js';
 import {
   isEmbeddedRemote,
@@ -17,10 +19,8 @@ import {
   OPTIONAL_TOOLS,
   PROBE_TIMEOUT_MS,
   REQUIRED_TOOLS,
-  TOOL_TIMEOUT_S,
 } from './constants.js';
 import {
-  type CommandProbe,
   evaluateHost,
   firstFailure,
   type HostExpectations,
@@ -35,21 +35,6 @@ export { firstFailure } from './report.js';
 export interface ProbeOptions extends HostExpectations {
   /** Docker socket (default: LABCTL_DOCKER_SOCKET or /var/run/docker.sock) */
   dockerSocket?: string;
-}
-
-/** Run one probe command: never throws, bounded, and reports the tool's own last error line. */
-async function probeCmd(file: string, args: string[]): Promise<CommandProbe> {
-  if (!which(file)) return { ok: false, detail: `${file}: command not found` };
-  try {
-    const r = await run(file, args, { reject: false, timeoutMs: PROBE_TIMEOUT_MS });
-    if (r.exitCode === 0 && !r.timedOut) return { ok: true, detail: r.stdout.trim() };
-    const err = r.timedOut
-      ? `no answer within ${PROBE_TIMEOUT_MS / 1000} s`
-      : (r.stderr.trim().split('\n').pop() ?? '') || `exited ${r.exitCode}`;
-    return { ok: false, detail: err.replace(/^[\w-]+: /, '') };
-  } catch (err) {
-    return { ok: false, detail: (err as Error).message };
-  }
 }
 
 const firstLine = (s: string) => s.split('\n')[0]?.trim() ?? '';
@@ -93,19 +78,7 @@ async function probeDockerApi(socketPath: string): Promise<HostFacts['docker']> 
 }
 
 async function probeOvsdb(): Promise<HostFacts['ovsdb']> {
-  const r = await probeCmd('ovs-vsctl', [
-    `--timeout=${TOOL_TIMEOUT_S}`,
-    '--format=json',
-    '--data=json',
-    '--',
-    '--columns=external_ids,ovs_version',
-    'list',
-    'Open_vSwitch',
-    '--',
-    '--columns=name,datapath_type',
-    'list',
-    'Bridge',
-  ]);
+  const r = await probeOvsdbRows();
   if (!r.ok) return r;
   try {
     const [ovsRows, bridgeRows] = parseTables(r.detail);
@@ -127,20 +100,7 @@ async function probeOvsdb(): Promise<HostFacts['ovsdb']> {
 }
 
 async function probeSb(remote: string): Promise<HostFacts['sb']> {
-  const r = await probeCmd('ovn-sbctl', [
-    `--db=${remote}`,
-    `--timeout=${TOOL_TIMEOUT_S}`,
-    '--format=json',
-    '--data=json',
-    '--',
-    '--columns=name,hostname',
-    'list',
-    'Chassis',
-    '--',
-    '--columns=type,ip,chassis_name',
-    'list',
-    'Encap',
-  ]);
+  const r = await probeSbRows(remote);
   if (!r.ok) return { ...r, remote };
   try {
     const [chassisRows, encapRows] = parseTables(r.detail);
@@ -161,15 +121,6 @@ async function probeSb(remote: string): Promise<HostFacts['sb']> {
   }
 }
 
-async function probeAppctl(
-  tool: 'ovs-appctl' | 'ovn-appctl',
-  target: string,
-  command: string,
-): Promise<CommandProbe> {
-  const r = await probeCmd(tool, ['-T', String(TOOL_TIMEOUT_S), '-t', target, command]);
-  return r.ok ? { ok: true, detail: firstLine(r.detail) } : r;
-}
-
 /** Gather the raw facts (concurrently). */
 export async function gatherHostFacts(opts: ProbeOptions = {}): Promise<HostFacts> {
   const tools = Object.fromEntries(REQUIRED_TOOLS.map((t) => [t, Boolean(which(t))]));
@@ -183,11 +134,9 @@ export async function gatherHostFacts(opts: ProbeOptions = {}): Promise<HostFact
   const nbP = embeddedP.then((embedded) => {
     const nb = opts.nb ?? (embedded ? undefined : null);
     if (nb === null) return undefined; // remote central, NB address unknown: not checked
-    return probeCmd('ovn-nbctl', [
-      ...(nb ? [`--db=${nb}`] : []),
-      `--timeout=${TOOL_TIMEOUT_S}`,
-      'get-connection',
-    ]).then((r) => (r.ok ? { ok: true, detail: `answers${nb ? ` on ${nb}` : ''}` } : r));
+    return probeNbConnection(nb).then((r) =>
+      r.ok ? { ok: true, detail: `answers${nb ? ` on ${nb}` : ''}` } : r,
+    );
   });
   const northdP = embeddedP.then(async (embedded) => {
     if (!embedded) return undefined;
@@ -280,17 +229,7 @@ export async function assertHostReady(ovn: PlanOvn): Promise<void> {
 
 /** This host's chassis name (external_ids:system-id on the Open_vSwitch row), or undefined when it has none. */
 export async function localChassisName(): Promise<string | undefined> {
-  const r = await run(
-    'ovs-vsctl',
-    [`--timeout=${TOOL_TIMEOUT_S}`, '--if-exists', 'get', 'Open_vSwitch', '.', 'external_ids:system-id'],
-    {
-      reject: false,
-      timeoutMs: PROBE_TIMEOUT_MS,
-    },
-  );
-  if (r.exitCode !== 0) return undefined;
-  const v = r.stdout.trim().replace(/^"(.*)"$/, '$1');
-  return v || undefined;
+  return readSystemId();
 }
 
 /** This host's chassis name; an environment error when ovsdb-server does not answer or no system-id is set. */

@@ -2,9 +2,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { map, parseTables } from '../drivers/ovsdb-json.js';
+import { readStoredOvsExternalIds } from '../drivers/ovs-config.js';
 import { run, which } from '../exec.js';
-import { OVS_DB_FILE, OVS_SYSTEM_ID_FILE, SYSTEMD_MARKER } from './constants.js';
+import { OVS_SYSTEM_ID_FILE, SYSTEMD_MARKER } from './constants.js';
 
 export function isRoot(): boolean {
   return typeof process.getuid === 'function' ? process.getuid() === 0 : false;
@@ -38,31 +38,8 @@ export async function kernelModuleState(): Promise<KernelModuleState> {
     : { loaded: false, available: false, detail: 'no openvswitch kernel module' };
 }
 
-/**
- * The Open_vSwitch row's external_ids as stored in the database file, for when ovsdb-server is down
- * (ovsdb-tool reads the file; nothing is written). undefined when there is no database yet.
- */
-export async function storedOvsExternalIds(
-  dbFile = OVS_DB_FILE,
-): Promise<Record<string, string> | undefined> {
-  if (!existsSync(dbFile) || !which('ovsdb-tool')) return undefined;
-  const query = JSON.stringify([
-    'Open_vSwitch',
-    { op: 'select', table: 'Open_vSwitch', where: [], columns: ['external_ids'] },
-  ]);
-  const r = await run('ovsdb-tool', ['query', dbFile, query], { reject: false, timeoutMs: 10_000 });
-  if (r.exitCode !== 0) return undefined;
-  try {
-    const doc = JSON.parse(r.stdout) as { rows?: { external_ids?: unknown }[] }[];
-    const ids = doc[0]?.rows?.[0]?.external_ids;
-    if (!ids) return {};
-    // reuse the OVSDB value decoder: wrap the cell like a one-row table
-    const rows = parseTables(JSON.stringify({ headings: ['external_ids'], data: [[ids]] }))[0] ?? [];
-    return rows[0] ? map(rows[0], 'external_ids') : {};
-  } catch {
-    return undefined;
-  }
-}
+/** The Open_vSwitch row's external_ids as stored in the database file (ovsdb-server down), or undefined. */
+export const storedOvsExternalIds = readStoredOvsExternalIds;
 
 /**
  * The system-id a host gets when it has none yet: the one ovs-ctl's `--system-id=random` stored earlier, else

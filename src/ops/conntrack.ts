@@ -5,6 +5,7 @@
  * ovn-controller does not flush conntrack when addresses change (doctor-notes.md): after a move, flush.
  */
 import { flushAddresses, flushZones } from '../drivers/conntrack.js';
+import { ctZoneList } from '../drivers/ovn-controller.js';
 import { usageError } from '../errors.js';
 import { run, which } from '../exec.js';
 import { isIPv4 } from '../lab/ipv4.js';
@@ -16,17 +17,6 @@ export interface FlushOptions {
   address?: string;
 }
 
-/** lsp name or "<router-uuid>_dnat" → zone, from ovn-controller. */
-export async function ctZones(): Promise<Map<string, number>> {
-  const r = await run('ovn-appctl', ['-t', 'ovn-controller', 'ct-zone-list'], { timeoutMs: 10_000 });
-  const zones = new Map<string, number>();
-  for (const line of r.stdout.split('\n')) {
-    const m = /^(\S+)\s+(\d+)$/.exec(line.trim());
-    if (m) zones.set(m[1]!, Number(m[2]));
-  }
-  return zones;
-}
-
 export async function flushConntrack(rt: LabRuntime, opts: FlushOptions): Promise<string[]> {
   const { plan } = rt.state;
   const done: string[] = [];
@@ -36,7 +26,7 @@ export async function flushConntrack(rt: LabRuntime, opts: FlushOptions): Promis
     await flushAddresses(plan.ovn.bridge, [opts.address], () => false, 1);
     done.push(`flushed conntrack entries to and from ${opts.address}`);
   } else {
-    const zones = await ctZones();
+    const zones = await ctZoneList();
     const lsps = plan.nodes
       .filter((n) => !opts.node || n.name === opts.node)
       .flatMap((n) => n.interfaces.map((i) => i.lsp));

@@ -6,10 +6,10 @@
  * `ovs-appctl dpctl/dump-conntrack` (format: `tcp,orig=(src=…,dst=…,sport=…,dport=…),reply=(…),zone=N,…`).
  */
 import type { CheckResult } from '../../checks/types.js';
-import { type CtEntry, datapathType, parseConntrack } from '../drivers/conntrack.js';
-import { formatCommand, run } from '../exec.js';
+import { type CtEntry, datapathType, dumpConntrack, parseConntrack } from '../drivers/conntrack.js';
+import { ctZoneList } from '../drivers/ovn-controller.js';
+import { formatCommand } from '../exec.js';
 import { contains, ipToInt, isIPv4, parseCidr } from '../lab/ipv4.js';
-import { ctZones } from '../ops/conntrack.js';
 import type { Plan } from '../plan/types.js';
 import type { DataplaneContext } from './session.js';
 
@@ -87,7 +87,7 @@ export async function conntrackResults(ctx: DataplaneContext): Promise<CheckResu
         evidence: `${plan.ovn.bridge} uses the ${dp} datapath: conntrack lives in the kernel, not checked here`,
       },
     ];
-  const zonesByPort = await ctZones();
+  const zonesByPort = await ctZoneList();
   const zoneOwner = new Map<number, string>();
   for (const n of plan.nodes)
     for (const i of n.interfaces) {
@@ -104,8 +104,7 @@ export async function conntrackResults(ctx: DataplaneContext): Promise<CheckResu
   } catch {
     // router zones are a bonus; node zones are what matter
   }
-  const dump = await run('ovs-appctl', ['dpctl/dump-conntrack'], { timeoutMs: 20_000 });
-  const entries = parseConntrack(dump.stdout);
+  const entries = parseConntrack(await dumpConntrack());
   const zones = new Set(zoneOwner.keys());
   const mine = entries.filter((e) => zones.has(e.zone));
   const stale = findStale(entries, zones, plan);

@@ -5,7 +5,7 @@
  * the result's fix line says what to do, and fix() returns undefined.
  */
 import type { CheckResult } from '../../checks/types.js';
-import { run } from '../exec.js';
+import { flushConntrackMatching } from '../drivers/conntrack.js';
 import type { DataplaneContext } from './session.js';
 import { aclDelArgs } from './trace.js';
 
@@ -54,7 +54,7 @@ export async function dataplaneFix(ctx: DataplaneContext, result: CheckResult): 
         /^zone=\d+$/.test(String(c[1])) &&
         /^ct_nw_(src|dst)=\d{1,3}(\.\d{1,3}){3}$/.test(String(c[2])),
     );
-    for (const c of cmds) await run('ovs-appctl', c, { timeoutMs: 10_000 });
+    for (const c of cmds) await flushConntrackMatching(c[1]!, c[2]!);
     return cmds.length ? `flushed ${cmds.map((c) => `${c[1]} ${c[2]}`).join(', ')}` : undefined;
   }
   return undefined;

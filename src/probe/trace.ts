@@ -12,8 +12,11 @@
  * `/* output to "lab.web.eth1", type "" *\/`. --summary and --minimal print neither stage names nor uuids.
  */
 
-import { map, num, parseTables, str } from '../drivers/ovsdb-json.js';
-import { formatCommand, run } from '../exec.js';
+import type { AclRef } from '../drivers/ovn-lflow-acl.js';
+import { formatOvnTrace, ovnTrace } from '../drivers/ovn-trace.js';
+import { formatCommand } from '../exec.js';
+
+export { type AclRef, aclOfLflow } from '../drivers/ovn-lflow-acl.js';
 
 export interface TraceStep {
   pipeline: 'ingress' | 'egress';
@@ -140,9 +143,9 @@ export async function runTrace(
     datapath,
     flow,
   ];
-  const command = formatCommand('ovn-trace', args);
+  const command = formatOvnTrace(args);
   try {
-    const r = await run('ovn-trace', args, { timeoutMs: 20_000, reject: false });
+    const r = await ovnTrace(args);
     if (r.exitCode !== 0 || r.timedOut)
       return {
         verdict: { verdict: 'unknown', outputs: [] },
@@ -154,89 +157,6 @@ export async function runTrace(
   } catch (e) {
     return { verdict: { verdict: 'unknown', outputs: [] }, command, output: '', error: (e as Error).message };
   }
-}
-
-export interface AclRef {
-  uuid: string;
-  name: string;
-  direction: string;
-  priority: number;
-  match: string;
-  action: string;
-  externalIds: Record<string, string>;
-  /** where the ACL hangs: a logical switch or a port group */
-  owner?: { kind: 'switch' | 'port-group'; name: string };
-}
-
-/** The northbound ACL behind a logical flow (by its stage-hint); undefined when the flow is not an ACL's own. */
-export async function aclOfLflow(
-  lflow: string,
-  opts: { sb?: string; nb?: string } = {},
-): Promise<AclRef | undefined> {
-  if (!/^[0-9a-f]{4,36}$/.test(lflow)) return undefined;
-  const sb = opts.sb ? [`--db=${opts.sb}`] : [];
-  const nb = opts.nb ? [`--db=${opts.nb}`] : [];
-  const json = ['--format=json', '--data=json'];
-  const f = await run(
-    'ovn-sbctl',
-    ['--timeout=10', ...sb, ...json, '--columns=external_ids', 'list', 'Logical_Flow', lflow],
-    { timeoutMs: 15_000, reject: false },
-  );
-  if (f.exitCode !== 0) return undefined;
-  const hint = map(parseTables(f.stdout)[0]?.[0] ?? {}, 'external_ids')['stage-hint'];
-  if (!hint || !/^[0-9a-f]{4,36}$/.test(hint)) return undefined;
-  const a = await run(
-    'ovn-nbctl',
-    [
-      '--timeout=10',
-      ...nb,
-      ...json,
-      '--columns=_uuid,name,direction,priority,match,action,external_ids',
-      'list',
-      'ACL',
-      hint,
-    ],
-    {
-      timeoutMs: 15_000,
-      reject: false,
-    },
-  );
-  if (a.exitCode !== 0) return undefined;
-  const row = parseTables(a.stdout)[0]?.[0];
-  if (!row) return undefined;
-  const acl: AclRef = {
-    uuid: str(row, '_uuid'),
-    name: str(row, 'name'),
-    direction: str(row, 'direction'),
-    priority: num(row, 'priority') ?? 0,
-    match: str(row, 'match'),
-    action: str(row, 'action'),
-    externalIds: map(row, 'external_ids'),
-  };
-  const owners = await run(
-    'ovn-nbctl',
-    [
-      '--timeout=10',
-      ...nb,
-      ...json,
-      '--columns=name',
-      'find',
-      'Logical_Switch',
-      `acls{>=}${acl.uuid}`,
-      '--',
-      '--columns=name',
-      'find',
-      'Port_Group',
-      `acls{>=}${acl.uuid}`,
-    ],
-    { timeoutMs: 15_000, reject: false },
-  );
-  if (owners.exitCode === 0) {
-    const [ls = [], pg = []] = parseTables(owners.stdout);
-    if (ls[0]) acl.owner = { kind: 'switch', name: str(ls[0], 'name') };
-    else if (pg[0]) acl.owner = { kind: 'port-group', name: str(pg[0], 'name') };
-  }
-  return acl;
 }
 
 /** The command that removes exactly this ACL. */
