@@ -161,30 +161,83 @@ export async function ping(pid: number, ip: string): Promise<boolean> {
   return (await shMaybe('nsenter', ['-t', String(pid), '-n', 'ping', '-c', '1', '-W', '2', '-n', ip])).ok;
 }
 
-/** Everything of a lab left on the host, by label and alias: used to assert zero residue. */
+/**
+ * Every northbound table labctl writes rows to (all carry external_ids:labctl-lab). A table this OVN's schema
+ * does not have (older releases), or that has no external_ids there, counts as empty.
+ */
+export const NB_LABELLED_TABLES = [
+  'Logical_Switch',
+  'Logical_Switch_Port',
+  'Logical_Router',
+  'Logical_Router_Port',
+  'ACL',
+  'Logical_Router_Static_Route',
+  'NAT',
+  'Load_Balancer',
+  'Port_Group',
+  'Address_Set',
+  'DHCP_Options',
+  'DNS',
+  'Logical_Router_Policy',
+  'QoS',
+] as const;
+
+/** Rows of each NB table with external_ids:labctl-lab=<lab> (only the tables that have any). */
+export async function nbRowsOfLab(lab: string): Promise<Record<string, number>> {
+  const counts = await Promise.all(
+    NB_LABELLED_TABLES.map(async (table) => {
+      const r = await execa(
+        'ovn-nbctl',
+        [
+          '--timeout=10',
+          '--format=json',
+          '--data=json',
+          '--columns=_uuid',
+          'find',
+          table,
+          `external_ids:labctl-lab=${lab}`,
+        ],
+        { timeout: 15_000, reject: false, stdin: 'ignore' },
+      );
+      if (r.exitCode !== 0) {
+        // not in this schema, or without external_ids in it: nothing of the lab can be there
+        if (/unknown table|does not contain a column/i.test(String(r.stderr))) return [table, 0] as const;
+        throw new Error(`ovn-nbctl find ${table} failed: ${String(r.stderr).trim() || `exit ${r.exitCode}`}`);
+      }
+      return [table, (JSON.parse(String(r.stdout)) as { data: unknown[] }).data.length] as const;
+    }),
+  );
+  return Object.fromEntries(counts.filter(([, n]) => n > 0));
+}
+
+/**
+ * Everything of a lab left on the host, by label and alias: containers (label labctl.lab), OVS Interface rows and
+ * NB rows of every table labctl writes (external_ids:labctl-lab), host-side veths (alias labctl:<lab>) and the
+ * state directory. Zero residue is `{ containers: [], ovs: 0, links: [], nb: 0, state: false }`; when NB rows
+ * are left, nbTables names their tables (it is undefined otherwise, which toEqual ignores).
+ */
 export async function residue(lab: string) {
-  const containers = (
-    await sh('docker', ['ps', '-a', '--filter', `label=labctl.lab=${lab}`, '--format', '{{.Names}}'])
-  )
-    .split('\n')
-    .filter(Boolean);
-  const ovs = await ovsdbFind('ovs-vsctl', 'Interface', ['name'], [`external_ids:labctl-lab=${lab}`]);
-  const links = (
-    JSON.parse(await sh('ip', ['-j', 'link', 'show'])) as { ifname: string; ifalias?: string }[]
-  ).filter((l) => l.ifalias === `labctl:${lab}`);
-  const nb: Record<string, unknown>[] = [];
-  for (const table of [
-    'Logical_Switch',
-    'Logical_Switch_Port',
-    'Logical_Router',
-    'Logical_Router_Port',
-    'ACL',
-    'Logical_Router_Static_Route',
-  ])
-    nb.push(...(await ovsdbFind('ovn-nbctl', table, ['_uuid'], [`external_ids:labctl-lab=${lab}`])));
+  const [containersOut, ovs, linksOut, nbTables] = await Promise.all([
+    sh('docker', ['ps', '-a', '--filter', `label=labctl.lab=${lab}`, '--format', '{{.Names}}']),
+    ovsdbFind('ovs-vsctl', 'Interface', ['name'], [`external_ids:labctl-lab=${lab}`]),
+    sh('ip', ['-j', 'link', 'show']),
+    nbRowsOfLab(lab),
+  ]);
+  const containers = containersOut.split('\n').filter(Boolean);
+  const links = (JSON.parse(linksOut) as { ifname: string; ifalias?: string }[]).filter(
+    (l) => l.ifalias === `labctl:${lab}`,
+  );
+  const nb = Object.values(nbTables).reduce((a, n) => a + n, 0);
   // The saved plan's directory (state.json) goes with the lab.
   const state = existsSync(join(STATE_DIR, 'labs', lab));
-  return { containers, ovs: ovs.length, links: links.map((l) => l.ifname), nb: nb.length, state };
+  return {
+    containers,
+    ovs: ovs.length,
+    links: links.map((l) => l.ifname),
+    nb,
+    nbTables: nb ? nbTables : undefined,
+    state,
+  };
 }
 
 /** Requires the daemons; in CI a missing daemon is a failure, never a skip. */
