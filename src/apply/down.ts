@@ -4,9 +4,10 @@
  * Works without the lab file and after an interrupted up. Never touches anything without the lab's label.
  */
 import pLimit from 'p-limit';
-import type { HostDriver } from '../drivers/host.js';
-import { ALIAS_PREFIX } from '../drivers/links.js';
+import type { ContainerRemover } from '../drivers/containers.js';
+import { ALIAS_PREFIX, type LinkDriver } from '../drivers/links.js';
 import type { OvnDriver } from '../drivers/ovn.js';
+import type { OvsDriver } from '../drivers/ovs.js';
 import { removeNb } from './ovn-diff.js';
 import { loadState, removeState } from './state.js';
 
@@ -19,21 +20,32 @@ export interface DownResult {
   nbRows: number;
 }
 
-export async function destroyLab(lab: string, host: HostDriver, ovn: OvnDriver): Promise<DownResult> {
+/** What destroyLab uses of a host (a HostDriver has it all). */
+export interface DownHost {
+  containers: ContainerRemover;
+  ovs: OvsDriver;
+  links: LinkDriver;
+}
+
+/** Wait for every promise; then throw the first failure, if any (nothing is left running behind an error). */
+async function settleAll<T extends readonly unknown[]>(ps: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const rs = await Promise.allSettled(ps);
+  const failed = rs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return rs.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+export async function destroyLab(lab: string, host: DownHost, ovn: OvnDriver): Promise<DownResult> {
   const state = loadState(lab);
   // Bounded: Docker 20.10 (Debian 12) can deadlock when about a hundred containers exit at once
   // (moby/moby#42545, a libnetwork lock-order bug), so removals go at most REMOVE_CONCURRENCY at a time.
-  // Container removals go first: the list is sent before anything else, and the OVS and NB reads (whose first
-  // program spawn loads execa, blocking the event loop for a while) start only once the first removals are on
-  // their way. Each part then proceeds as soon as its own read is back.
+  // Container removals go first: the list is sent before anything else (if Docker does not answer, nothing has been
+  // touched), and the OVS and NB reads (whose first program spawn loads execa, blocking the event loop for a while)
+  // start only once the first removals are on their way. Each part then proceeds as soon as its own read is back.
   const limit = pLimit(REMOVE_CONCURRENCY);
-  const listed = host.containers.list(lab);
-  const removed = listed.then(async (cs) => {
-    await Promise.all(cs.map((c) => limit(() => host.containers.remove(c.id))));
-    return cs;
-  });
-  await listed.catch(() => undefined); // its failure is reported through `removed`
-  const [containers, ifaces, nb] = await Promise.all([
+  const cs = await host.containers.list(lab);
+  const removed = settleAll(cs.map((c) => limit(() => host.containers.remove(c.id))));
+  const [, ifaces, nb] = await settleAll([
     removed,
     host.ovs.listLabInterfaces(lab).then(async (is) => {
       // --no-wait: nothing after this needs vswitchd to have let go of the ports (the devices die with the netns).
@@ -47,7 +59,7 @@ export async function destroyLab(lab: string, host: HostDriver, ovn: OvnDriver):
       await ovn.transact(removeNb(rows));
       return rows;
     }),
-  ]);
+  ] as const);
   // Veths normally vanish with their container's netns; the ones left are those an interrupted up created but
   // never moved (alias set), or whose alias was never set (names from the saved plan).
   const planned = new Set(state?.plan.nodes.flatMap((n) => n.interfaces.map((i) => i.hostVeth)) ?? []);
@@ -56,7 +68,7 @@ export async function destroyLab(lab: string, host: HostDriver, ovn: OvnDriver):
   await host.links.deleteHostLinks(ours.map((l) => l.name));
   removeState(lab);
   return {
-    containers: containers.length,
+    containers: cs.length,
     ovsPorts: ifaces.length,
     veths: ours.length,
     nbRows:

@@ -8,7 +8,7 @@ import type { HostDriver } from '../drivers/host.js';
 import type { HostLink, NsState } from '../drivers/links.js';
 import type { NbLabState, OvnDriver } from '../drivers/ovn.js';
 import type { OvsInterface } from '../drivers/ovs.js';
-import { EXTID_IFACE, EXTID_NODE, type PriorAddresses } from '../plan/types.js';
+import { EXTID_ALLOC, EXTID_IFACE, EXTID_NODE, type PriorAddresses } from '../plan/types.js';
 
 /** The drivers a lab is applied through: the central OVN NB, and one HostDriver per plan host. */
 export interface Drivers {
@@ -89,8 +89,8 @@ async function observeHost(
 }
 
 /**
- * The addresses the running lab gave its nodes' interfaces, from the NB ports (what the data plane uses): the
- * prior that keeps allocated addresses sticky.
+ * The addresses labctl allocated to the running lab's interfaces, from the NB ports (external_ids:labctl-alloc,
+ * written by every up): the prior that keeps allocated addresses sticky.
  */
 export function priorFromNb(nb: NbLabState): PriorAddresses {
   const networkOfPort = new Map<string, string>();
@@ -102,9 +102,8 @@ export function priorFromNb(nb: NbLabState): PriorAddresses {
   for (const p of nb.ports) {
     const node = p.externalIds[EXTID_NODE];
     const iface = p.externalIds[EXTID_IFACE];
+    const ip = p.externalIds[EXTID_ALLOC];
     const network = networkOfPort.get(p.uuid);
-    // "MAC IP": a node port has exactly one address entry
-    const ip = p.addresses[0]?.split(' ')[1];
     if (node && iface && network && ip) prior.set(`${node}.${iface}`, { network, ip });
   }
   return prior;

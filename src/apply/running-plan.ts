@@ -13,11 +13,13 @@ export function compileRunningPlan(lab: Lab): Plan {
   return compilePlan(lab, state ? { prior: priorFromPlan(state.plan) } : {});
 }
 
-/** Every interface's address in a plan, as a prior for compilePlan. */
+/** The addresses a plan allocated, as a prior for compilePlan. */
 export function priorFromPlan(plan: Plan): PriorAddresses {
   return new Map(
     plan.nodes.flatMap((n) =>
-      n.interfaces.map((i) => [`${n.name}.${i.name}`, { network: i.network, ip: i.ip }] as const),
+      n.interfaces.flatMap((i) =>
+        i.allocated ? [[`${n.name}.${i.name}`, { network: i.network, ip: i.allocated }] as const] : [],
+      ),
     ),
   );
 }

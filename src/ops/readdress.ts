@@ -1,33 +1,20 @@
 /**
- * Change one interface's address while the lab runs. The saved lab is frozen first (every interface's current
- * address and MAC made explicit), so no other node is renumbered; then the one address changes and the lab is
- * converged to the recompiled plan: the container's address and routes, the OVN port's addresses, and every ACL
- * that names the node. Conntrack entries of the old address are flushed.
+ * Change one interface's address while the lab runs: the saved lab gets that one address explicit, is recompiled
+ * with the running plan's allocations as its prior (so no other node is renumbered), and the lab is converged to
+ * it: the container's address and routes, the OVN port's addresses, and every ACL that names the node. Conntrack
+ * entries of the old address are flushed.
  */
+
+import { priorFromPlan } from '../apply/running-plan.js';
 import { saveState, withLabLock } from '../apply/state.js';
 import { applyPlan } from '../apply/up.js';
 import { LabctlError, usageError } from '../errors.js';
 import { contains, intToIp, ipToInt, isHostAddress, isIPv4 } from '../lab/ipv4.js';
-import type { Lab } from '../lab/types.js';
 import { compilePlan } from '../plan/compile.js';
 import type { Plan } from '../plan/types.js';
 import { flushConntrack } from './conntrack.js';
 import type { LabRuntime } from './context.js';
 import { findInterface } from './context.js';
-
-/** Every interface's address and MAC as compiled, made explicit in the lab. */
-export function freezeLab(lab: Lab, plan: Plan): Lab {
-  const copy = structuredClone(lab);
-  for (const n of copy.nodes) {
-    const pn = plan.nodes.find((x) => x.name === n.name)!;
-    for (const i of n.interfaces) {
-      const pi = pn.interfaces.find((x) => x.name === i.name)!;
-      i.ip = pi.ip;
-      i.mac = pi.mac;
-    }
-  }
-  return copy;
-}
 
 export interface ReaddressResult {
   node: string;
@@ -83,9 +70,12 @@ export async function readdress(
   const old = pi.ip;
   if (old === ip) return { node, iface, from: old, to: ip, changes: [] };
 
-  const lab = freezeLab(state.lab, state.plan);
+  // Only this interface gets an explicit address; every other one keeps its address because the allocations of
+  // the running plan are the prior (sticky). The interface's own allocation stays reserved, so the next
+  // `up -f lab.yml` puts the file's address back.
+  const lab = structuredClone(state.lab);
   lab.nodes.find((x) => x.name === node)!.interfaces.find((i) => i.name === iface)!.ip = ip;
-  const plan = compilePlan(lab);
+  const plan = compilePlan(lab, { prior: priorFromPlan(state.plan) });
   return withLabLock(plan.lab, async () => {
     saveState({ ...state, lab, plan, updatedAt: new Date().toISOString() });
     const r = await applyPlan(plan, rt.host, rt.ovn, { readyTimeoutMs: 60_000 });

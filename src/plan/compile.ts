@@ -19,6 +19,7 @@ import { macFromDigest } from '../lab/mac.js';
 import type { Lab, LabNetwork, LabPolicy } from '../lab/types.js';
 import { digest } from '../names.js';
 import {
+  EXTID_ALLOC,
   EXTID_IFACE,
   EXTID_LAB,
   EXTID_NODE,
@@ -90,13 +91,14 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
   for (const [net, ip] of gatewayOf) used.get(net)!.add(ipToInt(ip));
   for (const node of lab.nodes)
     for (const i of node.interfaces) if (i.ip) used.get(i.network)!.add(ipToInt(i.ip));
-  // Sticky: an interface keeps the address the running lab gave it, while that address is still in its network's
-  // subnet and nobody claims it explicitly (an explicit ip or a router address wins; the loser is renumbered).
+  // Sticky: an interface keeps the address labctl allocated to it while the lab runs (the prior), as long as that
+  // address is still a host address of its network and nobody claims it explicitly (an explicit ip or a router
+  // address wins; the loser is allocated anew). An interface whose ip: overrides its allocation keeps the
+  // allocation reserved, so dropping the override (or the next `up` after a readdress) puts it back.
   const sticky = new Map<string, string>();
   if (opts.prior?.size)
     for (const node of lab.nodes)
       for (const i of node.interfaces) {
-        if (i.ip) continue;
         const p = opts.prior.get(`${node.name}.${i.name}`);
         if (!p || p.network !== i.network) continue;
         const net = netByName.get(i.network)!;
@@ -108,15 +110,19 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
         sticky.set(`${node.name}.${i.name}`, p.ip);
       }
   const nextFree = new Map<string, number>(lab.networks.map((n) => [n.name, firstHost(n.subnet)]));
-  const allocate = (net: LabNetwork): string => {
+  // `avoid`: the node's own addresses on its other interfaces — two networks may share a subnet, and one node must
+  // not get the same address twice. An address skipped only for that stays free for the next node.
+  const allocate = (net: LabNetwork, avoid: ReadonlySet<number>): string => {
     let candidate = nextFree.get(net.name)!;
     const taken = used.get(net.name)!;
-    while (taken.has(candidate) || !isHostAddress(net.subnet, candidate)) {
+    let skipped = false;
+    while (taken.has(candidate) || !isHostAddress(net.subnet, candidate) || avoid.has(candidate)) {
+      if (!taken.has(candidate) && avoid.has(candidate)) skipped = true;
       candidate++;
       if (!contains(net.subnet, candidate)) throw new Error(`no free address in ${net.cidr}`); // validate.ts prevents this
     }
     taken.add(candidate);
-    nextFree.set(net.name, candidate + 1);
+    if (!skipped) nextFree.set(net.name, candidate + 1);
     return intToIp(candidate);
   };
 
@@ -145,10 +151,20 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
 
   // ---- nodes
   const nodes: PlanNode[] = lab.nodes.map((node) => {
+    const own = new Set<number>();
+    for (const i of node.interfaces) {
+      const ip = i.ip ?? sticky.get(`${node.name}.${i.name}`);
+      if (ip) own.add(ipToInt(ip));
+    }
     const interfaces: PlanInterface[] = node.interfaces.map((i) => {
       const net = netByName.get(i.network)!;
       const hostVeth = deriveVeth(node.name, i.name);
       const lsp = naming.nodePort(L, node.name, i.name);
+      let allocated = sticky.get(`${node.name}.${i.name}`);
+      if (!allocated && !i.ip) {
+        allocated = allocate(net, own);
+        own.add(ipToInt(allocated));
+      }
       const pi: PlanInterface = {
         name: i.name,
         network: i.network,
@@ -157,7 +173,7 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
         hostVeth,
         peerTmp: naming.peerTmp(hostVeth),
         mac: i.mac ?? deriveMac([L, node.name, i.name]),
-        ip: i.ip ?? sticky.get(`${node.name}.${i.name}`) ?? allocate(net),
+        ip: i.ip ?? allocated!,
         prefix: net.subnet.prefix,
         mtu: i.mtu ?? net.mtu,
         txOffload: false,
@@ -165,6 +181,7 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
       };
       const gw = gatewayOf.get(i.network);
       if (gw) pi.gateway = gw;
+      if (allocated) pi.allocated = allocated;
       return pi;
     });
     const pn: PlanNode = {
@@ -203,7 +220,13 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
         addresses: `${i.mac} ${i.ip}`,
         node: node.name,
         iface: i.name,
-        externalIds: { ...labIds, [EXTID_NODE]: node.name, [EXTID_IFACE]: i.name },
+        externalIds: {
+          ...labIds,
+          [EXTID_NODE]: node.name,
+          [EXTID_IFACE]: i.name,
+          // the allocation is remembered where the running lab is: the next up reads it back as its prior
+          ...(i.allocated ? { [EXTID_ALLOC]: i.allocated } : {}),
+        },
       });
 
   // ---- routers

@@ -11,6 +11,8 @@ export const LABEL_NODE = 'labctl.node';
 export const EXTID_LAB = 'labctl-lab';
 export const EXTID_NODE = 'labctl-node';
 export const EXTID_IFACE = 'labctl-iface';
+/** on a node's logical switch port: the address labctl allocated to the interface (sticky; see PriorAddresses) */
+export const EXTID_ALLOC = 'labctl-alloc';
 
 export interface Plan {
   version: number;
@@ -67,6 +69,11 @@ export interface PlanInterface {
   mtu: number;
   /** router address on this network, if any */
   gateway?: string;
+  /**
+   * the address labctl allocated to this interface (it has no ip: in the lab, or has one that overrides an
+   * allocation kept from the running lab); unset when the lab gives the address and nothing was allocated
+   */
+  allocated?: string;
   /** tx checksum offload must be off on the container side (platform.md: userspace datapath drops TCP/UDP otherwise) */
   txOffload: false;
   ovsExternalIds: Record<string, string>;
@@ -148,8 +155,9 @@ export interface PlanAcl {
 }
 
 /**
- * Addresses the running lab already gave interfaces that have no explicit `ip:` (keyed `node.iface`). compilePlan
- * keeps each one while it is still valid, so adding, removing or reordering nodes never renumbers a running node.
+ * Addresses labctl allocated to the running lab's interfaces (keyed `node.iface`; read back from the NB ports'
+ * external_ids:labctl-alloc). compilePlan keeps each one while it is still valid, so adding, removing or reordering
+ * nodes never renumbers a running node.
  */
 export type PriorAddresses = ReadonlyMap<string, { network: string; ip: string }>;
 

@@ -266,6 +266,23 @@ describe.runIf(up)('labctl up / down on the real daemons', () => {
     expect(await nodeAddresses(Object.keys(before))).toEqual(addrsBefore);
   });
 
+  it('readdress of an allocated address changes only that node; the next up puts the allocated address back', async () => {
+    const before = await nodeAddresses(['web', 'db', 'client']);
+    const r = await labctl(['readdress', 'db', 'eth1', '10.61.1.77', '-f', LAB_FILE]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(await nodeAddresses(['web', 'db', 'client'])).toEqual({ ...before, db: '10.61.1.77' });
+    expect((await lspAddresses())['it-up.db.eth1']).toMatch(/ 10\.61\.1\.77$/);
+    const dry = await labctl(['up', '--dry-run', '-f', LAB_FILE, '--json']);
+    expect((JSON.parse(dry.stdout).changes as { summary: string }[]).map((c) => c.summary)).toEqual([
+      `readdress port it-up.db.eth1: 10.61.1.77 → ${before.db}`,
+      `readdress db.eth1: 10.61.1.77/24 → ${before.db}/24`,
+      'route db: default via 10.61.1.1 dev eth1',
+    ]);
+    const back = await labctl(['up', '-f', LAB_FILE, '--json']);
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect(await nodeAddresses(['web', 'db', 'client'])).toEqual(before);
+  });
+
   it('an OVN transaction that fails inside up is an error saying what failed and what to run', async () => {
     const text = readFileSync(LAB_FILE, 'utf8');
     // A port nobody labelled holds the address the new node asks for: ovn-nbctl refuses the duplicate.
