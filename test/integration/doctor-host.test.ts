@@ -1,17 +1,23 @@
 /**
  * labctl doctor, host layer, on the real daemons. These faults touch the machine's shared control plane, which
- * other labs use too: each is kept as short as the assertion needs, and undone in finally whatever happens
- * (ovn-controller started again, br-int and the chassis key back to netdev).
+ * other labs use too: each is kept as short as the assertion needs, and undone in finally whatever happens. What
+ * the tests touch (br-int's datapath_type, the chassis key ovn-bridge-datapath-type, whether ovn-controller runs) is
+ * recorded before the first test and put back exactly as found, not to an assumed value: on a host with the
+ * openvswitch kernel module the datapath may well be system.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kernelModuleState } from '../../src/host/system.js';
 import { buildOnce, daemonsUp, labctl, sh, shMaybe } from '../helpers/labctl.js';
 
 const LAB = 'dr-host';
 const OVN_CTL = '/usr/share/ovn/scripts/ovn-ctl';
 const up = await daemonsUp();
+/** The datapath type that needs the openvswitch kernel module: unusable here only when the module is absent. */
+const kernel = await kernelModuleState();
+const UNUSABLE_DATAPATH = kernel.available ? undefined : 'system';
 const tmp = mkdtempSync(join(tmpdir(), 'labctl-doctor-host-'));
 const LAB_FILE = join(tmp, 'lab.yml');
 writeFileSync(
@@ -60,36 +66,99 @@ const show = (rep: Report) => JSON.stringify(roots(rep), null, 1);
 async function controllerAnswers(): Promise<boolean> {
   return (await shMaybe('ovn-appctl', ['-T', '3', '-t', 'ovn-controller', 'version'])).ok;
 }
-async function ensureController(): Promise<void> {
-  if (!(await controllerAnswers())) await shMaybe(OVN_CTL, ['start_controller'], 30_000);
+/** What the tests change on the shared control plane, as it was before the first one. */
+interface Found {
+  /** br-int's datapath_type ('' = system) */
+  bridgeDatapath: string;
+  /** the Open_vSwitch row's external_ids:ovn-bridge-datapath-type; undefined = not set */
+  keyDatapath: string | undefined;
+  controllerRan: boolean;
 }
-async function restoreNetdev(): Promise<void> {
-  await shMaybe('ovs-vsctl', [
+let found: Found | undefined;
+
+async function readFound(): Promise<Found> {
+  const [bridge, key, controllerRan] = await Promise.all([
+    sh('ovs-vsctl', ['--timeout=10', 'get', 'Bridge', 'br-int', 'datapath_type']),
+    sh('ovs-vsctl', [
+      '--timeout=10',
+      '--if-exists',
+      'get',
+      'Open_vSwitch',
+      '.',
+      'external_ids:ovn-bridge-datapath-type',
+    ]),
+    controllerAnswers(),
+  ]);
+  const unquote = (v: string) => v.trim().replace(/^"(.*)"$/, '$1');
+  return {
+    bridgeDatapath: unquote(bridge),
+    keyDatapath: key.trim() ? unquote(key) : undefined,
+    controllerRan,
+  };
+}
+
+async function ensureController(): Promise<void> {
+  if (found?.controllerRan !== false && !(await controllerAnswers()))
+    await shMaybe(OVN_CTL, ['start_controller'], 30_000);
+}
+
+/**
+ * Put the chassis key and br-int's datapath_type back as found, in one transaction, so ovn-controller (which
+ * re-applies the key to br-int) never sees the two disagree. Throws when it cannot: a host left changed must show.
+ */
+async function restoreDatapath(): Promise<void> {
+  if (!found) return;
+  await sh('ovs-vsctl', [
     '--timeout=10',
-    'set',
-    'Open_vSwitch',
-    '.',
-    'external_ids:ovn-bridge-datapath-type=netdev',
+    ...(found.keyDatapath === undefined
+      ? ['remove', 'Open_vSwitch', '.', 'external_ids', 'ovn-bridge-datapath-type']
+      : [
+          'set',
+          'Open_vSwitch',
+          '.',
+          `external_ids:ovn-bridge-datapath-type=${JSON.stringify(found.keyDatapath)}`,
+        ]),
     '--',
     'set',
     'Bridge',
     'br-int',
-    'datapath_type=netdev',
+    `datapath_type=${JSON.stringify(found.bridgeDatapath)}`,
+  ]);
+}
+
+/** Switch the key and br-int to a datapath type this host cannot run (only called where one exists). */
+async function breakDatapath(type: string): Promise<void> {
+  await sh('ovs-vsctl', [
+    '--timeout=10',
+    'set',
+    'Open_vSwitch',
+    '.',
+    `external_ids:ovn-bridge-datapath-type=${type}`,
+    '--',
+    'set',
+    'Bridge',
+    'br-int',
+    `datapath_type=${type}`,
   ]);
 }
 
 describe.runIf(up)('labctl doctor: host layer on the real daemons', { timeout: 120_000 }, () => {
   beforeAll(async () => {
+    found = await readFound();
     await buildOnce();
     await labctl(['down', '--lab', LAB]);
     const r = await labctl(['up', '-f', LAB_FILE]);
     expect(r.exitCode, r.stderr).toBe(0);
   });
   afterAll(async () => {
-    await ensureController();
-    await restoreNetdev();
-    await labctl(['down', '--lab', LAB]);
-    rmSync(tmp, { recursive: true, force: true });
+    try {
+      await ensureController();
+      await restoreDatapath();
+      await labctl(['down', '--lab', LAB]);
+      if (found) expect(await readFound()).toEqual(found);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('healthy host: every host check passes, with the daemons, keys, connection, chassis and datapath', async () => {
@@ -111,7 +180,9 @@ describe.runIf(up)('labctl doctor: host layer on the real daemons', { timeout: 1
     ])
       expect(byId.get(id)?.status, id).toBe('pass');
     expect(byId.get('host.sb-connection')?.evidence).toBe('connected');
-    expect(byId.get('host.datapath')?.evidence).toContain('netdev');
+    expect(byId.get('host.datapath')?.evidence).toContain(
+      `datapath_type ${found?.bridgeDatapath || 'system'}`,
+    );
     expect(report.checks.every((c) => c.layer === 'host')).toBe(true);
   });
 
@@ -163,57 +234,43 @@ describe.runIf(up)('labctl doctor: host layer on the real daemons', { timeout: 1
     }
   });
 
-  it('br-int switched to datapath_type=system (no kernel module here) → datapath-unsupported; --fix restores netdev', async () => {
-    // ovn-controller puts br-int back to its ovn-bridge-datapath-type at once, so the key is switched with it.
-    try {
-      await sh('ovs-vsctl', [
-        '--timeout=10',
-        'set',
-        'Open_vSwitch',
-        '.',
-        'external_ids:ovn-bridge-datapath-type=system',
-        '--',
-        'set',
-        'Bridge',
-        'br-int',
-        'datapath_type=system',
-      ]);
-      const { exitCode, report } = await doctor(['--layer', 'host']);
-      await restoreNetdev().catch(() => undefined); // the window for every other lab ends here
-      expect(exitCode).toBe(1);
-      const rs = roots(report);
-      expect(
-        rs.map((r) => r.cause),
-        show(report),
-      ).toEqual(['datapath-unsupported']);
-      expect(rs[0]!.evidence).toMatch(/system.*kernel module/);
-      const dp = report.checks.find((c) => c.id === 'host.datapath');
-      expect(dp?.followsFrom ?? dp?.cause).toBeTruthy();
-    } finally {
-      await restoreNetdev();
-    }
-  });
+  // With the openvswitch kernel module every datapath_type runs, so the fault cannot be made on such a host.
+  it.runIf(UNUSABLE_DATAPATH)(
+    'br-int switched to a datapath_type this host cannot run (system without the kernel module) → datapath-unsupported',
+    async () => {
+      // ovn-controller puts br-int back to its ovn-bridge-datapath-type at once, so the key is switched with it.
+      try {
+        await breakDatapath(UNUSABLE_DATAPATH!);
+        const { exitCode, report } = await doctor(['--layer', 'host']);
+        await restoreDatapath().catch(() => undefined); // the window for every other lab ends here
+        expect(exitCode).toBe(1);
+        const rs = roots(report);
+        expect(
+          rs.map((r) => r.cause),
+          show(report),
+        ).toEqual(['datapath-unsupported']);
+        expect(rs[0]!.evidence).toMatch(/system.*kernel module/);
+        const dp = report.checks.find((c) => c.id === 'host.datapath');
+        expect(dp?.followsFrom ?? dp?.cause).toBeTruthy();
+      } finally {
+        await restoreDatapath();
+      }
+    },
+  );
 
-  it('--fix repairs datapath-unsupported through the host start logic', async () => {
+  it.runIf(UNUSABLE_DATAPATH)('--fix repairs datapath-unsupported through the host start logic', async () => {
     try {
-      await sh('ovs-vsctl', [
-        '--timeout=10',
-        'set',
-        'Open_vSwitch',
-        '.',
-        'external_ids:ovn-bridge-datapath-type=system',
-        '--',
-        'set',
-        'Bridge',
-        'br-int',
-        'datapath_type=system',
-      ]);
+      await breakDatapath(UNUSABLE_DATAPATH!);
       const fixed = await doctor(['--layer', 'host', '--fix']);
       expect(fixed.exitCode, show(fixed.report)).toBe(0);
       expect(fixed.report.fixes?.some((f) => f.changed)).toBe(true);
+      // without the kernel module, host start's choice is the userspace datapath, for the key and the bridge
       expect(await sh('ovs-vsctl', ['get', 'Bridge', 'br-int', 'datapath_type'])).toBe('netdev');
+      expect(
+        await sh('ovs-vsctl', ['get', 'Open_vSwitch', '.', 'external_ids:ovn-bridge-datapath-type']),
+      ).toBe('netdev');
     } finally {
-      await restoreNetdev();
+      await restoreDatapath();
     }
   });
 
