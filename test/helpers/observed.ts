@@ -102,7 +102,7 @@ export function nbOf(plan: Plan): NbLabState {
         name: p.name,
         type: p.type,
         addresses: [p.addresses],
-        options: p.routerPort ? { 'router-port': p.routerPort } : {},
+        options: (p.routerPort ? { 'router-port': p.routerPort } : {}) as Record<string, string>,
         externalIds: { ...p.externalIds },
         up: true,
       })),
