@@ -11,7 +11,6 @@ import { applyPlan } from '../apply/up.js';
 import { LabctlError, usageError } from '../errors.js';
 import { contains, intToIp, ipToInt, isHostAddress, isIPv4 } from '../lab/ipv4.js';
 import { compilePlan } from '../plan/compile.js';
-import type { Plan } from '../plan/types.js';
 import { flushConntrack } from './conntrack.js';
 import type { LabRuntime } from './context.js';
 import { findInterface } from './context.js';

@@ -112,7 +112,7 @@ export function nbOf(plan: Plan): NbLabState {
       name: r.router,
       externalIds: { ...r.externalIds },
       staticRoutes: r.routes.map((_, k) => `route-${r.router}-${k}`),
-      options: r.chassis ? { chassis: CHASSIS } : {},
+      options: (r.chassis ? { chassis: CHASSIS } : {}) as Record<string, string>,
       nat: r.nat.map((_, k) => `nat-${r.router}-${k}`),
       loadBalancers: lbAttached('routers', r.router),
     })),
