@@ -14,6 +14,9 @@ import { requireRoot } from './lab-args.js';
 import { printJson } from './output.js';
 import { progressMode, runTasks } from './progress.js';
 
+/** Changes listed after an up on a terminal. */
+const TTY_CHANGES = 30;
+
 interface UpOpts {
   file: string;
   json?: boolean;
@@ -130,7 +133,12 @@ export function registerUp(program: Command): void {
         process.stdout.write(
           `lab ${plan.lab} is up: ${plan.nodes.length} nodes ready in ${secs} s (${c.created.length} created, ${c.recreated.length} recreated, ${c.started.length} started, ${c.removed.length} removed, ${c.kept.length} kept; ${r.changes.length} changes)\n`,
         );
-        if (mode === 'plain') for (const ch of r.changes) process.stdout.write(`  ${ch}\n`);
+        // Plain output (logs, CI) lists every change; a terminal the first TTY_CHANGES (a cold up of 50 nodes makes
+        // hundreds), with where to find the rest.
+        const shown = mode === 'plain' ? r.changes : r.changes.slice(0, TTY_CHANGES);
+        for (const ch of shown) process.stdout.write(`  ${ch}\n`);
+        if (shown.length < r.changes.length)
+          process.stdout.write(`  … and ${r.changes.length - shown.length} more (labctl up --json lists them all)\n`);
       }
     });
 }
