@@ -261,7 +261,12 @@ async function convergeHost(
       if (!cc) return { pid: observed.hosts[hostName]!.nodes[name]!.pid };
       let id = cc.id!;
       if (cc.action === 'start') {
-        await attempt(`starting container ${node.container}`, upHint, () => host.containers.start(id));
+        await attempt(`starting container ${node.container}`, upHint, () =>
+          // 304: it runs already (it started between the observation and now); its namespace is new all the same
+          host.containers.start(id).catch((err: { statusCode?: number }) => {
+            if (err.statusCode !== 304) throw err;
+          }),
+        );
         ctx.result.started.push(name);
       } else {
         if (cc.action === 'recreate') {
