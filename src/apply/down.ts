@@ -36,13 +36,12 @@ async function settleAll<T extends readonly unknown[]>(ps: { [K in keyof T]: Pro
 }
 
 export async function destroyLab(lab: string, host: DownHost, ovn: OvnDriver): Promise<DownResult> {
-  const state = loadState(lab);
   // Bounded: Docker 20.10 (Debian 12) can deadlock when about a hundred containers exit at once
   // (moby/moby#42545, a libnetwork lock-order bug), so removals go at most REMOVE_CONCURRENCY at a time.
-  // Container removals go first: the list is sent before anything else (if Docker does not answer, nothing has been
-  // touched), and the OVS and NB reads (whose first program spawn loads execa, blocking the event loop for a while)
-  // start only once the first removals are on their way. Each part then proceeds as soon as its own read is back.
   const limit = pLimit(REMOVE_CONCURRENCY);
+  // Container removals go first: the list is the first call (if Docker does not answer, nothing has been touched),
+  // and the OVS and NB reads (whose first program spawn loads execa, blocking the event loop for a while) start only
+  // once the first removals are on their way. Each part then proceeds as soon as its own read is back.
   const cs = await host.containers.list(lab);
   const removed = settleAll(cs.map((c) => limit(() => host.containers.remove(c.id))));
   const [, ifaces, nb] = await settleAll([
@@ -60,6 +59,7 @@ export async function destroyLab(lab: string, host: DownHost, ovn: OvnDriver): P
       return rows;
     }),
   ] as const);
+  const state = loadState(lab);
   // Veths normally vanish with their container's netns; the ones left are those an interrupted up created but
   // never moved (alias set), or whose alias was never set (names from the saved plan).
   const planned = new Set(state?.plan.nodes.flatMap((n) => n.interfaces.map((i) => i.hostVeth)) ?? []);

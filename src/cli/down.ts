@@ -20,15 +20,27 @@ export function registerDown(program: Command): void {
       if (!isSafeName(name, MAX_LAB_NAME))
         throw usageError(`"${name}" is not a lab name`, 'labctl status   (lists the labs on this host)');
       requireRoot('labctl down');
-      const [{ destroyLab }, { withLabLock }, { localHost }, { ovnDriver }] = await Promise.all([
+      // Only what down uses is loaded: the Engine API is spoken directly (no dockerode, no `/_ping` before the list;
+      // an unreachable daemon fails the list with the same message), and nothing host-check related.
+      const [
+        { destroyLab },
+        { withLabLock },
+        { dockerApi },
+        { apiContainers },
+        { localOvs },
+        { localLinks },
+        { ovnDriver },
+      ] = await Promise.all([
         import('../apply/down.js'),
         import('../apply/state.js'),
-        import('../drivers/host.js'),
+        import('../drivers/docker-client.js'),
+        import('../drivers/containers.js'),
+        import('../drivers/ovs.js'),
+        import('../drivers/links.js'),
         import('../drivers/ovn.js'),
       ]);
-      const ovn = ovnDriver();
-      const host = await localHost();
-      const r = await withLabLock(name, () => destroyLab(name, host, ovn));
+      const host = { containers: apiContainers(dockerApi()), ovs: localOvs(), links: localLinks() };
+      const r = await withLabLock(name, () => destroyLab(name, host, ovnDriver()));
       if (opts.json) printJson({ ok: true, lab: name, removed: r });
       else if (!r.containers && !r.ovsPorts && !r.nbRows && !r.veths)
         process.stdout.write(`lab ${name}: nothing to remove (already down)\n`);

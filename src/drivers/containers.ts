@@ -5,6 +5,7 @@
 import type Docker from 'dockerode';
 import { digest } from '../names.js';
 import { LABEL_LAB, LABEL_NODE, type PlanNode } from '../plan/types.js';
+import type { DockerApi } from './docker-client.js';
 
 export const LABEL_CONFIG = 'labctl.config';
 
@@ -89,6 +90,50 @@ export function dockerContainers(docker: Docker): ContainerDriver {
     async remove(id) {
       try {
         await docker.getContainer(id).remove({ force: true, v: true });
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+      }
+    },
+  };
+}
+
+/** What `labctl down` needs of the containers: find a lab's by label, remove them. */
+export type ContainerRemover = Pick<ContainerDriver, 'list' | 'remove'>;
+
+interface ApiContainerRow {
+  Id: string;
+  Names?: string[];
+  Labels?: Record<string, string>;
+  State?: string;
+  Image?: string;
+}
+
+/**
+ * list and remove over the Engine API directly (docker-client.ts dockerApi): the same calls, filters and results as
+ * dockerContainers, without loading dockerode (used by `labctl down`).
+ */
+export function apiContainers(api: DockerApi): ContainerRemover {
+  return {
+    async list(lab) {
+      const filters = JSON.stringify({ label: [lab === undefined ? LABEL_LAB : `${LABEL_LAB}=${lab}`] });
+      const rows = await api.request<ApiContainerRow[]>(
+        'GET',
+        `/containers/json?all=true&filters=${encodeURIComponent(filters)}`,
+      );
+      return rows.map((c) => ({
+        id: c.Id,
+        name: (c.Names?.[0] ?? '').replace(/^\//, ''),
+        lab: c.Labels?.[LABEL_LAB] ?? '',
+        node: c.Labels?.[LABEL_NODE] ?? '',
+        running: c.State === 'running',
+        state: c.State ?? '',
+        configHash: c.Labels?.[LABEL_CONFIG] ?? '',
+        image: c.Image ?? '',
+      }));
+    },
+    async remove(id) {
+      try {
+        await api.request('DELETE', `/containers/${encodeURIComponent(id)}?force=true&v=true`);
       } catch (err) {
         if ((err as { statusCode?: number }).statusCode !== 404) throw err;
       }
