@@ -14,6 +14,7 @@ import {
   isHostAddress,
   isIPv4,
   parseCidr,
+  size,
 } from '../lab/ipv4.js';
 import { macFromDigest } from '../lab/mac.js';
 import type { Lab, LabNetwork, LabPolicy } from '../lab/types.js';
@@ -31,6 +32,8 @@ import {
   type PlanInterface,
   type PlanLoadBalancer,
   type PlanNode,
+  type PlanPolicy,
+  type PlanPolicyEnd,
   type PlanRoute,
   type PlanRouter,
   type PlanSwitch,
@@ -280,6 +283,7 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
     switches,
     routers,
     acls: compileAcls(lab, nodes, switches, routers),
+    policies: compilePolicies(lab, nodes, routers),
     loadBalancers: compileLoadBalancers(lab, nodes),
     expect: lab.expect.map((e) => ({ ...e })),
   };
@@ -323,6 +327,10 @@ interface Endpoint {
   networks: string[];
   /** logical ports, when the endpoint is a node */
   ports: { lsp: string; network: string }[];
+  /** member nodes, when the endpoint is a node or a group */
+  nodes?: string[];
+  /** the CIDR, when the endpoint is an address/CIDR */
+  cidr?: Cidr;
 }
 
 function resolveEndpoint(lab: Lab, nodes: PlanNode[], routers: PlanRouter[], ref: string): Endpoint {
@@ -337,6 +345,7 @@ function resolveEndpoint(lab: Lab, nodes: PlanNode[], routers: PlanRouter[], ref
       addrs: [...ns.flatMap((n) => n.interfaces.map((i) => i.ip)), ...nat],
       networks: ns.flatMap((n) => n.interfaces.map((i) => i.network)),
       ports: ns.flatMap((n) => n.interfaces.map((i) => ({ lsp: i.lsp, network: i.network }))),
+      nodes: [...members],
     };
   }
   const net = lab.networks.find((n) => n.name === ref);
@@ -345,11 +354,15 @@ function resolveEndpoint(lab: Lab, nodes: PlanNode[], routers: PlanRouter[], ref
   const cidr = (parsed as { cidr: Cidr }).cidr;
   const text = cidr.prefix === 32 ? intToIp(cidr.base) : `${intToIp(cidr.base)}/${cidr.prefix}`;
   const networks = lab.networks.filter((n) => overlapsCidr(n.subnet, cidr)).map((n) => n.name);
-  return { addrs: [text], networks, ports: [] };
+  return { addrs: [text], networks, ports: [], cidr };
 }
 
 function overlapsCidr(a: Cidr, b: Cidr): boolean {
   return contains(a, b.base) || contains(b, a.base);
+}
+
+function cidrText(c: Cidr): string {
+  return c.prefix === 32 ? intToIp(c.base) : `${intToIp(c.base)}/${c.prefix}`;
 }
 
 function set(values: string[]): string {
@@ -365,10 +378,17 @@ function l4Match(p: LabPolicy): string {
   return ` && ${f} >= ${p.port.min} && ${f} <= ${p.port.max}`;
 }
 
+/** Priority of the catch-all that makes a switch with policies stateful: below every policy (2000 − i ≥ 1001). */
+const STATEFUL_PRIORITY = 0;
+
 /**
- * Policies become OVN ACLs, first policy = highest priority (first match wins). An ACL is placed on the switch
- * where the destination lives (to-lport); for a destination outside every lab network, on the source's switch
- * (from-lport).
+ * Policies become OVN ACLs, first policy = highest priority (first match wins). An ACL is placed where the packet is
+ * delivered: on the destination's switch (to-lport) — for an address/CIDR, restricted to the part inside that
+ * switch's subnet, so a packet passing through a switch on its way to a router port never meets it; for a
+ * destination (or the part of a CIDR) outside every lab network, on the source's switch (from-lport).
+ * Policies are stateful: every switch that carries a policy ACL also gets `<lab>-stateful`, an allow-related
+ * catch-all at the lowest priority, which turns on OVN's connection tracking there — so a deny blocks only
+ * connections its `from` starts, and replies of connections its `to` starts (or an allow admitted) pass.
  */
 function compileAcls(lab: Lab, nodes: PlanNode[], switches: PlanSwitch[], routers: PlanRouter[]): PlanAcl[] {
   const acls: PlanAcl[] = [];
@@ -382,6 +402,18 @@ function compileAcls(lab: Lab, nodes: PlanNode[], switches: PlanSwitch[], router
     const l4 = l4Match(p);
     const srcMatch = `ip4.src == ${set(src.addrs)}`;
     const name = naming.acl(lab.name, i);
+    const outside = (dstMatch: string) => {
+      for (const net of new Set(src.networks))
+        acls.push({
+          switch: swName(net),
+          direction: 'from-lport',
+          priority,
+          match: `${srcMatch} && ${dstMatch}${l4}`,
+          action,
+          name,
+          externalIds: extIds,
+        });
+    };
     if (dst.ports.length) {
       for (const port of dst.ports)
         acls.push({
@@ -394,30 +426,61 @@ function compileAcls(lab: Lab, nodes: PlanNode[], switches: PlanSwitch[], router
           externalIds: extIds,
         });
     } else if (dst.networks.length) {
-      for (const net of dst.networks)
+      const subnets: Cidr[] = [];
+      for (const net of dst.networks) {
+        const subnet = lab.networks.find((n) => n.name === net)!.subnet;
+        subnets.push(subnet);
+        // the part of the destination inside this switch's subnet (CIDRs nest or are disjoint)
+        const part = dst.cidr && dst.cidr.prefix < subnet.prefix ? [cidrText(subnet)] : dst.addrs;
         acls.push({
           switch: swName(net),
           direction: 'to-lport',
           priority,
-          match: `ip4.dst == ${set(dst.addrs)} && ${srcMatch}${l4}`,
+          match: `ip4.dst == ${set(part)} && ${srcMatch}${l4}`,
           action,
           name,
           externalIds: extIds,
         });
+      }
+      // a CIDR wider than the lab networks inside it: its outside part, where the source enters the lab's switches
+      const c = dst.cidr;
+      if (c && subnets.every((s) => s.prefix > c.prefix)) {
+        const inside = subnets.reduce((sum, s) => sum + size(s), 0);
+        if (inside < size(c))
+          outside(`ip4.dst == ${dst.addrs[0]} && !(ip4.dst == ${set(subnets.map(cidrText))})`);
+      }
     } else {
-      for (const net of new Set(src.networks))
-        acls.push({
-          switch: swName(net),
-          direction: 'from-lport',
-          priority,
-          match: `${srcMatch} && ip4.dst == ${set(dst.addrs)}${l4}`,
-          action,
-          name,
-          externalIds: extIds,
-        });
+      outside(`ip4.dst == ${set(dst.addrs)}`);
     }
   });
+  for (const sw of [...new Set(acls.map((a) => a.switch))])
+    acls.push({
+      switch: sw,
+      direction: 'to-lport',
+      priority: STATEFUL_PRIORITY,
+      match: 'ip4',
+      action: 'allow-related',
+      name: `${lab.name}-stateful`,
+      externalIds: { [EXTID_LAB]: lab.name, 'labctl-stateful': 'true' },
+    });
   return acls;
+}
+
+/** The policies with their endpoints resolved, as the ACLs above enforce them (plan.policies). */
+function compilePolicies(lab: Lab, nodes: PlanNode[], routers: PlanRouter[]): PlanPolicy[] {
+  const end = (ref: string): PlanPolicyEnd => {
+    const e = resolveEndpoint(lab, nodes, routers, ref);
+    const cidrs = e.addrs.map((a) => (a.includes('/') ? a : `${a}/32`));
+    return { ref, ...(e.nodes ? { nodes: e.nodes } : {}), cidrs };
+  };
+  return lab.policies.map((p, index) => ({
+    index,
+    action: p.action,
+    from: end(p.from),
+    to: end(p.to),
+    proto: p.proto,
+    ...(p.port && (p.proto === 'tcp' || p.proto === 'udp') ? { port: { ...p.port } } : {}),
+  }));
 }
 
 /**

@@ -24,6 +24,12 @@ export interface Plan {
   switches: PlanSwitch[];
   routers: PlanRouter[];
   acls: PlanAcl[];
+  /**
+   * The lab's policies in normalized form (addresses resolved), in file order: what `plan.acls` enforce, for tools
+   * that reason about them (doctor derives each pair's expected verdict from these; src/plan/policy-verdict.ts).
+   * Absent in plans saved before it existed.
+   */
+  policies?: PlanPolicy[];
   loadBalancers: PlanLoadBalancer[];
   expect: PlanExpect[];
 }
@@ -152,6 +158,28 @@ export interface PlanAcl {
   action: 'drop' | 'allow-related';
   name: string;
   externalIds: Record<string, string>;
+}
+
+/** One side of a policy, resolved. */
+export interface PlanPolicyEnd {
+  /** as written in the lab file: a node, group, network, or IPv4 address/CIDR */
+  ref: string;
+  /** a node or group: its member nodes (`to` then matches by the port a packet is delivered to) */
+  nodes?: string[];
+  /** the addresses it stands for, as CIDRs (a node: each interface address and public NAT address, as /32) */
+  cidrs: string[];
+}
+
+/** A policy with its endpoints resolved (docs/lab-file.md "policies"). */
+export interface PlanPolicy {
+  /** position in the lab's `policies` (the ACLs' external_ids:labctl-policy); the lowest matching one wins */
+  index: number;
+  action: 'allow' | 'deny';
+  from: PlanPolicyEnd;
+  to: PlanPolicyEnd;
+  proto: 'tcp' | 'udp' | 'icmp' | 'any';
+  /** tcp/udp destination ports; absent: every port */
+  port?: { min: number; max: number };
 }
 
 /**

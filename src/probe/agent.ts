@@ -555,7 +555,7 @@ function runProbe(ctx: Ctx, p: ProbeSpec): Promise<ProbeResult> {
     case 'udp':
       return probeUdp(ctx, spec);
     case 'icmp':
-      return ctx.icmp ? probeIcmpSocket(ctx, ctx.icmp, spec) : probeIcmpPing(ctx, spec);
+      return ctx.icmp && !spec.ownSocket ? probeIcmpSocket(ctx, ctx.icmp, spec) : probeIcmpPing(ctx, spec);
     default:
       return Promise.resolve({ outcome: 'error', ms: 0, detail: `unknown protocol ${String(spec.proto)}` });
   }

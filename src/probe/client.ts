@@ -29,6 +29,7 @@ import type {
   Request,
   Response,
 } from './protocol.js';
+import { DOCTOR_ICMP_ID } from './targets.js';
 
 /**
  * Where the compiled agent lives: next to this module in dist/src/probe. When this module is bundled
@@ -50,10 +51,11 @@ export function agentScriptPath(): string {
 }
 
 /**
- * Local mode launcher, run inside the netns: open a datagram ICMP socket without close-on-exec ($^F raised), export
- * its fd, exec node. If the socket cannot be opened the agent still starts, and falls back to ping.
+ * Local mode launcher, run inside the netns: open a datagram ICMP socket without close-on-exec ($^F raised), bind it
+ * to the identifier DOCTOR_ICMP_ID when that is free (else the kernel picks one on the first send), export its fd,
+ * exec node. If the socket cannot be opened the agent still starts, and falls back to ping.
  */
-export const ICMP_SHIM = `$^F = 1 << 30; if (socket(my $s, 2, 2, 1)) { $ENV{LABCTL_ICMP_FD} = fileno($s); our $keep = $s } exec { $ARGV[0] } @ARGV; die "exec $ARGV[0]: $!\\n";`;
+export const ICMP_SHIM = `$^F = 1 << 30; if (socket(my $s, 2, 2, 1)) { bind($s, pack('S n x12', 2, ${DOCTOR_ICMP_ID})); $ENV{LABCTL_ICMP_FD} = fileno($s); our $keep = $s } exec { $ARGV[0] } @ARGV; die "exec $ARGV[0]: $!\\n";`;
 
 /**
  * Broker launcher step, run inside one node's netns. argv: STEP... -- FINAL-COMMAND...; a step is
@@ -77,7 +79,8 @@ die "no final command
 my $step = shift @steps;
 my ($node, $pid, $icmp, $nt, $nu, $ls) = split /\|/, $step, 6;
 my @out = ($node, $pid);
-if ($icmp) { my $s; if (socket($s, $AF_INET, $DGRAM, 1)) { push @KEEP, $s; push @out, 'i:' . fileno($s) } else { push @out, 'i!' . errname() } }
+# the ICMP socket takes the doctor's identifier when it is free (its conntrack entries are then recognisable)
+if ($icmp) { my $s; if (socket($s, $AF_INET, $DGRAM, 1)) { bind($s, pack('S n a4 x8', $AF_INET, ${DOCTOR_ICMP_ID}, "\0\0\0\0")); push @KEEP, $s; push @out, 'i:' . fileno($s) } else { push @out, 'i!' . errname() } }
 for my $l (split /,/, ($ls // '')) {
   my ($p, $want, $tries) = $l =~ m{^(tcp|udp)/(\d+)\+(\d+)$} or next;
   my ($ok, $err);

@@ -12,6 +12,7 @@ import { formatCommand } from '../exec.js';
 import { contains, ipToInt, isIPv4, parseCidr } from '../lab/ipv4.js';
 import type { Plan } from '../plan/types.js';
 import type { DataplaneContext } from './session.js';
+import { DOCTOR_ICMP_ID, DOCTOR_PORT, DOCTOR_PORT_TRIES } from './targets.js';
 
 export { type CtEntry, parseConntrack } from '../drivers/conntrack.js';
 
@@ -33,14 +34,33 @@ export interface StaleAddress {
   entries: CtEntry[];
 }
 
-/** Entries in `zones` naming an address inside the lab's subnets that the plan does not give anyone. */
+const isDoctorPort = (p: number | undefined) =>
+  p !== undefined && p >= DOCTOR_PORT && p <= DOCTOR_PORT + DOCTOR_PORT_TRIES;
+
+/**
+ * An entry of the doctor's own mesh probes: untranslated (the reply comes from where the packet went), ICMP from
+ * the doctor's identifier or TCP/UDP to or from its listener ports. Such entries name only addresses that were
+ * planned when that doctor run probed them, steer nothing (no translation) and expire within a minute; counting
+ * them would make a doctor run right after a node was removed report its predecessor's probes.
+ */
+export function isDoctorProbe(e: CtEntry): boolean {
+  if (e.orig.src !== e.reply.dst || e.orig.dst !== e.reply.src) return false;
+  if (e.proto === 'icmp') return new RegExp(`(?:^|,)icmp_id=${DOCTOR_ICMP_ID}(?:,|$)`).test(e.origTuple);
+  if (e.proto === 'tcp' || e.proto === 'udp') return isDoctorPort(e.orig.dport) || isDoctorPort(e.orig.sport);
+  return false;
+}
+
+/**
+ * Entries in `zones` naming an address inside the lab's subnets that the plan does not give anyone (the doctor's
+ * own probe entries aside: isDoctorProbe).
+ */
 export function findStale(entries: CtEntry[], zones: Set<number>, plan: Plan): StaleAddress[] {
   const planned = plannedAddresses(plan);
   const subnets = plan.switches.map((sw) => parseCidr(sw.subnet)).flatMap((p) => (p.ok ? [p.cidr] : []));
   const inLab = (ip: string) => isIPv4(ip) && subnets.some((c) => contains(c, ipToInt(ip)));
   const by = new Map<string, StaleAddress>();
   for (const e of entries) {
-    if (!zones.has(e.zone)) continue;
+    if (!zones.has(e.zone) || isDoctorProbe(e)) continue;
     for (const ip of new Set([e.orig.src, e.orig.dst, e.reply.src, e.reply.dst])) {
       if (!ip || planned.has(ip) || !inLab(ip)) continue;
       const s = by.get(ip) ?? { address: ip, zones: [], entries: [] };

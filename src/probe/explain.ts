@@ -11,7 +11,10 @@
  * up and silence where it should have answered).
  */
 import type { Cause, CheckResult, Status } from '../../checks/types.js';
+import type { NbLabState } from '../drivers/ovn.js';
 import { formatCommand } from '../exec.js';
+import { policyText } from '../plan/policy-verdict.js';
+import type { PlanPolicy } from '../plan/types.js';
 import type { ProbeResult } from './protocol.js';
 import type { DataplaneContext, DataplaneRun, ProbeRecord } from './session.js';
 import type { DataplaneCheckId, PathEnd } from './targets.js';
@@ -76,6 +79,7 @@ class Evidence {
   private traces = new Map<string, Promise<TraceRun>>();
   private acls = new Map<string, Promise<AclRef | undefined>>();
   private mtus = new Map<string, Promise<number | undefined>>();
+  private nbState?: Promise<NbLabState | undefined>;
   tracesRun = 0;
 
   constructor(
@@ -136,6 +140,17 @@ class Evidence {
       this.traces.set(key, p);
     }
     return p;
+  }
+
+  /** the lab's NB rows (the doctor's shared read when it has one), once per run */
+  nb(): Promise<NbLabState | undefined> {
+    if (!this.nbState) {
+      const facts = this.ctx.facts;
+      this.nbState = (facts?.nb ? facts.nb() : this.ctx.ovn.readLab(this.run.plan.lab)).catch(
+        () => undefined,
+      );
+    }
+    return this.nbState;
   }
 
   acl(lflow: string): Promise<AclRef | undefined> {
@@ -252,7 +267,11 @@ async function traceExplain(
         let evidence = blockedBy;
         if (own) {
           const idx = Number(acl!.externalIds['labctl-policy']);
-          evidence += `; that is the lab's own policy #${idx} (policies[${idx}]) while expect says this should pass`;
+          const decided = policyOf(ev, r);
+          evidence +=
+            r.target.kind === 'expect'
+              ? `; that is the lab's own policy #${idx} (policies[${idx}]) while expect says this should pass`
+              : `; that is the lab's own policy #${idx} (policies[${idx}]) although by the policies this should pass (${decided ? `${policyName(decided)} allows it first` : 'no policy matches it'})`;
           fix = `edit policies in ${ev.ctx.labFile ?? 'lab.yml'} (policies[${idx}] blocks ${r.subject}) or change the expect entry, then labctl up -f ${ev.ctx.labFile ?? 'lab.yml'}`;
         } else if (acl) {
           evidence +=
@@ -390,6 +409,51 @@ async function mtuExplain(ev: Evidence, r: ProbeRecord): Promise<Verdict> {
   };
 }
 
+/** The policy a mesh or service target's expectation comes from. */
+function policyOf(ev: Evidence, r: ProbeRecord): PlanPolicy | undefined {
+  const i = r.target.policy;
+  return i === undefined ? undefined : ev.run.plan.policies?.find((p) => p.index === i);
+}
+
+const policyName = (p: PlanPolicy) => `policies[${p.index}] ${policyText(p)}`;
+
+/**
+ * A policy's ACLs as the plan has them against the NB: which are missing (deleted or changed behind labctl's
+ * back). Undefined when the NB could not be read.
+ */
+async function missingAcls(ev: Evidence, p: PlanPolicy): Promise<string[] | undefined> {
+  const nb = await ev.nb();
+  if (!nb) return undefined;
+  const switchOf = new Map<string, string>();
+  for (const sw of nb.switches) for (const u of sw.acls) switchOf.set(u, sw.name);
+  const have = new Set(
+    nb.acls.map((a) => [switchOf.get(a.uuid) ?? '', a.direction, a.priority, a.match, a.action].join('|')),
+  );
+  return ev.run.plan.acls
+    .filter((a) => a.externalIds['labctl-policy'] === String(p.index))
+    .filter((a) => !have.has([a.switch, a.direction, a.priority, a.match, a.action].join('|')))
+    .map((a) => `${a.direction} ${a.priority} ${a.action} (${a.match}) on ${a.switch}`);
+}
+
+/** Reachable although the lab's own policy blocks it: the policy's ACL is gone or does not act. */
+async function policyBypassed(ev: Evidence, r: ProbeRecord, p: PlanPolicy, how: string): Promise<Verdict> {
+  const file = ev.ctx.labFile ?? 'lab.yml';
+  const missing = await missingAcls(ev, p);
+  const acls =
+    missing === undefined
+      ? 'its ACLs could not be read from the northbound DB'
+      : missing.length
+        ? `its ACL is missing from the northbound DB (removed behind labctl's back?): ${missing.join('; ')}`
+        : 'its ACLs are in the northbound DB, yet they did not block it';
+  return {
+    status: 'fail',
+    cause: 'unexpected-reachability',
+    evidence: `${how}: reachable, but ${policyName(p)} blocks ${r.subject}; ${acls}`,
+    fix: `labctl up -f ${file}`,
+    data: { policy: p.index, ...(missing ? { missingAcls: missing } : {}) },
+  };
+}
+
 function serviceWhat(r: ProbeRecord): string {
   return `${r.target.proto}/${r.port}`;
 }
@@ -410,6 +474,7 @@ async function verdictOf(ev: Evidence, r: ProbeRecord): Promise<Verdict> {
 
   // ---- expected blocked
   if (t.expect === 'blocked') {
+    const policy = policyOf(ev, r);
     if (res.outcome === 'pass' || res.outcome === 'mismatch') {
       const how =
         t.proto === 'icmp'
@@ -419,6 +484,7 @@ async function verdictOf(ev: Evidence, r: ProbeRecord): Promise<Verdict> {
             : r.answer === 'doctor'
               ? `the doctor's token came back from ${dst} in ${res.ms} ms`
               : `${t.proto === 'tcp' ? 'connected to' : 'reply from'} ${dst} in ${res.ms} ms`;
+      if (policy) return policyBypassed(ev, r, policy, how);
       const rule = `{ deny: { from: ${t.from}, to: ${t.to}, proto: ${t.proto}${r.port !== undefined && t.kind !== 'mesh' ? `, port: ${r.port}` : ''} } }`;
       return {
         status: 'fail',
@@ -431,6 +497,14 @@ async function verdictOf(ev: Evidence, r: ProbeRecord): Promise<Verdict> {
       r.listener?.port !== undefined
         ? ` while the doctor's ${t.proto} listener on ${who} port ${r.listener.port} was up`
         : '';
+    // A verdict derived from the policies names its policy (no trace: the mesh may hold hundreds of these);
+    // an expect entry's is traced, so the evidence names the ACL that blocks it.
+    if (policy)
+      return {
+        status: 'pass',
+        evidence: `blocked as expected: ${describe(res)}${listening}; ${policyName(policy)} blocks it`,
+        data: { policy: policy.index },
+      };
     const trace = await traceExplain(ev, r, false);
     const by = trace && 'note' in trace && trace.blockedBy ? `; ${trace.blockedBy}` : '';
     return { status: 'pass', evidence: `blocked as expected: ${describe(res)}${listening}${by}` };
@@ -573,8 +647,8 @@ export async function buildResults(
     if (v.fix) res.fix = v.fix;
     out.get(r.target.check)!.push(res);
   });
-  // A check with nothing to probe says why, rather than passing silently.
-  const mesh = !run.plan.expect.length;
+  // A check with nothing to probe says why, rather than passing silently. With the mesh as the baseline this is
+  // only ever a lab where no two nodes share a routed domain (or, for services, where nothing is left to probe).
   for (const [id, list] of out) {
     if (list.length) continue;
     const what = id.replace('dataplane.', '');
@@ -583,9 +657,7 @@ export async function buildResults(
         ? run.plan.nodes.some((n) => n.listen.length)
           ? 'every declared listen port is covered by an expect entry'
           : 'no node declares a listen port'
-        : mesh
-          ? 'no two nodes share a routed domain'
-          : `no expect entry uses ${what}`;
+        : `no two nodes share a routed domain${run.plan.expect.length ? ` and no expect entry uses ${what}` : ''}`;
     list.push({
       id,
       layer: 'dataplane',

@@ -1,6 +1,7 @@
 /**
  * The safe automatic fixes of data-plane results (`labctl doctor --fix`): turn tx checksum offload off on the
- * sender's container-side veth, remove an ACL that is not the lab's own policy, flush stale conntrack entries.
+ * sender's container-side veth, remove an ACL that is not the lab's own policy, flush stale conntrack entries,
+ * re-create the lab's own policy ACLs that were removed behind its back (converge, as `labctl up` does).
  * Everything else (a service that does not listen, a policy in lab.yml, an MTU in lab.yml) is the user's call:
  * the result's fix line says what to do, and fix() returns undefined.
  */
@@ -43,6 +44,17 @@ export async function dataplaneFix(ctx: DataplaneContext, result: CheckResult): 
     if (!args || !acl.owner) return undefined;
     await ctx.ovn.transact([args]);
     return `removed ACL ${String(acl.uuid ?? '').slice(0, 8)} (${acl.direction} ${acl.priority} ${acl.match}) from ${acl.owner.name}`;
+  }
+  if (
+    result.cause === 'unexpected-reachability' &&
+    Array.isArray(d.missingAcls) &&
+    d.missingAcls.length &&
+    ctx.converge
+  ) {
+    const changes = await ctx.converge();
+    return changes.length
+      ? `converged lab ${ctx.plan.lab}: ${changes.join('; ')}`
+      : `converged lab ${ctx.plan.lab}: no changes needed`;
   }
   if (result.cause === 'stale-conntrack' && Array.isArray(d.flush)) {
     // exactly the zones of this lab and the stale address: other labs may use the same addresses

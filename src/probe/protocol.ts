@@ -47,6 +47,12 @@ export interface ProbeSpec {
   /** ICMP payload size in bytes (default 56, like ping); with df the packet must not be fragmented */
   size?: number;
   df?: boolean;
+  /**
+   * ICMP: send from an ICMP socket of its own (a `ping` process) instead of the node's shared one. For an address
+   * OVN translates (a VIP): its conntrack entry, after DNAT, has the same reply tuple as a direct ping of the
+   * backend from the same ICMP identifier, so one of the two would fail to commit and be dropped.
+   */
+  ownSocket?: boolean;
 }
 
 export interface ProbeResult {

@@ -6,6 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { CheckContext, CheckResult } from '../../checks/types.js';
+import type { NbLabState } from '../drivers/ovn.js';
+import { PolicyVerdicts } from '../plan/policy-verdict.js';
 import type { Plan } from '../plan/types.js';
 import { type AgentOptions, ProbeFleet } from './client.js';
 import { buildResults, mapLimit } from './explain.js';
@@ -14,6 +16,7 @@ import {
   type DataplaneCheckId,
   DOCTOR_PORT,
   listenersFor,
+  meshAtPort,
   planTargets,
   subjectOf,
   type Target,
@@ -25,8 +28,12 @@ interface MaybeFacts {
     pid(node: string): Promise<number | undefined>;
     txOffload(node: string, iface: string): Promise<boolean | undefined>;
     nsState(node: string): Promise<{ links: { name: string; mtu: number }[] }>;
+    /** the lab's NB rows */
+    nb?(): Promise<NbLabState>;
   };
   labFile?: string;
+  /** --fix only: converge the whole lab to its plan (what `labctl up` does), once per fix pass */
+  converge?: () => Promise<string[]>;
 }
 export type DataplaneContext = CheckContext & MaybeFacts;
 
@@ -195,6 +202,7 @@ export async function runDataplane(
     for (const ep of fleet?.endpoints.values() ?? []) icmpMode.set(ep.node, ep.icmp);
 
     // ---- resolve ports and listeners
+    const verdicts = PolicyVerdicts.of(plan);
     for (const r of records) {
       if (r.notRun || r.target.proto === 'icmp' || r.answer !== 'doctor' || !r.target.toNode) continue;
       const ep = fleet!.endpoints.get(r.target.toNode)!;
@@ -204,6 +212,8 @@ export async function runDataplane(
         r.listener = l;
         // the mesh probes whatever port the listener got; an expectation probes its own port (a VIP's may differ)
         r.port = r.target.kind === 'mesh' ? l.port : r.target.port!;
+        // a fallback port may fall under other policies than the doctor's usual one
+        if (r.target.kind === 'mesh') r.target = meshAtPort(r.target, l.port, verdicts);
       } else if (l?.code === 'EADDRINUSE' && r.target.kind !== 'mesh') {
         // something in the container already serves the port: its own software must answer, like a declared one
         r.answer = 'node';
@@ -237,7 +247,9 @@ export async function runDataplane(
     const specOf = (r: ProbeRecord, ms: number): ProbeSpec => {
       const token = `labctl-${salt}-${++seq}`;
       const t = r.target;
-      if (t.proto === 'icmp') return { proto: 'icmp', ip: t.dstIp, timeoutMs: ms, token };
+      // an address OVN translates gets its own ICMP identifier (see ProbeSpec.ownSocket)
+      if (t.proto === 'icmp')
+        return { proto: 'icmp', ip: t.dstIp, timeoutMs: ms, token, ...(t.via ? { ownSocket: true } : {}) };
       return {
         proto: t.proto,
         ip: t.dstIp,
@@ -256,6 +268,7 @@ export async function runDataplane(
         token: `labctl-${salt}-${++seq}`,
         size: mtu - 28,
         df: true,
+        ...(r.target.via ? { ownSocket: true } : {}),
       };
     };
     const probeOnce = async (r: ProbeRecord, ms: number) => {
@@ -328,6 +341,7 @@ export async function runDataplane(
                 ip: r.target.dstIp,
                 timeoutMs: retryTimeoutMs,
                 token: `labctl-${salt}-${++seq}`,
+                ...(r.target.via ? { ownSocket: true } : {}),
               }));
           }),
         ]);

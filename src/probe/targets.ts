@@ -1,12 +1,14 @@
 /**
  * What the data-plane checks probe, computed from the plan alone (pure, synchronous; unit-tested):
- * - with `expect` entries: exactly those (plus every declared `listen` port no entry covers, as a service probe);
- * - without: every ordered pair of nodes that share a routed domain (the same switch, or switches joined by
- *   routers), ICMP, UDP and TCP each, against listeners the doctor starts itself — so both directions are covered —
- *   plus every declared `listen` port as a service probe from one node that can reach it.
+ * - always, the baseline: every ordered pair of nodes that share a routed domain (the same switch, or switches
+ *   joined by routers), ICMP, UDP and TCP each, against listeners the doctor starts itself — so both directions are
+ *   covered — each expected to pass or to be blocked as the lab's policies say (src/plan/policy-verdict.ts);
+ * - on top of it, every `expect` entry (ports, addresses, VIPs, blocked flows): it adds intents, never removes any;
+ * - every declared `listen` port no passing entry covers, as a service probe from one node the policies let reach it.
  * Each target carries the logical path (ports, MACs, next hop) the explanation needs for ovn-trace.
  */
 import { contains, ipToInt, parseCidr } from '../lab/ipv4.js';
+import { PolicyVerdicts } from '../plan/policy-verdict.js';
 import type { Plan, PlanInterface, PlanNode } from '../plan/types.js';
 
 export type Proto = 'tcp' | 'udp' | 'icmp';
@@ -15,6 +17,11 @@ export type DataplaneCheckId = 'dataplane.icmp' | 'dataplane.udp' | 'dataplane.t
 /** The doctor's own listeners for the mesh: this port, or one of the next DOCTOR_PORT_TRIES if it is taken. */
 export const DOCTOR_PORT = 47000;
 export const DOCTOR_PORT_TRIES = 9;
+/**
+ * The ICMP identifier of the doctor's ping sockets (bound to it when free): with the listener ports above, what
+ * makes the doctor's own probe traffic recognisable in conntrack (src/probe/conntrack.ts).
+ */
+export const DOCTOR_ICMP_ID = 47000;
 
 /** One side of a logical path, for ovn-trace. */
 export interface PathEnd {
@@ -55,6 +62,10 @@ export interface Target {
   expect: 'pass' | 'blocked';
   /** index of the lab's expect entry */
   expectIndex?: number;
+  /** mesh and service: the policy (index in plan.policies) whose verdict `expect` is; absent when none matched */
+  policy?: number;
+  /** mesh: the source address the target's switch sees (differs from fwd.ip after SNAT on a gateway router) */
+  srcAddr?: string;
   /** forward path (src → dst) and, when dst is a node, the reverse path its replies take */
   fwd?: PathEnd;
   rev?: PathEnd;
@@ -280,7 +291,35 @@ function fill(paths: PathCache, t: Omit<Target, 'key' | 'check'> & { key?: strin
 
 // ---------------------------------------------------------------- target lists
 
-export function meshTargets(plan: Plan): Target[] {
+/**
+ * The source address a packet from `node` to `ip` carries when it is delivered: its interface address, or — when
+ * the first router on the way is a gateway router with a NAT rule for that address (dnat_and_snat, or snat of a
+ * CIDR holding it) — the rule's public address, as OVN's gateway routers SNAT whatever they route.
+ */
+export function seenSource(plan: Plan, node: PlanNode, ip: string): string | undefined {
+  const r = routeFor(node, ip);
+  if (!r) return undefined;
+  const src = r.iface.ip;
+  if (!r.via) return src;
+  const hop = ownerOf(plan, r.via)?.routerPort;
+  const router = hop && plan.routers.find((x) => x.router === hop.router);
+  if (!router?.chassis || !router.nat.length) return src;
+  const n = ipToInt(src);
+  let best: { external: string; prefix: number } | undefined;
+  for (const nat of router.nat) {
+    if (nat.type === 'dnat') continue;
+    const c = parseCidr(nat.logical.includes('/') ? nat.logical : `${nat.logical}/32`);
+    if (!c.ok || !contains(c.cidr, n)) continue;
+    if (!best || c.cidr.prefix > best.prefix) best = { external: nat.external, prefix: c.cidr.prefix };
+  }
+  return best?.external ?? src;
+}
+
+/**
+ * Every ordered pair of nodes that share a routed domain, ICMP, UDP and TCP each, expected to pass or to be blocked
+ * as the policies decide for the flow the source starts (TCP/UDP at the doctor's listener port).
+ */
+export function meshTargets(plan: Plan, verdicts = PolicyVerdicts.of(plan)): Target[] {
   const domains = routedDomains(plan);
   const paths = new PathCache(plan);
   const out: Target[] = [];
@@ -289,7 +328,17 @@ export function meshTargets(plan: Plan): Target[] {
       if (a === b) continue;
       const addr = pickAddress(plan, a, b, domains);
       if (!addr) continue;
-      for (const proto of ['icmp', 'udp', 'tcp'] as const)
+      const srcAddr = verdicts.empty ? undefined : seenSource(plan, a, addr.ip);
+      for (const proto of ['icmp', 'udp', 'tcp'] as const) {
+        const v = srcAddr
+          ? verdicts.verdict({
+              srcIp: srcAddr,
+              dstNode: b.name,
+              dstIp: addr.ip,
+              proto,
+              ...(proto === 'icmp' ? {} : { port: DOCTOR_PORT }),
+            })
+          : undefined;
         out.push(
           fill(paths, {
             kind: 'mesh',
@@ -299,11 +348,35 @@ export function meshTargets(plan: Plan): Target[] {
             dstIp: addr.ip,
             proto,
             answer: proto === 'icmp' ? 'kernel' : 'doctor',
-            expect: 'pass',
+            expect: v?.result ?? 'pass',
+            ...(v?.policy ? { policy: v.policy.index } : {}),
+            ...(srcAddr ? { srcAddr } : {}),
           }),
         );
+      }
     }
   return out;
+}
+
+/**
+ * A mesh target's verdict at the port its listener actually got (the doctor's port may have been taken and a
+ * fallback used): the same target when nothing changes, else a copy with the new expectation.
+ */
+export function meshAtPort(target: Target, port: number, verdicts: PolicyVerdicts): Target {
+  if (target.kind !== 'mesh' || target.proto === 'icmp' || port === DOCTOR_PORT || !target.srcAddr)
+    return target;
+  const v = verdicts.verdict({
+    srcIp: target.srcAddr,
+    dstIp: target.dstIp,
+    proto: target.proto,
+    port,
+    ...(target.toNode ? { dstNode: target.toNode } : {}),
+  });
+  if (v.result === target.expect && v.policy?.index === target.policy) return target;
+  const copy: Target = Object.assign({}, target, { expect: v.result });
+  if (v.policy) copy.policy = v.policy.index;
+  else delete copy.policy;
+  return copy;
 }
 
 /** Is `ip` inside one of the lab's subnets? */
@@ -402,8 +475,11 @@ export function expectTargets(plan: Plan): Target[] {
   });
 }
 
-/** Every declared `listen` port no passing expect entry covers: probed from one node that can reach it. */
-export function serviceTargets(plan: Plan, covered: Target[]): Target[] {
+/**
+ * Every declared `listen` port no passing expect entry covers: probed from one node that can reach it — one the
+ * policies let start that connection and no expect entry says is blocked.
+ */
+export function serviceTargets(plan: Plan, covered: Target[], verdicts = PolicyVerdicts.of(plan)): Target[] {
   const domains = routedDomains(plan);
   const paths = new PathCache(plan);
   const out: Target[] = [];
@@ -429,8 +505,19 @@ export function serviceTargets(plan: Plan, covered: Target[]): Target[] {
         plan.expect.filter((e) => e.to === t.name && e.result === 'pass').map((e) => e.from),
       );
       const tSwitches = new Set(t.interfaces.map((i) => i.switch));
+      const allowed = (s: PlanNode) => {
+        const addr = pickAddress(plan, s, t, domains);
+        if (!addr) return false;
+        if (verdicts.empty) return true;
+        const srcIp = seenSource(plan, s, addr.ip);
+        return (
+          !!srcIp &&
+          verdicts.verdict({ srcIp, dstNode: t.name, dstIp: addr.ip, proto: l.proto, port: l.port })
+            .result === 'pass'
+        );
+      };
       const candidates = plan.nodes
-        .filter((s) => s !== t && !blocked.has(s.name) && pickAddress(plan, s, t, domains))
+        .filter((s) => s !== t && !blocked.has(s.name) && allowed(s))
         .map((s, order) => ({
           s,
           order,
@@ -453,7 +540,7 @@ export function serviceTargets(plan: Plan, covered: Target[]): Target[] {
             ...base,
             from: t.name,
             dstIp: t.interfaces[0]?.ip ?? '',
-            skip: `no other node can reach ${t.name} to probe ${l.proto}/${l.port}`,
+            skip: `no other node can reach ${t.name} to probe ${l.proto}/${l.port}${verdicts.empty ? '' : ' (or the policies block every one that could)'}`,
           }),
         );
         continue;
@@ -463,10 +550,28 @@ export function serviceTargets(plan: Plan, covered: Target[]): Target[] {
   return out;
 }
 
-/** Everything a doctor run probes, in a stable order. */
+/**
+ * Everything a doctor run probes, in a stable order: the mesh (the baseline, with the policies' verdicts), the
+ * expect entries on top, then the services. A mesh ICMP probe that an expect entry repeats exactly (same source,
+ * address and expectation) is left out: it would send the same packets twice. (Mesh TCP/UDP go to the doctor's
+ * port, which an entry never names.)
+ */
 export function planTargets(plan: Plan): Target[] {
-  const main = plan.expect.length ? expectTargets(plan) : meshTargets(plan);
-  return [...main, ...serviceTargets(plan, main)];
+  const verdicts = PolicyVerdicts.of(plan);
+  const mesh = meshTargets(plan, verdicts);
+  const expected = expectTargets(plan);
+  const repeated = new Set(
+    expected
+      .filter((t) => t.proto === 'icmp' && !t.skip && !t.via)
+      .map((t) => `${t.from}>${t.dstIp}>${t.expect}`),
+  );
+  const main = [
+    ...(repeated.size
+      ? mesh.filter((t) => t.proto !== 'icmp' || !repeated.has(`${t.from}>${t.dstIp}>${t.expect}`))
+      : mesh),
+    ...expected,
+  ];
+  return [...main, ...serviceTargets(plan, main, verdicts)];
 }
 
 /** Listeners the doctor must start, per node: the mesh port (with fallbacks) and expected ports nobody declares. */

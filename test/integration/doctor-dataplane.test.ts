@@ -2,7 +2,7 @@
  * The data-plane checks on the real daemons: each fixture lab (test/fixtures/dataplane) is brought up with the
  * built CLI and taken down in afterAll, whatever happened. Faults are injected for real and always undone:
  * tx checksum offload re-enabled inside a container, a deny ACL added straight into OVN, a declared service that
- * nothing serves, an expected-blocked pair that nothing blocks.
+ * nothing serves, an expected-blocked pair that nothing blocks, a lab's own deny ACL removed behind its back.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +20,12 @@ import type { Plan } from '../../src/plan/types.js';
 import { buildOnce, containerPid, daemonsUp, labctl, ROOT, sh, shMaybe } from '../helpers/labctl.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'dataplane');
-const LABS = { mesh: 'mesh.yml', expect: 'expect.yml', faults: 'faults.yml' } as const;
+const LABS = {
+  mesh: 'mesh.yml',
+  expect: 'expect.yml',
+  faults: 'faults.yml',
+  policies: 'policies.yml',
+} as const;
 type LabKey = keyof typeof LABS;
 const file = (k: LabKey) => join(FIXTURES, LABS[k]);
 const CHECKS = [dataplaneIcmp, dataplaneUdp, dataplaneTcp, dataplaneService];
@@ -227,4 +232,137 @@ describe('data-plane checks', () => {
     expect(doc.ok, show(doc.checks.filter((c) => c.status !== 'pass'))).toBe(true);
     expect(r.exitCode).toBe(0);
   }, 180_000);
+});
+
+/** What `labctl doctor --json` prints, as far as these tests read it. */
+interface DoctorJson {
+  ok: boolean;
+  checks: CheckResult[];
+}
+
+async function doctorCli(k: LabKey): Promise<{ exitCode: number; doc: DoctorJson; stderr: string }> {
+  const r = await labctl(['doctor', '-f', file(k), '--json']);
+  let doc: DoctorJson;
+  try {
+    doc = JSON.parse(r.stdout) as DoctorJson;
+  } catch {
+    throw new Error(`doctor printed no JSON (exit ${r.exitCode}): ${r.stdout.slice(0, 300)} ${r.stderr}`);
+  }
+  return { exitCode: r.exitCode, doc, stderr: r.stderr };
+}
+
+/** The issue's lab: deny ext→inside, deny web→db ICMP; expected verdict per (from, to, proto). */
+const POLICY_BLOCKED = new Set([
+  'web>db icmp',
+  'out>web icmp',
+  'out>web udp',
+  'out>web tcp',
+  'out>db icmp',
+  'out>db udp',
+  'out>db tcp',
+]);
+
+describe('verdicts derived from the policies (no expect entries)', () => {
+  it('a healthy lab with policies is green: every pair and protocol probed, blocked ones as blocked', async (t) => {
+    if (!ready) return t.skip();
+    const { exitCode, doc } = await doctorCli('policies');
+    const dp = doc.checks.filter((c) => ['dataplane.icmp', 'dataplane.udp', 'dataplane.tcp'].includes(c.id));
+    expect(
+      doc.checks.filter((c) => c.status !== 'pass' && c.id !== 'dataplane.service'),
+      show(doc.checks),
+    ).toEqual([]);
+    expect(doc.ok).toBe(true);
+    expect(exitCode).toBe(0);
+    const names = ['web', 'db', 'out'];
+    for (const a of names)
+      for (const b of names) {
+        if (a === b) continue;
+        for (const p of ['icmp', 'udp', 'tcp']) {
+          const r = find(dp, `dataplane.${p}`, `${a}→${b} ${p}`);
+          const blocked = POLICY_BLOCKED.has(`${a}>${b} ${p}`);
+          expect(r.status, show([r])).toBe('pass');
+          expect(r.data, show([r])).toMatchObject({
+            from: a,
+            to: b,
+            proto: p,
+            kind: 'mesh',
+            expect: blocked ? 'blocked' : 'pass',
+            outcome: blocked ? 'timeout' : 'pass',
+          });
+          if (blocked) {
+            expect(r.evidence).toMatch(/^blocked as expected: no answer within/);
+            expect(r.evidence).toContain(
+              a === 'out'
+                ? 'policies[0] { deny: { from: ext, to: inside } } blocks it'
+                : 'policies[1] { deny: { from: web, to: db, proto: icmp } } blocks it',
+            );
+            // "blocked" counts only while the doctor's own listener was up
+            if (p !== 'icmp')
+              expect(r.evidence).toMatch(/while the doctor's \w+ listener on \w+ port \d+ was up/);
+          }
+        }
+      }
+    expect(dp).toHaveLength(18);
+  }, 180_000);
+
+  it("deny ACLs removed behind labctl's back are unexpected-reachability; up restores them", async (t) => {
+    if (!ready) return t.skip();
+    const plan = plans.get('policies')!;
+    const acl0 = plan.acls.find((a) => a.externalIds['labctl-policy'] === '0')!;
+    const acl1 = plan.acls.find((a) => a.externalIds['labctl-policy'] === '1')!;
+    const uuid0 = await sh('ovn-nbctl', [
+      '--timeout=10',
+      '--bare',
+      '--columns=_uuid',
+      'find',
+      'ACL',
+      'external_ids:labctl-lab=dp-policies',
+      'external_ids:labctl-policy=0',
+    ]);
+    expect(uuid0).toMatch(/^[0-9a-f-]{36}$/);
+    try {
+      // one removed from the switch's acls, the other with acl-del
+      await sh('ovn-nbctl', ['--timeout=10', 'remove', 'Logical_Switch', acl0.switch, 'acls', uuid0]);
+      await sh('ovn-nbctl', [
+        '--timeout=10',
+        'acl-del',
+        acl1.switch,
+        acl1.direction,
+        String(acl1.priority),
+        acl1.match,
+      ]);
+      await sh('ovn-nbctl', ['--timeout=30', '--wait=hv', 'sync']).catch(() => undefined);
+      const { exitCode, doc } = await doctorCli('policies');
+      expect(exitCode).toBe(1);
+      const dp = doc.checks.filter((c) => c.layer === 'dataplane');
+      for (const key of POLICY_BLOCKED) {
+        const [pair, p] = key.split(' ');
+        const [a, b] = pair!.split('>');
+        const r = find(dp, `dataplane.${p}`, `${a}→${b} ${p}`);
+        // every one of them is this cause: a root, or following from the first with the same cause and fix
+        const cause = r.cause ?? (r.data?.symptom as { cause?: string } | undefined)?.cause;
+        expect(cause, show([r])).toBe('unexpected-reachability');
+        expect(r.evidence).toMatch(/: reachable, but policies\[[01]\] .* blocks /);
+        expect(r.evidence).toMatch(/its ACL is missing from the northbound DB/);
+        expect(r.evidence).toContain(a === 'out' ? acl0.match : acl1.match);
+      }
+      const roots = dp.filter((c) => c.status === 'fail');
+      expect(roots.length).toBeGreaterThan(0);
+      for (const r of roots) expect(r.fix).toBe(`labctl up -f ${file('policies')}`);
+      // the rest is untouched
+      for (const r of dp.filter((c) => ['dataplane.icmp', 'dataplane.udp', 'dataplane.tcp'].includes(c.id))) {
+        const d = r.data as { from: string; to: string; proto: string };
+        if (!POLICY_BLOCKED.has(`${d.from}>${d.to} ${d.proto}`)) expect(r.status, show([r])).toBe('pass');
+      }
+    } finally {
+      const r = await labctl(['up', '-f', file('policies')]);
+      expect(r.exitCode, r.stderr).toBe(0);
+    }
+    const again = await doctorCli('policies');
+    expect(
+      again.doc.checks.filter((c) => c.status !== 'pass' && c.id !== 'dataplane.service'),
+      show(again.doc.checks),
+    ).toEqual([]);
+    expect(again.exitCode).toBe(0);
+  }, 300_000);
 });

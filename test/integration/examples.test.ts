@@ -1,6 +1,7 @@
 /**
  * The five reference labs in examples/: each comes up, doctor passes (exit 0, every expectation measured, none
- * skipped), its experiment step runs with assertions, doctor passes again, and down leaves zero residue.
+ * skipped, ICMP, UDP and TCP verified for every ordered pair of nodes), its experiment step runs with assertions,
+ * doctor passes again, and down leaves zero residue.
  * Packets in the experiments are checked by the test itself (curl/ping inside the containers' netns).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +26,8 @@ interface DoctorJson {
     status: string;
     cause?: string;
     followsFrom?: string;
+    evidence?: string;
+    data?: { nodes?: string[]; proto?: string; outcome?: string; expect?: string };
   }[];
 }
 
@@ -55,7 +58,30 @@ async function expectGreen(args: string[]): Promise<DoctorJson> {
   expect(bad, JSON.stringify(bad, null, 1)).toEqual([]);
   expect(exitCode).toBe(0);
   expect(report.checks.filter((c) => c.layer === 'dataplane').length).toBeGreaterThan(0);
+  expectAllProtocols(report);
   return report;
+}
+
+/**
+ * ICMP, UDP and TCP were each verified end to end — results present, every one passing (a blocked flow passes as
+ * "blocked as expected"), none skipped — and for every ordered pair of nodes, in each protocol.
+ */
+function expectAllProtocols(report: DoctorJson): void {
+  const nodes = report.checks.filter((c) => c.id === 'wiring.container').map((c) => c.subject);
+  expect(nodes.length).toBeGreaterThan(1);
+  for (const proto of ['icmp', 'udp', 'tcp']) {
+    const rs = report.checks.filter((c) => c.id === `dataplane.${proto}`);
+    expect(rs.length, `dataplane.${proto} has no result`).toBeGreaterThan(0);
+    const notPass = rs.filter((c) => c.status !== 'pass');
+    expect(notPass, JSON.stringify(notPass, null, 1)).toEqual([]);
+    for (const c of rs) expect(c.data?.outcome, JSON.stringify(c)).toMatch(/^(pass|timeout|refused)$/);
+    for (const a of nodes)
+      for (const b of nodes) {
+        if (a === b) continue;
+        const pair = rs.filter((c) => c.data?.nodes?.[0] === a && c.data?.nodes?.[1] === b);
+        expect(pair.length, `no ${proto} result ${a}→${b}`).toBeGreaterThan(0);
+      }
+  }
 }
 
 /** Root causes of a failing doctor run. */

@@ -147,14 +147,26 @@ describe('naming', () => {
 
   it('ACLs keep policy order: the first policy gets the highest priority', () => {
     const byPolicy = new Map<string, number>();
-    for (const a of plan.acls) byPolicy.set(a.externalIds['labctl-policy']!, a.priority);
+    const own = plan.acls.filter((a) => a.externalIds['labctl-policy'] !== undefined);
+    for (const a of own) byPolicy.set(a.externalIds['labctl-policy']!, a.priority);
     expect([...byPolicy.keys()]).toEqual(['0', '1', '2', '3', '4', '5', '6']);
     const priorities = [...byPolicy.values()];
     expect(priorities).toEqual([...priorities].sort((x, y) => y - x));
     expect(new Set(priorities).size).toBe(priorities.length);
-    expect(plan.acls.map((a) => a.name)).toEqual(
-      plan.acls.map((a) => `three-tier-p${a.externalIds['labctl-policy']}`),
-    );
+    expect(own.map((a) => a.name)).toEqual(own.map((a) => `three-tier-p${a.externalIds['labctl-policy']}`));
+    // the rest: one stateful catch-all per switch that carries a policy, below every policy
+    const rest = plan.acls.filter((a) => a.externalIds['labctl-policy'] === undefined);
+    expect(rest.map((a) => a.switch).sort()).toEqual([...new Set(own.map((a) => a.switch))].sort());
+    for (const a of rest)
+      expect(a).toMatchObject({
+        name: 'three-tier-stateful',
+        direction: 'to-lport',
+        priority: 0,
+        match: 'ip4',
+        action: 'allow-related',
+        externalIds: { 'labctl-lab': 'three-tier', 'labctl-stateful': 'true' },
+      });
+    expect(Math.min(...priorities)).toBeGreaterThan(0);
   });
 });
 
@@ -290,6 +302,74 @@ nodes:
         match: 'ip4.src == 10.10.2.1 && ip4.dst == 203.0.113.0/24 && tcp',
       }),
     ]);
+  });
+
+  it('a CIDR destination: on each switch only its part inside that subnet; its outside part at the source', () => {
+    const lab = labFrom(`name: cidr
+networks:
+  a: { subnet: 10.1.1.0/24 }
+  b: { subnet: 10.1.2.0/24 }
+  c: { subnet: 10.1.3.0/28 }
+routers:
+  r: { links: [a, b, c] }
+nodes:
+  x: { interfaces: [a] }
+  y: { interfaces: [b] }
+policies:
+  - { deny: { from: x, to: 10.1.0.0/16 } }
+  - { deny: { from: y, to: 10.1.3.0/29, proto: udp } }
+  - { deny: { from: y, to: 10.1.2.0/23 } }
+`);
+    const plan = compilePlan(lab);
+    const acl = (i: number) =>
+      plan.acls
+        .filter((a) => a.externalIds['labctl-policy'] === String(i))
+        .map((a) => `${a.switch} ${a.direction} ${a.match}`);
+    // a packet to another subnet leaves x's switch through a router port: it never meets the ACL of that switch
+    expect(acl(0)).toEqual([
+      'cidr.a to-lport ip4.dst == 10.1.1.0/24 && ip4.src == 10.1.1.2',
+      'cidr.b to-lport ip4.dst == 10.1.2.0/24 && ip4.src == 10.1.1.2',
+      'cidr.c to-lport ip4.dst == 10.1.3.0/28 && ip4.src == 10.1.1.2',
+      'cidr.a from-lport ip4.src == 10.1.1.2 && ip4.dst == 10.1.0.0/16 && !(ip4.dst == {10.1.1.0/24, 10.1.2.0/24, 10.1.3.0/28})',
+    ]);
+    // inside one subnet: as written, nothing outside
+    expect(acl(1)).toEqual(['cidr.c to-lport ip4.dst == 10.1.3.0/29 && ip4.src == 10.1.2.2 && udp']);
+    // 10.1.2.0/23 holds b and 10.1.3.0/24, of which c covers only a /28: the rest is outside
+    expect(acl(2)).toEqual([
+      'cidr.b to-lport ip4.dst == 10.1.2.0/24 && ip4.src == 10.1.2.2',
+      'cidr.c to-lport ip4.dst == 10.1.3.0/28 && ip4.src == 10.1.2.2',
+      'cidr.b from-lport ip4.src == 10.1.2.2 && ip4.dst == 10.1.2.0/23 && !(ip4.dst == {10.1.2.0/24, 10.1.3.0/28})',
+    ]);
+    expect(plan.acls.filter((a) => a.name === 'cidr-stateful').map((a) => a.switch)).toEqual([
+      'cidr.a',
+      'cidr.b',
+      'cidr.c',
+    ]);
+  });
+
+  it('a lab without policies gets no ACL at all (no stateful catch-all either)', () => {
+    const plan = compilePlan(labFrom(fixture('single-switch')));
+    expect(plan.acls).toEqual([]);
+    expect(plan.policies).toEqual([]);
+  });
+
+  it('plan.policies: the policies in file order with their endpoints resolved', () => {
+    const plan = compilePlan(labFrom(fixture('three-tier')));
+    expect(plan.policies!.map((p) => p.index)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(plan.policies![0]).toEqual({
+      index: 0,
+      action: 'deny',
+      from: { ref: 'lb', nodes: ['lb'], cidrs: ['10.10.1.10/32'] },
+      to: { ref: 'db', nodes: ['db'], cidrs: ['10.10.3.20/32'] },
+      proto: 'tcp',
+      port: { min: 5432, max: 5432 },
+    });
+    expect(plan.policies![2]).toMatchObject({
+      from: { ref: '10.99.0.0/16', cidrs: ['10.99.0.0/16'] },
+      to: { ref: 'data', cidrs: ['10.10.3.0/24'] },
+      proto: 'any',
+    });
+    expect(plan.policies![2]!.to.nodes).toBeUndefined();
   });
 });
 

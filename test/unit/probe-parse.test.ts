@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { checkLab } from '../../src/lab/load.js';
 import { compilePlan } from '../../src/plan/compile.js';
 import { parseManifest } from '../../src/probe/agent.js';
-import { findStale, flushCommands, parseConntrack, plannedAddresses } from '../../src/probe/conntrack.js';
+import {
+  findStale,
+  flushCommands,
+  isDoctorProbe,
+  parseConntrack,
+  plannedAddresses,
+} from '../../src/probe/conntrack.js';
 
 describe('broker manifest', () => {
   it('parses sockets, ranges, listeners and errors per node', () => {
@@ -78,6 +84,28 @@ nodes:
     expect(stale.map((s) => s.address)).toEqual(['10.0.1.77', '10.0.1.99']); // .55 is in another zone, 192.0.2.1 outside the lab
     expect(flushCommands(stale[0]!)).toEqual([['dpctl/flush-conntrack', 'zone=3', 'ct_nw_src=10.0.1.77']]);
     expect(flushCommands(stale[1]!)).toEqual([['dpctl/flush-conntrack', 'zone=6', 'ct_nw_dst=10.0.1.99']]);
+  });
+
+  it("the doctor's own mesh probes (its ICMP identifier, its listener ports, untranslated) are not stale", () => {
+    const own = parseConntrack(
+      [
+        'icmp,orig=(src=10.0.1.77,dst=10.0.2.2,id=47000,type=8,code=0),reply=(src=10.0.2.2,dst=10.0.1.77,id=47000,type=0,code=0),zone=6',
+        'tcp,orig=(src=10.0.2.2,dst=10.0.1.77,sport=40001,dport=47000),reply=(src=10.0.1.77,dst=10.0.2.2,sport=47000,dport=40001),zone=6,protoinfo=(state=TIME_WAIT)',
+        'udp,orig=(src=10.0.1.77,dst=10.0.2.2,sport=40002,dport=47009),reply=(src=10.0.2.2,dst=10.0.1.77,sport=47009,dport=40002),zone=6',
+      ].join('\n'),
+    );
+    expect(own.map(isDoctorProbe)).toEqual([true, true, true]);
+    expect(findStale(own, new Set([6]), plan)).toEqual([]);
+    // the same with another identifier or port, or translated (a VIP), is someone else's and still counts
+    const other = parseConntrack(
+      [
+        'icmp,orig=(src=10.0.1.77,dst=10.0.2.2,id=47001,type=8,code=0),reply=(src=10.0.2.2,dst=10.0.1.77,id=47001,type=0,code=0),zone=6',
+        'tcp,orig=(src=10.0.2.2,dst=10.0.1.77,sport=40001,dport=47010),reply=(src=10.0.1.77,dst=10.0.2.2,sport=47010,dport=40001),zone=6',
+        'icmp,orig=(src=10.0.2.2,dst=10.9.9.100,id=47000,type=8,code=0),reply=(src=10.0.1.66,dst=10.0.2.2,id=47000,type=0,code=0),zone=6',
+      ].join('\n'),
+    );
+    expect(other.map(isDoctorProbe)).toEqual([false, false, false]);
+    expect(findStale(other, new Set([6]), plan).map((x) => x.address)).toEqual(['10.0.1.66', '10.0.1.77']);
   });
 
   it('flushes an old VIP backend by the reply tuple: the original tuple names the VIP', () => {

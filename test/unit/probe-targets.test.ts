@@ -5,14 +5,18 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { checkLab, formatDiagnostic } from '../../src/lab/load.js';
 import { compilePlan } from '../../src/plan/compile.js';
+import { PolicyVerdicts } from '../../src/plan/policy-verdict.js';
 import type { Plan } from '../../src/plan/types.js';
 import {
+  DOCTOR_PORT,
   expectTargets,
   listenersFor,
+  meshAtPort,
   meshTargets,
   planTargets,
   routedDomains,
   routeFor,
+  seenSource,
   serviceTargets,
   subjectOf,
 } from '../../src/probe/targets.js';
@@ -185,5 +189,142 @@ describe('expect entries', () => {
 `);
     const t = expectTargets(outside)[0]!;
     expect(t.skip).toMatch(/not an address of this lab/);
+  });
+});
+
+const POLICIES = `name: pol
+networks:
+  inside: { subnet: 10.86.1.0/24 }
+  ext: { subnet: 10.86.2.0/24 }
+routers:
+  edge: { links: [inside, ext] }
+nodes:
+  web: { interfaces: [inside], listen: [tcp/80] }
+  db: { interfaces: [inside] }
+  out: { interfaces: [ext] }
+policies:
+  - { deny: { from: ext, to: inside } }
+  - { deny: { from: web, to: db, proto: icmp } }
+`;
+
+describe('the mesh follows the policies', () => {
+  const p = plan(POLICIES);
+  const mesh = meshTargets(p);
+  const row = (t: (typeof mesh)[number]) =>
+    `${t.from}>${t.to} ${t.proto} ${t.expect}${t.policy !== undefined ? ` p${t.policy}` : ''}`;
+
+  it('every ordered pair, each protocol, blocked where a deny decides the flow its source starts', () => {
+    expect(mesh).toHaveLength(3 * 2 * 3);
+    expect(mesh.map(row)).toEqual([
+      'web>db icmp blocked p1',
+      'web>db udp pass',
+      'web>db tcp pass',
+      'web>out icmp pass',
+      'web>out udp pass',
+      'web>out tcp pass',
+      'db>web icmp pass',
+      'db>web udp pass',
+      'db>web tcp pass',
+      'db>out icmp pass',
+      'db>out udp pass',
+      'db>out tcp pass',
+      'out>web icmp blocked p0',
+      'out>web udp blocked p0',
+      'out>web tcp blocked p0',
+      'out>db icmp blocked p0',
+      'out>db udp blocked p0',
+      'out>db tcp blocked p0',
+    ]);
+    // blocked TCP/UDP still go to the doctor's listener: "blocked" is only accepted while it listens
+    const l = listenersFor(mesh);
+    expect(l.get('web')).toEqual([
+      { proto: 'udp', port: DOCTOR_PORT, tries: 9 },
+      { proto: 'tcp', port: DOCTOR_PORT, tries: 9 },
+    ]);
+  });
+
+  it('a service is probed from a node the policies let in, never from a blocked one', () => {
+    const svc = serviceTargets(p, mesh);
+    expect(svc.map((t) => `${t.from}>${t.to} ${t.proto}/${t.port} ${t.expect}`)).toEqual([
+      'db>web tcp/80 pass',
+    ]);
+    const onlyOut = plan(
+      POLICIES.replace('  db: { interfaces: [inside] }\n', '').replace(/ {2}- \{ deny: \{ from: web.*\n/, ''),
+    );
+    const none = serviceTargets(onlyOut, meshTargets(onlyOut));
+    expect(none).toHaveLength(1);
+    expect(none[0]!.skip).toMatch(/policies block every one/);
+  });
+
+  it('a fallback listener port is judged by the policies at that port', () => {
+    const q = plan(`${POLICIES}  - { deny: { from: db, to: web, proto: tcp, port: 47001 } }\n`);
+    const t = meshTargets(q).find((x) => x.from === 'db' && x.to === 'web' && x.proto === 'tcp')!;
+    const v = PolicyVerdicts.of(q);
+    expect(t.expect).toBe('pass');
+    expect(meshAtPort(t, DOCTOR_PORT, v)).toBe(t);
+    expect(meshAtPort(t, 47002, v)).toBe(t);
+    expect(meshAtPort(t, 47001, v)).toMatchObject({ expect: 'blocked', policy: 2 });
+    expect(t.expect).toBe('pass'); // a copy, the target itself is unchanged
+  });
+
+  it('the source address is the public one across a gateway router that SNATs it', () => {
+    const q = plan(`name: gw
+networks:
+  priv: { subnet: 10.20.0.0/24 }
+  dmz: { subnet: 10.21.0.0/24 }
+routers:
+  gw:
+    links: [priv, dmz]
+    chassis: local
+    nat:
+      - { type: dnat_and_snat, external: 100.64.0.14, internal: h4 }
+nodes:
+  h4: { interfaces: [{ network: priv, ip: 10.20.0.14 }] }
+  h5: { interfaces: [{ network: priv, ip: 10.20.0.15 }] }
+  d: { interfaces: [{ network: dmz, ip: 10.21.0.5 }] }
+policies:
+  - { deny: { from: priv, to: d } }
+`);
+    const node = (n: string) => q.nodes.find((x) => x.name === n)!;
+    expect(seenSource(q, node('h4'), '10.21.0.5')).toBe('100.64.0.14');
+    expect(seenSource(q, node('h4'), '10.20.0.15')).toBe('10.20.0.14');
+    expect(seenSource(q, node('h5'), '10.21.0.5')).toBe('10.20.0.15');
+    const m = meshTargets(q);
+    const to = (from: string) => m.filter((t) => t.from === from && t.to === 'd').map((t) => t.expect);
+    // h4 reaches d as 100.64.0.14, outside `priv`: the deny does not match it; h5 is not translated
+    expect(to('h4')).toEqual(['pass', 'pass', 'pass']);
+    expect(to('h5')).toEqual(['blocked', 'blocked', 'blocked']);
+  });
+});
+
+describe('expect adds to the baseline, never shrinks it', () => {
+  const p = fixture('two-vpcs');
+  const all = planTargets(p);
+
+  it('every pair keeps ICMP, UDP and TCP; the entries come on top', () => {
+    const names = p.nodes.map((n) => n.name);
+    for (const a of names)
+      for (const b of names) {
+        if (a === b) continue;
+        const protos = all
+          .filter((t) => (t.kind === 'mesh' || t.kind === 'expect') && t.from === a && t.toNode === b)
+          .map((t) => t.proto);
+        expect(new Set(protos), `${a}→${b}`).toEqual(new Set(['icmp', 'udp', 'tcp']));
+      }
+    const entries = all.filter((t) => t.kind === 'expect');
+    expect(entries).toHaveLength(p.expect.length);
+    expect(entries.map((t) => t.expectIndex)).toEqual(p.expect.map((_, i) => i));
+  });
+
+  it('an entry that repeats a mesh ICMP probe replaces it (same packets), a TCP/UDP entry does not', () => {
+    const icmp = all.filter((t) => t.from === 'client' && t.toNode === 'web' && t.proto === 'icmp');
+    expect(icmp.map((t) => t.kind)).toEqual(['expect']);
+    const tcp = all.filter((t) => t.from === 'client' && t.toNode === 'web' && t.proto === 'tcp');
+    expect(tcp.map((t) => `${t.kind} ${t.port ?? 'doctor'} ${t.expect}`).sort()).toEqual([
+      'expect 22 blocked',
+      'expect 80 pass',
+      'mesh doctor pass',
+    ]);
+    expect(all.filter((t) => t.kind === 'mesh')).toHaveLength(3 * 2 * 3 - 1);
   });
 });
