@@ -1,16 +1,23 @@
 /**
  * `labctl doctor`: layered diagnostics of a lab (checks/, docs/doctor.md). Runs every registered check layer by
- * layer, shows live progress (listr2 on a terminal, plain lines otherwise, nothing with --json), then the report
- * grouped by root cause. --fix applies the safe fixes of the root causes, prints what changed and runs the checks
+ * layer, shows progress on stderr (see Mode; nothing with --json), then the report on stdout, grouped by root cause. --fix applies the safe fixes of the root causes, prints what changed and runs the checks
  * again; the exit code is the final run's: 0 every check passed (warnings allowed), 1 a check failed, 2 doctor
  * could not run (no lab file and no saved state, not root, an unknown --check).
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, fstatSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { DefaultRenderer, ListrTaskWrapper, SimpleRenderer } from 'listr2';
 import { createFacts } from '../../checks/facts.js';
 import { CHECKS } from '../../checks/registry.js';
-import { type FixRecord, progressLine, renderText, toJson, toJunit, writeJson } from '../../checks/report.js';
+import {
+  checkStatus,
+  type FixRecord,
+  progressLine,
+  renderText,
+  toJson,
+  toJunit,
+  writeJson,
+} from '../../checks/report.js';
 import {
   type DoctorCheck,
   type DoctorContext,
@@ -19,7 +26,7 @@ import {
   runChecks,
   selectChecks,
 } from '../../checks/runner.js';
-import type { CheckResult, Layer } from '../../checks/types.js';
+import type { CheckResult, Layer, Status } from '../../checks/types.js';
 import { LAYERS } from '../../checks/types.js';
 import { compileRunningPlan } from '../apply/running-plan.js';
 import { loadState, withLabLock } from '../apply/state.js';
@@ -34,7 +41,37 @@ import { getChassisName } from '../host/probe.js';
 import { loadLabFile } from '../lab/load.js';
 import type { Plan } from '../plan/types.js';
 import { reportError } from './output.js';
-import type { Mode } from './progress.js';
+
+/**
+ * How doctor shows progress. The report goes to stdout and already lists every check, so progress (on stderr)
+ * never repeats it where both end up in one place:
+ * - `tty`: stdout and stderr are terminals: listr2's live view on stderr, cleared before the report;
+ * - `status`: stderr is a terminal, stdout is not (`labctl doctor | tee report.txt`, `> report.txt`): one status
+ *   line on stderr, rewritten in place and erased before the report;
+ * - `lines`: stderr is not a terminal and goes elsewhere than stdout (`2>progress.log`, CI capturing both apart): a
+ *   line per check on stderr;
+ * - `layers`: stderr goes where stdout goes (`2>&1`, one CI log): a line per layer as it completes, not per check;
+ * - `silent`: --json.
+ */
+type Mode = 'tty' | 'status' | 'lines' | 'layers' | 'silent';
+
+/** stdout and stderr are the same file, pipe or terminal. */
+function sameDestination(): boolean {
+  try {
+    const out = fstatSync(1);
+    const err = fstatSync(2);
+    return out.dev === err.dev && out.ino === err.ino;
+  } catch {
+    return false;
+  }
+}
+
+function progressMode(json: boolean): Mode {
+  if (json) return 'silent';
+  const ci = Boolean(process.env.CI);
+  if (process.stderr.isTTY && !ci) return process.stdout.isTTY ? 'tty' : 'status';
+  return sameDestination() ? 'layers' : 'lines';
+}
 
 export const EXIT_PASS = 0;
 export const EXIT_FAILED = 1;
@@ -175,12 +212,49 @@ async function runWithProgress(
   heading: string,
 ): Promise<DoctorRun> {
   if (mode === 'silent') return runChecks(ctx, checks);
-  if (mode === 'plain') {
+  if (mode === 'lines') {
     process.stderr.write(`${heading}\n`);
     return runChecks(ctx, checks, {
       onCheckDone: (check, results, ms) =>
         process.stderr.write(`  ${progressLine(check.id, check.layer, results, ms)}\n`),
     });
+  }
+  if (mode === 'layers' || mode === 'status') {
+    const t0 = performance.now();
+    const total = new Map<Layer, number>();
+    for (const c of checks) total.set(c.layer, (total.get(c.layer) ?? 0) + 1);
+    const done = new Map<Layer, Status[]>();
+    let finished = 0;
+    const status = (text: string) => process.stderr.write(`\r\x1b[K${text}`);
+    if (mode === 'layers') process.stderr.write(`${heading}\n`);
+    else status(`${heading}: starting`);
+    try {
+      return await runChecks(ctx, checks, {
+        onCheckDone: (check, results) => {
+          const list = done.get(check.layer) ?? [];
+          list.push(checkStatus(results));
+          done.set(check.layer, list);
+          finished++;
+          const of = total.get(check.layer)!;
+          if (mode === 'status') {
+            const failed = list.filter((x) => x === 'fail' || x === 'error').length;
+            status(
+              `${heading}: ${check.layer} ${list.length}/${of} checks${failed ? `, ${failed} failed` : ''} (${finished}/${checks.length} in all)`,
+            );
+          } else if (list.length === of) {
+            const n = (x: Status) => list.filter((y) => y === x).length;
+            const parts = [`${n('pass')} pass`];
+            if (n('fail') + n('error')) parts.push(`${n('fail') + n('error')} failed`);
+            if (n('warn')) parts.push(`${n('warn')} warn`);
+            if (n('skip')) parts.push(`${n('skip')} skipped`);
+            const s = ((performance.now() - t0) / 1000).toFixed(1);
+            process.stderr.write(`  [${check.layer}] ${of} checks done: ${parts.join(', ')} (${s} s)\n`);
+          }
+        },
+      });
+    } finally {
+      if (mode === 'status') status('');
+    }
   }
   // TTY: one listr2 task per layer, one concurrent subtask per check, resolved by the runner's events.
   const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
@@ -325,11 +399,7 @@ export function registerDoctor(program: Command): void {
       }
       const concurrency = Math.max(1, Number(opts.concurrency) || 16);
       // listr2 draws only when both streams are terminals (it falls back to plain stdout lines otherwise)
-      const mode: Mode = json
-        ? 'silent'
-        : process.stderr.isTTY && process.stdout.isTTY && !process.env.CI
-          ? 'tty'
-          : 'plain';
+      const mode = progressMode(json);
       const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
       const ovn = ovnDriver({ nb: plan.ovn.nb, sb: plan.ovn.remote });
       const host = await readOnlyHost();

@@ -4,7 +4,10 @@
  * tx checksum offload re-enabled inside a container, a deny ACL added straight into OVN, a declared service that
  * nothing serves, an expected-blocked pair that nothing blocks, a lab's own deny ACL removed behind its back.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataplaneConntrack } from '../../checks/dataplane-conntrack.js';
 import { dataplaneIcmp } from '../../checks/dataplane-icmp.js';
@@ -17,7 +20,7 @@ import { ovnDriver } from '../../src/drivers/ovn.js';
 import { loadLabFile } from '../../src/lab/load.js';
 import { compilePlan } from '../../src/plan/compile.js';
 import type { Plan } from '../../src/plan/types.js';
-import { buildOnce, containerPid, daemonsUp, labctl, ROOT, sh, shMaybe } from '../helpers/labctl.js';
+import { buildOnce, CLI, containerPid, daemonsUp, labctl, ROOT, sh, shMaybe } from '../helpers/labctl.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'dataplane');
 const LABS = {
@@ -365,4 +368,84 @@ describe('verdicts derived from the policies (no expect entries)', () => {
     ).toEqual([]);
     expect(again.exitCode).toBe(0);
   }, 300_000);
+});
+
+describe('labctl doctor output without a terminal', () => {
+  /** Report lines: "  ✔ host.tools   …" (check id after a status mark); progress lines: "  [host] ✔ host.tools …". */
+  const reportLine = /^ {2}\S {1,2}([a-z]+\.[a-z0-9-]+) /;
+  const progressLine = /^ {2}\[(host|wiring|dataplane)\] /;
+  const ids = (text: string) =>
+    text.split('\n').flatMap((l) => {
+      const m = reportLine.exec(l) ?? /^ {2}\[\w+\] \S+ ([a-z]+\.[a-z0-9-]+) /.exec(l);
+      return m ? [m[1]!] : [];
+    });
+  const env = { ...process.env, CI: 'true', NO_COLOR: '1' };
+  let tmp: string;
+  beforeAll(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'labctl-doctor-out-'));
+  });
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('> out 2> err: the report on stdout, one progress line per check on stderr, nothing twice', async (t) => {
+    if (!ready) return t.skip();
+    const out = join(tmp, 'out');
+    const err = join(tmp, 'err');
+    const r = await execa(process.execPath, [CLI, 'doctor', '-f', file('expect')], {
+      reject: false,
+      stdin: 'ignore',
+      stdout: { file: out },
+      stderr: { file: err },
+      env,
+      timeout: 180_000,
+    });
+    expect(r.exitCode).toBe(0);
+    const stdout = readFileSync(out, 'utf8');
+    const stderr = readFileSync(err, 'utf8');
+    expect(stdout.split('\n').filter((l) => progressLine.test(l))).toEqual([]);
+    expect(stdout).toMatch(/\d+\/\d+ checks failed/);
+    expect(stderr).not.toMatch(/checks failed/);
+    expect(stderr.split('\n').filter((l) => reportLine.test(l) && !progressLine.test(l))).toEqual([]);
+    const reported = ids(stdout);
+    expect(reported).toEqual(expect.arrayContaining(['host.tools', 'wiring.offload', 'dataplane.tcp']));
+    expect(new Set(reported).size).toBe(reported.length);
+    expect(ids(stderr).sort()).toEqual([...reported].sort());
+  }, 200_000);
+
+  it('2>&1 (one file for both): every check appears once, progress is a line per layer', async (t) => {
+    if (!ready) return t.skip();
+    const both = join(tmp, 'both');
+    // as a user types it: one file for stdout and stderr
+    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} doctor -f ${JSON.stringify(file('expect'))} > ${JSON.stringify(both)} 2>&1`;
+    const r = await execa('sh', ['-c', cmd], { reject: false, stdin: 'ignore', env, timeout: 180_000 });
+    expect(r.exitCode).toBe(0);
+    const text = readFileSync(both, 'utf8');
+    const seen = ids(text);
+    expect(seen).toEqual(expect.arrayContaining(['host.tools', 'wiring.offload', 'dataplane.tcp']));
+    const twice = seen.filter((id, i) => seen.indexOf(id) !== i);
+    expect(twice, text).toEqual([]);
+    for (const layer of ['host', 'wiring', 'dataplane'])
+      expect(text).toMatch(new RegExp(`^ {2}\\[${layer}\\] \\d+ checks done: \\d+ pass`, 'm'));
+  }, 200_000);
+
+  it('stderr a terminal, stdout a file: a status line on the terminal, erased; the report only in the file', async (t) => {
+    if (!ready) return t.skip();
+    const out = join(tmp, 'tty-out');
+    const { CI: _, ...noCi } = env;
+    // script(1) gives the command a terminal; the redirection sends only its stdout to the file
+    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} doctor -f ${JSON.stringify(file('expect'))} > ${JSON.stringify(out)}`;
+    const r = await execa('script', ['-qec', cmd, '/dev/null'], {
+      reject: false,
+      stdin: 'ignore',
+      env: noCi,
+      extendEnv: false,
+      timeout: 180_000,
+    });
+    expect(r.exitCode, String(r.stdout)).toBe(0);
+    const terminal = String(r.stdout);
+    expect(terminal).toMatch(/doctor: lab dp-expect: /);
+    expect(ids(terminal.replace(/\r/g, '\n'))).toEqual([]);
+    expect(terminal.trimEnd().endsWith('\x1b[K')).toBe(true);
+    const report = readFileSync(out, 'utf8');
+    expect(ids(report)).toEqual(expect.arrayContaining(['host.tools', 'dataplane.tcp']));
+  }, 200_000);
 });
