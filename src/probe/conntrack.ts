@@ -34,6 +34,7 @@ export interface StaleAddress {
   entries: CtEntry[];
 }
 
+const DOCTOR_ICMP_TUPLE = new RegExp(`(?:^|,)icmp_id=${DOCTOR_ICMP_ID}(?:,|$)`);
 const isDoctorPort = (p: number | undefined) =>
   p !== undefined && p >= DOCTOR_PORT && p <= DOCTOR_PORT + DOCTOR_PORT_TRIES;
 
@@ -45,7 +46,7 @@ const isDoctorPort = (p: number | undefined) =>
  */
 export function isDoctorProbe(e: CtEntry): boolean {
   if (e.orig.src !== e.reply.dst || e.orig.dst !== e.reply.src) return false;
-  if (e.proto === 'icmp') return new RegExp(`(?:^|,)icmp_id=${DOCTOR_ICMP_ID}(?:,|$)`).test(e.origTuple);
+  if (e.proto === 'icmp') return DOCTOR_ICMP_TUPLE.test(e.origTuple);
   if (e.proto === 'tcp' || e.proto === 'udp') return isDoctorPort(e.orig.dport) || isDoctorPort(e.orig.sport);
   return false;
 }
