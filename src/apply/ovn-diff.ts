@@ -11,7 +11,10 @@ import { CENTRAL, type ChangeOp, type NbChange, type NbPhase } from './changes.j
 export interface NbDiff {
   /** one entry per logical change, in the order they must run within their phase */
   changes: NbChange[];
-  /** addresses whose translations changed (removed NAT, moved VIP): their conntrack entries must go */
+  /**
+   * addresses whose conntrack entries must go: translations that changed (removed NAT, moved VIP) and node
+   * addresses that went (a removed port, the old address of a readdressed one)
+   */
   flushAddresses: string[];
 }
 
@@ -73,6 +76,7 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
     const ip = p.addresses[0] ? portIp(p.addresses[0]) : undefined;
     if (sw && ip && wantIps.has(`${sw}|${ip}`)) {
       released.add(p.name);
+      flush.add(ip);
       emit('release', '-', `remove port ${p.name} (frees ${ip})`, [['--if-exists', 'lsp-del', p.name]]);
     }
   }
@@ -115,11 +119,15 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
         emit('structure', '~', `set type of port ${p.name} to ${p.type || '(node)'}`, [
           p.type ? ['lsp-set-type', p.name, p.type] : ['clear', 'Logical_Switch_Port', p.name, 'type'],
         ]);
-      if (!sameSet(cur.addresses, [p.addresses]))
+      if (!sameSet(cur.addresses, [p.addresses])) {
         // The generic set (not lsp-set-addresses): two ports may swap addresses in one transaction.
         emit('structure', '~', `readdress port ${p.name}: ${addressChange(cur.addresses, p.addresses)}`, [
           ['set', 'Logical_Switch_Port', p.name, `addresses=${q(p.addresses)}`],
         ]);
+        // connections of the old address are dead: their conntrack entries go (as for a removed port)
+        const old = cur.addresses[0] ? portIp(cur.addresses[0]) : undefined;
+        if (!p.type && old && old !== portIp(p.addresses)) flush.add(old);
+      }
       if (!sameMap(cur.options, options))
         emit('structure', '~', `set options of port ${p.name}`, [
           p.routerPort
@@ -353,8 +361,11 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
   const wantSwitches = new Set(plan.switches.map((s) => s.name));
   const wantRouters = new Set(plan.routers.map((r) => r.router));
   for (const p of nb.ports)
-    if (!wantPorts.has(p.name) && !released.has(p.name))
+    if (!wantPorts.has(p.name) && !released.has(p.name)) {
       emit('late', '-', `remove port ${p.name}`, [['--if-exists', 'lsp-del', p.name]]);
+      const ip = !p.type && p.addresses[0] ? portIp(p.addresses[0]) : undefined;
+      if (ip) flush.add(ip);
+    }
   for (const p of nb.routerPorts)
     if (!wantRouterPorts.has(p.name))
       emit('late', '-', `remove router port ${p.name}`, [['--if-exists', 'lrp-del', p.name]]);

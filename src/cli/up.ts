@@ -138,7 +138,9 @@ export function registerUp(program: Command): void {
         const shown = mode === 'plain' ? r.changes : r.changes.slice(0, TTY_CHANGES);
         for (const ch of shown) process.stdout.write(`  ${ch}\n`);
         if (shown.length < r.changes.length)
-          process.stdout.write(`  … and ${r.changes.length - shown.length} more (labctl up --json lists them all)\n`);
+          process.stdout.write(
+            `  … and ${r.changes.length - shown.length} more (labctl up --json lists them all)\n`,
+          );
       }
     });
 }

@@ -277,6 +277,7 @@ describe.runIf(up)('labctl up / down on the real daemons', () => {
       `readdress port it-up.db.eth1: 10.61.1.77 → ${before.db}`,
       `readdress db.eth1: 10.61.1.77/24 → ${before.db}/24`,
       'route db: default via 10.61.1.1 dev eth1',
+      'flush conntrack of 10.61.1.77',
     ]);
     const back = await labctl(['up', '-f', LAB_FILE, '--json']);
     expect(back.exitCode, back.stderr).toBe(0);

@@ -81,6 +81,8 @@ describe('diffLab', () => {
       `- unplug ${b2.interfaces[0]!.hostVeth} from br-int`,
       `- delete veth ${b2.interfaces[0]!.hostVeth}`,
       '- remove port dl.b2.eth1',
+      // connections of the address that went are dead
+      `- flush conntrack of ${b2.interfaces[0]!.ip}`,
     ]);
     expect(ofKind(set, 'nb')[0]!.phase).toBe('late');
   });
@@ -115,6 +117,7 @@ describe('diffLab', () => {
       ),
       `~ readdress c1.eth1: ${ip(base, 'c1')}/24 → 10.61.2.40/24`,
       '~ route c1: default via 10.61.2.1 dev eth1',
+      `- flush conntrack of ${ip(base, 'c1')}`,
     ]);
     expect(ofKind(set, 'link-set').flatMap((c) => c.lines)).toEqual([
       'addr flush dev eth1',
