@@ -44,6 +44,8 @@ export const CAUSES = [
   'tools-missing',
   'not-root',
   'route-missing',
+  // added with the doctor's probe pacing (docs/probes.md "Pacing")
+  'neigh-table-full',
 ] as const;
 export type Cause = (typeof CAUSES)[number];
 

@@ -450,7 +450,24 @@ function probeIcmpSocket(ctx: Ctx, s: dgram.Socket, p: ProbeSpec): Promise<Probe
       for (const q of seqs) ctx.icmpPending.delete(q);
       resolve({ ...r, ms: round(ms), sent });
     };
-    const timer = setTimeout(() => finish({ outcome: 'timeout' }), p.timeoutMs);
+    let unsent = 0;
+    const timer = setTimeout(() => {
+      // A send that never completed: the kernel refused it with ENOBUFS (e.g. the host's neighbour table is full),
+      // which libuv retries for ever, spinning this process and holding every later send of the socket behind it.
+      // Close the socket (that cancels the queue) and let this node's later ICMP probes spawn ping instead.
+      if (unsent > 0 && ctx.icmp === s) {
+        ctx.icmp = undefined;
+        ctx.errors.push(
+          'icmp: a send did not complete within the probe limit (ENOBUFS?): socket closed, using ping',
+        );
+        try {
+          s.close();
+        } catch {
+          // closing anyway
+        }
+      }
+      finish({ outcome: 'timeout', ...(unsent > 0 ? { detail: 'the echo request could not be sent' } : {}) });
+    }, p.timeoutMs);
     const transmit = () => {
       if (done) return;
       // a free sequence number (bounded search; far fewer probes than 65536 are ever pending)
@@ -476,7 +493,9 @@ function probeIcmpSocket(ctx: Ctx, s: dgram.Socket, p: ProbeSpec): Promise<Probe
       lastSend = now();
       // The kernel ignores the port for ICMP sockets (node insists on one). The socket does path-MTU discovery
       // ("want"): a packet that fits the interface MTU leaves with DF set, which is what the MTU probe needs.
+      unsent++;
       s.send(pkt, 1, p.ip, (err) => {
+        unsent--;
         if (!err) return;
         const code = (err as NodeJS.ErrnoException).code;
         finish({ outcome: code === 'EMSGSIZE' ? 'error' : classifyErrno(code), code, detail: err.message });

@@ -116,12 +116,19 @@ const SOCKCONST =
     ? '2,1,2,1,2'
     : undefined;
 
+/**
+ * The agents' own bounds, a safety net: the doctor paces its probes (pace.ts) far below them. They are high enough
+ * that the silent probes of a broken node (each held until its time limit) never queue its other probes.
+ */
+const AGENT_CONCURRENCY = 128;
+const AGENT_GLOBAL_CONCURRENCY = 1024;
+
 export interface AgentOptions {
   /** 'auto' (broker when perl is on the host), 'broker' or 'local' */
   mode?: 'auto' | 'broker' | 'local';
-  /** probes one node runs at once (default 32) */
+  /** probes one node runs at once (default 128) */
   concurrency?: number;
-  /** probes one agent process runs at once over all its nodes (default 256) */
+  /** probes one agent process runs at once over all its nodes (default 1024) */
   globalConcurrency?: number;
   /** hard lifetime of an agent, ms (default 10 min): it exits after that even if nobody stops it */
   lifetimeMs?: number;
@@ -332,8 +339,8 @@ export class ProbeAgent {
 function agentEnv(opts: AgentOptions, extra: Record<string, string>): Record<string, string> {
   return {
     LABCTL_AGENT: '1',
-    LABCTL_AGENT_CONCURRENCY: String(opts.concurrency ?? 32),
-    LABCTL_AGENT_GLOBAL_CONCURRENCY: String(opts.globalConcurrency ?? 256),
+    LABCTL_AGENT_CONCURRENCY: String(opts.concurrency ?? AGENT_CONCURRENCY),
+    LABCTL_AGENT_GLOBAL_CONCURRENCY: String(opts.globalConcurrency ?? AGENT_GLOBAL_CONCURRENCY),
     LABCTL_AGENT_LIFETIME_MS: String(opts.lifetimeMs ?? 600_000),
     LABCTL_MANIFEST: '',
     ...extra,
@@ -641,8 +648,8 @@ export class ProbeFleet {
    * no request waits seconds in the agent's queue holding its promise and protocol line.
    */
   window(node: string): number {
-    const perNode = this.opts.concurrency ?? 32;
-    const perProcess = this.opts.globalConcurrency ?? 256;
+    const perNode = this.opts.concurrency ?? AGENT_CONCURRENCY;
+    const perProcess = this.opts.globalConcurrency ?? AGENT_GLOBAL_CONCURRENCY;
     const share = Math.max(1, this.endpoints.get(node)?.share ?? 1);
     return Math.max(4, Math.ceil(1.25 * Math.min(perNode, perProcess / share)));
   }

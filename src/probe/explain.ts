@@ -11,6 +11,7 @@
  * up and silence where it should have answered).
  */
 import type { Cause, CheckResult, Status } from '../../checks/types.js';
+import { dropDelta } from '../drivers/datapath-drops.js';
 import type { NbLabState } from '../drivers/ovn.js';
 import { formatCommand } from '../exec.js';
 import { policyText } from '../plan/policy-verdict.js';
@@ -568,9 +569,11 @@ async function verdictOf(ev: Evidence, r: ProbeRecord): Promise<Verdict> {
   if (t.proto === 'icmp') {
     const tr = await traceExplain(ev, r, true);
     if (tr && 'status' in tr) return tr;
+    const d = dropsNote(ev.run, r, tr?.note);
     return {
       status: 'fail',
-      evidence: `ping ${t.dstIp}: ${describe(res)}${retried}${tr?.note ? `; ${tr.note}` : ''}`,
+      evidence: `ping ${t.dstIp}: ${describe(res)}${retried}${tr?.note ? `; ${tr.note}` : ''}${d.text}`,
+      ...(d.data ? { data: d.data } : {}),
     };
   }
   const cs = await checksumExplain(ev, r);
@@ -584,7 +587,66 @@ async function verdictOf(ev: Evidence, r: ProbeRecord): Promise<Verdict> {
       status: 'warn',
       evidence: `no reply and no ICMP port-unreachable from ${dst}: something is bound there but did not answer the probe's datagram${icmpText}${note}`,
     };
-  return { status: 'fail', evidence: `${t.proto} ${dst}: ${describe(res)}${retried}${icmpText}${note}` };
+  const d = dropsNote(ev.run, r, tr?.note);
+  return {
+    status: 'fail',
+    evidence: `${t.proto} ${dst}: ${describe(res)}${retried}${icmpText}${note}${d.text}`,
+    ...(d.data ? { data: d.data } : {}),
+  };
+}
+
+/**
+ * A failure that was probed again alone at a low rate and still got no answer although ovn-trace delivers the
+ * packet: name the drop counters of the datapath and the host that rose during the run (src/drivers/datapath-drops).
+ */
+function dropsNote(
+  run: DataplaneRun,
+  r: ProbeRecord,
+  traceNote: string | undefined,
+): { text: string; data?: Record<string, unknown> } {
+  if (!run.drops || !traceNote?.includes('ovn-trace delivers')) return { text: '' };
+  const veths = [r.target.fwd, r.target.rev]
+    .filter((e): e is PathEnd => !!e)
+    .map(
+      (e) =>
+        run.plan.nodes.find((n) => n.name === e.node)?.interfaces.find((i) => i.name === e.iface)?.hostVeth,
+    )
+    .filter((v): v is string => !!v);
+  const dd = dropDelta(run.drops.before, run.drops.after, veths);
+  const again = r.attempts > 1 ? 'probed again alone at a low rate: still no answer; ' : '';
+  const rose = dd.rose.length ? dd.rose.join(', ') : 'none rose';
+  return {
+    text: `; ${again}drop counters during the run: ${rose}`,
+    data: { drops: dd.rose, ...(dd.tableFulls !== undefined ? { neighTableFulls: dd.tableFulls } : {}) },
+  };
+}
+
+/** The host's neighbour table could not hold this run's pairs: one root cause, the sysctl that fixes it. */
+function neighResult(run: DataplaneRun): CheckResult | undefined {
+  const s = run.neighShort;
+  if (!s) return undefined;
+  const need = s.table.entries + 2 * s.pairs;
+  // room for the lab's mesh, the entries already there and a quarter more, in whole thousands
+  const thresh3 = Math.max(4096, Math.ceil((need * 1.25) / 1024) * 1024);
+  const thresh2 = Math.max(s.table.gcThresh2, Math.floor(thresh3 / 2));
+  return {
+    id: 'dataplane.icmp',
+    layer: 'dataplane',
+    subject: 'host neighbour table',
+    status: 'fail',
+    cause: 'neigh-table-full',
+    evidence: `the host's neighbour (ARP) table, shared by every network namespace, holds at most ${s.table.gcThresh3} entries (net.ipv4.neigh.default.gc_thresh3) and has ${s.table.entries} now; this lab's ${s.pairs} probed pairs need ${2 * s.pairs} (one entry in each node of a pair), and an entry stays for up to ${Math.round((1.5 * (s.table.reachableMs ?? 30_000)) / 1000)} s: the probes were paced to the room left${s.unprobed ? `, and ${s.unprobed} probes did not fit the time limit (skipped)` : ''}. Traffic of every node with many peers at once is dropped the same way`,
+    fix: `sysctl -w net.ipv4.neigh.default.gc_thresh2=${thresh2} net.ipv4.neigh.default.gc_thresh3=${thresh3}`,
+    data: {
+      nodes: [],
+      gcThresh3: s.table.gcThresh3,
+      gcThresh2: s.table.gcThresh2,
+      entries: s.table.entries,
+      pairs: s.pairs,
+      unprobed: s.unprobed ?? 0,
+      sysctl: { 'net.ipv4.neigh.default.gc_thresh2': thresh2, 'net.ipv4.neigh.default.gc_thresh3': thresh3 },
+    },
+  };
 }
 
 /**
@@ -647,6 +709,8 @@ export async function buildResults(
     if (v.fix) res.fix = v.fix;
     out.get(r.target.check)!.push(res);
   });
+  const nr = neighResult(run);
+  if (nr) out.get('dataplane.icmp')!.unshift(nr);
   // A check with nothing to probe says why, rather than passing silently. With the mesh as the baseline this is
   // only ever a lab where no two nodes share a routed domain (or, for services, where nothing is left to probe).
   for (const [id, list] of out) {

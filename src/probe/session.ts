@@ -6,11 +6,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { CheckContext, CheckResult } from '../../checks/types.js';
+import {
+  countNeighEntries,
+  type DropSnapshot,
+  type NeighTable,
+  readDrops,
+  readNeighTable,
+} from '../drivers/datapath-drops.js';
 import type { NbLabState } from '../drivers/ovn.js';
 import { PolicyVerdicts } from '../plan/policy-verdict.js';
 import type { Plan } from '../plan/types.js';
 import { type AgentOptions, ProbeFleet } from './client.js';
-import { buildResults, mapLimit } from './explain.js';
+import { buildResults } from './explain.js';
+import { NeighBudget, Pacer, type PacerStats, pairGroups, type Signal, type Ticket } from './pace.js';
 import type { ListenerState, ProbeResult, ProbeSpec } from './protocol.js';
 import {
   type DataplaneCheckId,
@@ -73,6 +81,21 @@ export interface DataplaneRun {
   icmp: Map<string, 'socket' | 'ping'>;
   timings: Record<string, number>;
   results: Map<DataplaneCheckId, CheckResult[]>;
+  /** how the probes were paced (pace.ts) */
+  pacing: Pacing;
+  /** the datapath's and the host's drop counters before the first probe and after the re-probes */
+  drops?: { before: DropSnapshot; after: DropSnapshot; neigh?: NeighTable };
+  /** the host's neighbour table could not hold the pairs of this run at once */
+  neighShort?: { table: NeighTable; pairs: number; room: number; present: number; unprobed?: number };
+}
+
+export interface Pacing {
+  first?: PacerStats;
+  reprobe?: PacerStats & { count: number };
+  /** ms the run waited for room in the host's neighbour table */
+  neighWaitMs?: number;
+  /** new pairs allowed per 7 s by the neighbour table's room (null: no bound) */
+  neighPairsPerWindow?: number | null;
 }
 
 export interface DataplaneOptions extends AgentOptions {
@@ -80,8 +103,18 @@ export interface DataplaneOptions extends AgentOptions {
   timeoutMs?: number;
   /** time limit of a retry, ms (default 2500) */
   retryTimeoutMs?: number;
-  /** retry failed probes once (default true) */
+  /** probe every failure again, alone at a low rate, before it counts (default true) */
   retry?: boolean;
+  /** first phase: probes in flight at the start / at most (pace.ts Pacer; defaults 16 / 192) */
+  paceInitial?: number;
+  paceMax?: number;
+  /** re-probes: answering at once (default 8) and ms between two starts (default 10) */
+  reprobeWindow?: number;
+  reprobeGapMs?: number;
+  /** bound new pairs by the room in the host's neighbour table (default true) */
+  neighBudget?: boolean;
+  /** when the table cannot hold every pair: stop starting new pairs after this long, ms (default 75 s) */
+  neighDeadlineMs?: number;
 }
 
 const runs = new WeakMap<object, Promise<DataplaneRun>>();
@@ -188,6 +221,9 @@ export async function runDataplane(
   });
   const counters = new Map<string, NodeCounters>();
   const icmpMode = new Map<string, 'socket' | 'ping'>();
+  const pacing: Pacing = {};
+  let drops: DataplaneRun['drops'];
+  let neighShort: DataplaneRun['neighShort'];
   let fleet: ProbeFleet | undefined;
   let mode = 'none';
   try {
@@ -241,7 +277,7 @@ export async function runDataplane(
     await readCounters('before');
     mark('counters');
 
-    // ---- phase 1: everything at once; the agents bound the concurrency
+    // ---- phase 1: every probe once, paced (below)
     const salt = randomBytes(6).toString('hex');
     let seq = 0;
     const specOf = (r: ProbeRecord, ms: number): ProbeSpec => {
@@ -271,38 +307,75 @@ export async function runDataplane(
         ...(r.target.via ? { ownSocket: true } : {}),
       };
     };
-    const probeOnce = async (r: ProbeRecord, ms: number) => {
+    const todo = records.filter((r) => !r.notRun);
+    // Paced (pace.ts, docs/probes.md "Pacing"): the probes go out pair by pair, round-robin over the nodes, as
+    // fast as answers come back (an adaptive window that halves when answers stop coming), and never faster than
+    // the host's neighbour table can hold the pairs' entries. Sending everything at once overran the host: at 50
+    // nodes the mesh needs 2450 neighbour entries in a table of 1024 shared by every namespace.
+    const signalOf = (res: ProbeResult): [Signal, number?] =>
+      res.outcome === 'pass' || res.outcome === 'refused' || res.outcome === 'mismatch'
+        ? ['answer', res.ms]
+        : res.outcome === 'timeout' || res.outcome === 'unreachable'
+          ? ['silent']
+          : ['neutral'];
+    const probeOnce = async (r: ProbeRecord, ms: number, pacer: Pacer, ticket: Ticket) => {
       const ep = endpoints!.get(r.target.from)!;
       const res = await ep.probe(specOf(r, ms));
+      ticket.done(...signalOf(res));
       r.attempts++;
       if (r.result) r.first = r.result;
       r.result = res;
       if (r.target.proto === 'icmp' && res.outcome === 'pass') {
         const big = bigSpec(r, ms);
-        if (big) r.big = await ep.probe(big);
+        if (big) {
+          const t = await pacer.acquire(true);
+          r.big = await ep.probe(big);
+          t.done(...signalOf(r.big));
+        }
       }
     };
-    const todo = records.filter((r) => !r.notRun);
-    // Each source node feeds its probes through a window a little larger than its share of its agent's bounds
-    // (ProbeFleet.window), so the agents always have work queued but only about as many requests exist as the
-    // agents run. Sending all 7350 of a 50-node mesh at t=0 kept every request (promise, timer, protocol line)
-    // alive until its turn came in an agent's queue, seconds later: long enough for V8 to move them to the old
-    // generation, where they stayed as garbage until the process exited (~10 MB of peak heap at 50 nodes).
-    const bySource = new Map<string, ProbeRecord[]>();
-    for (const r of todo) {
-      const list = bySource.get(r.target.from);
-      if (list) list.push(r);
-      else bySource.set(r.target.from, [r]);
+    const neigh = readNeighTable();
+    const groups = pairGroups(todo, (r) => ({ from: r.target.from, to: r.target.toNode ?? r.target.dstIp }));
+    const present = countNeighEntries([...pids.values()]);
+    const budget =
+      opts.neighBudget === false
+        ? new NeighBudget(Number.POSITIVE_INFINITY)
+        : NeighBudget.forTable(neigh, groups.length, present);
+    const pacer = new Pacer({
+      ...(opts.paceInitial !== undefined ? { initial: opts.paceInitial } : {}),
+      ...(opts.paceMax !== undefined ? { max: opts.paceMax } : {}),
+    });
+    const veths = [...new Set(plan.nodes.flatMap((n) => n.interfaces.map((i) => i.hostVeth)))];
+    const dropsBefore = readDrops(veths);
+    const flying: Promise<void>[] = [];
+    // A host whose neighbour table cannot hold the mesh: probe what fits within a bounded time (paced to the
+    // table, so other labs on the host keep their entries), leave the rest unprobed, and report the table as the
+    // one root cause with the sysctl that fixes it (explain.ts).
+    if (neigh && opts.neighBudget !== false && !NeighBudget.fits(neigh, groups.length, present))
+      neighShort = { table: neigh, pairs: groups.length, room: NeighBudget.room(neigh), present };
+    const deadline = performance.now() + (opts.neighDeadlineMs ?? 75_000);
+    for (const group of groups) {
+      if (!(await budget.admit(neighShort ? deadline : undefined))) {
+        for (const r of group)
+          r.notRun = {
+            status: 'skip',
+            why: `not probed: the host's neighbour table has room for ${Math.max(0, neighShort!.room)} more entries and this lab's probes need ${2 * neighShort!.pairs} (see the "host neighbour table" result)`,
+          };
+        neighShort!.unprobed = (neighShort!.unprobed ?? 0) + group.length;
+        continue;
+      }
+      for (const r of group) {
+        const ticket = await pacer.acquire(r.target.expect === 'pass');
+        flying.push(probeOnce(r, timeoutMs, pacer, ticket));
+      }
     }
-    await Promise.all(
-      [...bySource].map(([node, list]) =>
-        mapLimit(list, fleet!.window(node), (r) => probeOnce(r, timeoutMs)),
-      ),
-    );
-    bySource.clear();
+    await Promise.all(flying);
+    flying.length = 0;
     mark('probes');
+    pacing.first = { ...pacer.stats };
 
-    // ---- phase 2: retry what failed once (a lost SYN under load is not a verdict), ICMP for contrast
+    // ---- phase 2: every probe that should have passed and did not is probed again, alone at a low rate (a lost
+    // SYN under load is not a verdict), with an ICMP echo over the same path for contrast
     if (opts.retry !== false && endpoints) {
       const failedPass = todo.filter(
         (r) => r.target.expect === 'pass' && r.result && r.result.outcome !== 'pass',
@@ -314,7 +387,6 @@ export async function runDataplane(
       for (const r of todo)
         if (r.target.proto === 'icmp' && r.result)
           icmpDone.set(`${r.target.from}>${r.target.dstIp}`, r.result);
-      const wantIcmp = failedPass.filter((r) => r.target.proto !== 'icmp');
       if (failedPass.length || bigFailed.length) {
         const need = new Map<string, { node: string; tcp: number; udp: number }>();
         for (const r of failedPass) {
@@ -325,29 +397,73 @@ export async function runDataplane(
         }
         await fleet!.ensureCapacity([...need.values()]);
         mark('retry-agents');
-        await Promise.all([
-          ...failedPass.map((r) => probeOnce(r, retryTimeoutMs)),
-          ...bigFailed.map(async (r) => {
-            const big = bigSpec(r, retryTimeoutMs);
-            if (big) r.big = await endpoints.get(r.target.from)!.probe(big);
-          }),
-          ...wantIcmp.map(async (r) => {
-            const key = `${r.target.from}>${r.target.dstIp}`;
-            const known = icmpDone.get(key);
-            r.icmp =
-              known ??
-              (await endpoints.get(r.target.from)!.probe({
-                proto: 'icmp',
-                ip: r.target.dstIp,
-                timeoutMs: retryTimeoutMs,
-                token: `labctl-${salt}-${++seq}`,
-                ...(r.target.via ? { ownSocket: true } : {}),
-              }));
-          }),
-        ]);
+        // at most reprobeWindow answering at once and one start per reprobeGapMs; a probe still silent after
+        // 100 ms gives its slot to the next (it keeps waiting for its answer until its own limit)
+        const slow = new Pacer({
+          initial: opts.reprobeWindow ?? 8,
+          max: opts.reprobeWindow ?? 8,
+          adaptive: false,
+          gapMs: opts.reprobeGapMs ?? 10,
+          lossMinMs: 100,
+          lossMaxMs: 100,
+        });
+        const retryPass = new Set(failedPass);
+        const again = [...new Set([...failedPass, ...bigFailed])];
+        for (const group of pairGroups(again, (r) => ({
+          from: r.target.from,
+          to: r.target.toNode ?? r.target.dstIp,
+        }))) {
+          // (a table too small for the run: what does not fit keeps its first result)
+          if (!(await budget.admit(neighShort ? deadline + 30_000 : undefined))) continue;
+          for (const r of group) {
+            const ticket = await slow.acquire(true);
+            if (retryPass.has(r)) {
+              flying.push(probeOnce(r, retryTimeoutMs, slow, ticket));
+              if (r.target.proto !== 'icmp') {
+                const known = icmpDone.get(`${r.target.from}>${r.target.dstIp}`);
+                if (known) r.icmp = known;
+                else
+                  flying.push(
+                    slow
+                      .run(
+                        true,
+                        () =>
+                          endpoints.get(r.target.from)!.probe({
+                            proto: 'icmp',
+                            ip: r.target.dstIp,
+                            timeoutMs: retryTimeoutMs,
+                            token: `labctl-${salt}-${++seq}`,
+                            ...(r.target.via ? { ownSocket: true } : {}),
+                          }),
+                        signalOf,
+                      )
+                      .then((res) => {
+                        r.icmp = res;
+                      }),
+                  );
+              }
+            } else {
+              const big = bigSpec(r, retryTimeoutMs);
+              flying.push(
+                (async () => {
+                  if (big) {
+                    r.big = await endpoints.get(r.target.from)!.probe(big);
+                    ticket.done(...signalOf(r.big));
+                  } else ticket.done('neutral');
+                })(),
+              );
+            }
+          }
+        }
+        mark('reprobes-sent');
+        await Promise.all(flying);
+        pacing.reprobe = { count: again.length, ...slow.stats };
         mark('retries');
       }
     }
+    pacing.neighWaitMs = budget.waitedMs;
+    pacing.neighPairsPerWindow = Number.isFinite(budget.perWindow) ? budget.perWindow : null;
+    drops = { before: await dropsBefore, after: await readDrops(veths), ...(neigh ? { neigh } : {}) };
     await readCounters('after');
     mark('counters-after');
   } finally {
@@ -364,12 +480,15 @@ export async function runDataplane(
     icmp: icmpMode,
     timings,
     results: new Map(),
+    pacing,
+    ...(drops ? { drops } : {}),
+    ...(neighShort ? { neighShort } : {}),
   };
   run.results = await buildResults(ctx, run);
   mark('explained');
   if (process.env.LABCTL_DEBUG)
     process.stderr.write(
-      `[dataplane] ${records.length} probes, agents ${mode} (${fleet?.agents.length ?? 0} processes), ms since start: ${JSON.stringify(timings)}\n`,
+      `[dataplane] ${records.length} probes, agents ${mode} (${fleet?.agents.length ?? 0} processes), ms since start: ${JSON.stringify(timings)}, pacing ${JSON.stringify(pacing)}\n`,
     );
   return run;
 }
