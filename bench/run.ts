@@ -69,6 +69,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 interface Options {
   runs: number;
   sizes: number[];
+  /** single-switch sizes measured for the doctor only (up and down are recorded, nothing else runs) */
+  doctorSizes: number[];
   routed?: { nets: number; perNet: number };
   big: number;
   image: string;
@@ -89,6 +91,7 @@ function parseOptions(argv: string[]): Options {
     options: {
       runs: { type: 'string', default: '3' },
       sizes: { type: 'string', default: '10,20,25,50' },
+      'doctor-sizes': { type: 'string', default: '100,200' },
       routed: { type: 'string', default: '3x10' },
       big: { type: 'string', default: '2000' },
       image: { type: 'string', default: 'labctl/node' },
@@ -110,6 +113,8 @@ function parseOptions(argv: string[]): Options {
         'usage: npm run bench -- [options]',
         '  --runs N            runs of every measurement; medians are reported (default 3, max 20)',
         '  --sizes LIST        single-switch lab sizes (default 10,20,25,50; each 2..250)',
+        '  --doctor-sizes LIST single-switch sizes for the full-mesh doctor only: up, doctor, down; no floor,',
+        '                      hand-wiring or Mininet (default 100,200; each 2..250; "none" to skip)',
         '  --routed NxM        routed lab: N networks × M nodes and one router (default 3x10; "none" to skip)',
         '  --big N             nodes of the validate+compile lab (default 2000; 0 to skip)',
         '  --image IMAGE       node image (default labctl/node; must be on this host)',
@@ -138,6 +143,18 @@ function parseOptions(argv: string[]): Options {
         .map((s) => int(s, 'sizes', 2, 250)),
     ),
   ].sort((a, b) => a - b);
+  const doctorSizes =
+    values['doctor-sizes'] === 'none' || values['no-doctor']
+      ? []
+      : [
+          ...new Set(
+            values['doctor-sizes']!.split(',')
+              .filter(Boolean)
+              .map((s) => int(s, 'doctor-sizes', 2, 250)),
+          ),
+        ]
+          .filter((n) => !sizes.includes(n))
+          .sort((a, b) => a - b);
   let routed: Options['routed'];
   if (values.routed !== 'none') {
     const m = /^(\d+)x(\d+)$/.exec(values.routed!);
@@ -147,6 +164,7 @@ function parseOptions(argv: string[]): Options {
   return {
     runs: int(values.runs!, 'runs', 1, 20),
     sizes,
+    doctorSizes,
     ...(routed ? { routed } : {}),
     big: int(values.big!, 'big', 0, 20000),
     image: values.image!,
@@ -524,7 +542,15 @@ async function main(): Promise<number> {
 
   const singles = opts.sizes.map((n) => singleSwitchLab(dir, n, opts.image));
   const routed = opts.routed ? routedLab(dir, opts.routed.nets, opts.routed.perNet, opts.image) : undefined;
-  const labs = [...singles, ...(routed ? [routed] : [])];
+  const doctorOnly = opts.doctorSizes.map((n) => ({
+    ...singleSwitchLab(dir, n, opts.image),
+    doctorOnly: true,
+  }));
+  const labs: (BenchLab & { doctorOnly?: boolean })[] = [
+    ...singles,
+    ...(routed ? [routed] : []),
+    ...doctorOnly,
+  ];
 
   const dead = await dockerLiveness(tag, opts.image);
   if (dead) throw new Error(dead);
@@ -576,7 +602,7 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   const load0 = loadavg();
   log(
-    `tag ${tag}; runs ${opts.runs}; sizes ${opts.sizes.join(',')}${routed ? `; routed ${routed.key}` : ''}; load ${load0.map((x) => x.toFixed(2)).join(' ')}`,
+    `tag ${tag}; runs ${opts.runs}; sizes ${opts.sizes.join(',')}${routed ? `; routed ${routed.key}` : ''}${opts.doctorSizes.length ? `; doctor-only ${opts.doctorSizes.join(',')}` : ''}; load ${load0.map((x) => x.toFixed(2)).join(' ')}`,
   );
 
   const scen = new Map(labs.map((l) => [l.key, newScenario(l)]));
@@ -601,7 +627,7 @@ async function main(): Promise<number> {
       const s = scen.get(lab.key)!;
       log(`run ${run}/${opts.runs}: ${lab.key} (${lab.nodes} nodes)`);
       checkpoint();
-      if (opts.floor) {
+      if (opts.floor && !lab.doctorOnly) {
         try {
           const f = await floorRun(d, tag, lab.nodes, opts.image, opts.floorRmConcurrency);
           s.floorStartMs.push(f.startMs);
@@ -618,7 +644,7 @@ async function main(): Promise<number> {
       }
       await measureLabctl(s, lab, opts, doctorAvailable);
       await sleep(opts.settleMs);
-      if (opts.handwire && lab.kind === 'single') {
+      if (opts.handwire && lab.kind === 'single' && !lab.doctorOnly) {
         checkpoint();
         try {
           const h = await handWireRun(tag, lab.nodes, opts.image);
@@ -640,7 +666,7 @@ async function main(): Promise<number> {
         }
         await sleep(opts.settleMs);
       }
-      if (!mininetNote && lab.kind === 'single') {
+      if (!mininetNote && lab.kind === 'single' && !lab.doctorOnly) {
         checkpoint();
         try {
           const m = await mininetRun(tag, lab.nodes, mnPidFile(tag));

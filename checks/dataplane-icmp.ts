@@ -4,7 +4,7 @@
  * (src/probe, docs/probes.md); one shared run serves every dataplane.* check of a doctor run.
  */
 import { dataplaneFix } from '../src/probe/fix.js';
-import { dataplaneResults } from '../src/probe/session.js';
+import { dataplaneResults, dataplaneTimeoutMs } from '../src/probe/session.js';
 import type { Check } from './types.js';
 
 export const dataplaneIcmp: Check = {
@@ -12,5 +12,6 @@ export const dataplaneIcmp: Check = {
   layer: 'dataplane',
   title: 'ICMP echo and path MTU',
   run: (ctx) => dataplaneResults(ctx, 'dataplane.icmp'),
+  timeoutMs: dataplaneTimeoutMs,
   fix: (ctx, result) => dataplaneFix(ctx, result),
 };

@@ -4,7 +4,7 @@
  * or ICMP port-unreachable is `no-listener`.
  */
 import { dataplaneFix } from '../src/probe/fix.js';
-import { dataplaneResults } from '../src/probe/session.js';
+import { dataplaneResults, dataplaneTimeoutMs } from '../src/probe/session.js';
 import type { Check } from './types.js';
 
 export const dataplaneService: Check = {
@@ -12,5 +12,6 @@ export const dataplaneService: Check = {
   layer: 'dataplane',
   title: 'declared listen ports answer',
   run: (ctx) => dataplaneResults(ctx, 'dataplane.service'),
+  timeoutMs: dataplaneTimeoutMs,
   fix: (ctx, result) => dataplaneFix(ctx, result),
 };

@@ -4,7 +4,7 @@
  * (src/probe, docs/probes.md); one shared run serves every dataplane.* check of a doctor run.
  */
 import { dataplaneFix } from '../src/probe/fix.js';
-import { dataplaneResults } from '../src/probe/session.js';
+import { dataplaneResults, dataplaneTimeoutMs } from '../src/probe/session.js';
 import type { Check } from './types.js';
 
 export const dataplaneUdp: Check = {
@@ -12,5 +12,6 @@ export const dataplaneUdp: Check = {
   layer: 'dataplane',
   title: 'UDP echo',
   run: (ctx) => dataplaneResults(ctx, 'dataplane.udp'),
+  timeoutMs: dataplaneTimeoutMs,
   fix: (ctx, result) => dataplaneFix(ctx, result),
 };

@@ -123,7 +123,11 @@ async function runOne(check: DoctorCheck, ctx: DoctorContext, opts: RunOptions):
   const t0 = performance.now();
   let results: CheckResult[];
   try {
-    results = await withTimeout(check.run(ctx), opts.checkTimeoutMs ?? 120_000, check.id);
+    results = await withTimeout(
+      check.run(ctx),
+      opts.checkTimeoutMs ?? check.timeoutMs?.(ctx) ?? 120_000,
+      check.id,
+    );
     // A check owns its id and layer: fill them in, so a sloppy result can't land in another check's row.
     // (copied only when it differs: a 50-node mesh has 7350 results, all already right)
     results = results.map((r) =>

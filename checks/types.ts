@@ -78,6 +78,8 @@ export interface Check<C extends CheckContext = CheckContext> {
   layer: Layer;
   title: string;
   run(ctx: C): Promise<CheckResult[]>;
+  /** this check's time limit in this context, ms (default: the runner's, 120 s) */
+  timeoutMs?(ctx: C): number;
   /** apply the safe fix for a failed result; returns a line saying what changed */
   fix?(ctx: C, result: CheckResult): Promise<string | undefined>;
 }

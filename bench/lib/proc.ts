@@ -59,7 +59,7 @@ export interface RunOpts {
   group?: boolean;
 }
 
-const MAX_OUTPUT = 64 * 1024 * 1024;
+const MAX_OUTPUT = 256 * 1024 * 1024; // a 200-node full-mesh doctor report is ~85 MB of JSON
 
 export function runTimed(file: string, args: string[], opts: RunOpts): Promise<RunResult> {
   return new Promise((resolve, reject) => {

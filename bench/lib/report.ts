@@ -164,6 +164,19 @@ export function evaluate(
     (v) => `${(v / 1000).toFixed(2)} s`,
     notes.doctorNote ?? 'needs --sizes with 50',
   );
+  for (const [n, limit] of [
+    [100, 20],
+    [200, 90],
+  ] as const)
+    add(
+      `doctor-${n}`,
+      `full-mesh doctor N=${n} ≤ ${limit} s`,
+      single(n)?.doctor,
+      limit * 1000,
+      'le',
+      (v) => `${(v / 1000).toFixed(2)} s`,
+      notes.doctorNote ?? `needs --doctor-sizes (or --sizes) with ${n}`,
+    );
   add(
     'doctor-vs-mininet-50',
     'doctor N=50 < 0.5 × Mininet pingall N=50',

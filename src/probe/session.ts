@@ -129,6 +129,15 @@ export function dataplaneRun(ctx: DataplaneContext, opts: DataplaneOptions = {})
   return p;
 }
 
+/**
+ * Time limit of a data-plane check: the shared run grows with the number of probes (a full mesh of N nodes is
+ * 3·N·(N−1)), so 120 s plus 1 ms a probe (200 nodes: 239 s), never less than the runner's usual 120 s.
+ */
+export function dataplaneTimeoutMs(ctx: CheckContext): number {
+  const n = ctx.plan.nodes.length;
+  return 120_000 + 3 * n * Math.max(0, n - 1) + 3 * ctx.plan.expect.length;
+}
+
 /** Results of one data-plane check, from the shared run. */
 export async function dataplaneResults(ctx: DataplaneContext, id: DataplaneCheckId): Promise<CheckResult[]> {
   const run = await dataplaneRun(ctx);
