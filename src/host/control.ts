@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import { daemonAnswers } from '../drivers/daemons.js';
 import { DOCKER_SOCKET, loadDockerode } from '../drivers/docker-client.js';
 import { readOvsConfig, setBridgeDatapathType } from '../drivers/ovs-config.js';
+import { NEIGH_TABLE_MIN, raiseSysctls } from '../drivers/sysctl.js';
 import { envError } from '../errors.js';
 import { run, which } from '../exec.js';
 import { DOCKER_PIDFILE, LOCAL_SB_REMOTE, normalizeRemote } from './constants.js';
@@ -265,6 +266,19 @@ export async function startHost(opts: StartOptions & ControlOptions = {}): Promi
       }
     }
   }
+
+  // The doctor probes every pair of a lab's nodes: the host's neighbour table must hold a full mesh.
+  const raised = raiseSysctls(NEIGH_TABLE_MIN);
+  const neigh: StepResult = {
+    id: 'neigh-table',
+    title: 'neighbour table',
+    status: raised.length ? 'set' : 'already',
+    detail: raised.length
+      ? `raised ${raised.join(', ')} (a full mesh of N nodes needs N·(N−1) entries)`
+      : `holds ${NEIGH_TABLE_MIN['net.ipv4.neigh.default.gc_thresh3']} entries or more`,
+  };
+  results.push(neigh);
+  log(formatStep(neigh));
 
   const final = await probeHost({ remote: desired['ovn-remote'] });
   const failure = describeFailure(final);

@@ -34,7 +34,8 @@ export type HostStepId =
   | 'chassis-keys'
   | 'br-int'
   | 'ovn-controller'
-  | 'chassis';
+  | 'chassis'
+  | 'neigh-table';
 
 export interface HostStep {
   id: HostStepId;

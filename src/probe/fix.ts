@@ -5,9 +5,10 @@
  * Everything else (a service that does not listen, a policy in lab.yml, an MTU in lab.yml) is the user's call:
  * the result's fix line says what to do, and fix() returns undefined.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+
 import type { CheckResult } from '../../checks/types.js';
 import { flushConntrackMatching } from '../drivers/conntrack.js';
+import { raiseSysctls } from '../drivers/sysctl.js';
 import type { DataplaneContext } from './session.js';
 import { aclDelArgs } from './trace.js';
 
@@ -72,15 +73,14 @@ export async function dataplaneFix(ctx: DataplaneContext, result: CheckResult): 
   }
   if (result.cause === 'neigh-table-full' && d.sysctl && typeof d.sysctl === 'object') {
     // raise only, never lower: the table is shared by everything on the host
-    const done: string[] = [];
-    for (const [key, value] of Object.entries(d.sysctl as Record<string, unknown>)) {
-      if (!/^net\.ipv4\.neigh\.default\.gc_thresh[23]$/.test(key) || !Number.isInteger(value)) continue;
-      const file = `/proc/sys/${key.replaceAll('.', '/')}`;
-      const now = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isFinite(now) && now >= (value as number)) continue;
-      writeFileSync(file, `${value}\n`);
-      done.push(`${key}=${value}`);
-    }
+    const done = raiseSysctls(
+      Object.fromEntries(
+        Object.entries(d.sysctl as Record<string, unknown>).filter(
+          (e): e is [string, number] =>
+            /^net\.ipv4\.neigh\.default\.gc_thresh[23]$/.test(e[0]) && Number.isInteger(e[1]),
+        ),
+      ),
+    );
     return done.length ? `raised the host's neighbour table: ${done.join(', ')}` : undefined;
   }
   return undefined;
