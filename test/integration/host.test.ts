@@ -105,6 +105,7 @@ describe.runIf(up)('labctl host on the running control plane (read-only)', () =>
       'br-int',
       'ovn-controller',
       'chassis',
+      'neigh-table',
     ]);
     expect(out.steps.filter((s) => s.status !== 'already')).toEqual([]);
     expect(await chassisKeys()).toBe(keysBefore);
