@@ -5,6 +5,7 @@
 import { dirname } from 'node:path';
 import type { HostDriver } from '../drivers/host.js';
 import type { OvnDriver } from '../drivers/ovn.js';
+import { LabctlError } from '../errors.js';
 import type { Lab } from '../lab/types.js';
 import { compilePlan, labHosts } from '../plan/compile.js';
 import type { Plan } from '../plan/types.js';
@@ -37,6 +38,16 @@ export interface UpPlan {
 export async function planUp(lab: Lab, drivers: Drivers): Promise<UpPlan> {
   const observed = await observeLab(lab.name, labHosts(lab), drivers, {
     chassis: lab.routers.some((r) => r.chassis),
+  }).catch((err: unknown) => {
+    if (err instanceof LabctlError) throw err;
+    throw new LabctlError(
+      'environment',
+      `reading lab ${lab.name} from the host failed: ${(err as Error).message}`,
+      {
+        hint: 'labctl host check',
+        cause: err,
+      },
+    );
   });
   const plan = compilePlan(lab, { prior: priorFromNb(observed.nb) });
   return { plan, observed, changes: diffLab(plan, observed) };
