@@ -119,9 +119,3 @@ export interface ChangeSet {
 export function formatChange(c: Change, multiHost = false): string {
   return `${c.op} ${multiHost ? `[${c.host}] ` : ''}${c.summary}`;
 }
-
-/** The change as JSON for `--json` output: everything but the commands' internals stays readable. */
-export function changeJson(c: Change): Record<string, unknown> {
-  const { summary, op, host, kind, ...rest } = c;
-  return { op, host, kind, summary, ...rest };
-}

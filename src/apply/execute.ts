@@ -205,8 +205,11 @@ async function convergeHost(
   const nodes = new Map(plan.nodes.filter((n) => n.host === hostName).map((n) => [n.name, n]));
   const perNode = new Map<string, Change[]>();
   for (const c of mine)
-    if ('node' in c && c.node && nodes.has(c.node) && !(c.kind === 'container' && c.action === 'remove'))
-      perNode.set(c.node, [...(perNode.get(c.node) ?? []), c]);
+    if ('node' in c && c.node && nodes.has(c.node) && !(c.kind === 'container' && c.action === 'remove')) {
+      const list = perNode.get(c.node);
+      if (list) list.push(c);
+      else perNode.set(c.node, [c]);
+    }
   const ifaceOf = (node: string, iface: string) => nodes.get(node)!.interfaces.find((i) => i.name === iface)!;
 
   // New containers (created, recreated, started) get all their veths at once, before Docker has finished with them:

@@ -11,7 +11,6 @@ import { applyPlan } from '../apply/up.js';
 import { LabctlError, usageError } from '../errors.js';
 import { contains, intToIp, ipToInt, isHostAddress, isIPv4 } from '../lab/ipv4.js';
 import { compilePlan } from '../plan/compile.js';
-import { flushConntrack } from './conntrack.js';
 import type { LabRuntime } from './context.js';
 import { findInterface } from './context.js';
 
@@ -78,7 +77,7 @@ export async function readdress(
   return withLabLock(plan.lab, async () => {
     saveState({ ...state, lab, plan, updatedAt: new Date().toISOString() });
     const r = await applyPlan(plan, rt.host, rt.ovn, { readyTimeoutMs: 60_000 });
-    const flushed = await flushConntrack({ ...rt, state: { ...state, lab, plan } }, { address: old });
-    return { node, iface, from: old, to: ip, changes: [...r.changes, ...flushed] };
+    // the change set flushes the old address's conntrack entries itself (diffNb: a readdressed port's old address)
+    return { node, iface, from: old, to: ip, changes: r.changes };
   });
 }

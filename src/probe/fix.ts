@@ -73,14 +73,8 @@ export async function dataplaneFix(ctx: DataplaneContext, result: CheckResult): 
   }
   if (result.cause === 'neigh-table-full' && d.sysctl && typeof d.sysctl === 'object') {
     // raise only, never lower: the table is shared by everything on the host
-    const done = raiseSysctls(
-      Object.fromEntries(
-        Object.entries(d.sysctl as Record<string, unknown>).filter(
-          (e): e is [string, number] =>
-            /^net\.ipv4\.neigh\.default\.gc_thresh[23]$/.test(e[0]) && Number.isInteger(e[1]),
-        ),
-      ),
-    );
+    // raiseSysctls takes only the neighbour-table keys and whole numbers
+    const done = raiseSysctls(d.sysctl as Record<string, number>);
     return done.length ? `raised the host's neighbour table: ${done.join(', ')}` : undefined;
   }
   return undefined;
