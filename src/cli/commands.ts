@@ -17,6 +17,7 @@ export const COMMANDS: Record<string, () => Promise<Register>> = {
   down: async () => (await import('./down.js')).registerDown,
   status: async () => (await import('./status.js')).registerStatus,
   doctor: async () => (await import('./doctor.js')).registerDoctor,
+  graph: async () => (await import('./graph.js')).registerGraph,
   exec: async () => (await import('./exec.js')).registerExec,
   readdress: async () => (await import('./readdress.js')).registerReaddress,
   link: async () => (await import('./link.js')).registerLink,

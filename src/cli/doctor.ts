@@ -66,7 +66,7 @@ function sameDestination(): boolean {
   }
 }
 
-function progressMode(json: boolean): Mode {
+export function progressMode(json: boolean): Mode {
   if (json) return 'silent';
   const ci = Boolean(process.env.CI);
   if (process.stderr.isTTY && !ci) return process.stdout.isTTY ? 'tty' : 'status';
@@ -77,7 +77,7 @@ export const EXIT_PASS = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_COULD_NOT_RUN = 2;
 
-interface DoctorOpts {
+export interface DoctorOpts {
   file: string;
   lab?: string;
   json?: boolean;
@@ -98,7 +98,7 @@ const collect = (value: string, prev: string[]) => [
 ];
 
 /** The plan to diagnose: the lab file's, or the one the last `up` of --lab saved. */
-function resolveDoctorPlan(opts: DoctorOpts): { plan: Plan; file?: string } {
+export function resolveDoctorPlan(opts: DoctorOpts): { plan: Plan; file?: string } {
   if (opts.lab) {
     const state = loadState(opts.lab);
     if (!state)
@@ -129,7 +129,7 @@ function resolveDoctorPlan(opts: DoctorOpts): { plan: Plan; file?: string } {
  * A host driver that does not probe Docker first (localHost() does, and throws): with dockerd down the doctor
  * still runs, and the host layer names the cause. Reads only, so a client-side timeout is fine here.
  */
-async function readOnlyHost(): Promise<HostDriver> {
+export async function readOnlyHost(): Promise<HostDriver> {
   const Docker = await loadDockerode();
   const docker = new Docker({ socketPath: DOCKER_SOCKET, timeout: 15_000 });
   const host = {
@@ -150,7 +150,7 @@ function memo<T>(fn: () => Promise<T>): () => Promise<T> {
   };
 }
 
-function makeContext(
+export function makeContext(
   plan: Plan,
   host: HostDriver,
   ovn: OvnDriver,
@@ -205,7 +205,7 @@ function makeContext(
 }
 
 /** Run the checks with the progress view of `mode`. */
-async function runWithProgress(
+export async function runWithProgress(
   ctx: DoctorContext,
   checks: DoctorCheck[],
   mode: Mode,
