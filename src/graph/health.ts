@@ -137,6 +137,9 @@ export function elementsOfResult(plan: Plan, r: CheckResult): string[] | 'lab' {
   // router links crossed: the shortest path from the source's switch to the answer's (or, for an address no node
   // owns, to the router that owns it / a switch whose subnet holds it)
   if (route) {
+    // the first router on the way (a routed source, e.g. to a NAT address on its own switch)
+    const hop = route.via ? ownerOf(plan, route.via)?.routerPort : undefined;
+    if (hop) ids.add(routerLinkId(routerName(plan, hop.router), hop.network));
     const targets = new Set<string>(ends.map((e) => e.network));
     if (owner?.routerPort) targets.add(owner.routerPort.network);
     for (const l of routerPath(plan, route.iface.network, targets)) ids.add(l);

@@ -62,15 +62,16 @@ function size(lines: TextLine[], minWidth = 0): { width: number; height: number 
   return { width: Math.ceil(w), height: Math.ceil(h) };
 }
 
-/** The first failing or warning cause of an element, as a label line. */
+/** The worst cause of an element, as a label line (and how many other causes its tooltip lists). */
 function causeLine(h: ElementHealth | undefined): TextLine[] {
   if (!h || (h.status !== 'fail' && h.status !== 'warn')) return [];
-  const f = h.findings[0];
-  const more = h.findings.filter((x) => x.status !== 'pass').length - 1;
+  const bad = h.findings.filter((x) => x.status !== 'pass');
+  const causes = [...new Set(bad.map((f) => f.cause ?? f.check))];
   const mark = h.status === 'fail' ? '✖' : '!';
+  const more = causes.length - 1;
   return [
     {
-      text: `${mark} ${f?.cause ?? f?.check ?? h.status}${more > 0 ? ` (+${more})` : ''}`,
+      text: `${mark} ${causes[0] ?? h.status}${more > 0 ? ` (+${more} more)` : ''}`,
       style: 'cause',
     },
   ];
@@ -284,7 +285,7 @@ export async function layoutTopology(t: Topology, health?: Map<string, ElementHe
         ...(l && labelLines
           ? {
               label: {
-                x: onLine(points, (l.x ?? 0) + o.x, (l.y ?? 0) + o.y, l.width ?? 0, l.height ?? 0),
+                x: (l.x ?? 0) + o.x,
                 y: (l.y ?? 0) + o.y,
                 width: l.width ?? 0,
                 height: l.height ?? 0,
@@ -297,7 +298,30 @@ export async function layoutTopology(t: Topology, health?: Map<string, ElementHe
     for (const c of n.children ?? []) collect(c);
   };
   collect(graph);
+  centreLabels(lines, boxes);
   return { width: Math.ceil(graph.width ?? 0), height: Math.ceil(graph.height ?? 0), boxes, lines };
+}
+
+interface Rect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+const overlap = (a: Rect, b: Rect) =>
+  a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+
+/** Move each label onto its line where it then overlaps no box and no other label; else leave it where elk put it. */
+function centreLabels(lines: Line[], boxes: Box[]): void {
+  const solid = boxes.filter((b) => b.kind !== 'chassis');
+  for (const l of lines) {
+    if (!l.label) continue;
+    const x = onLine(l.points, l.label.x, l.label.y, l.label.width, l.label.height);
+    if (x === l.label.x) continue;
+    const moved = { ...l.label, x };
+    const others = lines.filter((o) => o !== l && o.label).map((o) => o.label!);
+    if (!solid.some((b) => overlap(moved, b)) && !others.some((o) => overlap(moved, o))) l.label.x = x;
+  }
 }
 
 /**
