@@ -20,6 +20,10 @@ npm run --silent build
 labctl() { node dist/labctl.mjs "$@"; }
 echo "== system packages (labctl host install)"
 labctl host install
+echo "== chromium (headless: the graph tests open labctl graph's HTML page offline in it)"
+if ! command -v chromium >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core
+fi
 echo "== control plane (labctl host start)"
 labctl host start
 echo "== default node image (labctl image build)"

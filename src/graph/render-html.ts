@@ -19,7 +19,7 @@ main { display: flex; align-items: flex-start; gap: 16px; padding: 16px; }
 #picture svg { display: block; }
 aside { width: 330px; flex: none; background: #fff; border: 1px solid #cfd8dc; border-radius: 6px; padding: 12px 14px; font-size: 13px; }
 aside h2 { font-size: 15px; margin: 0 0 8px; }
-aside pre { white-space: pre-wrap; word-break: break-word; font-size: 12px; margin: 0; }
+aside pre { white-space: pre-wrap; word-break: break-word; font-size: 12px; margin: 2px 0 6px; color: #37474f; }
 aside .fail { color: #b71c1c; } aside .warn { color: #bf360c; } aside .pass { color: #1b5e20; }
 .el { cursor: pointer; }
 .el:hover rect, .el:hover polyline { filter: brightness(0.93); }
@@ -55,6 +55,8 @@ const SCRIPT = `
     detail.innerHTML = '<h2>' + g.getAttribute('data-id').replace(/&/g, '&amp;').replace(/</g, '&lt;') + '</h2>';
     detail.appendChild(pre);
   });
+  // the page's script ran (tests read this from the DOM a headless browser dumps)
+  document.body.setAttribute('data-ready', String(Object.keys(tips).length));
 })();
 `;
 

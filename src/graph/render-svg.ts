@@ -136,7 +136,10 @@ function boxSvg(t: Topology, b: Box, opts: SvgOptions): string {
     const c = COLORS[st];
     shape = `<rect x="${b.x}" y="${b.y}" width="${b.width}" height="${b.height}" rx="6" fill="${c.fill}" stroke="${c.stroke}" stroke-width="${st === 'fail' ? 3 : 2}"/>`;
   }
-  return `<g class="el ${b.kind} ${st}" data-id="${xml(b.id)}" data-status="${st}">${title}${shape}${textBlock(b.lines, cx, top, color, cause)}</g>`;
+  // switches are drawn, not judged: no check is about a switch as a whole
+  const judged = opts.health && b.kind !== 'switch';
+  const cls = judged ? `el ${b.kind} ${st}` : `el ${b.kind}`;
+  return `<g class="${cls}" data-id="${xml(b.id)}"${judged ? ` data-status="${st}"` : ''}>${title}${shape}${textBlock(b.lines, cx, top, color, cause)}</g>`;
 }
 
 function lineSvg(t: Topology, l: Layout['lines'][number], opts: SvgOptions): string {
@@ -211,7 +214,7 @@ export function renderSvg(t: Topology, layout: Layout, opts: SvgOptions = {}): s
       `<g transform="translate(${x},${y})">${swatch}<text x="26" y="12" font-size="11" fill="#37474f">${xml(text)}</text></g>`,
     );
     // legend text is short: a tighter estimate than the boxes' keeps the items together
-    x += 34 + Math.ceil(text.length * FONT.small * 0.56);
+    x += 30 + Math.ceil(text.length * FONT.small * 0.52);
   };
   item(`<rect width="20" height="14" rx="3" fill="${SWITCH.fill}"/>`, 'switch (subnet)');
   item(
