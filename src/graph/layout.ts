@@ -311,16 +311,26 @@ interface Rect {
 const overlap = (a: Rect, b: Rect) =>
   a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
 
-/** Move each label onto its line where it then overlaps no box and no other label; else leave it where elk put it. */
+/**
+ * Move each label onto its line where it then overlaps no box and no other label; else leave it where elk put it.
+ * Pass after pass (at most one per label), since a label may only fit once its neighbour has moved.
+ */
 function centreLabels(lines: Line[], boxes: Box[]): void {
   const solid = boxes.filter((b) => b.kind !== 'chassis');
-  for (const l of lines) {
-    if (!l.label) continue;
-    const x = onLine(l.points, l.label.x, l.label.y, l.label.width, l.label.height);
-    if (x === l.label.x) continue;
-    const moved = { ...l.label, x };
-    const others = lines.filter((o) => o !== l && o.label).map((o) => o.label!);
-    if (!solid.some((b) => overlap(moved, b)) && !others.some((o) => overlap(moved, o))) l.label.x = x;
+  const labelled = lines.filter((l) => l.label);
+  for (let pass = 0; pass <= labelled.length; pass++) {
+    let moved = 0;
+    for (const l of labelled) {
+      const label = l.label!;
+      const x = onLine(l.points, label.x, label.y, label.width, label.height);
+      if (x === label.x) continue;
+      const there = { ...label, x };
+      const others = labelled.filter((o) => o !== l).map((o) => o.label!);
+      if (solid.some((b) => overlap(there, b)) || others.some((o) => overlap(there, o))) continue;
+      label.x = x;
+      moved++;
+    }
+    if (!moved) break;
   }
 }
 

@@ -15,7 +15,7 @@ export interface HtmlOptions {
 const STYLE = `
 body { margin: 0; font-family: 'DejaVu Sans', Verdana, 'Segoe UI', Arial, sans-serif; color: #263238; background: #eceff1; }
 main { display: flex; align-items: flex-start; gap: 16px; padding: 16px; }
-#picture { background: #fff; border: 1px solid #cfd8dc; border-radius: 6px; overflow: auto; max-width: calc(100vw - 380px); }
+#picture { background: #fff; border: 1px solid #cfd8dc; border-radius: 6px; overflow: auto; max-width: calc(100vw - 400px); }
 #picture svg { display: block; }
 aside { width: 330px; flex: none; background: #fff; border: 1px solid #cfd8dc; border-radius: 6px; padding: 12px 14px; font-size: 13px; }
 aside h2 { font-size: 15px; margin: 0 0 8px; }
@@ -45,16 +45,23 @@ const SCRIPT = `
     var y = Math.min(e.clientY + 14, window.innerHeight - tip.offsetHeight - 8);
     tip.style.left = x + 'px'; tip.style.top = y + 'px';
   });
-  document.addEventListener('click', function (e) {
-    var g = idOf(e);
+  function pin(g) {
     if (pinned) pinned.classList.remove('pinned');
     if (!g || g === pinned) { pinned = null; detail.innerHTML = summary; return; }
     pinned = g; g.classList.add('pinned');
     var pre = document.createElement('pre');
     pre.textContent = tips[g.getAttribute('data-id')];
-    detail.innerHTML = '<h2>' + g.getAttribute('data-id').replace(/&/g, '&amp;').replace(/</g, '&lt;') + '</h2>';
+    var h = document.createElement('h2');
+    h.textContent = g.getAttribute('data-id');
+    detail.innerHTML = '';
+    detail.appendChild(h);
     detail.appendChild(pre);
-  });
+  }
+  document.addEventListener('click', function (e) { pin(idOf(e)); });
+  // page.html#node:web opens with that element pinned (a link to one element's results)
+  var start = decodeURIComponent(location.hash.slice(1));
+  if (start && tips[start] !== undefined)
+    pin(Array.prototype.find.call(document.querySelectorAll('[data-id]'), function (g) { return g.getAttribute('data-id') === start; }));
   // the page's script ran (tests read this from the DOM a headless browser dumps)
   document.body.setAttribute('data-ready', String(Object.keys(tips).length));
 })();

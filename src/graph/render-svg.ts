@@ -35,16 +35,37 @@ const TITLES: Record<string, string> = {
   'router-link': 'router port',
 };
 
-/** The tooltip of an element: what it is, then its findings (failures first), capped. */
-export function tooltip(what: string, h: ElementHealth | undefined): string {
+/**
+ * The tooltip of an element: what it is, its own root causes (cause, evidence, fix), then the results that follow
+ * from a root cause grouped under it, its warnings, and how many results passed.
+ */
+export function tooltip(what: string, h: ElementHealth | undefined, roots: readonly Finding[] = []): string {
   if (!h) return what;
   if (h.status === 'unchecked') return `${what}\nnot checked by the doctor`;
-  const bad = h.findings.filter((f) => f.status !== 'pass');
-  const passed = h.findings.length - bad.length;
-  const lines = bad.slice(0, 8).map(findingLine);
-  if (bad.length > 8) lines.push(`… and ${bad.length - 8} more`);
+  const state = h.status === 'fail' ? 'failed' : h.status === 'warn' ? 'warning' : 'healthy';
+  const lines: string[] = [];
+  const own = h.findings.filter((f) => (f.status === 'fail' || f.status === 'error') && !f.followsFrom);
+  for (const f of own.slice(0, 6)) {
+    lines.push(findingLine(f));
+    if (f.fix) lines.push(`  fix: ${f.fix}`);
+  }
+  const groups = new Map<string, Finding[]>();
+  for (const f of h.findings)
+    if (f.followsFrom) groups.set(f.followsFrom, [...(groups.get(f.followsFrom) ?? []), f]);
+  for (const [root, list] of groups) {
+    const r = roots.find((x) => `${x.check} ${x.subject}` === root);
+    const subjects = list.map((f) => (f.check.startsWith('dataplane.') ? f.subject : f.check));
+    lines.push(
+      `✖ ${list.length} result${list.length === 1 ? '' : 's'} follow${list.length === 1 ? 's' : ''} from ${root}${list[0]?.cause ? ` (${list[0].cause})` : ''}: ${subjects.slice(0, 6).join(', ')}${subjects.length > 6 ? ', …' : ''}`,
+    );
+    if (r?.evidence) lines.push(`  evidence: ${r.evidence}`);
+    if (r?.fix) lines.push(`  fix: ${r.fix}`);
+  }
+  const warns = h.findings.filter((f) => f.status === 'warn');
+  for (const f of warns.slice(0, 4)) lines.push(findingLine(f));
+  const passed = h.findings.filter((f) => f.status === 'pass').length;
   if (passed) lines.push(`✔ ${passed} result${passed === 1 ? '' : 's'} passed`);
-  return `${what}: ${h.status === 'fail' ? 'failed' : h.status === 'warn' ? 'warning' : 'healthy'}\n${lines.join('\n')}`;
+  return `${what}: ${state}\n${lines.join('\n')}`;
 }
 
 function textBlock(lines: TextLine[], cx: number, top: number, color: string, causeColor: string): string {
@@ -113,7 +134,7 @@ function statusOf(opts: SvgOptions, id: string): keyof typeof COLORS {
 function boxSvg(t: Topology, b: Box, opts: SvgOptions): string {
   const h = opts.health?.elements.get(b.id);
   const st = statusOf(opts, b.id);
-  const title = `<title>${xml(opts.health ? tooltip(describe(t, b.id), h) : describe(t, b.id))}</title>`;
+  const title = `<title>${xml(opts.health ? tooltip(describe(t, b.id), h, opts.health.roots) : describe(t, b.id))}</title>`;
   const cx = b.x + b.width / 2;
   const top = b.y + 8;
   if (b.kind === 'chassis')
@@ -162,7 +183,7 @@ function lineSvg(t: Topology, l: Layout['lines'][number], opts: SvgOptions): str
         : '';
   const h = opts.health?.elements.get(e.id);
   const title = health
-    ? `<title>${xml(opts.health ? tooltip(describe(t, e.id), h) : describe(t, e.id))}</title>`
+    ? `<title>${xml(opts.health ? tooltip(describe(t, e.id), h, opts.health.roots) : describe(t, e.id))}</title>`
     : '';
   let label = '';
   if (l.label) {
@@ -214,7 +235,7 @@ export function renderSvg(t: Topology, layout: Layout, opts: SvgOptions = {}): s
       `<g transform="translate(${x},${y})">${swatch}<text x="26" y="12" font-size="11" fill="#37474f">${xml(text)}</text></g>`,
     );
     // legend text is short: a tighter estimate than the boxes' keeps the items together
-    x += 30 + Math.ceil(text.length * FONT.small * 0.52);
+    x += 40 + Math.ceil(text.length * FONT.small * 0.58);
   };
   item(`<rect width="20" height="14" rx="3" fill="${SWITCH.fill}"/>`, 'switch (subnet)');
   item(
