@@ -191,7 +191,7 @@ export function registerGraph(program: Command): void {
   program
     .command('graph')
     .description(
-      'draw the topology (SVG, self-contained HTML, DOT or Mermaid); --health colours it by the doctor’s results',
+      "draw the topology (SVG, self-contained HTML, DOT or Mermaid); --health colours it by the doctor's results",
     )
     .option('-f, --file <file>', 'lab file', 'lab.yml')
     .option('--lab <name>', 'lab name: draw the plan saved by its last up (no lab file needed)')

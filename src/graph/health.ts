@@ -259,11 +259,11 @@ export function healthOf(plan: Plan, report: ReportLike): HealthMap {
     elements.set(id, { status, findings, results: findings.length });
   };
   for (const n of plan.nodes) {
-    const own = marks.get(nodeId(n.name)) ?? [];
     for (const i of n.interfaces) summarize(ifaceId(n.name, i.name));
-    const fromIfaces = n.interfaces.flatMap((i) => marks.get(ifaceId(n.name, i.name)) ?? []);
-    marks.set(nodeId(n.name), own);
-    summarize(nodeId(n.name), fromIfaces);
+    summarize(
+      nodeId(n.name),
+      n.interfaces.flatMap((i) => marks.get(ifaceId(n.name, i.name)) ?? []),
+    );
   }
   for (const r of plan.routers) {
     const links = r.ports.map((p) => routerLinkId(r.name, p.network));
