@@ -11,7 +11,7 @@ import type { CheckResult } from '../../checks/types.js';
 import { elementsOfResult, healthOf, type ReportLike, routerPath } from '../../src/graph/health.js';
 import { layoutTopology } from '../../src/graph/layout.js';
 import { topologyOf } from '../../src/graph/model.js';
-import { renderSvg } from '../../src/graph/render-svg.js';
+import { renderSvg, tooltip } from '../../src/graph/render-svg.js';
 import { renderDot, renderMermaid } from '../../src/graph/render-text.js';
 import { planOf, ROOT as root } from './graph-fixtures.js';
 
@@ -115,6 +115,28 @@ describe('healthOf on real doctor reports of the default lab', () => {
 const result = (r: Partial<CheckResult> & Pick<CheckResult, 'id' | 'subject' | 'status'>): CheckResult => ({
   layer: r.id.split('.')[0] as CheckResult['layer'],
   ...r,
+});
+
+describe('tooltip', () => {
+  it('groups the results that follow from a root under it, with the root evidence and fix', () => {
+    const h = healthOf(plan, report('web-stopped'));
+    const tip = tooltip('interface web.eth1', h.elements.get('iface:web.eth1'), h.roots);
+    const lines = tip.split('\n');
+    expect(lines[0]).toBe('interface web.eth1: failed');
+    expect(lines[1]).toMatch(
+      /^✖ 18 results follow from wiring.container web \(container-not-running\): wiring.veth, wiring.address, .*, …$/,
+    );
+    expect(lines[2]).toBe('  evidence: container labctl.gr-two-vpcs.web is exited (expected running)');
+    expect(lines[3]).toMatch(/^ {2}fix: docker start labctl.gr-two-vpcs.web/);
+    expect(lines[4]).toBe('✔ 4 results passed');
+    // the root's own element lists the root itself
+    expect(tooltip('node web', h.elements.get('node:web'), h.roots)).toMatch(
+      /^node web: failed\n✖ wiring.container web: container-not-running — container labctl.gr-two-vpcs.web is exited/,
+    );
+    expect(tooltip('router edge', h.elements.get('router:edge'), h.roots)).toMatch(
+      /^router edge: healthy\n✔ \d+ results passed$/,
+    );
+  });
 });
 
 describe('elementsOfResult', () => {
