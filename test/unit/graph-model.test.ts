@@ -23,6 +23,8 @@ const LABS = [
   'examples/service-migration/migrated.yml',
   'examples/tcp-migration/lab.yml',
   'examples/tcp-migration/moved.yml',
+  // multi-homed node, four switches, two routers, a router-less network
+  'test/fixtures/valid/three-tier.yml',
 ];
 
 /** Every text content of an SVG document, in document order. */
