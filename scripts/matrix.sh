@@ -76,6 +76,9 @@ FROM labctl-matrix/base:debian13
 RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       nodejs npm ca-certificates procps kmod git && rm -rf /var/lib/apt/lists/*
 COPY daemon.json /etc/docker/daemon.json
+COPY ca/ /usr/local/share/ca-certificates/
+RUN update-ca-certificates >/dev/null
+ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 EOF
       ;;
     debian12)
@@ -87,6 +90,9 @@ COPY node /usr/bin/node
 COPY npm /usr/lib/node_modules/npm
 RUN ln -sf ../lib/node_modules/npm/bin/npm-cli.js /usr/bin/npm && ln -sf ../lib/node_modules/npm/bin/npx-cli.js /usr/bin/npx
 COPY daemon.json /etc/docker/daemon.json
+COPY ca/ /usr/local/share/ca-certificates/
+RUN update-ca-certificates >/dev/null
+ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 EOF
       ;;
   esac
@@ -126,6 +132,10 @@ build_image() {
 { "storage-driver": "overlay2", "bip": "192.168.240.1/24",
   "default-address-pools": [{ "base": "192.168.241.0/24", "size": 28 }] }
 EOF
+  # the host's locally added CA certificates (e.g. a TLS-inspecting proxy's), so npm reaches the registry from
+  # inside as it does here; Node reads the system bundle through NODE_EXTRA_CA_CERTS
+  mkdir -p "$ctx/ca"
+  find /usr/local/share/ca-certificates -maxdepth 2 -name '*.crt' -exec cp {} "$ctx/ca/" \; 2>/dev/null || true
   if [ "$plat" = debian12 ]; then
     cp "$(readlink -f "$(command -v node)")" "$ctx/node"
     cp -a "$(dirname "$(readlink -f "$(command -v npm)")")/.." "$ctx/npm"

@@ -202,7 +202,9 @@ function bridgeFor(keys: Record<string, string>, bridges: { name: string; datapa
 export async function startHost(options: StartOptions & ControlOptions = {}): Promise<HostControlResult> {
   requireRoot('start');
   const envDatapath = options.datapath ? undefined : datapathFromEnv();
-  const opts = envDatapath ? { ...options, datapath: envDatapath } : options;
+  const opts: StartOptions & ControlOptions = envDatapath
+    ? { ...options, datapath: envDatapath, datapathFrom: 'env' }
+    : options;
   const log = opts.log ?? (() => undefined);
   const [kernel, systemd] = [await kernelModuleState(), hasSystemd()];
 

@@ -56,6 +56,8 @@ export interface StartOptions {
   encapType?: string;
   /** southbound remote of an existing OVN central; default: keep the configured one, else the embedded central */
   remote?: string;
+  /** where `datapath` came from, for the printed reason (default: the --datapath option) */
+  datapathFrom?: 'option' | 'env';
 }
 
 export interface StartFacts {
@@ -125,8 +127,14 @@ export function datapathChoice(
   kernel: KernelModuleState,
   currentKey: string | undefined,
   bridgeDatapathType: string | undefined,
+  from: 'option' | 'env' = 'option',
 ): DatapathChoice {
-  const asked = requested && requested !== 'auto' ? `--datapath ${requested}` : 'auto';
+  const asked =
+    requested && requested !== 'auto'
+      ? from === 'env'
+        ? `LABCTL_DATAPATH=${requested}`
+        : `--datapath ${requested}`
+      : 'auto';
   if (!kernel.available) return { datapath: 'netdev', why: `${asked}: ${kernel.detail}` };
   if (requested === 'system' || requested === 'netdev')
     return { datapath: requested, why: `${asked}: ${kernel.detail}` };
@@ -278,6 +286,7 @@ export function planHostStart(
     facts.kernel,
     currentKeys['ovn-bridge-datapath-type'] || undefined,
     ovsdbUp ? report.bridge.datapathType : undefined,
+    opts.datapathFrom,
   );
   const desired = desiredChassisKeys(
     currentKeys,

@@ -147,6 +147,10 @@ describe('datapath auto with the kernel module', () => {
       datapath: 'netdev',
       why: 'auto: kept the configured ovn-bridge-datapath-type (openvswitch module loaded)',
     });
+    expect(datapathChoice('netdev', MODULE, undefined, undefined, 'env')).toEqual({
+      datapath: 'netdev',
+      why: 'LABCTL_DATAPATH=netdev: openvswitch module loaded',
+    });
     expect(datapathFromEnv({})).toBeUndefined();
     expect(datapathFromEnv({ LABCTL_DATAPATH: 'netdev' })).toBe('netdev');
     expect(() => datapathFromEnv({ LABCTL_DATAPATH: 'kernel' })).toThrow(/LABCTL_DATAPATH must be/);
