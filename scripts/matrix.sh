@@ -268,7 +268,7 @@ echo
 echo "== summary ($(date -u +%Y-%m-%dT%H:%MZ); host: $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r))"
 for plat in "${platforms[@]}"; do
   log="$CACHE/$plat-run.log"
-  get() { grep -E "^MATRIX $1=" "$log" 2>/dev/null | tail -1 | sed -E "s/^MATRIX $1=//"; }
+  get() { grep -E "^MATRIX $1=" "$log" 2>/dev/null | tail -1 | sed -E "s/^MATRIX $1=//" || true; }
   echo "$plat: $(get os); node $(get node)"
   echo "  docker: $(get docker) [$(get docker_pkg)]"
   echo "  ovs: $(get ovs); ovn: $(get ovn)"
