@@ -47,8 +47,8 @@ export interface DockerPresence {
 export interface InstallPlan {
   /** the packages to apt-get install */
   missing: string[];
-  /** what was decided about Docker, for people */
-  docker: { present: boolean; install: boolean; detail: string };
+  /** what was decided about Docker, for people; conflict: docker.io cannot be installed here (why) */
+  docker: { present: boolean; install: boolean; detail: string; conflict?: string };
 }
 
 /**
@@ -63,7 +63,19 @@ export function planInstall(
   const engines = Object.entries(docker.packages)
     .filter(([p]) => (DOCKER_ENGINE_PACKAGES as readonly string[]).includes(p) || p === 'containerd.io')
     .map(([p, v]) => (v ? `${p} ${v}` : p));
-  const present = engines.length > 0 || Boolean(docker.dockerd) || Boolean(docker.answers);
+  const engineInstalled = engines.some((e) => !e.startsWith('containerd.io'));
+  const present = engineInstalled || Boolean(docker.dockerd) || Boolean(docker.answers);
+  if (!present && docker.packages['containerd.io'] !== undefined) {
+    // Docker's containerd.io without its engine: docker.io would pull Debian's containerd, which conflicts
+    const conflict = `containerd.io ${docker.packages['containerd.io']} (Docker's repository) is installed without a Docker engine; ${DOCKER_PACKAGE} conflicts with it`;
+    return {
+      missing: missingPackages(
+        wanted.filter((p) => p !== DOCKER_PACKAGE),
+        installed,
+      ),
+      docker: { present, install: false, detail: conflict, conflict },
+    };
+  }
   const wantsDocker = wanted.includes(DOCKER_PACKAGE);
   const missing = missingPackages(present ? wanted.filter((p) => p !== DOCKER_PACKAGE) : wanted, installed);
   const found = [
@@ -139,6 +151,11 @@ export async function installHost(
     ...(answers ? { answers } : {}),
   });
   const { missing } = plan;
+  if (plan.docker.conflict && wanted.includes(DOCKER_PACKAGE))
+    throw envError(
+      plan.docker.conflict,
+      "apt-get install -y docker-ce   (from Docker's repository, like containerd.io), then labctl host install",
+    );
   if (wanted.includes(DOCKER_PACKAGE)) log(plan.docker.detail);
   if (missing.length === 0) {
     const needed = plan.docker.present ? wanted.filter((p) => p !== DOCKER_PACKAGE) : wanted;

@@ -75,6 +75,14 @@ describe('host install with a Docker from any package', () => {
     expect(planInstall(HOST_PACKAGES, f.installed, f.docker).missing).toEqual([]);
   });
 
+  it('containerd.io without an engine: docker.io is not planned (it conflicts); the reason says so', () => {
+    const f = dockerFacts(UBUNTU_DOCKER_CE.replace(/^docker-ce\tii /m, 'docker-ce\tun '));
+    const plan = planInstall(HOST_PACKAGES, f.installed, f.docker);
+    expect(plan.missing).toEqual([]);
+    expect(plan.docker).toMatchObject({ present: false, install: false });
+    expect(plan.docker.conflict).toMatch(/containerd\.io 1\.7\.27-1 .* without a Docker engine/);
+  });
+
   it('no Docker at all: docker.io is installed; Debian with docker.io: nothing', () => {
     const none = dockerFacts(UBUNTU_DOCKER_CE.replace(/^(docker-ce|containerd\.io)\tii /gm, '$1\tun '));
     const plan = planInstall(HOST_PACKAGES, none.installed, none.docker);
