@@ -18,9 +18,12 @@
 #
 # Not `docker run --privileged`: it asks runc for every capability, and where the host's own bounding set lacks one
 # (this project's machines have no CAP_SYS_RESOURCE) runc fails with "unable to apply caps". Instead: --cap-add ALL
-# minus what the host lacks, seccomp/apparmor unconfined, /proc unmasked, /dev/net/tun, a private cgroup namespace;
-# the container's PID 1 mounts its own sysfs and cgroup hierarchies read-write (the nested dockerd's cgroups live
-# below the container's). The kernel is still the host's: the nested OVS is forced to the userspace datapath
+# minus what the host lacks, seccomp/apparmor unconfined, /dev/net/tun, a private cgroup namespace; the container's
+# PID 1 mounts its own sysfs and cgroup hierarchies read-write (the nested dockerd's cgroups live below the
+# container's) and makes /proc/sys/net (per network namespace) writable — the rest of /proc/sys stays read-only, and
+# container=docker tells package scripts not to apply their sysctl defaults (procps runs `sysctl --system`
+# otherwise, which would set global knobs such as vm.max_map_count on the host's kernel). The kernel is still the
+# host's: the nested OVS is forced to the userspace datapath
 # (LABCTL_DATAPATH=netdev, its own br-int in the container's netns), and the host's OVS bridges, chassis keys and
 # SB chassis are compared before and after.
 # Ends with a summary per platform; exit 0 only when every platform's lab.sh and test.sh passed.
@@ -164,7 +167,8 @@ missing_caps() {
   done
 }
 
-# The container's PID 1: its own sysfs (its network namespace's devices) and cgroup hierarchies, read-write, then
+# The container's PID 1: its own sysfs (its network namespace's devices) and cgroup hierarchies, read-write, and
+# /proc/sys/net writable (per network namespace; the rest of /proc/sys stays read-only: it is the host's), then
 # wait. On stop, the nested daemons are ended and the cgroups they left are removed (deepest first).
 INIT='
 umount /sys/fs/cgroup/* 2>/dev/null; umount /sys/fs/cgroup 2>/dev/null; umount /sys
@@ -174,6 +178,7 @@ for c in $(awk "NR>1 && \$4==1 {print \$1}" /proc/cgroups); do
   mkdir -p /sys/fs/cgroup/$c && mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c
 done
 mkdir -p /sys/fs/cgroup/systemd && mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
+mount --bind /proc/sys/net /proc/sys/net && mount -o remount,bind,rw /proc/sys/net
 cleanup() {
   [ -s /var/run/docker.pid ] && kill "$(cat /var/run/docker.pid)"; sleep 5
   find /sys/fs/cgroup/*/ -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null
@@ -222,7 +227,7 @@ run_platform() {
   # its own /var/lib/docker and OVS database on anonymous volumes, removed with the container (--rm)
   docker run -d --rm --name "$name" --hostname "matrix-$plat" \
     --cap-add ALL "${drop[@]}" --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-    --security-opt systempaths=unconfined --cgroupns private --device /dev/net/tun \
+    --cgroupns private --device /dev/net/tun -e container=docker \
     -v /var/lib/docker -v /var/lib/openvswitch -e CI=true -e MATRIX_SETUP_ONLY="$setup_only" \
     "labctl-matrix/$plat" bash -c "$INIT" >/dev/null
   local i
