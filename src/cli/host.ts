@@ -40,7 +40,14 @@ export function renderHostReport(report: HostReport): string {
 }
 
 function controlJson(r: HostControlResult) {
-  return { ok: r.ok, changed: r.changed, chassis: r.report.chassis, steps: r.steps, report: r.report };
+  return {
+    ok: r.ok,
+    changed: r.changed,
+    chassis: r.report.chassis,
+    ...(r.datapath ? { datapath: r.datapath } : {}),
+    steps: r.steps,
+    report: r.report,
+  };
 }
 
 export function registerHost(program: Command): void {
@@ -76,7 +83,10 @@ export function registerHost(program: Command): void {
     .description(
       'start whatever is not running (dockerd, ovsdb-server, ovs-vswitchd, OVN central, ovn-controller); idempotent',
     )
-    .option('--datapath <type>', 'auto | system | netdev (system needs the openvswitch kernel module)')
+    .option(
+      '--datapath <type>',
+      'auto | system | netdev (system needs the openvswitch kernel module; default: LABCTL_DATAPATH, else auto)',
+    )
     .option('--encap-ip <ip>', 'tunnel endpoint address of this chassis (default: keep, else 127.0.0.1)')
     .option('--encap-type <type>', 'geneve | vxlan | stt (default: keep, else geneve)')
     .option(
@@ -102,9 +112,7 @@ export function registerHost(program: Command): void {
         if (opts.json) printJson(controlJson(result));
         else
           process.stdout.write(
-            result.changed
-              ? `host ready: chassis ${result.report.chassis}\n`
-              : `host ready: chassis ${result.report.chassis} (nothing to do)\n`,
+            `host ready: chassis ${result.report.chassis}, datapath ${result.datapath?.datapath ?? result.report.datapath}${result.changed ? '' : ' (nothing to do)'}\n`,
           );
       },
     );

@@ -129,3 +129,21 @@ export function dockerApi(socketPath = DOCKER_SOCKET, timeoutMs = DOCKER_CALL_TI
     },
   };
 }
+
+/**
+ * The server version of the dockerd answering on the socket, or undefined when none answers within the bound.
+ * Whatever package it came from (docker.io, docker-ce, moby-engine, a static binary): a daemon that answers is a
+ * working Docker.
+ */
+export async function dockerServerVersion(
+  socketPath = DOCKER_SOCKET,
+  timeoutMs = 5000,
+): Promise<string | undefined> {
+  try {
+    const Docker = await loadDockerode();
+    const v = (await new Docker({ socketPath, timeout: timeoutMs }).version()) as { Version?: string };
+    return v.Version ?? '?';
+  } catch {
+    return undefined;
+  }
+}

@@ -45,9 +45,22 @@ export const REQUIRED_TOOLS = [
 ] as const;
 export const OPTIONAL_TOOLS = ['conntrack', 'tcpdump', 'debootstrap'] as const;
 
-/** Debian/Ubuntu packages `labctl host install` makes sure of. */
+/**
+ * The Docker engine `labctl host install` installs where the host has none (Debian's and Ubuntu's own package).
+ * Any working Docker is accepted as it is: see DOCKER_ENGINE_PACKAGES.
+ */
+export const DOCKER_PACKAGE = 'docker.io';
+
+/**
+ * Packages that provide a Docker engine: the distribution's (docker.io), Docker's own repository (docker-ce, with
+ * containerd.io, which conflicts with docker.io's containerd), Microsoft's/Fedora's moby-engine, and the old
+ * docker-engine. When dpkg lists any of them, or a dockerd answers, host install leaves Docker alone.
+ */
+export const DOCKER_ENGINE_PACKAGES = ['docker.io', 'docker-ce', 'moby-engine', 'docker-engine'] as const;
+
+/** Debian/Ubuntu packages `labctl host install` makes sure of (DOCKER_PACKAGE only where no Docker is present). */
 export const HOST_PACKAGES = [
-  'docker.io',
+  DOCKER_PACKAGE,
   'openvswitch-switch',
   'ovn-central',
   'ovn-host',

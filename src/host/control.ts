@@ -17,6 +17,8 @@ import { run, which } from '../exec.js';
 import { DOCKER_PIDFILE, LOCAL_SB_REMOTE, normalizeRemote } from './constants.js';
 import {
   type ChassisKeys,
+  type DatapathChoice,
+  datapathFromEnv,
   type HostStep,
   planConfigSteps,
   planHostStart,
@@ -51,6 +53,8 @@ export interface HostControlResult {
   changed: boolean;
   steps: StepResult[];
   report: HostReport;
+  /** host start only: the datapath used and why (auto says what it picked) */
+  datapath?: DatapathChoice;
 }
 
 export interface ControlOptions {
@@ -195,8 +199,12 @@ function bridgeFor(keys: Record<string, string>, bridges: { name: string; datapa
   return { name, exists: Boolean(row), ...(row ? { datapathType: row.datapathType } : {}) };
 }
 
-export async function startHost(opts: StartOptions & ControlOptions = {}): Promise<HostControlResult> {
+export async function startHost(options: StartOptions & ControlOptions = {}): Promise<HostControlResult> {
   requireRoot('start');
+  const envDatapath = options.datapath ? undefined : datapathFromEnv();
+  const opts: StartOptions & ControlOptions = envDatapath
+    ? { ...options, datapath: envDatapath, datapathFrom: 'env' }
+    : options;
   const log = opts.log ?? (() => undefined);
   const [kernel, systemd] = [await kernelModuleState(), hasSystemd()];
 
@@ -208,7 +216,7 @@ export async function startHost(opts: StartOptions & ControlOptions = {}): Promi
   );
   if (remote !== report.remote) report = await probeHost({ remote });
 
-  const { steps, desired } = planHostStart(
+  const { steps, desired, datapath } = planHostStart(
     report,
     { systemd, kernel, storedKeys, newSystemId: newSystemId() },
     opts,
@@ -288,6 +296,7 @@ export async function startHost(opts: StartOptions & ControlOptions = {}): Promi
     changed: results.some((r) => r.status !== 'already' && r.status !== 'skipped'),
     steps: results,
     report: final,
+    datapath,
   };
 }
 

@@ -28,6 +28,7 @@ export type Datapath = 'auto' | 'system' | 'netdev';
 export type HostStepId =
   | 'dockerd'
   | 'ovsdb-server'
+  | 'datapath'
   | 'kernel-module'
   | 'ovs-vswitchd'
   | 'ovn-central'
@@ -55,6 +56,8 @@ export interface StartOptions {
   encapType?: string;
   /** southbound remote of an existing OVN central; default: keep the configured one, else the embedded central */
   remote?: string;
+  /** where `datapath` came from, for the printed reason (default: the --datapath option) */
+  datapathFrom?: 'option' | 'env';
 }
 
 export interface StartFacts {
@@ -96,20 +99,62 @@ export function validateStartOptions(opts: StartOptions, kernel: KernelModuleSta
 }
 
 /**
- * The datapath type for ovn-bridge-datapath-type: netdev without the kernel module, whatever was asked; with it,
- * what was asked, and for auto the configured key, else the existing bridge's type, else system.
+ * LABCTL_DATAPATH: the default for --datapath (auto when unset). For hosts that must never use the kernel datapath
+ * even where the module is loaded — e.g. a privileged test container, which shares the host's kernel
+ * (scripts/matrix.sh sets netdev).
  */
+export function datapathFromEnv(env: Record<string, string | undefined> = process.env): Datapath | undefined {
+  const v = env.LABCTL_DATAPATH?.trim();
+  if (!v) return undefined;
+  if (v === 'auto' || v === 'system' || v === 'netdev') return v;
+  throw usageError(`LABCTL_DATAPATH must be auto, system or netdev, not ${v}`, 'export LABCTL_DATAPATH=auto');
+}
+
+/** The datapath host start uses, and why: printed, so `auto` always says what it picked. */
+export interface DatapathChoice {
+  datapath: 'system' | 'netdev';
+  why: string;
+}
+
+/**
+ * The datapath type for ovn-bridge-datapath-type. Without the kernel module: netdev, whatever was asked. With it:
+ * what was asked; for auto the configured key (a running host is not switched under its labs), else the existing
+ * bridge's netdev, else system — so a fresh host with the module gets the kernel datapath, one without gets the
+ * userspace datapath.
+ */
+export function datapathChoice(
+  requested: Datapath | undefined,
+  kernel: KernelModuleState,
+  currentKey: string | undefined,
+  bridgeDatapathType: string | undefined,
+  from: 'option' | 'env' = 'option',
+): DatapathChoice {
+  const asked =
+    requested && requested !== 'auto'
+      ? from === 'env'
+        ? `LABCTL_DATAPATH=${requested}`
+        : `--datapath ${requested}`
+      : 'auto';
+  if (!kernel.available) return { datapath: 'netdev', why: `${asked}: ${kernel.detail}` };
+  if (requested === 'system' || requested === 'netdev')
+    return { datapath: requested, why: `${asked}: ${kernel.detail}` };
+  if (currentKey === 'system' || currentKey === 'netdev')
+    return {
+      datapath: currentKey,
+      why: `auto: kept the configured ovn-bridge-datapath-type (${kernel.detail})`,
+    };
+  if (bridgeDatapathType === 'netdev')
+    return { datapath: 'netdev', why: `auto: br-int already uses netdev (${kernel.detail})` };
+  return { datapath: 'system', why: `auto: ${kernel.detail}` };
+}
+
 export function chooseDatapath(
   requested: Datapath | undefined,
   kernel: KernelModuleState,
   currentKey: string | undefined,
   bridgeDatapathType: string | undefined,
 ): 'system' | 'netdev' {
-  if (!kernel.available) return 'netdev';
-  if (requested === 'system' || requested === 'netdev') return requested;
-  if (currentKey === 'system' || currentKey === 'netdev') return currentKey;
-  if (bridgeDatapathType === 'netdev') return 'netdev';
-  return 'system';
+  return datapathChoice(requested, kernel, currentKey, bridgeDatapathType).datapath;
 }
 
 /** The chassis keys this host should have: existing values are kept unless an option asks otherwise. */
@@ -232,10 +277,17 @@ export function planHostStart(
   report: HostReport,
   facts: StartFacts,
   opts: StartOptions = {},
-): { steps: HostStep[]; desired: ChassisKeys } {
+): { steps: HostStep[]; desired: ChassisKeys; datapath: DatapathChoice } {
   validateStartOptions(opts, facts.kernel);
   const ovsdbUp = ok(report, 'ovsdb-server');
   const currentKeys: Record<string, string | undefined> = ovsdbUp ? report.keys : (facts.storedKeys ?? {});
+  const choice = datapathChoice(
+    opts.datapath,
+    facts.kernel,
+    currentKeys['ovn-bridge-datapath-type'] || undefined,
+    ovsdbUp ? report.bridge.datapathType : undefined,
+    opts.datapathFrom,
+  );
   const desired = desiredChassisKeys(
     currentKeys,
     opts,
@@ -287,6 +339,15 @@ export function planHostStart(
   else if (facts.systemd)
     steps.push(start('ovsdb-server', 'ovsdb-server', ['systemctl', 'start', 'ovsdb-server']));
   else steps.push(start('ovsdb-server', 'ovsdb-server', ovsdbServerStartArgv(desired['system-id'])));
+
+  // the datapath choice, said for people (auto included)
+  steps.push({
+    id: 'datapath',
+    title: 'datapath',
+    action: 'none',
+    detail: `${choice.datapath} (${choice.why})`,
+    commands: [],
+  });
 
   // the kernel module, only when the system datapath is wanted and it is loadable but not loaded
   if (desired['ovn-bridge-datapath-type'] === 'system' && facts.kernel.available && !facts.kernel.loaded) {
@@ -369,7 +430,7 @@ export function planHostStart(
       commands: [],
     });
   }
-  return { steps, desired };
+  return { steps, desired, datapath: choice };
 }
 
 export interface StopOptions {

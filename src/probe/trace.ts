@@ -10,6 +10,13 @@
  *       drop;
  * A reject shows as `reject { … };` followed by the generated reply's own sections; a delivery as
  * `/* output to "lab.web.eth1", type "" *\/`. --summary and --minimal print neither stage names nor uuids.
+ *
+ * OVN ≥ 23.09 (verified on 25.03, Debian 13) evaluates ACLs in two stages: `ls_out_acl_eval` matches the ACL (its
+ * logical flow carries the ACL's stage-hint) and only sets a register (`reg8[17] = 1;` drop, `reg8[18] = 1;`
+ * reject); `ls_out_acl_action` then acts on it. Its drop has no `drop;` line any more: the flow's actions end
+ * (`reg8[16] = 0; reg8[17] = 0; reg8[18] = 0; /* drop *\/`) and the trace simply stops after them. So a trace that
+ * ends after a step whose actions neither continue nor output is an (implicit) drop at that step, and a drop or
+ * reject in an `*_acl_action` stage is reported at the `*_acl_eval` step that decided it — the one naming the ACL.
  */
 
 import type { AclRef } from '../drivers/ovn-lflow-acl.js';
@@ -37,18 +44,35 @@ export interface TraceVerdict {
   step?: TraceStep;
   /** every `output to "…"` seen, in order */
   outputs: string[];
+  /** OVN ≥ 23.09: the `*_acl_action` step that carried out the drop/reject decided at `step` (an `*_acl_eval`) */
+  actionStep?: TraceStep;
 }
 
 const HEADER = /^(ingress|egress)\(dp="([^"]+)"/;
 const STEP = /^\s*(\d+)\.\s+(\S+)\s+\(([^)]*)\):\s+(.*),\s+priority\s+(\d+),\s+uuid\s+([0-9a-f]+)\s*$/;
 const OUTPUT = /\/\*\s*output to "([^"]+)"/;
 
+/** `*_acl_eval` / `*_acl_after_lb_eval` (OVN ≥ 23.09) and the matching `*_acl_action` stages. */
+const ACL_EVAL = /_acl(_after_lb)?_eval$/;
+const ACL_ACTION = /_acl(_after_lb)?_action$/;
+/** An action line that neither continues the packet nor outputs it: a register or field assignment, a comment. */
+const INERT_ACTION = /^(\/\*.*\*\/|[\w.]+(\[[\d.]+\])?\s*=\s*[^=].*;)$/;
+
 /** Parse ovn-trace's detailed output. The first drop or reject ends the original packet's journey. */
 export function parseTrace(text: string, expectOutport?: string): TraceVerdict {
   let pipeline: 'ingress' | 'egress' = 'ingress';
   let datapath = '';
   let step: TraceStep | undefined;
+  /** the action lines of `step` so far, and whether anything was output since it began */
+  let actions: string[] = [];
+  /** the last ACL evaluation in this pipeline section that decided drop (reg8[17]) or reject (reg8[18]) */
+  let aclEval: TraceStep | undefined;
   const outputs: string[] = [];
+  const stopped = (verdict: 'drop' | 'reject'): TraceVerdict => {
+    if (step && ACL_ACTION.test(step.stage) && aclEval)
+      return { verdict, step: aclEval, actionStep: step, outputs };
+    return { verdict, ...(step ? { step } : {}), outputs };
+  };
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
@@ -57,6 +81,8 @@ export function parseTrace(text: string, expectOutport?: string): TraceVerdict {
       pipeline = h[1] as 'ingress' | 'egress';
       datapath = h[2]!;
       step = undefined;
+      actions = [];
+      aclEval = undefined;
       continue;
     }
     const s = STEP.exec(line);
@@ -71,19 +97,25 @@ export function parseTrace(text: string, expectOutport?: string): TraceVerdict {
         priority: Number(s[5]),
         lflow: s[6]!,
       };
+      actions = [];
       continue;
     }
     const o = OUTPUT.exec(line);
     if (o) {
       outputs.push(o[1]!);
+      actions.push('output');
       continue;
     }
     const action = line.trim();
-    if (/^drop;/.test(action)) return { verdict: 'drop', ...(step ? { step } : {}), outputs };
-    if (/^reject\b/.test(action)) return { verdict: 'reject', ...(step ? { step } : {}), outputs };
-    if (/no (logical flow )?match|implicit drop/i.test(action))
-      return { verdict: 'drop', ...(step ? { step } : {}), outputs };
+    if (!action || /^-+$/.test(action)) continue;
+    actions.push(action);
+    if (step && ACL_EVAL.test(step.stage) && /^reg8\[1[78]\]\s*=\s*1;/.test(action)) aclEval = step;
+    if (/^drop;/.test(action)) return stopped('drop');
+    if (/^reject\b/.test(action)) return stopped('reject');
+    if (/no (logical flow )?match|implicit drop/i.test(action)) return stopped('drop');
   }
+  // the trace ends right after a step whose actions neither continue nor output the packet: dropped there
+  if (step && actions.length > 0 && actions.every((a) => INERT_ACTION.test(a))) return stopped('drop');
   if (expectOutport && outputs.includes(expectOutport)) return { verdict: 'delivered', outputs };
   if (outputs.length) return { verdict: expectOutport ? 'elsewhere' : 'delivered', outputs };
   return { verdict: 'unknown', outputs };

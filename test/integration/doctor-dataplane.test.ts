@@ -181,7 +181,8 @@ describe('data-plane checks', () => {
     expect(blocked.status, show(results)).toBe('pass');
     expect(blocked.evidence).toMatch(/blocked as expected/);
     expect(blocked.evidence).toMatch(/doctor's tcp listener on web port 22 was up/);
-    expect(blocked.evidence).toMatch(/ls_out_acl .*"dp-expect-p0"/);
+    // OVN 23.03 names the stage ls_out_acl; OVN ≥ 23.09 (25.03 on Debian 13) the deciding ls_out_acl_eval
+    expect(blocked.evidence).toMatch(/ls_out_acl(_eval)? .*"dp-expect-p0"/);
     expect(blocked.data).toMatchObject({ expect: 'blocked', answer: 'doctor' });
     expect(find(results, 'dataplane.tcp', 'client→web tcp/80').evidence).toMatch(
       /SYN-ACK from 10\.0\.1\.10:80/,

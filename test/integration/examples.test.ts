@@ -91,12 +91,15 @@ async function causes(args: string[]): Promise<{ exitCode: number; causes: strin
   return { exitCode, causes: [...new Set(roots)] };
 }
 
-async function inNode(lab: string, node: string, cmd: string[], timeoutMs = 15_000) {
+/** A command in a node's network namespace; with `image`, its mount namespace too (the image's own binaries). */
+async function inNode(lab: string, node: string, cmd: string[], timeoutMs = 15_000, image = false) {
   const pid = await containerPid(`labctl.${lab}.${node}`);
-  return shMaybe('nsenter', ['-t', String(pid), '-n', ...cmd], timeoutMs);
+  return shMaybe('nsenter', ['-t', String(pid), '-n', ...(image ? ['-m'] : []), ...cmd], timeoutMs);
 }
 
-const curl = (lab: string, node: string, url: string) => inNode(lab, node, ['curl', '-s', '-m', '3', url]);
+/** the node image's curl: the host need not have curl (a minimal Debian 13 has not) */
+const curl = (lab: string, node: string, url: string) =>
+  inNode(lab, node, ['curl', '-s', '-m', '3', url], 15_000, true);
 
 async function upOk(file: string): Promise<void> {
   const r = await labctl(['up', '-f', file]);

@@ -99,6 +99,7 @@ describe.runIf(up)('labctl host on the running control plane (read-only)', () =>
     expect(out.steps.map((s) => s.id)).toEqual([
       'dockerd',
       'ovsdb-server',
+      'datapath',
       'ovs-vswitchd',
       'ovn-central',
       'chassis-keys',
@@ -115,6 +116,18 @@ describe.runIf(up)('labctl host on the running control plane (read-only)', () =>
     expect(text.exitCode).toBe(0);
     expect(text.stdout).toMatch(/^ovs-vswitchd\s+already running$/m);
     expect(text.stdout).toMatch(/nothing to do/);
+    // the datapath choice is said, with its reason, and it is the one br-int uses
+    const bridgeType = (
+      await sh('ovs-vsctl', ['--timeout=5', 'get', 'Bridge', 'br-int', 'datapath_type'])
+    ).replace(/"/g, '');
+    const picked = /^datapath\s+(system|netdev) \((auto|--datapath \w+|LABCTL_DATAPATH)[^)]*\)/m.exec(
+      text.stdout,
+    );
+    expect(picked, text.stdout).not.toBeNull();
+    expect(picked![1]).toBe(bridgeType || 'system');
+    expect(text.stdout).toMatch(
+      new RegExp(`host ready: chassis \\S+, datapath ${picked![1]} \\(nothing to do\\)`),
+    );
   });
 
   it('assertHostReady: resolves fast on a ready host; a mismatching lab gets one line and the fix, nothing touched', async () => {

@@ -35,6 +35,7 @@ describe('planHostStart', () => {
     expect(steps.map((s) => [s.id, s.action])).toEqual([
       ['dockerd', 'none'],
       ['ovsdb-server', 'none'],
+      ['datapath', 'none'],
       ['ovs-vswitchd', 'none'],
       ['ovn-central', 'none'],
       ['chassis-keys', 'none'],

@@ -1,4 +1,7 @@
-/** ovn-trace output (OVN 23.03, captured on this project's machine) → verdict, stage, logical flow. */
+/**
+ * ovn-trace output → verdict, stage, logical flow. OVN 23.03 (captured on this project's machine) and OVN 25.03
+ * (captured in the Debian 13 matrix container: ACLs split into *_acl_eval and *_acl_action, drops without `drop;`).
+ */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +38,39 @@ describe('parseTrace', () => {
     expect(parseTrace(trace('delivered'), 'dp-smoke.db.eth1').verdict).toBe('elsewhere');
     expect(parseTrace(trace('reply'), 'dp-smoke.client.eth1').verdict).toBe('delivered');
     expect(parseTrace('', 'x').verdict).toBe('unknown');
+  });
+});
+
+describe('parseTrace on OVN 25.03 (Debian 13)', () => {
+  it('an ACL drop ends the trace silently in ls_out_acl_action: reported at the ls_out_acl_eval flow of the ACL', () => {
+    const v = parseTrace(trace('ovn25-acl-drop'), 'p2');
+    expect(v.verdict).toBe('drop');
+    expect(v.step).toMatchObject({
+      pipeline: 'egress',
+      datapath: 'sw',
+      table: 6,
+      stage: 'ls_out_acl_eval',
+      priority: 2000,
+      lflow: '972881f8', // the flow whose stage-hint names the NB ACL
+      match: '(outport == "p2" && tcp.dst == 47000)',
+    });
+    expect(v.actionStep).toMatchObject({ stage: 'ls_out_acl_action', lflow: 'ca384f16' });
+    expect(v.outputs).toEqual([]);
+  });
+
+  it('a reply dropped by a to-lport ACL (--ct=est,rpl), a reject, and a delivery', () => {
+    const reply = parseTrace(trace('ovn25-reply-drop'), 'p1');
+    expect(reply.verdict).toBe('drop');
+    expect(reply.step).toMatchObject({ stage: 'ls_out_acl_eval', match: '(outport == "p1" && tcp)' });
+    const reject = parseTrace(trace('ovn25-reject'), 'p3');
+    expect(reject.verdict).toBe('reject');
+    expect(reject.step).toMatchObject({ stage: 'ls_out_acl_eval', priority: 5001, lflow: '94fb01fd' });
+    expect(reject.actionStep?.stage).toBe('ls_out_acl_action');
+    expect(parseTrace(trace('ovn25-delivered'), 'p3')).toMatchObject({
+      verdict: 'delivered',
+      outputs: ['p3'],
+    });
+    expect(parseTrace(trace('ovn25-delivered'), 'p1').verdict).toBe('elsewhere');
   });
 });
 
