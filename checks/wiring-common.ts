@@ -5,14 +5,8 @@
  */
 import { formatCommand } from '../src/exec.js';
 import type { PlanInterface, PlanNode } from '../src/plan/types.js';
-import {
-  cause as asCause,
-  type DoctorCause,
-  type DoctorCheck,
-  type DoctorContext,
-  errorResult,
-} from './runner.js';
-import type { CheckResult, Status } from './types.js';
+import { type DoctorCheck, type DoctorContext, errorResult } from './runner.js';
+import type { Cause, CheckResult, Status } from './types.js';
 
 export interface IfaceRef {
   node: PlanNode;
@@ -33,7 +27,7 @@ export function ifaceData(
 
 export interface Outcome {
   status: Status;
-  cause?: DoctorCause;
+  cause?: Cause;
   evidence: string;
   fix?: string;
   data?: Record<string, unknown>;
@@ -45,7 +39,7 @@ export const pass = (evidence: string, data?: Record<string, unknown>): Outcome 
   ...(data ? { data } : {}),
 });
 export const fail = (
-  cause: DoctorCause,
+  cause: Cause,
   evidence: string,
   fix?: string,
   data?: Record<string, unknown>,
@@ -70,7 +64,7 @@ function toResult(
     status: o.status,
     evidence: o.evidence,
   };
-  if (o.cause) r.cause = asCause(o.cause);
+  if (o.cause) r.cause = o.cause;
   if (o.fix) r.fix = o.fix;
   r.data = { ...base, ...(o.data ?? {}) };
   return r;

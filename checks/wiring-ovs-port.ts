@@ -5,11 +5,12 @@
 import { extIds } from '../src/drivers/ovsdb-json.js';
 import { formatCommand } from '../src/exec.js';
 import type { OvsIfaceRow } from './facts.js';
-import type { DoctorCause, DoctorCheck } from './runner.js';
+import type { DoctorCheck } from './runner.js';
+import type { Cause } from './types.js';
 import { fail, fixByConverge, pass, perIface, refOf, upCommand } from './wiring-common.js';
 
 /** Name the cause of an OVS interface error (the error column's text, from ovs-vswitchd). */
-export function classifyOvsError(row: OvsIfaceRow, bridgeDatapath: string | undefined): DoctorCause {
+export function classifyOvsError(row: OvsIfaceRow, bridgeDatapath: string | undefined): Cause {
   if (/No such device/i.test(row.error)) return 'link-missing';
   if (
     (bridgeDatapath ?? '') !== 'netdev' &&

@@ -5,7 +5,7 @@
  * old entries keep steering packets. Zones come from `ovn-appctl -t ovn-controller ct-zone-list`; entries from
  * `ovs-appctl dpctl/dump-conntrack` (format: `tcp,orig=(src=…,dst=…,sport=…,dport=…),reply=(…),zone=N,…`).
  */
-import type { CheckResult } from '../../checks/types.js';
+import type { CheckResult } from '../doctor/types.js';
 import { type CtEntry, datapathType, dumpConntrack, parseConntrack } from '../drivers/conntrack.js';
 import { ctZoneList } from '../drivers/ovn-controller.js';
 import { formatCommand } from '../exec.js';

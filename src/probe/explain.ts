@@ -10,7 +10,7 @@
  * A result never passes without a response (or, for an expected-blocked target, without the doctor's own listener
  * up and silence where it should have answered).
  */
-import type { Cause, CheckResult, Status } from '../../checks/types.js';
+import type { Cause, CheckResult, Status } from '../doctor/types.js';
 import { dropDelta } from '../drivers/datapath-drops.js';
 import type { NbLabState } from '../drivers/ovn.js';
 import { formatCommand } from '../exec.js';

@@ -6,7 +6,7 @@
  * the result's fix line says what to do, and fix() returns undefined.
  */
 
-import type { CheckResult } from '../../checks/types.js';
+import type { CheckResult } from '../doctor/types.js';
 import { flushConntrackMatching } from '../drivers/conntrack.js';
 import { raiseSysctls } from '../drivers/sysctl.js';
 import type { DataplaneContext } from './session.js';

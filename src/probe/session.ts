@@ -5,7 +5,7 @@
  * dataplane.* checks. The checks share one run per doctor context (memoized), so the agents start once.
  */
 import { randomBytes } from 'node:crypto';
-import type { CheckContext, CheckResult } from '../../checks/types.js';
+import type { CheckContext, CheckResult } from '../doctor/types.js';
 import {
   countNeighEntries,
   type DropSnapshot,
@@ -16,8 +16,9 @@ import {
 import type { NbLabState } from '../drivers/ovn.js';
 import { PolicyVerdicts } from '../plan/policy-verdict.js';
 import type { Plan } from '../plan/types.js';
-import { type AgentOptions, ProbeFleet } from './client.js';
 import { buildResults } from './explain.js';
+import { ProbeFleet } from './fleet.js';
+import type { AgentOptions } from './launch.js';
 import { NeighBudget, Pacer, type PacerStats, pairGroups, type Signal, type Ticket } from './pace.js';
 import type { ListenerState, ProbeResult, ProbeSpec } from './protocol.js';
 import {
