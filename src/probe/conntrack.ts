@@ -11,7 +11,7 @@ import { ctZoneList } from '../drivers/ovn-controller.js';
 import { formatCommand } from '../exec.js';
 import { contains, ipToInt, isIPv4, parseCidr } from '../lab/ipv4.js';
 import type { Plan } from '../plan/types.js';
-import type { DataplaneContext } from './session.js';
+import type { DataplaneContext } from './run-types.js';
 import { DOCTOR_ICMP_ID, DOCTOR_PORT, DOCTOR_PORT_TRIES } from './targets.js';
 
 export { type CtEntry, parseConntrack } from '../drivers/conntrack.js';
