@@ -117,12 +117,19 @@ function balance(nodes: NodeNeeds[], k: number): NodeNeeds[][] {
   return groups.map((g) => g.nodes).filter((g) => g.length);
 }
 
+/** A broker that could not start: for which nodes, why, and what its nodes got instead. */
+export interface BrokerFailure {
+  nodes: string[];
+  error: string;
+  fallback: 'local' | 'none';
+}
+
 export class ProbeFleet {
   readonly endpoints = new Map<string, Endpoint>();
   readonly failed = new Map<string, AgentError>();
   readonly agents: ProbeAgent[] = [];
   /** brokers that could not start (their nodes fell back to local agents, or failed), and why */
-  readonly brokerFailures: { nodes: string[]; error: string }[] = [];
+  readonly brokerFailures: BrokerFailure[] = [];
   /** how the agents were started: 'broker', 'local', or 'mixed' after a broker fell back */
   mode: 'broker' | 'local' | 'mixed' = 'local';
 
@@ -196,6 +203,8 @@ export class ProbeFleet {
           this.brokerFailures.push({
             nodes: group.map((n) => n.node),
             error: e instanceof AgentError ? e.message : `${label}: ${(e as Error).message}`,
+            // the first start falls back to local agents; a re-probe broker's nodes keep the sockets they have
+            fallback: first ? 'local' : 'none',
           });
           fellBack.push(...group);
           return;

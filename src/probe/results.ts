@@ -89,12 +89,15 @@ function brokerResult(run: DataplaneRun): CheckResult | undefined {
   const f = run.brokerFailures;
   if (!f?.length) return undefined;
   const nodes = [...new Set(f.flatMap((x) => x.nodes))];
+  const instead = f.every((x) => x.fallback === 'local')
+    ? 'they were probed by one agent each instead'
+    : 'their probes ran with the agents and sockets they already had';
   return {
     id: 'dataplane.icmp',
     layer: 'dataplane',
     subject: 'probe agents',
     status: 'warn',
-    evidence: `the probe broker could not start for ${nodes.length} node${nodes.length === 1 ? '' : 's'} (${f.map((x) => x.error).join('; ')}): they were probed by one agent each instead`,
+    evidence: `the probe broker could not start for ${nodes.length} node${nodes.length === 1 ? '' : 's'} (${f.map((x) => x.error).join('; ')}): ${instead}`,
     fix: 'perl and nsenter must run on the host (labctl host check); LABCTL_DEBUG=1 labctl doctor shows the agents',
     data: { nodes, brokerFailures: f },
   };

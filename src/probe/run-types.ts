@@ -7,6 +7,7 @@ import type { CheckContext, CheckResult } from '../doctor/types.js';
 import type { DropSnapshot, NeighTable } from '../drivers/datapath-drops.js';
 import type { NbLabState } from '../drivers/ovn.js';
 import type { Plan } from '../plan/types.js';
+import type { BrokerFailure } from './fleet.js';
 import type { PacerStats } from './pace.js';
 import type { ListenerState, ProbeResult } from './protocol.js';
 import type { DataplaneCheckId, Target } from './targets.js';
@@ -67,7 +68,7 @@ export interface DataplaneRun {
   /** the datapath's and the host's drop counters before the first probe and after the re-probes */
   drops?: { before: DropSnapshot; after: DropSnapshot; neigh?: NeighTable };
   /** brokers that could not start, and why (their nodes got local agents, or none) */
-  brokerFailures?: { nodes: string[]; error: string }[];
+  brokerFailures?: BrokerFailure[];
   /** the host's neighbour table could not hold the pairs of this run at once */
   neighShort?: { table: NeighTable; pairs: number; room: number; present: number; unprobed?: number };
 }

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { CheckContext, CheckResult } from '../doctor/types.js';
 import { countNeighEntries, readDrops, readNeighTable } from '../drivers/datapath-drops.js';
 import { PolicyVerdicts } from '../plan/policy-verdict.js';
-import { ProbeFleet } from './fleet.js';
+import { type BrokerFailure, ProbeFleet } from './fleet.js';
 import type { AgentOptions } from './launch.js';
 import { NeighBudget, Pacer, pairGroups, type Signal, type Ticket } from './pace.js';
 import type { ProbeResult, ProbeSpec } from './protocol.js';
@@ -167,7 +167,7 @@ export async function runDataplane(
   let neighShort: DataplaneRun['neighShort'];
   let fleet: ProbeFleet | undefined;
   let mode = 'none';
-  const brokerFailures: { nodes: string[]; error: string }[] = [];
+  const brokerFailures: BrokerFailure[] = [];
   try {
     fleet = needs.length ? await ProbeFleet.start(needs, opts) : undefined;
     mode = fleet?.mode ?? 'none';

@@ -15,7 +15,8 @@ import { compilePlan } from '../../src/plan/compile.js';
 import type { Plan } from '../../src/plan/types.js';
 import { type Evidence, gatherEvidence, missingAclsOf } from '../../src/probe/evidence.js';
 import type { ProbeResult } from '../../src/probe/protocol.js';
-import type { ProbeRecord } from '../../src/probe/run-types.js';
+import { buildResults } from '../../src/probe/results.js';
+import type { DataplaneContext, DataplaneRun, ProbeRecord } from '../../src/probe/run-types.js';
 import { newRecord } from '../../src/probe/session.js';
 import { DOCTOR_PORT, planTargets } from '../../src/probe/targets.js';
 import { type AclRef, parseTrace, type TraceRun } from '../../src/probe/trace.js';
@@ -363,5 +364,65 @@ describe('gatherEvidence reads what the decision needs', () => {
     const e = await gatherEvidence(ev, envOf(pol), record(pol, 'out→web tcp', { outcome: 'pass', ms: 1 }));
     expect(e).toEqual({ missingAcls: null });
     expect(calls).toEqual(['nb']);
+  });
+});
+
+describe('the run-wide results', () => {
+  const plan = planOf('policies');
+  const run = (extra: Partial<DataplaneRun> = {}): DataplaneRun => ({
+    plan,
+    records: [],
+    counters: new Map(),
+    pids: PIDS,
+    mode: 'broker',
+    icmp: new Map(),
+    timings: {},
+    results: new Map(),
+    pacing: {},
+    ...extra,
+  });
+  const ctx = {} as DataplaneContext;
+
+  it('nothing to probe: no placeholder "skipped" result, just none', async () => {
+    const out = await buildResults(ctx, run());
+    expect([...out.values()].flat()).toEqual([]);
+    expect([...out.keys()]).toEqual([
+      'dataplane.icmp',
+      'dataplane.udp',
+      'dataplane.tcp',
+      'dataplane.service',
+    ]);
+  });
+
+  it('a broker that could not start is a warning that says why', async () => {
+    const error =
+      'probe agent for broker 1 (web, db): exited (nsenter: cannot open /proc/99/ns/net: No such file or directory)';
+    const out = await buildResults(
+      ctx,
+      run({ brokerFailures: [{ nodes: ['web', 'db'], error, fallback: 'local' }] }),
+    );
+    expect(out.get('dataplane.icmp')).toEqual([
+      expect.objectContaining({
+        subject: 'probe agents',
+        status: 'warn',
+        evidence: `the probe broker could not start for 2 nodes (${error}): they were probed by one agent each instead`,
+      }),
+    ]);
+  });
+
+  it('records become results of their check, with the verdict and the probe data', async () => {
+    const t = planTargets(plan).find((x) => newRecord(x).subject === 'web→db icmp')!;
+    const r = newRecord(t);
+    r.attempts = 1;
+    r.result = timeout;
+    const out = await buildResults(ctx, run({ records: [r] }));
+    expect(out.get('dataplane.icmp')).toEqual([
+      expect.objectContaining({
+        subject: 'web→db icmp',
+        status: 'pass',
+        evidence: expect.stringMatching(/^blocked as expected: no answer within 2500 ms; policies\[1\] /),
+        data: expect.objectContaining({ from: 'web', to: 'db', proto: 'icmp', expect: 'blocked', policy: 1 }),
+      }),
+    ]);
   });
 });
