@@ -44,13 +44,17 @@ export interface DataplaneOptions extends AgentOptions {
   neighDeadlineMs?: number;
 }
 
-const runs = new WeakMap<object, Promise<DataplaneRun>>();
+/**
+ * The results of this doctor context's data-plane run (started by whichever dataplane check runs first). Only the
+ * results are kept for the other checks: the run's records, counters and drop snapshots (at 200 nodes, ~120 000
+ * records) can go as soon as the results are built.
+ */
+const runs = new WeakMap<object, Promise<DataplaneRun['results']>>();
 
-/** The data-plane run of this doctor context (started by whichever dataplane check runs first). */
-export function dataplaneRun(ctx: DataplaneContext, opts: DataplaneOptions = {}): Promise<DataplaneRun> {
+function sharedResults(ctx: DataplaneContext): Promise<DataplaneRun['results']> {
   let p = runs.get(ctx);
   if (!p) {
-    p = runDataplane(ctx, opts);
+    p = runDataplane(ctx).then((run) => run.results);
     runs.set(ctx, p);
   }
   return p;
@@ -67,8 +71,8 @@ export function dataplaneTimeoutMs(ctx: CheckContext): number {
 
 /** Results of one data-plane check, from the shared run. */
 export async function dataplaneResults(ctx: DataplaneContext, id: DataplaneCheckId): Promise<CheckResult[]> {
-  const run = await dataplaneRun(ctx);
-  return run.results.get(id) ?? [];
+  const results = await sharedResults(ctx);
+  return results.get(id) ?? [];
 }
 
 async function resolvePids(ctx: DataplaneContext, nodes: string[]): Promise<Map<string, number | string>> {
