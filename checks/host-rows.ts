@@ -3,8 +3,9 @@
  * cause and fix). Each host check file picks its rows; this maps a row to a CheckResult. A row the report marks
  * blockedBy (not checkable because a lower row failed) becomes followsFrom that row's result.
  */
+import { isSafeHostStart } from '../src/doctor/causes.js';
 import type { HostCheck, HostCheckId } from '../src/host/report.js';
-import { cause, type DoctorCause, type DoctorCheck, type DoctorContext } from './runner.js';
+import type { DoctorCheck, DoctorContext } from './runner.js';
 import type { CheckResult } from './types.js';
 
 /** Where each host report row lands: the doctor check id and the subject. */
@@ -43,7 +44,7 @@ export function rowToResult(
     return row.required ? base : { ...base, status: row.detail.startsWith('not checked') ? 'skip' : 'pass' };
   if (!row.required) return { ...base, status: 'warn', ...(row.fix ? { fix: row.fix } : {}) };
   const r: CheckResult = { ...base, status: 'fail' };
-  if (row.cause) r.cause = cause(row.cause as DoctorCause);
+  if (row.cause) r.cause = row.cause;
   if (row.fix) r.fix = row.fix;
   if (row.blockedBy) {
     const t = HOST_ROW_TARGET[row.blockedBy];
@@ -90,14 +91,18 @@ export function hostCheck(
 
 /**
  * The --fix of host checks: src/host's start logic (idempotent: starts only what is down, repairs the chassis keys
- * and br-int). Applied when the row's fix is `labctl host start`, optionally with `--datapath TYPE` (switching to a
- * datapath this kernel supports is always a repair); encap and remote changes are left to the user.
+ * and br-int), applied when the row's fix is a plain host start, optionally onto a datapath this kernel supports
+ * (always a repair). Read from the row's fix as data (its FixAction), never from the printed line; another encap or
+ * southbound remote is left to the user.
  */
 export async function fixWithHostStart(ctx: DoctorContext, result: CheckResult): Promise<string | undefined> {
-  if (!ctx.startHost || result.status !== 'fail' || !result.fix) return undefined;
-  const m = /^labctl host start(?: --datapath (auto|system|netdev))?$/.exec(result.fix.trim());
-  if (!m) return undefined;
-  const changes = await ctx.startHost(m[1] ? { datapath: m[1] as 'auto' | 'system' | 'netdev' } : {});
+  if (!ctx.startHost || result.status !== 'fail') return undefined;
+  const rowId = result.data?.row;
+  if (typeof rowId !== 'string') return undefined;
+  const row = (await ctx.facts.hostReport()).checks.find((c) => c.id === rowId);
+  const action = row?.action;
+  if (!isSafeHostStart(action)) return undefined;
+  const changes = await ctx.startHost(action.datapath ? { datapath: action.datapath } : {});
   return changes.length
     ? `labctl host start: ${changes.join('; ')}`
     : 'labctl host start: nothing needed starting';

@@ -3,8 +3,8 @@
  * its evidence, fix and the results that follow from it), the JSON document of design.md, and JUnit XML for CI.
  * Pure functions of the analysed results.
  */
-import type { DoctorRun, Summary } from './runner.js';
-import { groupByRoot, isFailing, resultKey } from './runner.js';
+import { groupByRoot, isFailing, resultKey, type Summary } from './analyze.js';
+import type { DoctorRun } from './runner.js';
 import type { CheckResult, Layer, Status } from './types.js';
 import { LAYERS } from './types.js';
 

@@ -1,9 +1,9 @@
 /** The port's Port_Binding is bound to this host's chassis and up. */
 import { recomputeOvnController } from '../src/drivers/ovn-controller.js';
 import type { DoctorCheck } from './runner.js';
-import { fail, pass, perIface } from './wiring-common.js';
+import { command, fail, pass, perIface } from './wiring-common.js';
 
-export const RECOMPUTE = 'ovn-appctl -t ovn-controller recompute';
+export const RECOMPUTE = command('ovn-appctl', '-t', 'ovn-controller', 'recompute');
 
 export const wiringBinding: DoctorCheck = {
   id: 'wiring.binding',

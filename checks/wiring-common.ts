@@ -1,18 +1,13 @@
 /**
  * Shared pieces of the wiring checks: iterate the plan's nodes and interfaces, build results with the
  * machine-readable scope (data.node / data.iface) the runner uses to relate symptoms to root causes, and the
- * fix commands that recur (converge with `labctl up`, commands inside a container's netns).
+ * fixes that recur, as data (src/doctor/causes.ts FixAction: converge with `labctl up`, commands inside a
+ * container's netns); the printed fix line is derived from them.
  */
-import { formatCommand } from '../src/exec.js';
+import { type FixAction, fixText } from '../src/doctor/causes.js';
 import type { PlanInterface, PlanNode } from '../src/plan/types.js';
-import {
-  cause as asCause,
-  type DoctorCause,
-  type DoctorCheck,
-  type DoctorContext,
-  errorResult,
-} from './runner.js';
-import type { CheckResult, Status } from './types.js';
+import { type DoctorCheck, type DoctorContext, errorResult } from './runner.js';
+import type { Cause, CheckResult, Status } from './types.js';
 
 export interface IfaceRef {
   node: PlanNode;
@@ -33,9 +28,10 @@ export function ifaceData(
 
 export interface Outcome {
   status: Status;
-  cause?: DoctorCause;
+  cause?: Cause;
   evidence: string;
-  fix?: string;
+  /** the fix as data: one action, or several to run in order; printed with fixText, joined by " && " */
+  fix?: FixAction | FixAction[];
   data?: Record<string, unknown>;
 }
 
@@ -45,9 +41,9 @@ export const pass = (evidence: string, data?: Record<string, unknown>): Outcome 
   ...(data ? { data } : {}),
 });
 export const fail = (
-  cause: DoctorCause,
+  cause: Cause,
   evidence: string,
-  fix?: string,
+  fix?: FixAction | FixAction[],
   data?: Record<string, unknown>,
 ): Outcome => ({
   status: 'fail',
@@ -70,8 +66,9 @@ function toResult(
     status: o.status,
     evidence: o.evidence,
   };
-  if (o.cause) r.cause = asCause(o.cause);
-  if (o.fix) r.fix = o.fix;
+  if (o.cause) r.cause = o.cause;
+  const fixes = o.fix === undefined ? [] : Array.isArray(o.fix) ? o.fix : [o.fix];
+  if (fixes.length) r.fix = fixes.map(fixText).join(' && ');
   r.data = { ...base, ...(o.data ?? {}) };
   return r;
 }
@@ -119,14 +116,17 @@ export async function perNode(
   );
 }
 
-/** The command that converges the lab to its plan (re-plumbs links, starts containers, readdresses). */
-export function upCommand(ctx: DoctorContext): string {
-  return `labctl up -f ${ctx.labFile ?? 'lab.yml'}`;
+/** Converge the lab to its plan (re-plumbs links, starts containers, readdresses): `labctl up -f FILE`. */
+export function upCommand(ctx: DoctorContext): FixAction {
+  return { kind: 'converge', file: ctx.labFile ?? 'lab.yml' };
 }
 
-/** A command run inside a container's network namespace, as a user would type it. */
-export function nsCommand(pid: number | undefined, args: string[]): string {
-  return formatCommand('nsenter', ['-t', pid === undefined ? '<PID>' : String(pid), '-n', ...args]);
+/** A command, as an argument vector. */
+export const command = (...argv: string[]): FixAction => ({ kind: 'command', argv });
+
+/** A command run inside a container's network namespace. */
+export function nsCommand(pid: number | undefined, args: string[]): FixAction {
+  return command('nsenter', '-t', pid === undefined ? '<PID>' : String(pid), '-n', ...args);
 }
 
 /** The planned interface a result is about (from its data), for fix(). */

@@ -1,7 +1,6 @@
 /** Every node's container exists and runs (labelled labctl.lab / labctl.node). */
-import { formatCommand } from '../src/exec.js';
 import type { DoctorCheck } from './runner.js';
-import { fail, fixByConverge, pass, perNode, upCommand } from './wiring-common.js';
+import { command, fail, fixByConverge, pass, perNode, upCommand } from './wiring-common.js';
 
 export const wiringContainer: DoctorCheck = {
   id: 'wiring.container',
@@ -20,7 +19,7 @@ export const wiringContainer: DoctorCheck = {
         return fail(
           'container-not-running',
           `container ${c.name} is ${c.state} (expected running)`,
-          `${formatCommand('docker', ['start', c.name])} && ${upCommand(ctx)}`,
+          [command('docker', 'start', c.name), upCommand(ctx)],
           { container: c.name, state: c.state },
         );
       const pid = await ctx.facts.pid(node.name);

@@ -1,7 +1,6 @@
 /** The logical switch port exists on the planned switch, with addresses "MAC IP" as planned. */
-import { formatCommand } from '../src/exec.js';
 import type { DoctorCheck } from './runner.js';
-import { fail, fixByConverge, pass, perIface, upCommand } from './wiring-common.js';
+import { command, fail, fixByConverge, pass, perIface, upCommand } from './wiring-common.js';
 
 export const wiringLsp: DoctorCheck = {
   id: 'wiring.lsp',
@@ -29,7 +28,7 @@ export const wiringLsp: DoctorCheck = {
         return fail(
           'address-mismatch',
           `NB addresses of ${iface.lsp}: ${lsp.addresses.length ? lsp.addresses.map((a) => `"${a}"`).join(', ') : '(none)'}, expected "${want}"`,
-          formatCommand('ovn-nbctl', ['lsp-set-addresses', iface.lsp, want]),
+          command('ovn-nbctl', 'lsp-set-addresses', iface.lsp, want),
           { seen: lsp.addresses, expected: want },
         );
       return pass(`${iface.lsp} on ${iface.switch}, addresses "${want}"`);

@@ -1,7 +1,7 @@
 /** MTUs agree: the container's interface, the plan, and the host-side veth end. */
-import { formatCommand } from '../src/exec.js';
+import type { FixAction } from '../src/doctor/causes.js';
 import type { DoctorCheck } from './runner.js';
-import { fail, nsCommand, pass, perIface, refOf, upCommand } from './wiring-common.js';
+import { command, fail, nsCommand, pass, perIface, refOf, upCommand } from './wiring-common.js';
 
 export const wiringMtu: DoctorCheck = {
   id: 'wiring.mtu',
@@ -22,14 +22,14 @@ export const wiringMtu: DoctorCheck = {
           `${!inside ? `${iface.name} inside ${node.name}` : iface.hostVeth} not found`,
           upCommand(ctx),
         );
-      const fixes: string[] = [];
+      const fixes: FixAction[] = [];
       if (inside.mtu !== iface.mtu)
         fixes.push(nsCommand(pid, ['ip', 'link', 'set', 'dev', iface.name, 'mtu', String(iface.mtu)]));
       if (hostEnd.mtu !== iface.mtu)
-        fixes.push(formatCommand('ip', ['link', 'set', 'dev', iface.hostVeth, 'mtu', String(iface.mtu)]));
+        fixes.push(command('ip', 'link', 'set', 'dev', iface.hostVeth, 'mtu', String(iface.mtu)));
       const seen = `${iface.name} in ${node.name} ${inside.mtu}, host end ${iface.hostVeth} ${hostEnd.mtu}, plan ${iface.mtu}`;
       if (fixes.length)
-        return fail('mtu-mismatch', seen, fixes.join(' && '), {
+        return fail('mtu-mismatch', seen, fixes, {
           insideMtu: inside.mtu,
           hostMtu: hostEnd.mtu,
           planMtu: iface.mtu,

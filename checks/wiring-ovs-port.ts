@@ -3,13 +3,14 @@
  * bridge, ofport > 0, error column empty. Reads every Interface row, so a foreign row claiming our iface-id shows.
  */
 import { extIds } from '../src/drivers/ovsdb-json.js';
-import { formatCommand } from '../src/exec.js';
 import type { OvsIfaceRow } from './facts.js';
-import type { DoctorCause, DoctorCheck } from './runner.js';
-import { fail, fixByConverge, pass, perIface, refOf, upCommand } from './wiring-common.js';
+import type { DoctorCheck } from './runner.js';
+import type { Cause } from './types.js';
+import { RECOMPUTE } from './wiring-binding.js';
+import { command, fail, fixByConverge, pass, perIface, refOf, upCommand } from './wiring-common.js';
 
 /** Name the cause of an OVS interface error (the error column's text, from ovs-vswitchd). */
-export function classifyOvsError(row: OvsIfaceRow, bridgeDatapath: string | undefined): DoctorCause {
+export function classifyOvsError(row: OvsIfaceRow, bridgeDatapath: string | undefined): Cause {
   if (/No such device/i.test(row.error)) return 'link-missing';
   if (
     (bridgeDatapath ?? '') !== 'netdev' &&
@@ -30,12 +31,13 @@ export const wiringOvsPort: DoctorCheck = {
       const row = ovs.byName.get(iface.hostVeth);
       const claimants = ovs.byIfaceId.get(iface.lsp) ?? [];
       const others = claimants.filter((c) => c.name !== iface.hostVeth);
-      const setId = formatCommand('ovs-vsctl', [
+      const setId = command(
+        'ovs-vsctl',
         'set',
         'Interface',
         iface.hostVeth,
         `external_ids:iface-id=${iface.lsp}`,
-      ]);
+      );
       if (!row) {
         const who = others.length
           ? `; iface-id ${iface.lsp} is claimed by ${others.map((o) => o.name).join(', ')}`
@@ -61,11 +63,7 @@ export const wiringOvsPort: DoctorCheck = {
         return fail(
           'iface-id-mismatch',
           `iface-id ${iface.lsp} is claimed by ${claimants.length} interfaces: ${claimants.map((c) => c.name).join(', ')} (expected only ${iface.hostVeth})`,
-          others
-            .map((o) =>
-              formatCommand('ovs-vsctl', ['remove', 'Interface', o.name, 'external_ids', 'iface-id']),
-            )
-            .join(' && '),
+          others.map((o) => command('ovs-vsctl', 'remove', 'Interface', o.name, 'external_ids', 'iface-id')),
           { claimants: claimants.map((c) => c.name) },
         );
       if (row.bridge !== bridge)
@@ -81,8 +79,8 @@ export const wiringOvsPort: DoctorCheck = {
           c === 'link-missing'
             ? upCommand(ctx)
             : c === 'datapath-unsupported'
-              ? 'labctl host start'
-              : 'ovn-appctl -t ovn-controller recompute';
+              ? ({ kind: 'host-start' } as const)
+              : RECOMPUTE;
         return fail(
           c,
           `${iface.hostVeth} ofport ${row.ofport ?? '(unset)'}${row.error ? `, error "${row.error}"` : ''} (expected ofport > 0, no error; ${bridge} datapath_type ${dp || 'system'})`,

@@ -26,9 +26,7 @@ export const wiringRoutes: DoctorCheck = {
         return fail(
           'route-missing',
           `missing in ${node.name}: ${missing.map(show).join('; ')} (has: ${ns.routes.map(show).join('; ') || 'no routes'})`,
-          missing
-            .map((r) => nsCommand(pid, ['ip', 'route', 'replace', r.dst, 'via', r.via, 'dev', r.dev]))
-            .join(' && '),
+          missing.map((r) => nsCommand(pid, ['ip', 'route', 'replace', r.dst, 'via', r.via, 'dev', r.dev])),
           { missing },
         );
       return pass(node.routes.map(show).join('; '));

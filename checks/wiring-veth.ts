@@ -1,7 +1,16 @@
 /** Both ends of every interface's veth pair exist and are up: the host end (lv…) and the container end (eth1…). */
-import { formatCommand } from '../src/exec.js';
+import type { FixAction } from '../src/doctor/causes.js';
 import type { DoctorCheck } from './runner.js';
-import { fail, fixByConverge, nsCommand, pass, perIface, refOf, upCommand } from './wiring-common.js';
+import {
+  command,
+  fail,
+  fixByConverge,
+  nsCommand,
+  pass,
+  perIface,
+  refOf,
+  upCommand,
+} from './wiring-common.js';
 
 export const wiringVeth: DoctorCheck = {
   id: 'wiring.veth',
@@ -28,17 +37,17 @@ export const wiringVeth: DoctorCheck = {
           upCommand(ctx),
         );
       const down: string[] = [];
-      const fixes: string[] = [];
+      const fixes: FixAction[] = [];
       if (!hostEnd!.up) {
         down.push(`host end ${iface.hostVeth} is down (${hostEnd!.operstate})`);
-        fixes.push(formatCommand('ip', ['link', 'set', 'dev', iface.hostVeth, 'up']));
+        fixes.push(command('ip', 'link', 'set', 'dev', iface.hostVeth, 'up'));
       }
       if (!inside!.up) {
         down.push(`${iface.name} inside ${node.name} is down (${inside!.operstate})`);
         fixes.push(nsCommand(pid, ['ip', 'link', 'set', 'dev', iface.name, 'up']));
       }
       if (down.length)
-        return fail('link-down', `${down.join('; ')} (expected both ends up)`, fixes.join(' && '), {
+        return fail('link-down', `${down.join('; ')} (expected both ends up)`, fixes, {
           hostUp: hostEnd!.up,
           insideUp: inside!.up,
         });

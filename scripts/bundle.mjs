@@ -20,8 +20,11 @@
  *
  * dist/src stays as tsc wrote it: tests import it, `node dist/src/cli/main.js` still runs, and the probe agent
  * (dist/src/probe/agent.js) is started from there as a separate program.
+ *
+ * The perl programs (src/perl/*.pl: probe broker, ICMP shim, tx-offload ioctl) are copied to dist/src/perl, where
+ * both dist/src and the bundle find them (src/perl/scripts.ts); tsc copies only TypeScript.
  */
-import { chmodSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -30,6 +33,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const entry = join(root, 'dist', 'src', 'cli', 'main.js');
 const outfile = join(root, 'dist', 'labctl.mjs');
 const chunksDir = join(root, 'dist', 'chunks');
+
+// ---- the perl programs, next to their loader in dist/src/perl
+const perlSrc = join(root, 'src', 'perl');
+const perlOut = join(root, 'dist', 'src', 'perl');
+mkdirSync(perlOut, { recursive: true });
+for (const name of readdirSync(perlSrc).filter((n) => n.endsWith('.pl')))
+  copyFileSync(join(perlSrc, name), join(perlOut, name));
 
 const STUBS = {
   // withSession(docker, auth, handler): fail the build through dockerode's own error path.

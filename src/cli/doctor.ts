@@ -7,6 +7,7 @@
 import { existsSync, fstatSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { DefaultRenderer, ListrTaskWrapper, SimpleRenderer } from 'listr2';
+import { isFailing } from '../../checks/analyze.js';
 import { createFacts } from '../../checks/facts.js';
 import { CHECKS } from '../../checks/registry.js';
 import {
@@ -22,7 +23,6 @@ import {
   type DoctorCheck,
   type DoctorContext,
   type DoctorRun,
-  isFailing,
   runChecks,
   selectChecks,
 } from '../../checks/runner.js';

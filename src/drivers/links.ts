@@ -3,8 +3,10 @@
  * in-container settings. Batched: one `ip -batch` for all host-side changes, one per container namespace.
  * Host-side veth ends carry the alias `labctl:<lab>`, so `down` finds them even when OVS never saw them.
  */
+
 import { run, which } from '../exec.js';
 import { assertArg } from '../names.js';
+import { perlScriptPath } from '../perl/scripts.js';
 
 export const ALIAS_PREFIX = 'labctl:';
 
@@ -73,20 +75,6 @@ export interface LinkDriver {
   /** Is tx checksum offload on? */
   txOffload(dev: string, pid?: number): Promise<boolean | undefined>;
 }
-
-/**
- * `ethtool -K DEV tx off` for many devices in one process: perl (Debian's perl-base is Essential) issues the same
- * SIOCETHTOOL ETHTOOL_STXCSUM request per device, which clears every tx checksum feature as ethtool's "tx" does
- * (verified equal with `ethtool -k`). Linux UAPI values, the same on every architecture: SIOCETHTOOL 0x8946,
- * ETHTOOL_STXCSUM 0x17; struct ifreq is the name[16] then the pointer to struct ethtool_value { cmd, data }.
- */
-export const TX_OFF_PERL = String.raw`
-socket(my $s, 2, 2, 0) or die "socket: $!\n";
-for my $dev (@ARGV) {
-  my $ev = pack('LL', 0x17, 0);
-  my $ifr = pack('Z16 P x16', $dev, $ev);
-  ioctl($s, 0x8946, $ifr) or die "ethtool -K $dev tx off: $!\n";
-}`;
 
 export function localLinks(): LinkDriver {
   const perl = which('perl');
@@ -161,7 +149,8 @@ export function localLinks(): LinkDriver {
       if (!devs.length) return;
       for (const d of devs) assertArg(d, 'interface name');
       if (perl) {
-        const r = await run(perl, ['-e', TX_OFF_PERL, ...devs], { timeoutMs: 15_000, reject: false });
+        // one process for every device: src/perl/tx-off.pl issues ethtool's SIOCETHTOOL ETHTOOL_STXCSUM request
+        const r = await run(perl, [perlScriptPath('tx-off'), ...devs], { timeoutMs: 15_000, reject: false });
         if (r.exitCode !== 0)
           throw new Error(
             `${r.stderr.trim() || `perl exited ${r.exitCode}`} (tx checksum offload, via perl's ioctl)`,

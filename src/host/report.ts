@@ -1,9 +1,12 @@
 /**
  * The host report: raw facts gathered by probe.ts (commands run concurrently, each bounded) and their evaluation
  * into one row per component, lowest layer first. evaluateHost() is pure, so every decision it makes — which
- * component is broken, which cause code, which fix — is unit-tested without touching a daemon.
+ * component is broken, which cause code, which fix — is unit-tested without touching a daemon. It goes section by
+ * section (prerequisites, daemons, chassis keys, southbound); cause codes come from the one cause table and each
+ * fix is data (FixAction), its printed line derived from it.
  */
 import { hostname as osHostname } from 'node:os';
+import { type Cause, type FixAction, fixText } from '../doctor/causes.js';
 import {
   CHASSIS_KEYS,
   type ChassisKey,
@@ -36,11 +39,9 @@ export type HostCheckId =
 
 export type HostLayer = 'prerequisites' | 'daemons' | 'chassis' | 'southbound';
 
-/**
- * Cause codes of design.md, plus the host-only additions documented in docs/host.md:
- * not-root, tools-missing, ovn-nb-down, ovn-sb-down, bridge-missing.
- */
-export type HostCause =
+/** The cause codes a host row gives: a part of the one cause table (src/doctor/causes.ts). */
+export type HostCause = Extract<
+  Cause,
   | 'not-root'
   | 'tools-missing'
   | 'docker-unreachable'
@@ -55,7 +56,8 @@ export type HostCause =
   | 'chassis-id-mismatch'
   | 'encap-missing'
   | 'datapath-unsupported'
-  | 'bridge-missing';
+  | 'bridge-missing'
+>;
 
 export interface HostCheck {
   id: HostCheckId;
@@ -68,8 +70,10 @@ export interface HostCheck {
   detail: string;
   /** set when !ok */
   cause?: HostCause;
-  /** set when !ok: the command that fixes it */
+  /** set when !ok: the command that fixes it (fixText(action)) */
   fix?: string;
+  /** set when !ok: the fix as data, for `labctl doctor --fix` (src/doctor/causes.ts FixAction) */
+  action?: FixAction;
   /** set when the row could not be checked because a lower one failed (its id); cause and fix are that row's */
   blockedBy?: HostCheckId;
 }
@@ -140,8 +144,8 @@ export interface HostFacts {
   connection?: CommandProbe;
 }
 
-const START = 'labctl host start';
-const INSTALL = 'labctl host install';
+const START: FixAction = { kind: 'host-start' };
+const INSTALL: FixAction = { kind: 'command', argv: ['labctl', 'host', 'install'] };
 
 /** The datapath type this host can run bridges with, given the kernel module and an optional preference. */
 export function usableDatapath(kernel: KernelModuleState, preferred?: string): 'system' | 'netdev' {
@@ -155,75 +159,98 @@ export function datapathUsable(datapathType: string | undefined, kernel: KernelM
   return kernel.available; // '' / 'system' need the kernel module
 }
 
-export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): HostReport {
-  const checks: HostCheck[] = [];
-  const add = (c: HostCheck) => {
-    checks.push(c);
+/** The rows of a report as they are built: pass, fail (cause and fix as data), blocked by a lower row. */
+class Rows {
+  readonly list: HostCheck[] = [];
+
+  add(c: HostCheck): HostCheck {
+    this.list.push(c);
     return c;
-  };
-  const fail = (
+  }
+
+  pass(id: HostCheckId, title: string, layer: HostLayer, detail: string, required = true): HostCheck {
+    return this.add({ id, title, layer, required, ok: true, detail });
+  }
+
+  fail(
     id: HostCheckId,
     title: string,
     layer: HostLayer,
     detail: string,
     cause: HostCause,
-    fix: string,
-  ): HostCheck => add({ id, title, layer, required: true, ok: false, detail, cause, fix });
-  const pass = (
-    id: HostCheckId,
-    title: string,
-    layer: HostLayer,
-    detail: string,
-    required = true,
-  ): HostCheck => add({ id, title, layer, required, ok: true, detail });
-  const blocked = (id: HostCheckId, title: string, layer: HostLayer, by: HostCheck): HostCheck =>
-    add({
+    action: FixAction,
+  ) {
+    return this.add({
+      id,
+      title,
+      layer,
+      required: true,
+      ok: false,
+      detail,
+      cause,
+      fix: fixText(action),
+      action,
+    });
+  }
+
+  /** not checkable because `by` failed: its cause and fix are `by`'s */
+  blocked(id: HostCheckId, title: string, layer: HostLayer, by: HostCheck): HostCheck {
+    return this.add({
       id,
       title,
       layer,
       required: true,
       ok: false,
       detail: `not checked: ${by.title} failed`,
-      cause: by.cause,
-      fix: by.fix,
+      ...causeOf(by),
       blockedBy: by.id,
     });
-
-  const keys: Partial<Record<ChassisKey, string>> = {};
-  for (const k of CHASSIS_KEYS) {
-    const v = facts.ovsdb.externalIds?.[k];
-    if (v !== undefined && v !== '') keys[k] = v;
   }
-  const configuredRemote = keys['ovn-remote'];
-  const remote = normalizeRemote(expect.remote ?? configuredRemote ?? LOCAL_SB_REMOTE);
-  const embedded = isEmbeddedRemote(remote);
-  const bridgeName = expect.bridge ?? facts.ovsdb.externalIds?.['ovn-bridge'] ?? DEFAULT_BRIDGE;
-  const bridgeRow = facts.ovsdb.bridges?.find((b) => b.name === bridgeName);
-  const kernel = facts.kernelModule;
-  const centralFix = embedded ? START : `check that the OVN central answers: ovn-sbctl --db=${remote} show`;
+}
 
-  // ---- prerequisites
-  if (facts.root) pass('root', 'running as root', 'prerequisites', 'uid 0');
+const causeOf = (c: HostCheck): Pick<HostCheck, 'cause' | 'fix' | 'action'> => ({
+  ...(c.cause ? { cause: c.cause } : {}),
+  ...(c.fix ? { fix: c.fix } : {}),
+  ...(c.action ? { action: c.action } : {}),
+});
+
+/** What every section of the evaluation shares. */
+interface Scene {
+  facts: HostFacts;
+  expect: HostExpectations;
+  keys: Partial<Record<ChassisKey, string>>;
+  remote: string;
+  embedded: boolean;
+  bridgeName: string;
+  bridgeRow?: { name: string; datapathType: string };
+  /** the fix when the OVN central does not answer: start it here, or check the remote one */
+  centralFix: FixAction;
+}
+
+function evaluatePrerequisites(rows: Rows, { facts }: Scene): void {
+  const kernel = facts.kernelModule;
+  if (facts.root) rows.pass('root', 'running as root', 'prerequisites', 'uid 0');
   else
-    fail(
+    rows.fail(
       'root',
       'running as root',
       'prerequisites',
       'labctl needs root (network namespaces, veths, OVS ports)',
       'not-root',
-      'run labctl as root (sudo labctl …)',
+      { kind: 'advice', text: 'run labctl as root (sudo labctl …)' },
     );
 
   const missing = Object.entries(facts.tools)
     .filter(([, present]) => !present)
     .map(([t]) => t);
-  if (missing.length === 0) pass('tools', 'tools', 'prerequisites', Object.keys(facts.tools).join(', '));
-  else fail('tools', 'tools', 'prerequisites', `missing: ${missing.join(', ')}`, 'tools-missing', INSTALL);
+  if (missing.length === 0) rows.pass('tools', 'tools', 'prerequisites', Object.keys(facts.tools).join(', '));
+  else
+    rows.fail('tools', 'tools', 'prerequisites', `missing: ${missing.join(', ')}`, 'tools-missing', INSTALL);
 
   const optMissing = Object.entries(facts.optionalTools)
     .filter(([, p]) => !p)
     .map(([t]) => t);
-  add({
+  rows.add({
     id: 'tools.optional',
     title: 'optional tools',
     layer: 'prerequisites',
@@ -232,10 +259,10 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
     detail: optMissing.length
       ? `missing: ${optMissing.join(', ')} (conntrack: conntrack flushes in netns; debootstrap: image builds)`
       : Object.keys(facts.optionalTools).join(', '),
-    ...(optMissing.length ? { cause: 'tools-missing' as const, fix: INSTALL } : {}),
+    ...(optMissing.length ? { cause: 'tools-missing' as const, fix: fixText(INSTALL), action: INSTALL } : {}),
   });
 
-  add({
+  rows.add({
     id: 'kernel.openvswitch',
     title: 'openvswitch kernel module',
     layer: 'prerequisites',
@@ -245,28 +272,33 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
       ? `${kernel.detail}: datapath system or netdev`
       : `${kernel.detail}: the userspace datapath (netdev) is used`,
   });
+}
 
-  // ---- daemons
-  if (facts.docker.ok) pass('dockerd', 'dockerd API', 'daemons', facts.docker.detail);
+/** The daemons' rows; returns the ones later sections depend on. */
+function evaluateDaemons(rows: Rows, { facts, remote, embedded, centralFix }: Scene) {
+  if (facts.docker.ok) rows.pass('dockerd', 'dockerd API', 'daemons', facts.docker.detail);
   else
-    fail(
+    rows.fail(
       'dockerd',
       'dockerd API',
       'daemons',
       facts.docker.detail,
       'docker-unreachable',
-      facts.docker.hung ? 'restart dockerd: kill $(cat /var/run/docker.pid), then labctl host start' : START,
+      facts.docker.hung
+        ? { kind: 'advice', text: 'restart dockerd: kill $(cat /var/run/docker.pid), then labctl host start' }
+        : START,
     );
 
-  const ovsdbRow = facts.ovsdb.ok
-    ? pass('ovsdb-server', 'ovsdb-server', 'daemons', facts.ovsdb.detail)
-    : fail('ovsdb-server', 'ovsdb-server', 'daemons', facts.ovsdb.detail, 'ovsdb-down', START);
+  const ovsdb = facts.ovsdb.ok
+    ? rows.pass('ovsdb-server', 'ovsdb-server', 'daemons', facts.ovsdb.detail)
+    : rows.fail('ovsdb-server', 'ovsdb-server', 'daemons', facts.ovsdb.detail, 'ovsdb-down', START);
 
-  if (facts.vswitchd.ok) pass('ovs-vswitchd', 'ovs-vswitchd', 'daemons', facts.vswitchd.detail);
-  else fail('ovs-vswitchd', 'ovs-vswitchd', 'daemons', facts.vswitchd.detail, 'ovs-vswitchd-down', START);
+  if (facts.vswitchd.ok) rows.pass('ovs-vswitchd', 'ovs-vswitchd', 'daemons', facts.vswitchd.detail);
+  else
+    rows.fail('ovs-vswitchd', 'ovs-vswitchd', 'daemons', facts.vswitchd.detail, 'ovs-vswitchd-down', START);
 
   if (facts.nb === undefined) {
-    add({
+    rows.add({
       id: 'ovn-nb',
       title: 'OVN northbound DB',
       layer: 'daemons',
@@ -274,9 +306,9 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
       ok: true,
       detail: `not checked: remote central (${remote}) and no NB address given`,
     });
-  } else if (facts.nb.ok) pass('ovn-nb', 'OVN northbound DB', 'daemons', facts.nb.detail);
+  } else if (facts.nb.ok) rows.pass('ovn-nb', 'OVN northbound DB', 'daemons', facts.nb.detail);
   else
-    fail(
+    rows.fail(
       'ovn-nb',
       'OVN northbound DB',
       'daemons',
@@ -285,9 +317,9 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
       centralFix,
     );
 
-  const sbRow = facts.sb.ok
-    ? pass('ovn-sb', 'OVN southbound DB', 'daemons', `${facts.sb.remote}: ${facts.sb.detail}`)
-    : fail(
+  const sb = facts.sb.ok
+    ? rows.pass('ovn-sb', 'OVN southbound DB', 'daemons', `${facts.sb.remote}: ${facts.sb.detail}`)
+    : rows.fail(
         'ovn-sb',
         'OVN southbound DB',
         'daemons',
@@ -299,7 +331,7 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
       );
 
   if (facts.northd === undefined) {
-    add({
+    rows.add({
       id: 'ovn-northd',
       title: 'ovn-northd',
       layer: 'daemons',
@@ -309,12 +341,12 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
     });
   } else if (facts.northd.ok) {
     const status = facts.northd.status ? `, ${facts.northd.status.toLowerCase()}` : '';
-    pass('ovn-northd', 'ovn-northd', 'daemons', `${facts.northd.detail}${status}`);
-  } else fail('ovn-northd', 'ovn-northd', 'daemons', facts.northd.detail, 'ovn-northd-down', START);
+    rows.pass('ovn-northd', 'ovn-northd', 'daemons', `${facts.northd.detail}${status}`);
+  } else rows.fail('ovn-northd', 'ovn-northd', 'daemons', facts.northd.detail, 'ovn-northd-down', START);
 
-  const controllerRow = facts.controller.ok
-    ? pass('ovn-controller', 'ovn-controller', 'daemons', facts.controller.detail)
-    : fail(
+  const controller = facts.controller.ok
+    ? rows.pass('ovn-controller', 'ovn-controller', 'daemons', facts.controller.detail)
+    : rows.fail(
         'ovn-controller',
         'ovn-controller',
         'daemons',
@@ -322,152 +354,148 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
         'ovn-controller-down',
         START,
       );
+  return { ovsdb, sb, controller };
+}
 
-  // ---- chassis keys on the Open_vSwitch row
-  const chassis = keys['system-id'];
-  let systemIdRow: HostCheck;
+/** The chassis keys on the Open_vSwitch row and the integration bridge; returns the system-id row. */
+function evaluateChassisKeys(rows: Rows, scene: Scene, ovsdb: HostCheck): HostCheck {
+  const { facts, expect, keys, remote, bridgeName, bridgeRow } = scene;
+  const kernel = facts.kernelModule;
   if (!facts.ovsdb.ok) {
-    systemIdRow = blocked('chassis.system-id', 'chassis key system-id', 'chassis', ovsdbRow);
-    blocked('chassis.ovn-remote', 'chassis key ovn-remote', 'chassis', ovsdbRow);
-    blocked('chassis.encap', 'chassis keys ovn-encap-type/ip', 'chassis', ovsdbRow);
-    blocked('chassis.datapath-type', 'chassis key ovn-bridge-datapath-type', 'chassis', ovsdbRow);
-    blocked('br-int', `integration bridge ${bridgeName}`, 'chassis', ovsdbRow);
+    const systemId = rows.blocked('chassis.system-id', 'chassis key system-id', 'chassis', ovsdb);
+    rows.blocked('chassis.ovn-remote', 'chassis key ovn-remote', 'chassis', ovsdb);
+    rows.blocked('chassis.encap', 'chassis keys ovn-encap-type/ip', 'chassis', ovsdb);
+    rows.blocked('chassis.datapath-type', 'chassis key ovn-bridge-datapath-type', 'chassis', ovsdb);
+    rows.blocked('br-int', `integration bridge ${bridgeName}`, 'chassis', ovsdb);
+    return systemId;
+  }
+  const chassis = keys['system-id'];
+  const systemId = chassis
+    ? rows.pass('chassis.system-id', 'chassis key system-id', 'chassis', chassis)
+    : rows.fail(
+        'chassis.system-id',
+        'chassis key system-id',
+        'chassis',
+        'external_ids:system-id is not set on the Open_vSwitch row',
+        'chassis-not-registered',
+        START,
+      );
+
+  const configuredRemote = keys['ovn-remote'];
+  if (!configuredRemote) {
+    rows.fail(
+      'chassis.ovn-remote',
+      'chassis key ovn-remote',
+      'chassis',
+      'external_ids:ovn-remote is not set',
+      'sb-disconnected',
+      START,
+    );
+  } else if (expect.remote === undefined || normalizeRemote(configuredRemote) === remote) {
+    rows.pass('chassis.ovn-remote', 'chassis key ovn-remote', 'chassis', configuredRemote);
   } else {
-    systemIdRow = chassis
-      ? pass('chassis.system-id', 'chassis key system-id', 'chassis', chassis)
-      : fail(
-          'chassis.system-id',
-          'chassis key system-id',
-          'chassis',
-          'external_ids:system-id is not set on the Open_vSwitch row',
-          'chassis-not-registered',
-          START,
-        );
-
-    if (!configuredRemote) {
-      fail(
-        'chassis.ovn-remote',
-        'chassis key ovn-remote',
-        'chassis',
-        'external_ids:ovn-remote is not set',
-        'sb-disconnected',
-        START,
-      );
-    } else if (expect.remote === undefined || normalizeRemote(configuredRemote) === remote) {
-      pass('chassis.ovn-remote', 'chassis key ovn-remote', 'chassis', configuredRemote);
-    } else {
-      fail(
-        'chassis.ovn-remote',
-        'chassis key ovn-remote',
-        'chassis',
-        `ovn-remote is ${configuredRemote}, expected ${remote}`,
-        'sb-disconnected',
-        `${START} --remote ${remote}`,
-      );
-    }
-
-    const et = keys['ovn-encap-type'];
-    const ei = keys['ovn-encap-ip'];
-    if (!et || !ei) {
-      const absent = [!et && 'ovn-encap-type', !ei && 'ovn-encap-ip'].filter(Boolean).join(' and ');
-      fail(
-        'chassis.encap',
-        'chassis keys ovn-encap-type/ip',
-        'chassis',
-        `${absent} not set`,
-        'encap-missing',
-        START,
-      );
-    } else if (expect.encap && (expect.encap.type !== et || expect.encap.ip !== ei)) {
-      fail(
-        'chassis.encap',
-        'chassis keys ovn-encap-type/ip',
-        'chassis',
-        `encap is ${et} ${ei}, the lab expects ${expect.encap.type} ${expect.encap.ip}`,
-        'encap-missing',
-        `${START} --encap-type ${expect.encap.type} --encap-ip ${expect.encap.ip}`,
-      );
-    } else pass('chassis.encap', 'chassis keys ovn-encap-type/ip', 'chassis', `${et} ${ei}`);
-
-    const dt = keys['ovn-bridge-datapath-type'];
-    if (expect.datapath === 'system' && !kernel.available) {
-      fail(
-        'chassis.datapath-type',
-        'chassis key ovn-bridge-datapath-type',
-        'chassis',
-        'the lab asks for datapath system, but this host has no openvswitch kernel module',
-        'datapath-unsupported',
-        'set ovn.datapath: netdev (or auto) in the lab file',
-      );
-    } else if (!dt && !kernel.available) {
-      fail(
-        'chassis.datapath-type',
-        'chassis key ovn-bridge-datapath-type',
-        'chassis',
-        'not set: ovn-controller would create bridges with datapath system, which needs the missing kernel module',
-        'datapath-unsupported',
-        START,
-      );
-    } else if (dt && !datapathUsable(dt, kernel)) {
-      fail(
-        'chassis.datapath-type',
-        'chassis key ovn-bridge-datapath-type',
-        'chassis',
-        `${dt} needs the openvswitch kernel module, which this host lacks`,
-        'datapath-unsupported',
-        `${START} --datapath netdev`,
-      );
-    } else if (expect.datapath && expect.datapath !== 'auto' && (dt || 'system') !== expect.datapath) {
-      fail(
-        'chassis.datapath-type',
-        'chassis key ovn-bridge-datapath-type',
-        'chassis',
-        `datapath is ${dt || 'system'}, the lab asks for ${expect.datapath}`,
-        'datapath-unsupported',
-        `${START} --datapath ${expect.datapath}`,
-      );
-    } else
-      pass(
-        'chassis.datapath-type',
-        'chassis key ovn-bridge-datapath-type',
-        'chassis',
-        dt || 'system (default)',
-      );
-
-    if (!bridgeRow) {
-      fail(
-        'br-int',
-        `integration bridge ${bridgeName}`,
-        'chassis',
-        `${bridgeName} does not exist (ovn-controller creates it)`,
-        facts.controller.ok ? 'bridge-missing' : 'ovn-controller-down',
-        START,
-      );
-    } else if (!datapathUsable(bridgeRow.datapathType, kernel)) {
-      fail(
-        'br-int',
-        `integration bridge ${bridgeName}`,
-        'chassis',
-        `datapath_type ${bridgeRow.datapathType || 'system'} needs the openvswitch kernel module; every port would fail`,
-        'datapath-unsupported',
-        START,
-      );
-    } else
-      pass(
-        'br-int',
-        `integration bridge ${bridgeName}`,
-        'chassis',
-        `datapath_type ${bridgeRow.datapathType || 'system'}`,
-      );
+    rows.fail(
+      'chassis.ovn-remote',
+      'chassis key ovn-remote',
+      'chassis',
+      `ovn-remote is ${configuredRemote}, expected ${remote}`,
+      'sb-disconnected',
+      { kind: 'host-start', remote },
+    );
   }
 
-  // ---- southbound: connection and registration
+  const et = keys['ovn-encap-type'];
+  const ei = keys['ovn-encap-ip'];
+  const encapTitle = 'chassis keys ovn-encap-type/ip';
+  if (!et || !ei) {
+    const absent = [!et && 'ovn-encap-type', !ei && 'ovn-encap-ip'].filter(Boolean).join(' and ');
+    rows.fail('chassis.encap', encapTitle, 'chassis', `${absent} not set`, 'encap-missing', START);
+  } else if (expect.encap && (expect.encap.type !== et || expect.encap.ip !== ei)) {
+    rows.fail(
+      'chassis.encap',
+      encapTitle,
+      'chassis',
+      `encap is ${et} ${ei}, the lab expects ${expect.encap.type} ${expect.encap.ip}`,
+      'encap-missing',
+      { kind: 'host-start', encap: expect.encap },
+    );
+  } else rows.pass('chassis.encap', encapTitle, 'chassis', `${et} ${ei}`);
+
+  const dt = keys['ovn-bridge-datapath-type'];
+  const dtTitle = 'chassis key ovn-bridge-datapath-type';
+  if (expect.datapath === 'system' && !kernel.available) {
+    rows.fail(
+      'chassis.datapath-type',
+      dtTitle,
+      'chassis',
+      'the lab asks for datapath system, but this host has no openvswitch kernel module',
+      'datapath-unsupported',
+      { kind: 'advice', text: 'set ovn.datapath: netdev (or auto) in the lab file' },
+    );
+  } else if (!dt && !kernel.available) {
+    rows.fail(
+      'chassis.datapath-type',
+      dtTitle,
+      'chassis',
+      'not set: ovn-controller would create bridges with datapath system, which needs the missing kernel module',
+      'datapath-unsupported',
+      START,
+    );
+  } else if (dt && !datapathUsable(dt, kernel)) {
+    rows.fail(
+      'chassis.datapath-type',
+      dtTitle,
+      'chassis',
+      `${dt} needs the openvswitch kernel module, which this host lacks`,
+      'datapath-unsupported',
+      { kind: 'host-start', datapath: 'netdev' },
+    );
+  } else if (expect.datapath && expect.datapath !== 'auto' && (dt || 'system') !== expect.datapath) {
+    rows.fail(
+      'chassis.datapath-type',
+      dtTitle,
+      'chassis',
+      `datapath is ${dt || 'system'}, the lab asks for ${expect.datapath}`,
+      'datapath-unsupported',
+      { kind: 'host-start', datapath: expect.datapath },
+    );
+  } else rows.pass('chassis.datapath-type', dtTitle, 'chassis', dt || 'system (default)');
+
+  const brTitle = `integration bridge ${bridgeName}`;
+  if (!bridgeRow) {
+    rows.fail(
+      'br-int',
+      brTitle,
+      'chassis',
+      `${bridgeName} does not exist (ovn-controller creates it)`,
+      facts.controller.ok ? 'bridge-missing' : 'ovn-controller-down',
+      START,
+    );
+  } else if (!datapathUsable(bridgeRow.datapathType, kernel)) {
+    rows.fail(
+      'br-int',
+      brTitle,
+      'chassis',
+      `datapath_type ${bridgeRow.datapathType || 'system'} needs the openvswitch kernel module; every port would fail`,
+      'datapath-unsupported',
+      START,
+    );
+  } else rows.pass('br-int', brTitle, 'chassis', `datapath_type ${bridgeRow.datapathType || 'system'}`);
+  return systemId;
+}
+
+/** ovn-controller's southbound connection and this chassis' registration. */
+function evaluateSouthbound(
+  rows: Rows,
+  { facts, keys, centralFix }: Scene,
+  dep: { controller: HostCheck; sb: HostCheck; systemId: HostCheck },
+): void {
   if (!facts.controller.ok || !facts.connection) {
-    blocked('sb-connection', 'ovn-controller ↔ southbound', 'southbound', controllerRow);
+    rows.blocked('sb-connection', 'ovn-controller ↔ southbound', 'southbound', dep.controller);
   } else if (facts.connection.ok && facts.connection.detail.trim() === 'connected') {
-    pass('sb-connection', 'ovn-controller ↔ southbound', 'southbound', 'connected');
+    rows.pass('sb-connection', 'ovn-controller ↔ southbound', 'southbound', 'connected');
   } else {
-    fail(
+    rows.fail(
       'sb-connection',
       'ovn-controller ↔ southbound',
       'southbound',
@@ -477,91 +505,126 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
     );
   }
 
-  if (!facts.sb.ok) blocked('chassis.registered', 'chassis registered in SB', 'southbound', sbRow);
-  else if (!chassis) blocked('chassis.registered', 'chassis registered in SB', 'southbound', systemIdRow);
-  else {
-    const row = facts.sb.chassis?.find((c) => c.name === chassis);
-    const mine = (facts.sb.encaps ?? []).filter((e) => e.chassis === chassis);
-    const et = keys['ovn-encap-type'];
-    const ei = keys['ovn-encap-ip'];
-    const clash = (facts.sb.encaps ?? []).find((e) => e.chassis !== chassis && e.type === et && e.ip === ei);
-    const host = facts.hostname ?? osHostname();
-    const sameHost = facts.sb.chassis?.find((c) => c.name !== chassis && c.hostname === host);
-    if (!row) {
-      if (clash) {
-        fail(
-          'chassis.registered',
-          'chassis registered in SB',
-          'southbound',
-          `no chassis ${chassis} in SB; chassis ${clash.chassis} holds encap ${clash.type} ${clash.ip}, so this one cannot register`,
-          'chassis-id-mismatch',
-          `ovn-sbctl chassis-del ${clash.chassis}   (if that chassis is gone), or ${START} --encap-ip <another address>`,
-        );
-      } else if (sameHost) {
-        fail(
-          'chassis.registered',
-          'chassis registered in SB',
-          'southbound',
-          `no chassis ${chassis} in SB, but chassis ${sameHost.name} has this hostname (${host}): system-id changed?`,
-          'chassis-id-mismatch',
-          START,
-        );
-      } else {
-        fail(
-          'chassis.registered',
-          'chassis registered in SB',
-          'southbound',
-          `no chassis ${chassis} in SB (${facts.sb.remote})`,
-          'chassis-not-registered',
-          START,
-        );
-      }
-    } else if (et && ei && !mine.some((e) => e.type === et && e.ip === ei)) {
-      const have = mine.map((e) => `${e.type} ${e.ip}`).join(', ') || 'none';
-      fail(
+  const title = 'chassis registered in SB';
+  const chassis = keys['system-id'];
+  if (!facts.sb.ok) return void rows.blocked('chassis.registered', title, 'southbound', dep.sb);
+  if (!chassis) return void rows.blocked('chassis.registered', title, 'southbound', dep.systemId);
+  const row = facts.sb.chassis?.find((c) => c.name === chassis);
+  const mine = (facts.sb.encaps ?? []).filter((e) => e.chassis === chassis);
+  const et = keys['ovn-encap-type'];
+  const ei = keys['ovn-encap-ip'];
+  const clash = (facts.sb.encaps ?? []).find((e) => e.chassis !== chassis && e.type === et && e.ip === ei);
+  const host = facts.hostname ?? osHostname();
+  const sameHost = facts.sb.chassis?.find((c) => c.name !== chassis && c.hostname === host);
+  if (!row) {
+    if (clash)
+      rows.fail(
         'chassis.registered',
-        'chassis registered in SB',
+        title,
         'southbound',
-        `chassis ${chassis} is registered with encap ${have}, not ${et} ${ei}`,
-        'encap-missing',
+        `no chassis ${chassis} in SB; chassis ${clash.chassis} holds encap ${clash.type} ${clash.ip}, so this one cannot register`,
+        'chassis-id-mismatch',
+        {
+          kind: 'advice',
+          text: `ovn-sbctl chassis-del ${clash.chassis}   (if that chassis is gone), or ${fixText(START)} --encap-ip <another address>`,
+        },
+      );
+    else if (sameHost)
+      rows.fail(
+        'chassis.registered',
+        title,
+        'southbound',
+        `no chassis ${chassis} in SB, but chassis ${sameHost.name} has this hostname (${host}): system-id changed?`,
+        'chassis-id-mismatch',
         START,
       );
-    } else {
-      pass(
+    else
+      rows.fail(
         'chassis.registered',
-        'chassis registered in SB',
+        title,
         'southbound',
-        `${chassis} (${mine.map((e) => `${e.type} ${e.ip}`).join(', ') || 'no encap'})`,
+        `no chassis ${chassis} in SB (${facts.sb.remote})`,
+        'chassis-not-registered',
+        START,
       );
+  } else if (et && ei && !mine.some((e) => e.type === et && e.ip === ei)) {
+    const have = mine.map((e) => `${e.type} ${e.ip}`).join(', ') || 'none';
+    rows.fail(
+      'chassis.registered',
+      title,
+      'southbound',
+      `chassis ${chassis} is registered with encap ${have}, not ${et} ${ei}`,
+      'encap-missing',
+      START,
+    );
+  } else {
+    rows.pass(
+      'chassis.registered',
+      title,
+      'southbound',
+      `${chassis} (${mine.map((e) => `${e.type} ${e.ip}`).join(', ') || 'no encap'})`,
+    );
+  }
+}
+
+/**
+ * Without root, the daemons' sockets and pidfiles answer "permission denied": a symptom of the root row, not a
+ * daemon that is down (and so is every row blocked by such a symptom).
+ */
+function attributeToRoot(rows: HostCheck[], facts: HostFacts): void {
+  const rootRow = rows.find((c) => c.id === 'root');
+  if (facts.root || !rootRow) return;
+  for (const c of rows) {
+    if (
+      c.layer === 'daemons' &&
+      !c.ok &&
+      c.required &&
+      /permission denied|EACCES|not permitted/i.test(c.detail)
+    ) {
+      c.blockedBy = 'root';
+      Object.assign(c, causeOf(rootRow));
     }
   }
-
-  // Without root, the daemons' sockets and pidfiles answer "permission denied": a symptom of the root row, not
-  // a daemon that is down.
-  const rootRow = checks.find((c) => c.id === 'root');
-  if (!facts.root && rootRow) {
-    for (const c of checks) {
-      if (
-        c.layer === 'daemons' &&
-        !c.ok &&
-        c.required &&
-        /permission denied|EACCES|not permitted/i.test(c.detail)
-      ) {
-        c.blockedBy = 'root';
-        c.cause = rootRow.cause;
-        c.fix = rootRow.fix;
-      }
-    }
-    for (const c of checks) {
-      const by = c.blockedBy && c.blockedBy !== 'root' ? checks.find((x) => x.id === c.blockedBy) : undefined;
-      if (by?.blockedBy === 'root') {
-        c.cause = rootRow.cause;
-        c.fix = rootRow.fix;
-      }
-    }
+  for (const c of rows) {
+    const by = c.blockedBy && c.blockedBy !== 'root' ? rows.find((x) => x.id === c.blockedBy) : undefined;
+    if (by?.blockedBy === 'root') Object.assign(c, causeOf(rootRow));
   }
+}
 
-  const report: HostReport = {
+/** The report's rows from the raw facts, lowest layer first. Pure. */
+export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): HostReport {
+  const keys: Partial<Record<ChassisKey, string>> = {};
+  for (const k of CHASSIS_KEYS) {
+    const v = facts.ovsdb.externalIds?.[k];
+    if (v !== undefined && v !== '') keys[k] = v;
+  }
+  const remote = normalizeRemote(expect.remote ?? keys['ovn-remote'] ?? LOCAL_SB_REMOTE);
+  const embedded = isEmbeddedRemote(remote);
+  const bridgeName = expect.bridge ?? facts.ovsdb.externalIds?.['ovn-bridge'] ?? DEFAULT_BRIDGE;
+  const bridgeRow = facts.ovsdb.bridges?.find((b) => b.name === bridgeName);
+  const scene: Scene = {
+    facts,
+    expect,
+    keys,
+    remote,
+    embedded,
+    bridgeName,
+    ...(bridgeRow ? { bridgeRow } : {}),
+    centralFix: embedded
+      ? START
+      : { kind: 'advice', text: `check that the OVN central answers: ovn-sbctl --db=${remote} show` },
+  };
+  const rows = new Rows();
+  evaluatePrerequisites(rows, scene);
+  const { ovsdb, sb, controller } = evaluateDaemons(rows, scene);
+  const systemId = evaluateChassisKeys(rows, scene, ovsdb);
+  evaluateSouthbound(rows, scene, { controller, sb, systemId });
+  const checks = rows.list;
+  attributeToRoot(checks, facts);
+
+  const chassis = keys['system-id'];
+  const kernel = facts.kernelModule;
+  return {
     ok: checks.every((c) => c.ok || !c.required),
     ...(chassis ? { chassis } : {}),
     hostname: facts.hostname ?? osHostname(),
@@ -579,7 +642,6 @@ export function evaluateHost(facts: HostFacts, expect: HostExpectations = {}): H
     },
     checks,
   };
-  return report;
 }
 
 /** The lowest broken required row: the root cause every other failure follows from. */

@@ -5,13 +5,13 @@
  * old entries keep steering packets. Zones come from `ovn-appctl -t ovn-controller ct-zone-list`; entries from
  * `ovs-appctl dpctl/dump-conntrack` (format: `tcp,orig=(src=…,dst=…,sport=…,dport=…),reply=(…),zone=N,…`).
  */
-import type { CheckResult } from '../../checks/types.js';
+import type { CheckResult } from '../doctor/types.js';
 import { type CtEntry, datapathType, dumpConntrack, parseConntrack } from '../drivers/conntrack.js';
 import { ctZoneList } from '../drivers/ovn-controller.js';
 import { formatCommand } from '../exec.js';
 import { contains, ipToInt, isIPv4, parseCidr } from '../lab/ipv4.js';
 import type { Plan } from '../plan/types.js';
-import type { DataplaneContext } from './session.js';
+import type { DataplaneContext } from './run-types.js';
 import { DOCTOR_ICMP_ID, DOCTOR_PORT, DOCTOR_PORT_TRIES } from './targets.js';
 
 export { type CtEntry, parseConntrack } from '../drivers/conntrack.js';

@@ -6,10 +6,10 @@
  * the result's fix line says what to do, and fix() returns undefined.
  */
 
-import type { CheckResult } from '../../checks/types.js';
+import type { CheckResult } from '../doctor/types.js';
 import { flushConntrackMatching } from '../drivers/conntrack.js';
 import { raiseSysctls } from '../drivers/sysctl.js';
-import type { DataplaneContext } from './session.js';
+import type { DataplaneContext } from './run-types.js';
 import { aclDelArgs } from './trace.js';
 
 async function pidOf(ctx: DataplaneContext, node: string): Promise<number | undefined> {

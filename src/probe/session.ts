@@ -1,25 +1,20 @@
 /**
- * One data-plane run for a doctor run: start the probe agents, start the doctor's listeners, probe every target
- * once (all concurrently, bounded inside the agents), retry what failed once, read the SNMP counters before and
- * after, stop the agents, then explain every failure with evidence (explain.ts) and build the results of the
- * dataplane.* checks. The checks share one run per doctor context (memoized), so the agents start once.
+ * One data-plane run for a doctor run: start the probe agents (fleet.ts), start the doctor's listeners, probe every
+ * target once (paced, pace.ts), probe again alone at a low rate what failed, read the SNMP and drop counters before
+ * and after, stop the agents, then build the results of the dataplane.* checks (results.ts: evidence gathered,
+ * verdicts decided). The checks share one run per doctor context (memoized), so the agents start once.
+ * The run's data types are in run-types.ts.
  */
 import { randomBytes } from 'node:crypto';
-import type { CheckContext, CheckResult } from '../../checks/types.js';
-import {
-  countNeighEntries,
-  type DropSnapshot,
-  type NeighTable,
-  readDrops,
-  readNeighTable,
-} from '../drivers/datapath-drops.js';
-import type { NbLabState } from '../drivers/ovn.js';
+import type { CheckContext, CheckResult } from '../doctor/types.js';
+import { countNeighEntries, readDrops, readNeighTable } from '../drivers/datapath-drops.js';
 import { PolicyVerdicts } from '../plan/policy-verdict.js';
-import type { Plan } from '../plan/types.js';
-import { type AgentOptions, ProbeFleet } from './client.js';
-import { buildResults } from './explain.js';
-import { NeighBudget, Pacer, type PacerStats, pairGroups, type Signal, type Ticket } from './pace.js';
-import type { ListenerState, ProbeResult, ProbeSpec } from './protocol.js';
+import { type BrokerFailure, ProbeFleet } from './fleet.js';
+import type { AgentOptions } from './launch.js';
+import { NeighBudget, Pacer, pairGroups, type Signal, type Ticket } from './pace.js';
+import type { ProbeResult, ProbeSpec } from './protocol.js';
+import { buildResults } from './results.js';
+import type { DataplaneContext, DataplaneRun, NodeCounters, Pacing, ProbeRecord } from './run-types.js';
 import {
   type DataplaneCheckId,
   DOCTOR_PORT,
@@ -29,74 +24,6 @@ import {
   subjectOf,
   type Target,
 } from './targets.js';
-
-/** What a context may offer beyond the contract: the doctor runner's memoized facts (checks/facts.ts). */
-interface MaybeFacts {
-  facts?: {
-    pid(node: string): Promise<number | undefined>;
-    txOffload(node: string, iface: string): Promise<boolean | undefined>;
-    nsState(node: string): Promise<{ links: { name: string; mtu: number }[] }>;
-    /** the lab's NB rows */
-    nb?(): Promise<NbLabState>;
-  };
-  labFile?: string;
-  /** --fix only: converge the whole lab to its plan (what `labctl up` does), once per fix pass */
-  converge?: () => Promise<string[]>;
-}
-export type DataplaneContext = CheckContext & MaybeFacts;
-
-export interface ProbeRecord {
-  target: Target;
-  subject: string;
-  /** the tcp/udp port probed (mesh: the doctor's listener port on the target) */
-  port?: number;
-  /** who had to answer (a doctor listener that found its port taken turns into 'node': something else serves it) */
-  answer: Target['answer'];
-  /** the doctor's listener on the target, when it had one */
-  listener?: ListenerState;
-  /** final verdict */
-  result?: ProbeResult;
-  /** first attempt, when the probe was retried */
-  first?: ProbeResult;
-  attempts: number;
-  /** ICMP: the don't-fragment ping of (source MTU − 28) bytes after a small ping passed */
-  big?: ProbeResult;
-  /** TCP/UDP failures: an ICMP echo over the same path, for contrast */
-  icmp?: ProbeResult;
-  /** why it did not run at all (status error or skip) */
-  notRun?: { status: 'error' | 'skip'; why: string };
-}
-
-export interface NodeCounters {
-  before?: Record<string, number>;
-  after?: Record<string, number>;
-}
-
-export interface DataplaneRun {
-  plan: Plan;
-  records: ProbeRecord[];
-  counters: Map<string, NodeCounters>;
-  pids: Map<string, number>;
-  mode: string;
-  icmp: Map<string, 'socket' | 'ping'>;
-  timings: Record<string, number>;
-  results: Map<DataplaneCheckId, CheckResult[]>;
-  /** how the probes were paced (pace.ts) */
-  pacing: Pacing;
-  /** the datapath's and the host's drop counters before the first probe and after the re-probes */
-  drops?: { before: DropSnapshot; after: DropSnapshot; neigh?: NeighTable };
-  /** the host's neighbour table could not hold the pairs of this run at once */
-  neighShort?: { table: NeighTable; pairs: number; room: number; present: number; unprobed?: number };
-}
-
-export interface Pacing {
-  first?: PacerStats;
-  reprobe?: PacerStats & { count: number };
-  /** ms the run waited for room in the host's neighbour table */
-  neighWaitMs?: number;
-  /** new pairs allowed per 7 s by the neighbour table's room (null: no bound) */
-  neighPairsPerWindow?: number | null;
-}
 
 export interface DataplaneOptions extends AgentOptions {
   /** time limit of a first probe, ms (default 1500) */
@@ -117,13 +44,17 @@ export interface DataplaneOptions extends AgentOptions {
   neighDeadlineMs?: number;
 }
 
-const runs = new WeakMap<object, Promise<DataplaneRun>>();
+/**
+ * The results of this doctor context's data-plane run (started by whichever dataplane check runs first). Only the
+ * results are kept for the other checks: the run's records, counters and drop snapshots (at 200 nodes, ~120 000
+ * records) can go as soon as the results are built.
+ */
+const runs = new WeakMap<object, Promise<DataplaneRun['results']>>();
 
-/** The data-plane run of this doctor context (started by whichever dataplane check runs first). */
-export function dataplaneRun(ctx: DataplaneContext, opts: DataplaneOptions = {}): Promise<DataplaneRun> {
+function sharedResults(ctx: DataplaneContext): Promise<DataplaneRun['results']> {
   let p = runs.get(ctx);
   if (!p) {
-    p = runDataplane(ctx, opts);
+    p = runDataplane(ctx).then((run) => run.results);
     runs.set(ctx, p);
   }
   return p;
@@ -140,8 +71,8 @@ export function dataplaneTimeoutMs(ctx: CheckContext): number {
 
 /** Results of one data-plane check, from the shared run. */
 export async function dataplaneResults(ctx: DataplaneContext, id: DataplaneCheckId): Promise<CheckResult[]> {
-  const run = await dataplaneRun(ctx);
-  return run.results.get(id) ?? [];
+  const results = await sharedResults(ctx);
+  return results.get(id) ?? [];
 }
 
 async function resolvePids(ctx: DataplaneContext, nodes: string[]): Promise<Map<string, number | string>> {
@@ -171,6 +102,18 @@ async function resolvePids(ctx: DataplaneContext, nodes: string[]): Promise<Map<
   return out;
 }
 
+/** A target's record before it is probed (a target the plan cannot probe is skipped with its reason). */
+export function newRecord(t: Target): ProbeRecord {
+  return {
+    target: t,
+    subject: subjectOf(t),
+    answer: t.answer,
+    attempts: 0,
+    ...(t.port !== undefined ? { port: t.port } : {}),
+    ...(t.skip ? { notRun: { status: 'skip' as const, why: t.skip } } : {}),
+  };
+}
+
 export async function runDataplane(
   ctx: DataplaneContext,
   opts: DataplaneOptions = {},
@@ -184,14 +127,7 @@ export async function runDataplane(
   const timeoutMs = opts.timeoutMs ?? 1500;
   const retryTimeoutMs = opts.retryTimeoutMs ?? 2500;
   const targets = planTargets(plan);
-  const records: ProbeRecord[] = targets.map((t) => ({
-    target: t,
-    subject: subjectOf(t),
-    answer: t.answer,
-    attempts: 0,
-    ...(t.port !== undefined ? { port: t.port } : {}),
-    ...(t.skip ? { notRun: { status: 'skip' as const, why: t.skip } } : {}),
-  }));
+  const records = targets.map(newRecord);
 
   // ---- containers
   const involved = [
@@ -235,9 +171,11 @@ export async function runDataplane(
   let neighShort: DataplaneRun['neighShort'];
   let fleet: ProbeFleet | undefined;
   let mode = 'none';
+  const brokerFailures: BrokerFailure[] = [];
   try {
     fleet = needs.length ? await ProbeFleet.start(needs, opts) : undefined;
     mode = fleet?.mode ?? 'none';
+    brokerFailures.push(...(fleet?.brokerFailures ?? []));
     mark('agents');
     for (const [node, err] of fleet?.failed ?? []) {
       for (const r of records)
@@ -481,6 +419,7 @@ export async function runDataplane(
   }
 
   const run: DataplaneRun = {
+    ...(brokerFailures.length ? { brokerFailures } : {}),
     plan,
     records,
     counters,
@@ -497,7 +436,7 @@ export async function runDataplane(
   mark('explained');
   if (process.env.LABCTL_DEBUG)
     process.stderr.write(
-      `[dataplane] ${records.length} probes, agents ${mode} (${fleet?.agents.length ?? 0} processes), ms since start: ${JSON.stringify(timings)}, pacing ${JSON.stringify(pacing)}\n`,
+      `[dataplane] ${records.length} probes, agents ${mode} (${fleet?.agents.length ?? 0} processes)${brokerFailures.length ? `, broker failures: ${brokerFailures.map((f) => f.error).join('; ')}` : ''}, ms since start: ${JSON.stringify(timings)}, pacing ${JSON.stringify(pacing)}\n`,
     );
   return run;
 }

@@ -14,7 +14,9 @@ import { dataplaneIcmp } from '../../checks/dataplane-icmp.js';
 import { dataplaneService } from '../../checks/dataplane-service.js';
 import { dataplaneTcp } from '../../checks/dataplane-tcp.js';
 import { dataplaneUdp } from '../../checks/dataplane-udp.js';
-import type { CheckContext, CheckResult } from '../../checks/types.js';
+import { createFacts } from '../../checks/facts.js';
+import type { DoctorContext } from '../../checks/runner.js';
+import type { CheckResult } from '../../checks/types.js';
 import { localHost } from '../../src/drivers/host.js';
 import { ovnDriver } from '../../src/drivers/ovn.js';
 import { loadLabFile } from '../../src/lab/load.js';
@@ -53,9 +55,17 @@ afterAll(async () => {
   for (const k of Object.keys(LABS) as LabKey[]) await labctl(['down', '-f', file(k)]);
 }, 300_000);
 
-/** A fresh context per doctor run (the checks share one probe run per context). */
-async function doctor(k: LabKey): Promise<{ ctx: CheckContext; results: CheckResult[] }> {
-  const ctx: CheckContext = { plan: plans.get(k)!, host: await localHost(), ovn: ovnDriver() };
+/**
+ * A fresh context per doctor run (the checks share one probe run per context), built as `labctl doctor` builds it
+ * (src/cli/doctor.ts makeContext): the plan, the drivers and the run's memoized facts.
+ */
+async function contextOf(k: LabKey): Promise<DoctorContext> {
+  const base = { plan: plans.get(k)!, host: await localHost(), ovn: ovnDriver() };
+  return { ...base, facts: createFacts(base, { concurrency: 16 }), labFile: file(k) };
+}
+
+async function doctor(k: LabKey): Promise<{ ctx: DoctorContext; results: CheckResult[] }> {
+  const ctx = await contextOf(k);
   const results = (await Promise.all(CHECKS.map((c) => c.run(ctx)))).flat();
   return { ctx, results };
 }
@@ -217,8 +227,7 @@ describe('data-plane checks', () => {
 
   it('conntrack: no stale entries in a freshly probed lab', async (t) => {
     if (!ready) return t.skip();
-    const ctx: CheckContext = { plan: plans.get('expect')!, host: await localHost(), ovn: ovnDriver() };
-    const rs = await dataplaneConntrack.run(ctx);
+    const rs = await dataplaneConntrack.run(await contextOf('expect'));
     expect(
       rs.map((r) => r.status),
       show(rs),

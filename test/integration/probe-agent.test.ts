@@ -7,7 +7,8 @@
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentScriptPath, ProbeFleet, startAgent } from '../../src/probe/client.js';
+import { ProbeFleet } from '../../src/probe/fleet.js';
+import { agentScriptPath, startAgent } from '../../src/probe/launch.js';
 import type { ProbeResult } from '../../src/probe/protocol.js';
 import { buildOnce, containerPid, daemonsUp, labctl, ROOT, startEchoServer } from '../helpers/labctl.js';
 
@@ -261,6 +262,10 @@ describe('broker specifics', () => {
     try {
       expect(fleet.endpoints.has('ghost')).toBe(false);
       expect(fleet.failed.get('ghost')?.message).toMatch(/probe agent for ghost/);
+      // the broker says why it fell back: nsenter's own complaint about the PID, not a bare timeout
+      expect(fleet.brokerFailures).toHaveLength(1);
+      expect(fleet.brokerFailures[0]).toMatchObject({ nodes: ['ghost'] });
+      expect(fleet.brokerFailures[0]!.error).toMatch(/broker 1 \(ghost\).*nsenter/);
     } finally {
       await fleet.stop();
     }
@@ -270,7 +275,7 @@ describe('broker specifics', () => {
 describe('a doctor that dies', () => {
   it('leaves no agent behind: SIGKILL the process holding a broker, the broker exits on its closed stdin', async (t) => {
     if (!ready) return t.skip();
-    const client = join(ROOT, 'dist', 'src', 'probe', 'client.js');
+    const client = join(ROOT, 'dist', 'src', 'probe', 'fleet.js');
     const script = `
       const { ProbeFleet } = await import(${JSON.stringify(client)});
       const fleet = await ProbeFleet.start([{ node: 'a', pid: ${pidA}, tcp: 1 }, { node: 'b', pid: ${pidB}, listen: [{ proto: 'tcp', port: 47600 }] }], { mode: 'broker' });

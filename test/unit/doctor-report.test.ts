@@ -1,7 +1,8 @@
 /** Rendering a doctor run: the human report grouped by root cause, design.md's JSON, JUnit XML. */
 import { describe, expect, it } from 'vitest';
+import { analyze, summarize } from '../../checks/analyze.js';
 import { checkStatus, renderText, summaryLine, toJson, toJunit, xmlEscape } from '../../checks/report.js';
-import { analyze, type DoctorCheck, type DoctorRun, summarize } from '../../checks/runner.js';
+import type { DoctorCheck, DoctorRun } from '../../checks/runner.js';
 import type { CheckResult } from '../../checks/types.js';
 
 const checks = [

@@ -1,15 +1,8 @@
 /** The doctor runner's pure parts: check selection, root-cause analysis (followsFrom), ordering, summary. */
 import { describe, expect, it } from 'vitest';
+import { analyze, groupByRoot, summarize } from '../../checks/analyze.js';
 import { FactError } from '../../checks/facts.js';
-import {
-  analyze,
-  type DoctorCheck,
-  type DoctorContext,
-  groupByRoot,
-  runChecks,
-  selectChecks,
-  summarize,
-} from '../../checks/runner.js';
+import { type DoctorCheck, type DoctorContext, runChecks, selectChecks } from '../../checks/runner.js';
 import type { Cause, CheckResult, Layer } from '../../checks/types.js';
 
 const NODES = ['web', 'db', 'client'];

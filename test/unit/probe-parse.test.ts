@@ -2,7 +2,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkLab } from '../../src/lab/load.js';
 import { compilePlan } from '../../src/plan/compile.js';
-import { parseManifest } from '../../src/probe/agent.js';
 import {
   findStale,
   flushCommands,
@@ -10,6 +9,7 @@ import {
   parseConntrack,
   plannedAddresses,
 } from '../../src/probe/conntrack.js';
+import { parseManifest } from '../../src/probe/manifest.js';
 
 describe('broker manifest', () => {
   it('parses sockets, ranges, listeners and errors per node', () => {
