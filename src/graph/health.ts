@@ -15,7 +15,7 @@
  * - Host-layer results and data-plane results about no node (the neighbour table) belong to the lab as a whole:
  *   they are listed apart (`lab`), as the picture's banner.
  */
-import type { CheckResult } from '../../checks/types.js';
+import type { CheckResult } from '../doctor/types.js';
 import type { Plan } from '../plan/types.js';
 import { ownerOf, routeFor, translatedOwner } from '../probe/targets.js';
 import { ifaceId, nodeId, routerLinkId, vipId } from './model.js';
