@@ -20,6 +20,8 @@ npm run --silent build
 labctl() { node dist/labctl.mjs "$@"; }
 echo "== system packages (labctl host install)"
 labctl host install
+echo "== test tools (rsvg-convert: the scenario timeline test renders labctl run --plot's SVG to PNG)"
+command -v rsvg-convert >/dev/null || apt-get install -y --no-install-recommends librsvg2-bin
 echo "== control plane (labctl host start)"
 labctl host start
 echo "== default node image (labctl image build)"
