@@ -18,7 +18,7 @@ import {
   judge,
   type StepTiming,
 } from './analyze.js';
-import { describeStep, refreshState, runStep } from './steps.js';
+import { describeStep, type RunStep, refreshState, runStep } from './steps.js';
 
 /** After the flows stop, how long their last echoes may take to come back. */
 const DRAIN_MS = 1000;
@@ -77,8 +77,8 @@ export function listenerNodes(nodes: PlanNode[], flow: LabFlow): string[] {
 
 export async function runScenario(
   rt: LabRuntime,
-  lab: Lab,
-  scenario: LabScenario,
+  lab: Pick<Lab, 'file'>,
+  scenario: Omit<LabScenario, 'steps'> & { steps: RunStep[] },
   hooks: RunHooks = {},
 ): Promise<ScenarioReport> {
   const startedAt = new Date().toISOString();

@@ -14,11 +14,20 @@ import { nodePid } from '../ops/context.js';
 import { setLink } from '../ops/link.js';
 import { readdress } from '../ops/readdress.js';
 
+/** A step of labctl measure: a command on the host (a script), its output passed through to stderr. */
+export interface CommandStep {
+  kind: 'command';
+  argv: string[];
+}
+export type RunStep = LabStep | CommandStep;
+
 /** The longest an exec step may run. */
 const EXEC_TIMEOUT_MS = 120_000;
 
-export function describeStep(s: LabStep): string {
+export function describeStep(s: RunStep): string {
   switch (s.kind) {
+    case 'command':
+      return `command: ${s.argv.join(' ')}`;
     case 'wait':
       return `wait ${s.ms >= 1000 ? `${s.ms / 1000} s` : `${s.ms} ms`}`;
     case 'up':
@@ -42,9 +51,25 @@ export interface StepContext {
   signal?: AbortSignal;
 }
 
-export async function runStep(s: LabStep, ctx: StepContext): Promise<string> {
+export async function runStep(s: RunStep, ctx: StepContext): Promise<string> {
   const { rt } = ctx;
   switch (s.kind) {
+    case 'command': {
+      const r = await execa(s.argv[0]!, s.argv.slice(1), {
+        reject: false,
+        stdin: 'ignore',
+        stdout: process.stderr,
+        stderr: process.stderr,
+      });
+      // the command may have changed the lab (labctl readdress, up): later targets read the new state
+      refreshState(rt);
+      if (r.exitCode !== 0)
+        throw new LabctlError(
+          'environment',
+          `${s.argv[0]} exited ${r.exitCode ?? r.signal}${r.failed && r.exitCode === undefined ? ` (${r.shortMessage})` : ''}`,
+        );
+      return 'exit 0';
+    }
     case 'wait':
       await new Promise<void>((res) => {
         const t = setTimeout(res, s.ms);

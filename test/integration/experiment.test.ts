@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildOnce, containerPid, daemonsUp, labctl, residue } from '../helpers/labctl.js';
+import { buildOnce, containerPid, daemonsUp, labctl, ROOT, residue } from '../helpers/labctl.js';
 
 const LAB = 'exp-it';
 const up = await daemonsUp();
@@ -233,6 +233,63 @@ describe.runIf(up)('labctl run: flows measured across steps, on the real daemons
     const readdressed = report.steps[1]!;
     expect(f.lost).toBeLessThanOrEqual(Math.ceil((readdressed.end_ms - readdressed.start_ms) / 100) + 10);
     expect(code).toBe(0);
+  }, 60_000);
+
+  it('labctl measure: one flow measured while a script on the host pulls a cable for 1 s', async () => {
+    const script = join(tmp, 'flap.sh');
+    const cli = `${process.execPath} ${join(ROOT, 'dist', 'labctl.mjs')}`;
+    writeFileSync(
+      script,
+      `#!/bin/sh\nset -e\n${cli} link server eth1 down --lab ${LAB}\nsleep 1\n${cli} link server eth1 up --lab ${LAB}\n`,
+      { mode: 0o755 },
+    );
+    const r = await labctl(
+      [
+        'measure',
+        '--from',
+        'client',
+        '--to',
+        'server',
+        '--proto',
+        'udp',
+        '--port',
+        '7301',
+        '--lab',
+        LAB,
+        '--json',
+        '--',
+        script,
+      ],
+      { timeoutMs: 60_000 },
+    );
+    expect(r.exitCode, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as Report;
+    const f = flow(report, 'flow');
+    expect(f.error).toBeNull();
+    expect(report.steps.map((s) => s.step)).toEqual(['wait 1 s', `command: ${script}`, 'wait 2 s']);
+    expect(f.lost).toBeGreaterThanOrEqual(7);
+    expect(f.lost).toBeLessThanOrEqual(16);
+    expect(f.max_gap_ms).toBeGreaterThan(800);
+    // a failing command: the measurement could not run as asked
+    const bad = await labctl([
+      'measure',
+      '--from',
+      'client',
+      '--to',
+      'server',
+      '--proto',
+      'icmp',
+      '--lab',
+      LAB,
+      '--before',
+      '0',
+      '--after',
+      '0',
+      '--',
+      'false',
+    ]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stdout).toContain('command: false');
   }, 60_000);
 
   it('exit 2 when the scenario cannot run: an unknown scenario, a lab that is not up', async () => {
