@@ -96,6 +96,8 @@ interface Flow {
   port: number;
   intervalMs: number;
   seq: number;
+  /** send slots passed (a closed tcp session skips its slots: sent counts what was written) */
+  tick: number;
   startT: number;
   timer?: NodeJS.Timeout;
   tx: [number, number][];
@@ -157,6 +159,8 @@ function openIcmp(done: () => void): void {
 }
 
 function sendOne(f: Flow): void {
+  f.tick++;
+  if (f.proto === 'tcp' && (!f.tcp || f.tcp.destroyed)) return;
   const seq = ++f.seq;
   const t = now();
   f.tx.push([seq, t]);
@@ -177,7 +181,7 @@ function sendOne(f: Flow): void {
 function schedule(f: Flow): void {
   if (f.stopped) return;
   // absolute times: start + k·interval, so timer lateness never slows the rate down
-  const due = f.startT + f.seq * f.intervalMs;
+  const due = f.startT + f.tick * f.intervalMs;
   f.timer = setTimeout(
     () => {
       if (f.stopped) return;
@@ -204,6 +208,7 @@ function startFlow(m: { id: number; proto: Flow['proto']; ip: string; port?: num
     port: m.port ?? 0,
     intervalMs: 1000 / Math.min(1000, Math.max(0.1, m.rate)),
     seq: 0,
+    tick: 0,
     startT: now(),
     tx: [],
     rx: [],
