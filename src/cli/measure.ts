@@ -96,18 +96,38 @@ async function measureCommand(rest: string[], opts: MeasureOpts): Promise<void> 
     { kind: 'command' as const, argv: command },
     ...(after ? [{ kind: 'wait' as const, ms: after }] : []),
   ];
-  const log = opts.json ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
-  const report = await runScenario(
-    rt,
-    { file: rt.state.file },
-    {
-      name: 'measure',
-      flows: [{ name: 'flow', from: opts.from, to: opts.to, proto, port, rate }],
-      steps,
-      expect: [],
-    },
-    { onPhase: (w) => log(`· ${w}`), onStep: (_i, w) => log(`· ${w}`) },
+  const { progressMode, runTasks } = await import('./progress.js');
+  const ctx: { report?: Awaited<ReturnType<typeof runScenario>> } = {};
+  await runTasks(
+    [
+      {
+        title: `Measure ${proto} ${opts.from} → ${opts.to} while ${command.join(' ')} runs`,
+        task: async (c: typeof ctx, task) => {
+          c.report = await runScenario(
+            rt,
+            { file: rt.state.file },
+            {
+              name: 'measure',
+              flows: [{ name: 'flow', from: opts.from, to: opts.to, proto, port, rate }],
+              steps,
+              expect: [],
+            },
+            {
+              onPhase: (w) => {
+                task.output = w;
+              },
+              onStep: (_i, w) => {
+                task.output = w;
+              },
+            },
+          );
+        },
+      },
+    ],
+    progressMode(opts.json),
+    ctx,
   );
+  const report = ctx.report!;
   if (opts.plot) writeFileSync(opts.plot, (await import('../experiment/plot.js')).renderTimeline(report));
   if (opts.junit) writeFileSync(opts.junit, (await import('../experiment/report.js')).toJunit(report));
   if (opts.json) printJson({ ...report, flows: report.flows.map(({ deliveries: _, ...f }) => f) });
