@@ -7,8 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { analyzeFlow, type FlowRecord, judge } from '../../src/experiment/analyze.js';
 import { renderTimeline } from '../../src/experiment/plot.js';
 import { toJunit } from '../../src/experiment/report.js';
-import type { ScenarioReport } from '../../src/experiment/run.js';
+import { listenerNodes, type ScenarioReport, targetAddress } from '../../src/experiment/run.js';
 import { checkLab, parseLab } from '../../src/lab/load.js';
+import { compilePlan } from '../../src/plan/compile.js';
 
 const BASE = `name: exp-unit
 networks:
@@ -227,5 +228,33 @@ describe('timeline and JUnit', () => {
     const x = toJunit(report);
     expect(x).toContain('tests="1" failures="1"');
     expect(x).toContain('<failure message="got 20"/>');
+  });
+});
+
+describe('flow targets', () => {
+  const lab = parseLab(`name: exp-unit
+networks:
+  a: { subnet: 10.9.1.0/24 }
+  b: { subnet: 10.9.2.0/24 }
+nodes:
+  client: { interfaces: [{ network: b, ip: 10.9.2.10 }] }
+  server: { interfaces: [{ network: a, ip: 10.9.1.20 }, { network: b, ip: 10.9.2.20 }] }
+  other: { interfaces: [{ network: a, ip: 10.9.1.30 }] }
+`);
+  const nodes = compilePlan(lab).nodes;
+  const flow = { name: 'f', from: 'client', proto: 'udp' as const, port: 7000, rate: 10 };
+
+  it('a node is reached on a network the sender shares, else on its first address', () => {
+    expect(targetAddress(nodes, 'client', 'server')).toBe('10.9.2.20');
+    expect(targetAddress(nodes, 'client', 'other')).toBe('10.9.1.30');
+    expect(targetAddress(nodes, 'client', '10.9.9.9')).toBe('10.9.9.9');
+    expect(targetAddress(nodes, 'client', 'nosuch')).toBeUndefined();
+  });
+
+  it('echo listeners: the target node, the holder of the address, or every node but the sender', () => {
+    expect(listenerNodes(nodes, { ...flow, to: 'server' })).toEqual(['server']);
+    expect(listenerNodes(nodes, { ...flow, to: '10.9.1.30' })).toEqual(['other']);
+    expect(listenerNodes(nodes, { ...flow, to: '10.9.9.100' })).toEqual(['server', 'other']);
+    expect(listenerNodes(nodes, { ...flow, proto: 'icmp', to: 'server' })).toEqual([]);
   });
 });
