@@ -130,7 +130,8 @@ async function measureCommand(rest: string[], opts: MeasureOpts): Promise<void> 
   const report = ctx.report!;
   if (opts.plot) writeFileSync(opts.plot, (await import('../experiment/plot.js')).renderTimeline(report));
   if (opts.junit) writeFileSync(opts.junit, (await import('../experiment/report.js')).toJunit(report));
-  if (opts.json) printJson({ ...report, flows: report.flows.map(({ deliveries: _, ...f }) => f) });
+  if (opts.json)
+    printJson({ ...report, flows: report.flows.map(({ deliveries: _d, losses: _l, ...f }) => f) });
   else process.stdout.write((await import('../experiment/report.js')).formatReport(report));
   process.exitCode = report.error ? 2 : 0;
 }

@@ -84,7 +84,7 @@ async function runCommand(name: string, opts: RunOpts): Promise<void> {
     writeFileSync(opts.junit, toJunit(report));
   }
   if (opts.json) {
-    printJson({ ...report, flows: report.flows.map(({ deliveries: _, ...f }) => f) });
+    printJson({ ...report, flows: report.flows.map(({ deliveries: _d, losses: _l, ...f }) => f) });
   } else {
     const { formatReport } = await import('../experiment/report.js');
     process.stdout.write(formatReport(report));

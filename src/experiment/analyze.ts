@@ -76,6 +76,8 @@ export interface FlowReport {
   error: string | null;
   /** arrival times (ms) of delivered packets, for the timeline; left out of --json */
   deliveries?: number[];
+  /** send times (ms) of lost packets, for the timeline; left out of --json */
+  losses?: number[];
 }
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
@@ -163,6 +165,7 @@ export function analyzeFlow(rec: FlowRecord, steps: StepTiming[], t0: number): F
     tcp: rec.proto === 'tcp' ? tcpOutcome(rec, firstRx, lastStepEnd, stop, rel) : null,
     error: rec.error ?? null,
     deliveries: times.map(rel),
+    losses: [...sentAt].filter(([seq]) => !seen.has(seq)).map(([, t]) => rel(t)),
   };
 }
 

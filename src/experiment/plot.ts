@@ -1,6 +1,6 @@
 /**
  * The timeline of a scenario run as SVG (labctl run --plot): one row per flow, time on the x axis, each delivered
- * packet a tick, each gap a shaded band labelled with its length and the packets lost in it, each step a labelled
+ * packet a green tick (each lost one a short red mark below, at its send time), each gap a shaded band labelled with its length and the packets lost in it, each step a labelled
  * vertical line (its duration a light band; wait steps only pass time and get no line). Self-contained SVG 1.1 with plain text, no scripts or fonts to load.
  */
 import type { FlowReport } from './analyze.js';
@@ -85,6 +85,9 @@ export function renderTimeline(r: ScenarioReport): string {
     // delivered packets: one tick each (a path keeps the file small at high rates)
     const d = (f.deliveries ?? []).map((t) => `M${x(t).toFixed(1)} ${mid - 9}v18`).join('');
     if (d) out.push(`<path d="${d}" stroke="#1b7f3b" stroke-width="1.2"/>`);
+    // lost packets: a short red mark below the line, at the time each was sent
+    const l = (f.losses ?? []).map((t) => `M${x(t).toFixed(1)} ${mid + 11}v5`).join('');
+    if (l) out.push(`<path d="${l}" stroke="#d32f2f" stroke-width="1.4"/>`);
     if (f.tcp?.error_ms != null)
       out.push(
         `<text x="${x(f.tcp.error_ms).toFixed(1)}" y="${y0 + 20}" font-size="11" fill="#b00020">✕ ${esc(f.tcp.error ?? '')}</text>`,

@@ -219,6 +219,7 @@ describe('timeline and JUnit', () => {
     const svg = renderTimeline(report);
     expect(svg).toMatch(/^<svg /);
     expect(svg.match(/M[\d.]+ [\d.]+v18/g)).toHaveLength(60);
+    expect(svg.match(/M[\d.]+ [\d.]+v5/g)).toHaveLength(20);
     expect(svg).toContain('2.10 s, 20 lost');
     expect(svg).toContain('2. link b eth1 down');
     expect(svg).not.toContain('1. wait');
