@@ -96,38 +96,23 @@ async function measureCommand(rest: string[], opts: MeasureOpts): Promise<void> 
     { kind: 'command' as const, argv: command },
     ...(after ? [{ kind: 'wait' as const, ms: after }] : []),
   ];
-  const { progressMode, runTasks } = await import('./progress.js');
-  const ctx: { report?: Awaited<ReturnType<typeof runScenario>> } = {};
-  await runTasks(
-    [
-      {
-        title: `Measure ${proto} ${opts.from} → ${opts.to} while ${command.join(' ')} runs`,
-        task: async (c: typeof ctx, task) => {
-          c.report = await runScenario(
-            rt,
-            { file: rt.state.file },
-            {
-              name: 'measure',
-              flows: [{ name: 'flow', from: opts.from, to: opts.to, proto, port, rate }],
-              steps,
-              expect: [],
-            },
-            {
-              onPhase: (w) => {
-                task.output = w;
-              },
-              onStep: (_i, w) => {
-                task.output = w;
-              },
-            },
-          );
+  const { withProgress } = await import('../experiment/progress.js');
+  const report = await withProgress(
+    `Measure ${proto} ${opts.from} → ${opts.to} while ${command.join(' ')} runs`,
+    opts.json,
+    (line) =>
+      runScenario(
+        rt,
+        { file: rt.state.file },
+        {
+          name: 'measure',
+          flows: [{ name: 'flow', from: opts.from, to: opts.to, proto, port, rate }],
+          steps,
+          expect: [],
         },
-      },
-    ],
-    progressMode(opts.json),
-    ctx,
+        { onPhase: line, onStep: (_i, what) => line(what) },
+      ),
   );
-  const report = ctx.report!;
   if (opts.plot) writeFileSync(opts.plot, (await import('../experiment/plot.js')).renderTimeline(report));
   if (opts.junit) writeFileSync(opts.junit, (await import('../experiment/report.js')).toJunit(report));
   if (opts.json)

@@ -53,28 +53,16 @@ async function runCommand(name: string, opts: RunOpts): Promise<void> {
   const { openLab } = await import('../ops/context.js');
   const rt = await openLab({ file: opts.file });
   const { runScenario } = await import('../experiment/run.js');
-  const { progressMode, runTasks } = await import('./progress.js');
-  const ctx: { report?: Awaited<ReturnType<typeof runScenario>> } = {};
-  await runTasks(
-    [
-      {
-        title: `Run scenario ${name} on lab ${lab.name} (${scenario.flows.length} flow(s), ${scenario.steps.length} step(s))`,
-        task: async (c: typeof ctx, task) => {
-          c.report = await runScenario(rt, lab, scenario, {
-            onPhase: (what) => {
-              task.output = what;
-            },
-            onStep: (i, what) => {
-              task.output = `step ${i + 1}/${scenario.steps.length}: ${what}`;
-            },
-          });
-        },
-      },
-    ],
-    progressMode(opts.json),
-    ctx,
+  const { withProgress } = await import('../experiment/progress.js');
+  const report = await withProgress(
+    `Run scenario ${name} on lab ${lab.name} (${scenario.flows.length} flow(s), ${scenario.steps.length} step(s))`,
+    opts.json,
+    (line) =>
+      runScenario(rt, lab, scenario, {
+        onPhase: line,
+        onStep: (i, what) => line(`step ${i + 1}/${scenario.steps.length}: ${what}`),
+      }),
   );
-  const report = ctx.report!;
   if (opts.plot) {
     const { renderTimeline } = await import('../experiment/plot.js');
     writeFileSync(opts.plot, renderTimeline(report));

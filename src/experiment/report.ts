@@ -23,7 +23,7 @@ export function formatReport(r: ScenarioReport): string {
   let out = `scenario ${r.scenario} (lab ${r.lab}), ${s1(r.duration_ms)}\n`;
   out += 'steps:\n';
   for (const s of r.steps)
-    out += `  ${s1(s.start_ms).padStart(8)} → ${s1(s.end_ms).padEnd(8)} ${s.ok ? 'ok  ' : 'FAIL'} ${s.step}${s.ok ? '' : `: ${s.detail}`}\n`;
+    out += `  ${s1(s.start_ms).padStart(8)} → ${s1(s.end_ms).padEnd(8)} ${s.ok ? 'ok  ' : 'FAIL'} ${s.step}${!s.ok || /^(exec|command)\b/.test(s.step) ? ` → ${s.detail}` : ''}\n`;
   if (!r.steps.length) out += '  (none)\n';
   out += 'flows:\n';
   for (const f of r.flows) out += formatFlow(f);
