@@ -34,6 +34,7 @@ import {
   setMainFlow,
 } from './lib/cleanup.js';
 import { BENCH_LABEL, docker, dockerLiveness, floorRun, removeBenchContainers } from './lib/floor.js';
+import { type FlowAgentCost, formatFlowAgent, measureFlowAgent } from './lib/flow-agent.js';
 import { type BenchLab, bigLab, routedLab, singleSwitchLab } from './lib/labs.js';
 import {
   BENCH_DIST,
@@ -83,6 +84,9 @@ interface Options {
   out: string;
   save: boolean;
   cleanupOnly: boolean;
+  /** measure the flow agent's CPU per 1000 packets (labctl run) */
+  flowAgent: boolean;
+  flowAgentOnly: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -104,6 +108,8 @@ function parseOptions(argv: string[]): Options {
       out: { type: 'string', default: join(ROOT, 'bench', 'results') },
       'no-save': { type: 'boolean', default: false },
       'cleanup-only': { type: 'boolean', default: false },
+      'no-flow-agent': { type: 'boolean', default: false },
+      'flow-agent-only': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -124,6 +130,7 @@ function parseOptions(argv: string[]): Options {
         '                      uses; 0 = all at once, which can deadlock Docker 20.10.24: moby/moby#46661)',
         '  --out DIR           results directory (default bench/results)   --no-save   write nothing',
         '  --cleanup-only      remove everything earlier bench runs left behind, then exit',
+        "  --no-flow-agent     skip the flow agent's CPU per 1000 packets (labctl run)   --flow-agent-only   only that",
         '',
       ].join('\n'),
     );
@@ -177,6 +184,8 @@ function parseOptions(argv: string[]): Options {
     out: values.out!,
     save: !values['no-save'],
     cleanupOnly: values['cleanup-only']!,
+    flowAgent: !values['no-flow-agent'],
+    flowAgentOnly: values['flow-agent-only']!,
   };
 }
 
@@ -539,6 +548,12 @@ async function main(): Promise<number> {
   onCleanup('dist snapshot', async () => removeSnapshot(tag));
   const snap = snapshotDist(tag);
   log(`measuring a snapshot of dist taken now: ${snap}`);
+  if (opts.flowAgentOnly) {
+    log('flow agent: CPU per 1000 packets (icmp, udp, tcp; ~25 s each)');
+    const { costs } = await measureFlowAgent(distRoot());
+    process.stdout.write(formatFlowAgent(costs));
+    return 0;
+  }
 
   const singles = opts.sizes.map((n) => singleSwitchLab(dir, n, opts.image));
   const routed = opts.routed ? routedLab(dir, opts.routed.nets, opts.routed.perNet, opts.image) : undefined;
@@ -691,6 +706,12 @@ async function main(): Promise<number> {
   checkpoint();
   const compile = opts.big > 0 ? await measureCompile(opts, dir) : undefined;
   const startup = await measureStartup(opts);
+  checkpoint();
+  let flowAgent: FlowAgentCost[] | undefined;
+  if (opts.flowAgent) {
+    log('flow agent: CPU per 1000 packets (icmp, udp, tcp; ~25 s each)');
+    flowAgent = (await measureFlowAgent(distRoot())).costs;
+  }
   const load1 = loadavg();
 
   report({
@@ -705,6 +726,7 @@ async function main(): Promise<number> {
     load0,
     load1,
     partial: undefined,
+    flowAgent,
   });
   const scenarios = [...scen.values()];
   const errors = scenarios
@@ -743,6 +765,7 @@ interface ReportInput {
   load1: number[];
   /** set when the run ended early: why */
   partial: string | undefined;
+  flowAgent?: FlowAgentCost[];
 }
 
 /** Medians, ratios, targets; the table on stdout; the JSON (and the table) under --out. */
@@ -795,6 +818,7 @@ function report(r: ReportInput): void {
     ...(traces ? { traces } : {}),
   });
   process.stdout.write(text);
+  if (r.flowAgent) process.stdout.write(`\n${formatFlowAgent(r.flowAgent)}`);
   const result = {
     version: 1,
     ...(partial ? { partial } : {}),
@@ -811,6 +835,7 @@ function report(r: ReportInput): void {
     targets,
     compile,
     startup,
+    ...(r.flowAgent ? { flowAgent: r.flowAgent } : {}),
     scenarios,
   };
   if (!opts.save) return;

@@ -20,9 +20,12 @@ npm run --silent build
 labctl() { node dist/labctl.mjs "$@"; }
 echo "== system packages (labctl host install)"
 labctl host install
-echo "== chromium (headless: the graph tests open labctl graph's HTML page offline in it)"
-if ! command -v chromium >/dev/null 2>&1; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core
+echo "== test tools (chromium: the graph tests open labctl graph's HTML page offline; rsvg-convert: the scenario timeline test renders labctl run --plot's SVG to PNG)"
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-dejavu-core)
+command -v rsvg-convert >/dev/null 2>&1 || missing+=(librsvg2-bin)
+if [ "${#missing[@]}" -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 echo "== control plane (labctl host start)"
 labctl host start

@@ -23,6 +23,8 @@ export const COMMANDS: Record<string, () => Promise<Register>> = {
   link: async () => (await import('./link.js')).registerLink,
   capture: async () => (await import('./capture.js')).registerCapture,
   conntrack: async () => (await import('./conntrack.js')).registerConntrack,
+  run: async () => (await import('./run.js')).registerRun,
+  measure: async () => (await import('./measure.js')).registerMeasure,
   image: async () => (await import('./image.js')).registerImage,
   host: async () => (await import('./host.js')).registerHost,
 };

@@ -129,6 +129,60 @@ export const ovnSchema = z.strictObject({
   bridge: z.string().default('br-int'),
 });
 
+// ---- scenarios (labctl run; docs/experiments.md) ----
+const duration = z
+  .union([
+    z.number().positive(),
+    z.string().regex(/^\d+(\.\d+)?(ms|s)$/, 'expected a duration like 2s or 500ms'),
+  ])
+  .describe('seconds, or a string like 2s / 500ms');
+
+export const flowSchema = z.strictObject({
+  name: z.string().describe('names the flow in the report and in expect'),
+  from: z.string().describe('the node that sends'),
+  to: z
+    .string()
+    .describe('a node (its address when each packet is sent) or an IPv4 address (a VIP, a NAT address)'),
+  proto: probeProto,
+  port: port.optional().describe("tcp/udp: the port labctl's own echo listener serves"),
+  rate: z.number().positive().max(1000).default(10).describe('packets (messages) per second'),
+});
+
+/** One step: exactly one of these keys (validate/scenarios.ts says so, at the step). */
+export const stepSchema = z
+  .strictObject({
+    wait: duration.optional(),
+    up: z.string().min(1).optional().describe('converge to this lab file (relative to this one)'),
+    readdress: z.strictObject({ node: z.string(), iface: z.string(), ip: z.string() }).optional(),
+    link: z.strictObject({ node: z.string(), iface: z.string(), state: z.enum(['up', 'down']) }).optional(),
+    'conntrack-flush': z
+      .strictObject({ node: z.string().optional(), address: z.string().optional() })
+      .optional(),
+    exec: z.strictObject({ node: z.string(), cmd: z.array(z.string()).min(1) }).optional(),
+    // impair: { node, iface, delay, loss, … } joins here with live impairments (labctl impair)
+  })
+  .describe('one key: wait, up, readdress, link, conntrack-flush or exec');
+
+export const scenarioExpectSchema = z.strictObject({
+  flow: z.string(),
+  max_lost: z.int().min(0).optional(),
+  max_loss_pct: z.number().min(0).max(100).optional(),
+  max_gap_ms: z.number().min(0).optional(),
+  tcp: z
+    .union([
+      z.enum(['survived', 'reset', 'stalled']),
+      z.array(z.enum(['survived', 'reset', 'stalled'])).min(1),
+    ])
+    .optional()
+    .describe('the outcome (or any of the outcomes) the tcp flow must have'),
+});
+
+export const scenarioSchema = z.strictObject({
+  flows: z.array(flowSchema).min(1),
+  steps: z.array(stepSchema).default([]),
+  expect: z.array(scenarioExpectSchema).default([]),
+});
+
 export const labSchema = z.strictObject({
   name: z.string().describe('[a-z0-9-], short; every object of the lab carries it'),
   defaults: z
@@ -148,6 +202,10 @@ export const labSchema = z.strictObject({
   policies: z.array(policySchema).default([]),
   expect: z.array(expectSchema).default([]),
   ovn: ovnSchema.prefault({}),
+  scenarios: z
+    .record(z.string(), scenarioSchema)
+    .default({})
+    .describe('experiments for labctl run: flows measured across steps'),
 });
 
 export type LabInput = z.input<typeof labSchema>;

@@ -97,4 +97,44 @@ export interface Lab {
   policies: LabPolicy[];
   expect: LabExpect[];
   ovn: LabOvn;
+  /** experiments for labctl run (absent in states saved before scenarios existed) */
+  scenarios?: LabScenario[];
+}
+
+/** A measured flow of a scenario (labctl run). */
+export interface LabFlow {
+  name: string;
+  from: string;
+  /** a node name or an IPv4 address */
+  to: string;
+  proto: Proto;
+  port?: number;
+  /** packets (messages) per second */
+  rate: number;
+}
+
+/** One step of a scenario; durations in ms. (impair steps come with live impairments.) */
+export type LabStep =
+  | { kind: 'wait'; ms: number }
+  | { kind: 'up'; file: string }
+  | { kind: 'readdress'; node: string; iface: string; ip: string }
+  | { kind: 'link'; node: string; iface: string; state: 'up' | 'down' }
+  | { kind: 'conntrack-flush'; node?: string; address?: string }
+  | { kind: 'exec'; node: string; cmd: string[] };
+
+export type TcpOutcome = 'survived' | 'reset' | 'stalled';
+
+export interface LabScenarioExpect {
+  flow: string;
+  maxLost?: number;
+  maxLossPct?: number;
+  maxGapMs?: number;
+  tcp?: TcpOutcome[];
+}
+
+export interface LabScenario {
+  name: string;
+  flows: LabFlow[];
+  steps: LabStep[];
+  expect: LabScenarioExpect[];
 }

@@ -18,6 +18,7 @@ import { validateNodes } from './validate/nodes.js';
 import { validateOvn } from './validate/ovn.js';
 import { validatePolicies } from './validate/policies.js';
 import { reserveGateways, validateRouters } from './validate/routers.js';
+import { validateScenarios } from './validate/scenarios.js';
 import { validateTop } from './validate/top.js';
 
 export type { Issue, PathSeg } from './validate/context.js';
@@ -39,6 +40,7 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
   const policies = validatePolicies(ctx);
   const expect = validateExpect(ctx);
   const ovn = validateOvn(ctx);
+  const scenarios = validateScenarios(ctx, nodes);
   if (ctx.issues.length) return { issues: ctx.issues };
   const lab: Lab = {
     name: doc.name,
@@ -51,6 +53,7 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
     policies,
     expect,
     ovn,
+    scenarios,
   };
   return { lab, issues: ctx.issues };
 }
