@@ -92,11 +92,14 @@ describe('topologyOf', () => {
     const t = topologyOf(planOf('examples/tcp-migration/lab.yml'));
     expect(t.vips).toEqual([
       expect.objectContaining({ id: 'vip:service', vipIp: '10.40.9.80', service: 'tcp/80' }),
+      expect.objectContaining({ id: 'vip:echo', vipIp: '10.40.9.80', service: 'tcp/7000' }),
     ]);
     const e = edgesOf(t).filter((x) => x.kind.startsWith('vip'));
     expect(e.map((x) => `${x.kind} ${x.from} ${x.to}`)).toEqual([
       expect.stringMatching(/^vip-attach (router:r|switch:lan) vip:service$/),
       'vip-backend vip:service node:server1',
+      expect.stringMatching(/^vip-attach (router:r|switch:lan) vip:echo$/),
+      'vip-backend vip:echo node:server1',
     ]);
   });
 
