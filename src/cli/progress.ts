@@ -2,7 +2,7 @@
  * Progress for long work: listr2's live view on a terminal, plain lines when not on one, nothing with --json
  * (JSON goes to stdout alone).
  */
-import { Listr, type ListrTask } from 'listr2';
+import { Listr, ListrLogger, type ListrTask, ProcessOutput } from 'listr2';
 
 export type Mode = 'tty' | 'plain' | 'silent';
 
@@ -17,9 +17,11 @@ export async function runTasks<C>(tasks: ListrTask<C>[], mode: Mode, ctx: C): Pr
     concurrent: false,
     exitOnError: true,
     renderer: mode === 'tty' ? 'default' : mode === 'plain' ? 'simple' : 'silent',
-    rendererOptions: { collapseErrors: false, collapseSubtasks: false },
-    // listr2's simple renderer writes to stdout; keep stdout for results and send progress to stderr.
-    ...(mode === 'plain' ? { rendererOptions: { logger: undefined } } : {}),
+    rendererOptions:
+      mode === 'plain'
+        ? // listr2's simple renderer writes to stdout; keep stdout for results and send progress to stderr.
+          { logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }) }
+        : { collapseErrors: false, collapseSubtasks: false },
   } as ConstructorParameters<typeof Listr<C>>[1]);
   return list.run();
 }
