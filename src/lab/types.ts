@@ -58,6 +58,8 @@ export interface LabNode {
   env: Record<string, string>;
   interfaces: LabInterface[];
   listen: { proto: 'tcp' | 'udp'; port: number }[];
+  /** multi-chassis labs: the chassis the node is placed on */
+  chassis?: string;
 }
 
 export interface LabPolicy {
@@ -97,4 +99,22 @@ export interface Lab {
   policies: LabPolicy[];
   expect: LabExpect[];
   ovn: LabOvn;
+  /** multi-chassis labs (docs/multichassis.md): the chassis in file order; absent = this host's chassis */
+  chassis?: LabChassis[];
+  /** multi-chassis labs: the underlay joining simulated chassis */
+  underlay?: LabUnderlay;
+}
+
+export interface LabChassis {
+  name: string;
+  kind: 'simulated' | 'remote';
+  ssh?: string;
+  /** tunnel endpoint (ovn-encap-ip) */
+  encapIp: string;
+}
+
+export interface LabUnderlay {
+  cidr: string;
+  prefix: number;
+  mtu: number;
 }
