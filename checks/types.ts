@@ -46,6 +46,11 @@ export const CAUSES = [
   'route-missing',
   // added with the doctor's probe pacing (docs/probes.md "Pacing")
   'neigh-table-full',
+  // multi-chassis labs (docs/multichassis.md)
+  'chassis-down',
+  'tunnel-missing',
+  'underlay-down',
+  'tunnel-mtu',
 ] as const;
 export type Cause = (typeof CAUSES)[number];
 

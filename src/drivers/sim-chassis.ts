@@ -23,6 +23,7 @@ import {
   chassisPaths,
   isLabNetns,
   labRunDir,
+  NETNS_PREFIX,
   RUN_DIR,
 } from '../plan/chassis-naming.js';
 import type { PlanChassis, PlanUnderlay } from '../plan/types.js';
@@ -86,18 +87,24 @@ function belongsToLab(pid: number, lab: string): boolean {
 
 const pidfileOf = (dir: string, daemon: string) => join(dir, `${daemon}.pid`);
 
-/** The namespaces of labs on this host (`labctl.<lab>` and `labctl.<lab>.<chassis>`), or of one lab. */
+/**
+ * The namespaces of labs on this host (`labctl.<lab>` and `labctl.<lab>.<chassis>`), or of one lab: the names
+ * `ip netns` keeps under /run/netns (read directly: `down` of every lab asks, and a spawn costs more).
+ */
 export async function listLabNetns(lab?: string): Promise<string[]> {
-  const r = await run('ip', ['-j', 'netns', 'list'], { timeoutMs: 10_000, reject: false });
-  if (r.exitCode !== 0 || !r.stdout.trim()) return [];
-  const names = (JSON.parse(r.stdout) as { name: string }[]).map((n) => n.name);
-  return names.filter((n) =>
-    lab === undefined ? n.startsWith(chassisNaming.underlayNetns('')) : isLabNetns(lab, n),
-  );
+  let names: string[];
+  try {
+    names = readdirSync(NETNS_DIR);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => (lab === undefined ? n.startsWith(NETNS_PREFIX) : isLabNetns(lab, n)));
 }
 
+const NETNS_DIR = '/run/netns';
+
 async function netnsExists(name: string): Promise<boolean> {
-  return existsSync(join('/run/netns', name));
+  return existsSync(join(NETNS_DIR, name));
 }
 
 async function ensureNetns(name: string): Promise<void> {

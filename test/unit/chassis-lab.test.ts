@@ -160,3 +160,17 @@ nodes:
     expect(d.map((x) => x.path)).toEqual(['underlay', 'nodes.x.chassis']);
   });
 });
+
+describe('multi-chassis runtime names', () => {
+  it('a lab owns its own namespaces only, never another lab’s with a longer name', async () => {
+    const { isLabNetns, chassisNaming } = await import('../../src/plan/chassis-naming.js');
+    expect(isLabNetns('mc', chassisNaming.underlayNetns('mc'))).toBe(true);
+    expect(isLabNetns('mc', chassisNaming.netns('mc', 'hv1'))).toBe(true);
+    expect(isLabNetns('mc', chassisNaming.netns('mc-b', 'hv1'))).toBe(false);
+    expect(isLabNetns('mc', chassisNaming.underlayNetns('mc-b'))).toBe(false);
+    expect(isLabNetns('mc', 'labctl.mc.hv1.x')).toBe(false);
+    expect(isLabNetns('mc', 'mc.hv1')).toBe(false);
+    // the underlay ends of the uplinks fit Linux's 15-byte interface names for the longest chassis name
+    expect(chassisNaming.underlayPort('abcdefghijkl').length).toBeLessThanOrEqual(15);
+  });
+});
