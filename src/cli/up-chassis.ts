@@ -4,7 +4,7 @@ import { assertChassisPrerequisites, ensureChassisRuntime } from '../apply/chass
 import { diffLab } from '../apply/diff.js';
 import type { Drivers, Observed } from '../apply/observe.js';
 import { planUp, type UpPlan } from '../apply/up.js';
-import { chassisDrivers } from '../drivers/chassis-host.js';
+import { chassisDrivers, remoteUnsupported } from '../drivers/chassis-host.js';
 import { dockerContainers } from '../drivers/containers.js';
 import { centralDaemons } from '../drivers/sim-chassis.js';
 import type { Lab } from '../lab/types.js';
@@ -26,6 +26,8 @@ export async function chassisLabDrivers(lab: Lab, docker: Docker, start = true):
 
 /** What `up` would do (dry run): against the running lab, or everything when its central does not run. */
 export async function planChassisUp(lab: Lab, docker: Docker): Promise<UpPlan> {
+  const remote = lab.chassis?.find((x) => x.kind === 'remote');
+  if (remote) throw remoteUnsupported(remote);
   const c = centralDaemons(lab.name);
   if (c.nb && c.sb) return planUp(lab, await chassisLabDrivers(lab, docker, false));
   const plan = compilePlan(lab);

@@ -494,3 +494,23 @@ describe.runIf(ok)('examples/multi-chassis: two VPCs over three chassis with a g
     expect(await residue(EX_LAB)).toMatchObject({ containers: [], ovs: 0, links: [], nb: 0, state: false });
   }, 120_000);
 });
+
+describe.runIf(ok)('a remote chassis', () => {
+  it('is valid in the lab file, but up refuses it with a clear error and creates nothing', async () => {
+    await buildOnce();
+    const file = join(ROOT, 'test', 'fixtures', 'integration', 'mc-remote.yml');
+    expect((await labctl(['validate', '-f', file])).exitCode).toBe(0);
+    for (const args of [
+      ['up', '-f', file],
+      ['up', '--dry-run', '-f', file],
+    ]) {
+      const r = await labctl(args);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toContain('chassis far is kind: remote, which labctl does not support yet');
+    }
+    const netns = JSON.parse((await sh('ip', ['-j', 'netns', 'list'])) || '[]') as { name: string }[];
+    expect(netns.filter((n) => n.name.startsWith('labctl.mc-remote'))).toEqual([]);
+    expect(existsSync(join(RUN, '..', 'mc-remote'))).toBe(false);
+    expect(await residue('mc-remote')).toMatchObject({ containers: [], state: false });
+  }, 60_000);
+});
