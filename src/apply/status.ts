@@ -1,7 +1,9 @@
 /** Lab status on this host: labs, nodes, containers, interfaces, addresses and binding state. */
 import type { HostDriver } from '../drivers/host.js';
 import type { OvnDriver } from '../drivers/ovn.js';
+import { runtimeLabs } from '../drivers/sim-chassis.js';
 import { listStateLabs, loadState } from './state.js';
+import { type CentralStatus, type ChassisStatus, chassisLabView } from './status-chassis.js';
 
 export interface InterfaceStatus {
   name: string;
@@ -18,6 +20,8 @@ export interface InterfaceStatus {
 
 export interface NodeStatus {
   name: string;
+  /** multi-chassis labs: the chassis (lab name) the node is placed on */
+  chassis?: string;
   container: string;
   state: string;
   interfaces: InterfaceStatus[];
@@ -28,6 +32,10 @@ export interface LabStatus {
   file?: string;
   nodes: NodeStatus[];
   ready: boolean;
+  /** multi-chassis labs: the lab's own OVN central */
+  central?: CentralStatus;
+  /** multi-chassis labs: its chassis */
+  chassis?: ChassisStatus[];
 }
 
 export async function labStatus(host: HostDriver, ovn: OvnDriver, only?: string): Promise<LabStatus[]> {
@@ -36,7 +44,12 @@ export async function labStatus(host: HostDriver, ovn: OvnDriver, only?: string)
     host.ovs.listLabInterfaces(only),
     ovn.labs(),
   ]);
-  const names = new Set<string>([...listStateLabs(), ...containers.map((c) => c.lab), ...nbLabs]);
+  const names = new Set<string>([
+    ...listStateLabs(),
+    ...containers.map((c) => c.lab),
+    ...nbLabs,
+    ...runtimeLabs(),
+  ]);
   const labs = [...names].filter((l) => only === undefined || l === only).sort();
   const ifaceByName = new Map(ifaces.map((i) => [i.name, i]));
   const out: LabStatus[] = [];
@@ -44,7 +57,10 @@ export async function labStatus(host: HostDriver, ovn: OvnDriver, only?: string)
     const state = loadState(lab);
     const plan = state?.plan;
     const lsps = plan?.nodes.flatMap((n) => n.interfaces.map((i) => i.lsp)) ?? [];
-    const bindings = new Map((await ovn.bindings(lsps)).map((b) => [b.logicalPort, b]));
+    // a multi-chassis lab is read from its own chassis and central, not from this host's OVS/OVN
+    const mc = plan?.chassis?.length ? await chassisLabView(plan, lsps) : undefined;
+    const bindings = new Map((mc ? mc.bindings : await ovn.bindings(lsps)).map((b) => [b.logicalPort, b]));
+    const ifaceOf = mc ? new Map(mc.ifaces.map((i) => [i.name, i])) : ifaceByName;
     const nodes: NodeStatus[] = [];
     const nodeNames = new Set([
       ...(plan?.nodes.map((n) => n.name) ?? []),
@@ -55,10 +71,11 @@ export async function labStatus(host: HostDriver, ovn: OvnDriver, only?: string)
       const c = containers.find((x) => x.lab === lab && x.node === name);
       nodes.push({
         name,
+        ...(mc && pn ? { chassis: pn.host } : {}),
         container: c?.name ?? pn?.container ?? '',
         state: c ? c.state : 'missing',
         interfaces: (pn?.interfaces ?? []).map((i) => {
-          const o = ifaceByName.get(i.hostVeth);
+          const o = ifaceOf.get(i.hostVeth);
           const b = bindings.get(i.lsp);
           return {
             name: i.name,
@@ -84,6 +101,7 @@ export async function labStatus(host: HostDriver, ovn: OvnDriver, only?: string)
         nodes.every(
           (n) => n.state === 'running' && n.interfaces.every((i) => i.plugged && i.ovnInstalled && i.bound),
         ),
+      ...(mc ? { central: mc.central, chassis: mc.chassis } : {}),
     });
   }
   return out;

@@ -27,6 +27,7 @@ export const COMMANDS: Record<string, () => Promise<Register>> = {
   measure: async () => (await import('./measure.js')).registerMeasure,
   image: async () => (await import('./image.js')).registerImage,
   host: async () => (await import('./host.js')).registerHost,
+  chassis: async () => (await import('./chassis.js')).registerChassis,
 };
 
 /** Register the command named in argv (the first word that is not an option), or all of them. */

@@ -8,6 +8,7 @@ import { existsSync, fstatSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { DefaultRenderer, ListrTaskWrapper, SimpleRenderer } from 'listr2';
 import { isFailing } from '../../checks/analyze.js';
+import { CHASSIS_LAB_CHECKS } from '../../checks/chassis-registry.js';
 import { createFacts } from '../../checks/facts.js';
 import { CHECKS } from '../../checks/registry.js';
 import {
@@ -386,7 +387,9 @@ export function registerDoctor(program: Command): void {
           );
         ({ plan, file } = resolveDoctorPlan(opts));
         try {
-          checks = selectChecks(CHECKS, { layers: opts.layer as Layer[], checks: opts.check });
+          // a multi-chassis lab has its own check set (checks/chassis-registry.ts, docs/multichassis.md)
+          const all = plan.chassis?.length ? CHASSIS_LAB_CHECKS : CHECKS;
+          checks = selectChecks(all, { layers: opts.layer as Layer[], checks: opts.check });
         } catch (err) {
           throw new LabctlError('usage', (err as Error).message, { hint: 'labctl doctor --help' });
         }
@@ -427,7 +430,20 @@ export function registerDoctor(program: Command): void {
               n.interfaces.map((i) => ({ node: n.name, iface: i.name, hostVeth: i.hostVeth, lsp: i.lsp })),
             );
             const { waitForPorts } = await import('../apply/wait.js');
-            await waitForPorts(host, ovn, ports, 30_000).catch(() => undefined);
+            if (plan.chassis?.length) {
+              // a multi-chassis lab's ports are on its chassis's own OVS
+              const { chassisDrivers } = await import('../drivers/chassis-host.js');
+              const d = chassisDrivers(plan, host.containers);
+              for (const h of plan.hosts) {
+                const mine = new Set(plan.nodes.filter((n) => n.host === h.name).map((n) => n.name));
+                await waitForPorts(
+                  d.host(h.name),
+                  ovn,
+                  ports.filter((p) => mine.has(p.node)),
+                  30_000,
+                ).catch(() => undefined);
+              }
+            } else await waitForPorts(host, ovn, ports, 30_000).catch(() => undefined);
           }
           log('');
           final = await runWithProgress(

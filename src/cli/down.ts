@@ -40,6 +40,19 @@ export function registerDown(program: Command): void {
         import('../drivers/ovn.js'),
       ]);
       const host = { containers: apiContainers(dockerApi()), ovs: localOvs(), links: localLinks() };
+      // A multi-chassis lab: containers, then its own chassis and central, all of it (docs/multichassis.md).
+      const mc = await import('../apply/chassis.js');
+      if (await mc.hasChassisRuntime(name)) {
+        const r = await withLabLock(name, () => mc.destroyChassisLab(name, host.containers));
+        if (opts.json) printJson({ ok: true, lab: name, removed: r });
+        else if (!r.containers && !r.processes && !r.namespaces)
+          process.stdout.write(`lab ${name}: nothing to remove (already down)\n`);
+        else
+          process.stdout.write(
+            `lab ${name} is down: removed ${r.containers} containers, ${r.processes} chassis and central processes, ${r.namespaces} network namespaces (with their veths, sockets and OVN databases)\n`,
+          );
+        return;
+      }
       const r = await withLabLock(name, () => destroyLab(name, host, ovnDriver()));
       if (opts.json) printJson({ ok: true, lab: name, removed: r });
       else if (!r.containers && !r.ovsPorts && !r.nbRows && !r.veths)

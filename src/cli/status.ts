@@ -27,8 +27,25 @@ export function registerStatus(program: Command): void {
         process.stdout.write(
           `lab ${lab.lab}${lab.file ? ` (${lab.file})` : ''}: ${lab.ready ? 'ready' : 'NOT ready'}\n`,
         );
+        if (lab.central)
+          process.stdout.write(
+            `  central: nb ${lab.central.nb}, sb ${lab.central.sb}${Object.values(lab.central.daemons).every((p) => p) ? '' : ' (NOT all running)'}\n`,
+          );
+        for (const c of lab.chassis ?? [])
+          process.stdout.write(
+            `  chassis ${c.name.padEnd(12)} ${c.kind} ${c.system_id} encap ${c.encap_ip}  ovs ${c.ovs_db}${
+              Object.values(c.daemons).every((p) => p)
+                ? ''
+                : `  down: ${Object.entries(c.daemons)
+                    .filter(([, p]) => !p)
+                    .map(([d]) => d)
+                    .join(', ')}`
+            }\n`,
+          );
         for (const n of lab.nodes) {
-          process.stdout.write(`  ${n.name.padEnd(16)} ${n.state.padEnd(8)} ${n.container}\n`);
+          process.stdout.write(
+            `  ${n.name.padEnd(16)} ${n.state.padEnd(8)} ${n.container}${n.chassis ? `  on ${n.chassis}` : ''}\n`,
+          );
           for (const i of n.interfaces) {
             const b = !i.plugged
               ? 'not plugged'

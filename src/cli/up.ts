@@ -52,9 +52,19 @@ export function registerUp(program: Command): void {
       // does not answer; this early connection's own failure is only seen if the check passed).
       const dockerEarly = connectDocker();
       dockerEarly.catch(() => undefined);
-      const driversOf = async () =>
-        localDrivers(await localHost(), ovnDriver({ nb: lab.ovn.nb, sb: lab.ovn.remote }));
-      const hostCheck = { title: 'Check host (Docker, OVS, OVN)', task: () => assertHostReady(lab.ovn) };
+      // A multi-chassis lab runs on its own central and simulated chassis (docs/multichassis.md), started here.
+      const multi = Boolean(lab.chassis?.length);
+      const driversOf = async (start = true) => {
+        if (!multi) return localDrivers(await localHost(), ovnDriver({ nb: lab.ovn.nb, sb: lab.ovn.remote }));
+        const mc = await import('./up-chassis.js');
+        return mc.chassisLabDrivers(lab, await dockerEarly, start);
+      };
+      const hostCheck = multi
+        ? {
+            title: 'Check host (Docker, OVS and OVN programs for simulated chassis)',
+            task: async () => (await import('./up-chassis.js')).assertChassisHost(dockerEarly),
+          }
+        : { title: 'Check host (Docker, OVS, OVN)', task: () => assertHostReady(lab.ovn) };
       if (opts.dryRun) {
         await runTasks(
           [
@@ -62,7 +72,10 @@ export function registerUp(program: Command): void {
             {
               title: `Diff lab ${lab.name} against what runs`,
               task: async (c: typeof ctx) => {
-                c.up = await planUp(lab, await driversOf());
+                // a multi-chassis lab that does not run yet: everything is to be made (nothing is started)
+                c.up = multi
+                  ? await (await import('./up-chassis.js')).planChassisUp(lab, await dockerEarly)
+                  : await planUp(lab, await driversOf());
               },
             },
           ],

@@ -146,6 +146,17 @@ export const CAUSE_TABLE = {
   'route-missing': { summary: 'a planned route is missing in the node' },
   // added with the doctor's probe pacing (docs/probes.md "Pacing")
   'neigh-table-full': { summary: 'the host’s neighbour (ARP) table cannot hold the lab’s pairs' },
+  // multi-chassis labs (docs/multichassis.md)
+  'chassis-down': {
+    summary: 'a simulated chassis’s OVS/OVN daemons are not running',
+    explains: ['port-unbound', 'chassis-not-registered', 'tunnel-missing'],
+  },
+  'tunnel-missing': { summary: 'a chassis has no geneve tunnel port to another chassis' },
+  'underlay-down': { summary: 'a chassis cannot reach the others over the underlay' },
+  'tunnel-mtu': {
+    summary: 'a node MTU plus the geneve overhead (58 bytes) exceeds the underlay MTU',
+    explains: ['mtu-mismatch'],
+  },
 } as const satisfies Record<string, CauseInfo>;
 
 export type Cause = keyof typeof CAUSE_TABLE;

@@ -76,11 +76,21 @@ export interface LinkDriver {
   txOffload(dev: string, pid?: number): Promise<boolean | undefined>;
 }
 
-export function localLinks(): LinkDriver {
+/**
+ * The links of this host, or (netns given) of a named network namespace that plays the host's part: a simulated
+ * chassis's, where the nodes' host-side veths live (docs/multichassis.md).
+ */
+export function localLinks(netns?: string): LinkDriver {
   const perl = which('perl');
+  if (netns !== undefined) assertArg(netns, 'network namespace name');
+  /** `ip` in the host's namespace (the chassis's, with netns) */
+  const ipArgs = (args: string[]) => (netns === undefined ? args : ['-n', netns, ...args]);
+  /** a program run in the host's namespace (the chassis's, with netns) */
+  const inHost = (file: string, args: string[]): [string, string[]] =>
+    netns === undefined ? [file, args] : ['ip', ['netns', 'exec', netns, file, ...args]];
   return {
     async hostLinks(prefix = 'lv') {
-      const r = await run('ip', ['-j', 'link', 'show'], { timeoutMs: 15_000 });
+      const r = await run('ip', ipArgs(['-j', 'link', 'show']), { timeoutMs: 15_000 });
       return parseLinks(r.stdout)
         .filter((l) => l.ifname.startsWith(prefix))
         .map((l) => ({
@@ -94,12 +104,12 @@ export function localLinks(): LinkDriver {
     },
     async hostBatch(lines) {
       if (!lines.length) return;
-      await run('ip', ['-batch', '-'], { input: `${lines.join('\n')}\n`, timeoutMs: 30_000 });
+      await run('ip', ipArgs(['-batch', '-']), { input: `${lines.join('\n')}\n`, timeoutMs: 30_000 });
     },
     async deleteHostLinks(names) {
       await Promise.all(
         names.map(async (n) => {
-          const r = await run('ip', ['link', 'del', 'dev', assertArg(n, 'link name')], {
+          const r = await run('ip', ipArgs(['link', 'del', 'dev', assertArg(n, 'link name')]), {
             reject: false,
             timeoutMs: 10_000,
           });
@@ -142,7 +152,7 @@ export function localLinks(): LinkDriver {
       assertArg(dev, 'interface name');
       const args = ['-K', dev, 'tx', 'off'];
       // ethtool exits 0 after a change, and also when nothing needed changing ("Actual changes:" omitted).
-      if (pid === undefined) await run('ethtool', args, { timeoutMs: 10_000 });
+      if (pid === undefined) await run(...inHost('ethtool', args), { timeoutMs: 10_000 });
       else await run('nsenter', nsenter(pid, ['ethtool', ...args]), { timeoutMs: 10_000 });
     },
     async disableTxOffloads(devs) {
@@ -150,7 +160,10 @@ export function localLinks(): LinkDriver {
       for (const d of devs) assertArg(d, 'interface name');
       if (perl) {
         // one process for every device: src/perl/tx-off.pl issues ethtool's SIOCETHTOOL ETHTOOL_STXCSUM request
-        const r = await run(perl, [perlScriptPath('tx-off'), ...devs], { timeoutMs: 15_000, reject: false });
+        const r = await run(...inHost(perl, [perlScriptPath('tx-off'), ...devs]), {
+          timeoutMs: 15_000,
+          reject: false,
+        });
         if (r.exitCode !== 0)
           throw new Error(
             `${r.stderr.trim() || `perl exited ${r.exitCode}`} (tx checksum offload, via perl's ioctl)`,
@@ -162,7 +175,7 @@ export function localLinks(): LinkDriver {
       const args = ['-k', dev];
       const r =
         pid === undefined
-          ? await run('ethtool', args, { timeoutMs: 10_000, reject: false })
+          ? await run(...inHost('ethtool', args), { timeoutMs: 10_000, reject: false })
           : await run('nsenter', nsenter(pid, ['ethtool', ...args]), { timeoutMs: 10_000, reject: false });
       if (r.exitCode !== 0) return undefined;
       const m = /^tx-checksumming:\s*(on|off)/m.exec(r.stdout);

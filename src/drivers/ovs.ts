@@ -48,9 +48,11 @@ export function joinCommands(commands: string[][]): string[] {
   return out;
 }
 
-export function localOvs(): OvsDriver {
+/** The host's OVS database, or (db given, e.g. unix:/run/labctl/labs/L/hv1/db.sock) a simulated chassis's. */
+export function localOvs(db?: string): OvsDriver {
+  const dbArgs = db === undefined ? [] : [`--db=${db}`];
   const vsctl = (args: string[], timeoutMs = OVS_TIMEOUT_S * 1000 + 5000) =>
-    run('ovs-vsctl', [`--timeout=${OVS_TIMEOUT_S}`, ...args], { timeoutMs });
+    run('ovs-vsctl', [`--timeout=${OVS_TIMEOUT_S}`, ...dbArgs, ...args], { timeoutMs });
   return {
     async listLabInterfaces(lab) {
       const cond =

@@ -46,6 +46,10 @@ export const nodeSchema = z.strictObject({
     .array(z.string())
     .default([])
     .describe('services the node itself serves, as proto/port (tcp/80, udp/53); doctor probes them'),
+  chassis: z
+    .string()
+    .optional()
+    .describe('the chassis (of chassis:) this node is placed on; the first one when omitted'),
 });
 
 export const networkSchema = z.strictObject({
@@ -183,6 +187,28 @@ export const scenarioSchema = z.strictObject({
   expect: z.array(scenarioExpectSchema).default([]),
 });
 
+export const chassisSchema = z.strictObject({
+  kind: z
+    .enum(['simulated', 'remote'])
+    .default('simulated')
+    .describe(
+      'simulated: a chassis on this machine in its own network namespace; remote: a machine over ssh',
+    ),
+  ssh: z.string().optional().describe('remote: user@host labctl reaches the machine as'),
+  encap_ip: z
+    .string()
+    .optional()
+    .describe('tunnel endpoint address; simulated: allocated from underlay.subnet when omitted'),
+});
+
+export const underlaySchema = z.strictObject({
+  subnet: z
+    .string()
+    .default('172.31.250.0/24')
+    .describe('IPv4 CIDR the simulated chassis take their tunnel addresses from'),
+  mtu: z.int().min(1280).max(9000).default(1600).describe('MTU of the underlay links (geneve adds 58 bytes)'),
+});
+
 export const labSchema = z.strictObject({
   name: z.string().describe('[a-z0-9-], short; every object of the lab carries it'),
   defaults: z
@@ -206,6 +232,11 @@ export const labSchema = z.strictObject({
     .record(z.string(), scenarioSchema)
     .default({})
     .describe('experiments for labctl run: flows measured across steps'),
+  chassis: z
+    .record(z.string(), chassisSchema.prefault({}))
+    .optional()
+    .describe('multi-chassis lab: the OVN chassis its nodes are placed on (docs/multichassis.md)'),
+  underlay: underlaySchema.optional().describe('the network joining simulated chassis'),
 });
 
 export type LabInput = z.input<typeof labSchema>;

@@ -58,6 +58,8 @@ export interface LabNode {
   env: Record<string, string>;
   interfaces: LabInterface[];
   listen: { proto: 'tcp' | 'udp'; port: number }[];
+  /** multi-chassis labs: the chassis the node is placed on */
+  chassis?: string;
 }
 
 export interface LabPolicy {
@@ -99,6 +101,10 @@ export interface Lab {
   ovn: LabOvn;
   /** experiments for labctl run (absent in states saved before scenarios existed) */
   scenarios?: LabScenario[];
+  /** multi-chassis labs (docs/multichassis.md): the chassis in file order; absent = this host's chassis */
+  chassis?: LabChassis[];
+  /** multi-chassis labs: the underlay joining simulated chassis */
+  underlay?: LabUnderlay;
 }
 
 /** A measured flow of a scenario (labctl run). */
@@ -137,4 +143,18 @@ export interface LabScenario {
   flows: LabFlow[];
   steps: LabStep[];
   expect: LabScenarioExpect[];
+}
+
+export interface LabChassis {
+  name: string;
+  kind: 'simulated' | 'remote';
+  ssh?: string;
+  /** tunnel endpoint (ovn-encap-ip) */
+  encapIp: string;
+}
+
+export interface LabUnderlay {
+  cidr: string;
+  prefix: number;
+  mtu: number;
 }

@@ -8,6 +8,7 @@
 import type { LabDoc } from './schema.js';
 import type { Lab } from './types.js';
 import { checkFreeAddresses } from './validate/allocation.js';
+import { placeNodes, validateChassis } from './validate/chassis.js';
 import { createContext, type Issue } from './validate/context.js';
 import { validateExpect } from './validate/expect.js';
 import { validateGroups } from './validate/groups.js';
@@ -30,9 +31,11 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
   const ctx = createContext(doc);
   validateTop(ctx);
   const networks = validateNetworks(ctx);
+  const chassis = validateChassis(ctx);
   const routers = validateRouters(ctx);
   reserveGateways(ctx, networks);
   const nodes = validateNodes(ctx);
+  placeNodes(ctx, chassis, nodes, networks);
   checkFreeAddresses(ctx, networks);
   validateNat(ctx, routers, networks);
   const groups = validateGroups(ctx);
@@ -55,5 +58,9 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
     ovn,
     scenarios,
   };
+  if (chassis) {
+    lab.chassis = chassis.chassis;
+    lab.underlay = chassis.underlay;
+  }
   return { lab, issues: ctx.issues };
 }

@@ -19,6 +19,7 @@ import {
 import { macFromDigest } from '../lab/mac.js';
 import type { Lab, LabNetwork, LabPolicy } from '../lab/types.js';
 import { digest } from '../names.js';
+import { centralPaths, chassisNaming } from './chassis-naming.js';
 import {
   EXTID_ALLOC,
   EXTID_IFACE,
@@ -29,6 +30,7 @@ import {
   PLAN_VERSION,
   type Plan,
   type PlanAcl,
+  type PlanChassis,
   type PlanInterface,
   type PlanLoadBalancer,
   type PlanNode,
@@ -58,9 +60,9 @@ export const naming = {
   loadBalancer: (lab: string, lb: string) => `${lab}.${lb}`,
 };
 
-/** The hosts a lab's nodes go on (every node is on this host's chassis until labs can span several). */
-export function labHosts(_lab: Lab): string[] {
-  return [LOCAL_HOST];
+/** The hosts a lab's nodes go on: its chassis (multi-chassis labs), else this host's chassis. */
+export function labHosts(lab: Lab): string[] {
+  return lab.chassis?.length ? lab.chassis.map((c) => c.name) : [LOCAL_HOST];
 }
 
 export interface CompileOptions {
@@ -189,7 +191,7 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
     });
     const pn: PlanNode = {
       name: node.name,
-      host: LOCAL_HOST,
+      host: node.chassis ?? LOCAL_HOST,
       container: naming.container(L, node.name),
       hostname: node.name,
       image: node.image,
@@ -274,11 +276,11 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
     return pr;
   });
 
-  return {
+  const plan: Plan = {
     version: PLAN_VERSION,
     lab: L,
     ovn: { ...lab.ovn, encap: { ...lab.ovn.encap } },
-    hosts: [{ name: LOCAL_HOST }],
+    hosts: labHosts(lab).map((name) => ({ name })),
     nodes,
     switches,
     routers,
@@ -286,6 +288,35 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
     policies: compilePolicies(lab, nodes, routers),
     loadBalancers: compileLoadBalancers(lab, nodes),
     expect: lab.expect.map((e) => ({ ...e })),
+  };
+  if (lab.chassis?.length && lab.underlay) compileChassis(lab, plan);
+  return plan;
+}
+
+/**
+ * A multi-chassis lab: its chassis and underlay, and its own OVN central (NB/SB on unix sockets under the lab's
+ * runtime directory), so the plan's ovn.nb / ovn.remote point every tool at the lab's central.
+ */
+function compileChassis(lab: Lab, plan: Plan): void {
+  const L = lab.name;
+  plan.chassis = lab.chassis!.map((c) => {
+    const pc: PlanChassis = {
+      name: c.name,
+      kind: c.kind,
+      systemId: chassisNaming.systemId(L, c.name),
+      encapIp: c.encapIp,
+    };
+    if (c.kind === 'simulated') pc.netns = chassisNaming.netns(L, c.name);
+    if (c.ssh) pc.ssh = c.ssh;
+    return pc;
+  });
+  plan.underlay = { ...lab.underlay!, netns: chassisNaming.underlayNetns(L) };
+  const central = centralPaths(L);
+  plan.ovn = {
+    ...plan.ovn,
+    nb: `unix:${central.nbSock}`,
+    remote: `unix:${central.sbSock}`,
+    datapath: 'netdev',
   };
 }
 

@@ -32,6 +32,29 @@ export interface Plan {
   policies?: PlanPolicy[];
   loadBalancers: PlanLoadBalancer[];
   expect: PlanExpect[];
+  /** multi-chassis labs (docs/multichassis.md): the chassis, in file order; `hosts` are their names */
+  chassis?: PlanChassis[];
+  /** multi-chassis labs: the network joining the simulated chassis */
+  underlay?: PlanUnderlay;
+}
+
+export interface PlanChassis {
+  name: string;
+  kind: 'simulated' | 'remote';
+  /** the Open_vSwitch row's external_ids:system-id = the SB Chassis name (`<chassis>.<lab>`) */
+  systemId: string;
+  encapIp: string;
+  /** simulated: the network namespace its daemons and the nodes' host-side veths live in */
+  netns?: string;
+  ssh?: string;
+}
+
+export interface PlanUnderlay {
+  cidr: string;
+  prefix: number;
+  mtu: number;
+  /** the namespace holding the underlay bridge (and the lab's OVN central) */
+  netns: string;
 }
 
 export interface PlanOvn {

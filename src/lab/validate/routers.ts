@@ -41,11 +41,19 @@ export function validateRouters(ctx: ValidateContext): LabRouter[] {
     const { links, linked } = validateLinks(ctx, name, r, p);
     const router: LabRouter = { name, links, routes: validateRoutes(ctx, name, r, linked, p), nat: [] };
     if (r.chassis !== undefined) {
-      if (!KNOWN_HOSTS.includes(r.chassis))
+      // a multi-chassis lab binds gateway routers to one of its own chassis (validate/chassis.ts)
+      const labChassis = ctx.doc.chassis ? Object.keys(ctx.doc.chassis) : undefined;
+      if (labChassis && !labChassis.includes(r.chassis))
+        ctx.add(
+          [...p, 'chassis'],
+          `unknown chassis "${r.chassis}" for gateway router ${name}`,
+          didYouMean(r.chassis, labChassis, 'chassis'),
+        );
+      else if (!labChassis && !KNOWN_HOSTS.includes(r.chassis))
         ctx.add(
           [...p, 'chassis'],
           `unknown host "${r.chassis}" for gateway router ${name}`,
-          `hosts: ${KNOWN_HOSTS.join(', ')} (labs span one host today)`,
+          `hosts: ${KNOWN_HOSTS.join(', ')} (or add a chassis: section to place the lab on several chassis)`,
         );
       router.chassis = r.chassis;
     }

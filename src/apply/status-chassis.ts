@@ -1,0 +1,76 @@
+/**
+ * What `labctl status` adds for a multi-chassis lab (design.md "Multi-chassis contract"): its central's sockets,
+ * its chassis (name, kind, system_id, encap_ip, ovs_db, netns, and which daemons run), read from each chassis's own
+ * OVS and the lab's own central.
+ */
+import { centralOvn, chassisOvs } from '../drivers/chassis-host.js';
+import type { PortBindingState } from '../drivers/ovn.js';
+import type { OvsInterface } from '../drivers/ovs.js';
+import { type ChassisDaemon, centralDaemons, chassisDaemons } from '../drivers/sim-chassis.js';
+import { centralPaths, chassisPaths } from '../plan/chassis-naming.js';
+import type { Plan } from '../plan/types.js';
+
+export interface ChassisStatus {
+  name: string;
+  kind: 'simulated' | 'remote';
+  system_id: string;
+  encap_ip: string;
+  /** the chassis's OVS database (ovs-vsctl --db=…) */
+  ovs_db: string;
+  netns?: string;
+  /** each daemon's pid, null when it does not run */
+  daemons: Record<ChassisDaemon, number | null>;
+}
+
+export interface CentralStatus {
+  nb: string;
+  sb: string;
+  daemons: Record<string, number | null>;
+}
+
+export interface ChassisLabView {
+  central: CentralStatus;
+  chassis: ChassisStatus[];
+  ifaces: OvsInterface[];
+  bindings: PortBindingState[];
+}
+
+const orNull = <K extends string>(r: Record<K, number | undefined>) =>
+  Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ?? null])) as Record<K, number | null>;
+
+export async function chassisLabView(plan: Plan, lsps: string[]): Promise<ChassisLabView> {
+  const c = centralPaths(plan.lab);
+  const chassis = (plan.chassis ?? []).map((ch) => ({
+    name: ch.name,
+    kind: ch.kind,
+    system_id: ch.systemId,
+    encap_ip: ch.encapIp,
+    ovs_db: `unix:${chassisPaths(plan.lab, ch.name).dbSock}`,
+    ...(ch.netns ? { netns: ch.netns } : {}),
+    daemons: orNull(chassisDaemons(plan.lab, ch.name)),
+  }));
+  const central = {
+    nb: `unix:${c.nbSock}`,
+    sb: `unix:${c.sbSock}`,
+    daemons: orNull(centralDaemons(plan.lab)),
+  };
+  // A chassis or central that does not run has nothing to say (its interfaces show as not plugged / unbound).
+  const ifaces = (
+    await Promise.all(
+      chassis
+        .filter((ch) => ch.daemons['ovsdb-server'])
+        .map((ch) =>
+          chassisOvs(plan.lab, ch.name)
+            .listLabInterfaces(plan.lab)
+            .catch(() => []),
+        ),
+    )
+  ).flat();
+  const bindings =
+    central.daemons.sb !== null
+      ? await centralOvn(plan.lab)
+          .bindings(lsps)
+          .catch(() => [])
+      : [];
+  return { central, chassis, ifaces, bindings };
+}

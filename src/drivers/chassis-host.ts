@@ -1,0 +1,59 @@
+/**
+ * The drivers of a multi-chassis lab: per simulated chassis a HostDriver whose "host" is the chassis's network
+ * namespace (links) and its own OVS database (ovs), and the lab's own OVN central. Containers stay on this
+ * machine's Docker; only their host-side veths go into the chassis namespace.
+ */
+import type { Drivers } from '../apply/observe.js';
+import { LabctlError } from '../errors.js';
+import { centralPaths, chassisPaths } from '../plan/chassis-naming.js';
+import type { Plan, PlanChassis } from '../plan/types.js';
+import type { ContainerDriver } from './containers.js';
+import type { HostDriver } from './host.js';
+import { localLinks } from './links.js';
+import { type OvnDriver, ovnDriver } from './ovn.js';
+import { localOvs, type OvsDriver } from './ovs.js';
+
+export function remoteUnsupported(ch: { name: string }): LabctlError {
+  return new LabctlError(
+    'environment',
+    `chassis ${ch.name} is kind: remote, which labctl does not support yet`,
+    {
+      hint: 'use simulated chassis for now (drop kind: remote); docs/multichassis.md describes the remote recipe',
+    },
+  );
+}
+
+/** The OVS database of a lab's simulated chassis. */
+export function chassisOvs(lab: string, chassis: string): OvsDriver {
+  return localOvs(`unix:${chassisPaths(lab, chassis).dbSock}`);
+}
+
+/** The lab's own OVN central. */
+export function centralOvn(lab: string): OvnDriver {
+  const c = centralPaths(lab);
+  return ovnDriver({ nb: `unix:${c.nbSock}`, sb: `unix:${c.sbSock}` });
+}
+
+export function simulatedHost(lab: string, ch: PlanChassis, containers: ContainerDriver): HostDriver {
+  if (ch.kind !== 'simulated' || !ch.netns) throw remoteUnsupported(ch);
+  return {
+    name: ch.name,
+    containers,
+    links: localLinks(ch.netns),
+    ovs: chassisOvs(lab, ch.name),
+    chassis: async () => ch.systemId,
+  };
+}
+
+/** Drivers for every chassis of a multi-chassis plan, and its central. */
+export function chassisDrivers(plan: Plan, containers: ContainerDriver): Drivers {
+  const hosts = new Map((plan.chassis ?? []).map((c) => [c.name, simulatedHost(plan.lab, c, containers)]));
+  return {
+    central: centralOvn(plan.lab),
+    host(name) {
+      const h = hosts.get(name);
+      if (!h) throw new Error(`no chassis ${name} in lab ${plan.lab}`);
+      return h;
+    },
+  };
+}
