@@ -39,7 +39,7 @@ import { localOvs } from '../drivers/ovs.js';
 import { LabctlError } from '../errors.js';
 import { getChassisName } from '../host/probe.js';
 import { loadLabFile } from '../lab/load.js';
-import type { Plan } from '../plan/types.js';
+import { ovsPortOf, type Plan } from '../plan/types.js';
 import { reportError } from './output.js';
 
 /**
@@ -424,7 +424,7 @@ export function registerDoctor(program: Command): void {
           if (fixes.some((f) => f.changed)) {
             // Ports rebind and flows are reinstalled asynchronously after a daemon start or an iface-id change.
             const ports = plan.nodes.flatMap((n) =>
-              n.interfaces.map((i) => ({ node: n.name, iface: i.name, hostVeth: i.hostVeth, lsp: i.lsp })),
+              n.interfaces.map((i) => ({ node: n.name, iface: i.name, hostVeth: ovsPortOf(i), lsp: i.lsp })),
             );
             const { waitForPorts } = await import('../apply/wait.js');
             await waitForPorts(host, ovn, ports, 30_000).catch(() => undefined);

@@ -1,0 +1,196 @@
+/**
+ * Link impairments on the real daemons (docs/impairments.md): the relay between a node's host end and the bridge
+ * delays, drops and re-reads its parameters live. Every number is measured independently: `ping` inside the node's
+ * network namespace (nsenter), container ids and ifindexes through Docker and `ip`, the relay through its pidfile
+ * and /proc, offloads through `ethtool -k`.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STATE_DIR } from '../../src/apply/state.js';
+import {
+  buildOnce,
+  containerPid,
+  daemonsUp,
+  labctl,
+  ovsdbFind,
+  ROOT,
+  residue,
+  sh,
+  shMaybe,
+} from '../helpers/labctl.js';
+
+const LAB = 'imp-lab';
+const up = await daemonsUp();
+const tmp = mkdtempSync(join(tmpdir(), 'labctl-imp-'));
+const LAB_FILE = join(tmp, 'imp-lab.yml');
+const BASE = readFileSync(join(ROOT, 'test', 'fixtures', 'integration', 'imp-lab.yml'), 'utf8');
+const B_IP = '10.71.1.20';
+
+/** The fixture with a's impairment replaced (undefined: none). */
+function writeLab(impair: string | undefined): void {
+  const a = impair
+    ? `[{ network: net, ip: 10.71.1.10, impair: ${impair} }]`
+    : '[{ network: net, ip: 10.71.1.10 }]';
+  writeFileSync(
+    LAB_FILE,
+    BASE.replace(/interfaces: \[\{ network: net, ip: 10\.71\.1\.10, impair: [^\]]*\]/, `interfaces: ${a}`),
+  );
+}
+
+async function upOk(): Promise<string> {
+  const r = await labctl(['up', '-f', LAB_FILE]);
+  expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+  return r.stdout;
+}
+
+/** Round-trip times (ms) of `count` pings from node a to b, measured by ping itself inside a's namespace. */
+async function pingTimes(count: number, intervalS = 0.05): Promise<{ times: number[]; sent: number }> {
+  const pid = await containerPid(`labctl.${LAB}.a`);
+  const r = await shMaybe(
+    'nsenter',
+    ['-t', String(pid), '-n', 'ping', '-n', '-c', String(count), '-i', String(intervalS), '-W', '2', B_IP],
+    60_000,
+  );
+  const times = [...r.out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+  const sent = Number(/(\d+) packets transmitted/.exec(r.out)?.[1] ?? 0);
+  return { times, sent };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** What must not change when only the impairment changes. */
+async function identity() {
+  const id = await sh('docker', ['inspect', '-f', '{{.Id}}', `labctl.${LAB}.a`]);
+  const pid = await containerPid(`labctl.${LAB}.a`);
+  const link = JSON.parse(
+    await sh('nsenter', ['-t', String(pid), '-n', 'ip', '-j', 'link', 'show', 'dev', 'eth1']),
+  )[0];
+  return { id, ifindex: link.ifindex as number, mac: link.address as string };
+}
+
+/** The relay of a.eth1: its pid when the pidfile names a live process titled as the relay. */
+function relayPid(): number | undefined {
+  const dir = join(STATE_DIR, 'labs', LAB, 'relays');
+  try {
+    const files = readdirSync(dir);
+    const pf = files.find((f) => f.endsWith('.pid'));
+    if (!pf) return undefined;
+    const pid = Number(readFileSync(join(dir, pf), 'utf8').trim());
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmd.startsWith(`labctl-relay ${LAB} `) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Live processes titled as a relay of the lab (zombies have no cmdline and are not alive). */
+async function relayProcesses(): Promise<number[]> {
+  const out = await sh('ps', ['-eo', 'pid=,args=']);
+  return out
+    .split('\n')
+    .filter((l) => l.includes(`labctl-relay ${LAB} `) && !l.includes('<defunct>'))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+async function planIface() {
+  const plan = JSON.parse(
+    await sh('node', [join(ROOT, 'dist', 'labctl.mjs'), 'plan', '-f', LAB_FILE, '--json']),
+  );
+  return plan.nodes.find((n: { name: string }) => n.name === 'a').interfaces[0] as { hostVeth: string };
+}
+
+describe.runIf(up)('link impairments on the real daemons', () => {
+  beforeAll(async () => {
+    await buildOnce();
+    await labctl(['down', '--lab', LAB]);
+  });
+  afterAll(async () => {
+    await labctl(['down', '--lab', LAB]);
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('100 ms delay shows as ~100 ms RTT; the relay veths have offloads off', async () => {
+    writeLab('{ delay: 100ms }');
+    const out = await upOk();
+    expect(out).toMatch(/impair a\.eth1: delay 100ms/);
+    await pingTimes(2, 0.2); // ARP
+    const { times } = await pingTimes(20, 0.1);
+    expect(times.length).toBeGreaterThanOrEqual(18);
+    const m = median(times);
+    expect(m).toBeGreaterThanOrEqual(100);
+    expect(m).toBeLessThanOrEqual(140);
+    // b → a is not impaired (egress only): b's own pings see only a's reply delay... measured from a, above.
+    const { hostVeth } = await planIface();
+    const rest = hostVeth.slice(2);
+    for (const dev of [hostVeth, `lw${rest}`, `lb${rest}`]) {
+      const k = await sh('ethtool', ['-k', dev]);
+      for (const f of ['tx-checksumming', 'tcp-segmentation-offload', 'generic-segmentation-offload'])
+        expect(k, `${dev} ${f}`).toMatch(new RegExp(`^${f}: off`, 'm'));
+    }
+    // lb… carries the iface-id; lv… is off the bridge.
+    const rows = await ovsdbFind('ovs-vsctl', 'Interface', ['name'], [`external_ids:iface-id=${LAB}.a.eth1`]);
+    expect(rows.map((r) => r.name)).toEqual([`lb${rest}`]);
+    expect(relayPid()).toBeGreaterThan(1);
+    const dry = await labctl(['up', '--dry-run', '-f', LAB_FILE]);
+    expect(dry.stdout).toMatch(/no changes/);
+  }, 120_000);
+
+  it('labctl impair to 20 ms changes the RTT without recreating anything', async () => {
+    const before = await identity();
+    const relay = relayPid();
+    const r = await labctl(['impair', 'a', 'eth1', '--delay', '20ms', '--lab', LAB]);
+    expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/delay 100ms, egress → delay 20ms, egress/);
+    const { times } = await pingTimes(20, 0.05);
+    const m = median(times);
+    expect(m).toBeGreaterThanOrEqual(20);
+    expect(m).toBeLessThanOrEqual(40);
+    expect(await identity()).toEqual(before);
+    expect(relayPid()).toBe(relay);
+    // the saved state follows: status shows it, and `up -f` restores the file's 100 ms
+    const st = await labctl(['status', '--lab', LAB, '--json']);
+    expect(st.stdout).toMatch(/"delayMs": ?20/);
+  }, 120_000);
+
+  it('30 % loss drops 15–45 % of 200 pings; --clear brings it back to no loss', async () => {
+    const before = await identity();
+    const r = await labctl(['impair', 'a', 'eth1', '--loss', '30%', '--lab', LAB]);
+    expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+    const { times, sent } = await pingTimes(200, 0.01);
+    expect(sent).toBe(200);
+    const lost = (sent - times.length) / sent;
+    expect(lost).toBeGreaterThanOrEqual(0.15);
+    expect(lost).toBeLessThanOrEqual(0.45);
+    const c = await labctl(['impair', 'a', 'eth1', '--clear', '--lab', LAB]);
+    expect(c.exitCode, c.stderr + c.stdout).toBe(0);
+    const after = await pingTimes(100, 0.01);
+    expect(after.times.length).toBe(100);
+    expect(median(after.times)).toBeLessThan(10);
+    // cleared: the relay is gone, lv… is back on the bridge with the iface-id, the container is the same
+    expect(relayPid()).toBeUndefined();
+    expect(await relayProcesses()).toEqual([]);
+    const { hostVeth } = await planIface();
+    const rows = await ovsdbFind('ovs-vsctl', 'Interface', ['name'], [`external_ids:iface-id=${LAB}.a.eth1`]);
+    expect(rows.map((x) => x.name)).toEqual([hostVeth]);
+    expect((await shMaybe('ip', ['link', 'show', `lw${hostVeth.slice(2)}`])).ok).toBe(false);
+    expect(await identity()).toEqual(before);
+  }, 120_000);
+
+  it('up -f restores the file; down leaves no relay process, veth or pidfile', async () => {
+    writeLab('{ delay: 50ms, loss: 5% }');
+    await upOk();
+    expect(relayPid()).toBeGreaterThan(1);
+    const d = await labctl(['down', '--lab', LAB]);
+    expect(d.exitCode, d.stderr).toBe(0);
+    expect(await relayProcesses()).toEqual([]);
+    const res = await residue(LAB);
+    expect(res.links).toEqual([]);
+    expect(res.ovs).toBe(0);
+    expect(res.state).toBe(false);
+  }, 120_000);
+});
