@@ -46,6 +46,8 @@ export const CAUSES = [
   'route-missing',
   // added with the doctor's probe pacing (docs/probes.md "Pacing")
   'neigh-table-full',
+  // added with link impairments (docs/impairments.md): an impaired interface's relay is not as planned
+  'impair-mismatch',
 ] as const;
 export type Cause = (typeof CAUSES)[number];
 

@@ -29,13 +29,14 @@ import {
 import type { CheckResult, Layer, Status } from '../../checks/types.js';
 import { LAYERS } from '../../checks/types.js';
 import { compileRunningPlan } from '../apply/running-plan.js';
-import { loadState, withLabLock } from '../apply/state.js';
+import { labDir, loadState, withLabLock } from '../apply/state.js';
 import { dockerContainers } from '../drivers/containers.js';
 import { connectDocker, DOCKER_SOCKET, loadDockerode } from '../drivers/docker-client.js';
 import type { HostDriver } from '../drivers/host.js';
 import { localLinks } from '../drivers/links.js';
 import { type OvnDriver, ovnDriver } from '../drivers/ovn.js';
 import { localOvs } from '../drivers/ovs.js';
+import { localRelays } from '../drivers/relay.js';
 import { LabctlError } from '../errors.js';
 import { getChassisName } from '../host/probe.js';
 import { loadLabFile } from '../lab/load.js';
@@ -137,9 +138,10 @@ async function readOnlyHost(): Promise<HostDriver> {
     containers: dockerContainers(docker),
     links: localLinks(),
     ovs: localOvs(),
+    relays: localRelays(labDir),
     chassis: getChassisName,
   };
-  return host as HostDriver;
+  return host satisfies HostDriver;
 }
 
 function memo<T>(fn: () => Promise<T>): () => Promise<T> {

@@ -104,6 +104,18 @@ async function planIface() {
   return plan.nodes.find((n: { name: string }) => n.name === 'a').interfaces[0] as { hostVeth: string };
 }
 
+interface DoctorJson {
+  ok: boolean;
+  checks: { id: string; subject: string; status: string; cause?: string; evidence?: string; fix?: string }[];
+}
+
+async function doctor(extra: string[] = []): Promise<DoctorJson> {
+  const r = await labctl(['doctor', '--lab', LAB, '--json', ...extra], { timeoutMs: 170_000 });
+  return JSON.parse(r.stdout) as DoctorJson;
+}
+
+const failing = (d: DoctorJson) => d.checks.filter((c) => c.status === 'fail' || c.status === 'error');
+
 describe.runIf(up)('link impairments on the real daemons', () => {
   beforeAll(async () => {
     await buildOnce();
@@ -181,9 +193,44 @@ describe.runIf(up)('link impairments on the real daemons', () => {
     expect(await identity()).toEqual(before);
   }, 120_000);
 
-  it('up -f restores the file; down leaves no relay process, veth or pidfile', async () => {
+  it('doctor is green with 5 % loss and 50 ms delay declared; impair-mismatch when the relay dies or is edited', async () => {
     writeLab('{ delay: 50ms, loss: 5% }');
     await upOk();
+    const pid = relayPid();
+    expect(pid).toBeGreaterThan(1);
+    const green = await doctor();
+    expect(green.ok, JSON.stringify(failing(green), null, 1)).toBe(true);
+    const imp = green.checks.find((c) => c.id === 'wiring.impair' && c.subject === 'a.eth1');
+    expect(imp?.status).toBe('pass');
+    // killed: found by its pidfile, named, and the fix restores it
+    process.kill(pid!, 'SIGKILL');
+    const dead = await doctor(['--layer', 'wiring']);
+    const m = dead.checks.find((c) => c.id === 'wiring.impair' && c.subject === 'a.eth1');
+    expect(m?.status).toBe('fail');
+    expect(m?.cause).toBe('impair-mismatch');
+    expect(m?.evidence).toMatch(/planned: delay 50ms, loss 5%, egress; found: .*not running/);
+    expect(m?.fix).toBe(`labctl impair a eth1 --delay 50ms --loss 5% --lab ${LAB}`);
+    const fix = await labctl(m!.fix!.split(' ').slice(1));
+    expect(fix.exitCode, fix.stderr + fix.stdout).toBe(0);
+    expect(relayPid()).toBeGreaterThan(1);
+    expect(relayPid()).not.toBe(pid);
+    // params changed by hand (and re-read): the relay applies something else than planned
+    const dir = join(STATE_DIR, 'labs', LAB, 'relays');
+    const pf = readdirSync(dir).find((f) => f.endsWith('.params'))!;
+    writeFileSync(join(dir, pf), readFileSync(join(dir, pf), 'utf8').replace('delay_ms=50', 'delay_ms=5'));
+    process.kill(relayPid()!, 'SIGHUP');
+    const edited = await doctor(['--layer', 'wiring']);
+    const e = edited.checks.find((c) => c.id === 'wiring.impair' && c.subject === 'a.eth1');
+    expect(e?.cause).toBe('impair-mismatch');
+    expect(e?.evidence).toMatch(/relay applies delay 5ms, loss 5%/);
+    // up converges it back (a set: no restart)
+    const before = relayPid();
+    const out = await upOk();
+    expect(out).toMatch(/~ impair a\.eth1: delay 50ms, loss 5%, egress \(was delay 5ms/);
+    expect(relayPid()).toBe(before);
+  }, 180_000);
+
+  it('down leaves no relay process, veth or pidfile', async () => {
     expect(relayPid()).toBeGreaterThan(1);
     const d = await labctl(['down', '--lab', LAB]);
     expect(d.exitCode, d.stderr).toBe(0);
