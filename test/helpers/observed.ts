@@ -3,10 +3,11 @@
  * is tested on. test/integration/up-down.test.ts checks the real thing agrees (after every up, `up --dry-run` on
  * the real daemons lists no change).
  */
+
+import { relayParams } from '../../src/apply/impair-diff.js';
 import type { Observed, ObservedHost } from '../../src/apply/observe.js';
 import { configHash } from '../../src/drivers/containers.js';
 import type { NbLabState } from '../../src/drivers/ovn.js';
-import { relayParams } from '../../src/apply/impair-diff.js';
 import { ovsPortOf, type Plan } from '../../src/plan/types.js';
 
 export const CHASSIS = 'chassis-1';
