@@ -167,6 +167,13 @@ describe.runIf(up)('link impairments on the real daemons', () => {
     // the saved state follows: status shows it, and `up -f` restores the file's 100 ms
     const st = await labctl(['status', '--lab', LAB, '--json']);
     expect(st.stdout).toMatch(/"delayMs": ?20/);
+    const text = await labctl(['status', '--lab', LAB]);
+    expect(text.stdout).toMatch(/impaired: delay 20ms, egress/);
+    // `up -f` puts the file's 100 ms back, again by a set, and back to 20 ms for the next test
+    const back = await upOk();
+    expect(back).toMatch(/~ impair a\.eth1: delay 100ms, egress \(was delay 20ms, egress\)/);
+    expect(relayPid()).toBe(relay);
+    expect(median((await pingTimes(10, 0.1)).times)).toBeGreaterThanOrEqual(100);
   }, 120_000);
 
   it('30 % loss drops 15–45 % of 200 pings; --clear brings it back to no loss', async () => {
@@ -228,6 +235,19 @@ describe.runIf(up)('link impairments on the real daemons', () => {
     const out = await upOk();
     expect(out).toMatch(/~ impair a\.eth1: delay 50ms, loss 5%, egress \(was delay 5ms/);
     expect(relayPid()).toBe(before);
+  }, 180_000);
+
+  it('a path impaired to 100 % loss counts as blocked: the doctor expects it blocked and stays green', async () => {
+    const r = await labctl(['impair', 'a', 'eth1', '--loss', '100%', '--lab', LAB]);
+    expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+    const { times, sent } = await pingTimes(20, 0.01);
+    expect(sent).toBe(20);
+    expect(times).toEqual([]);
+    const d = await doctor(['--layer', 'dataplane']);
+    expect(d.ok, JSON.stringify(failing(d), null, 1)).toBe(true);
+    const ab = d.checks.filter((c) => c.id === 'dataplane.icmp' && /^(a→b|b→a) /.test(c.subject));
+    expect(ab.length).toBe(2);
+    for (const c of ab) expect(c.status).toBe('pass');
   }, 180_000);
 
   it('down leaves no relay process, veth or pidfile', async () => {
