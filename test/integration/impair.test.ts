@@ -150,11 +150,29 @@ describe.runIf(up)('link impairments on the real daemons', () => {
     expect(relayPid()).toBeGreaterThan(1);
     const dry = await labctl(['up', '--dry-run', '-f', LAB_FILE]);
     expect(dry.stdout).toMatch(/no changes/);
+    // a container Docker restarted has a new namespace and link: up re-plumbs it and wires a new relay
+    const old = relayPid();
+    await sh('docker', ['restart', '-t', '1', `labctl.${LAB}.a`]);
+    const again = await upOk();
+    expect(again).toMatch(/\+ impair a\.eth1: delay 100ms/);
+    expect(relayPid()).toBeGreaterThan(1);
+    expect(relayPid()).not.toBe(old);
+    await pingTimes(2, 0.2);
+    expect(median((await pingTimes(10, 0.1)).times)).toBeGreaterThanOrEqual(100);
+    expect((await labctl(['up', '--dry-run', '-f', LAB_FILE])).stdout).toMatch(/no changes/);
   }, 120_000);
 
   it('labctl impair to 20 ms changes the RTT without recreating anything', async () => {
     const before = await identity();
     const relay = relayPid();
+    // refused values are usage errors with the form to use; nothing changes
+    const bad = await labctl(['impair', 'a', 'eth1', '--delay', '20', '--lab', LAB]);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr).toMatch(/delay "20" is not a duration/);
+    expect(bad.stderr).toMatch(/50ms/);
+    const none = await labctl(['impair', 'a', 'eth1', '--lab', LAB]);
+    expect(none.exitCode).toBe(1);
+    expect(none.stderr).toMatch(/--clear/);
     const r = await labctl(['impair', 'a', 'eth1', '--delay', '20ms', '--lab', LAB]);
     expect(r.exitCode, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toMatch(/delay 100ms, egress → delay 20ms, egress/);
