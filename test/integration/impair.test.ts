@@ -46,11 +46,30 @@ async function upOk(): Promise<string> {
 }
 
 /** Round-trip times (ms) of `count` pings from node a to b, measured by ping itself inside a's namespace. */
-async function pingTimes(count: number, intervalS = 0.05): Promise<{ times: number[]; sent: number }> {
+async function pingTimes(
+  count: number,
+  intervalS = 0.05,
+  size = 56,
+): Promise<{ times: number[]; sent: number }> {
   const pid = await containerPid(`labctl.${LAB}.a`);
   const r = await shMaybe(
     'nsenter',
-    ['-t', String(pid), '-n', 'ping', '-n', '-c', String(count), '-i', String(intervalS), '-W', '2', B_IP],
+    [
+      '-t',
+      String(pid),
+      '-n',
+      'ping',
+      '-n',
+      '-c',
+      String(count),
+      '-i',
+      String(intervalS),
+      '-s',
+      String(size),
+      '-W',
+      '2',
+      B_IP,
+    ],
     60_000,
   );
   const times = [...r.out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
@@ -192,6 +211,32 @@ describe.runIf(up)('link impairments on the real daemons', () => {
     expect(back).toMatch(/~ impair a\.eth1: delay 100ms, egress \(was delay 20ms, egress\)/);
     expect(relayPid()).toBe(relay);
     expect(median((await pingTimes(10, 0.1)).times)).toBeGreaterThanOrEqual(100);
+  }, 120_000);
+
+  it('direction both delays the switch→node side too; a rate serialises each frame', async () => {
+    const both = await labctl([
+      'impair',
+      'a',
+      'eth1',
+      '--delay',
+      '30ms',
+      '--direction',
+      'both',
+      '--lab',
+      LAB,
+    ]);
+    expect(both.exitCode, both.stderr + both.stdout).toBe(0);
+    const m = median((await pingTimes(20, 0.05)).times);
+    expect(m).toBeGreaterThanOrEqual(60);
+    expect(m).toBeLessThanOrEqual(80);
+    // 1 mbit/s: a 1442-byte frame (1400 bytes of ICMP payload) takes 11.5 ms on the wire, one way
+    const rate = await labctl(['impair', 'a', 'eth1', '--rate', '1mbit', '--lab', LAB]);
+    expect(rate.exitCode, rate.stderr + rate.stdout).toBe(0);
+    const big = median((await pingTimes(10, 0.1, 1400)).times);
+    expect(big).toBeGreaterThanOrEqual(11.5);
+    expect(big).toBeLessThanOrEqual(30);
+    const small = median((await pingTimes(10, 0.1)).times);
+    expect(small).toBeLessThan(big);
   }, 120_000);
 
   it('30 % loss drops 15–45 % of 200 pings; --clear brings it back to no loss', async () => {
