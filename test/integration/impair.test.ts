@@ -298,6 +298,12 @@ describe.runIf(up)('link impairments on the real daemons', () => {
     const out = await upOk();
     expect(out).toMatch(/~ impair a\.eth1: delay 50ms, loss 5%, egress \(was delay 5ms/);
     expect(relayPid()).toBe(before);
+    // doctor --fix converges a killed relay back
+    process.kill(before!, 'SIGKILL');
+    const fixed = await doctor(['--layer', 'wiring', '--fix']);
+    expect(fixed.ok, JSON.stringify(failing(fixed), null, 1)).toBe(true);
+    expect(relayPid()).toBeGreaterThan(1);
+    expect(relayPid()).not.toBe(before);
   }, 180_000);
 
   it('a path impaired to 100 % loss counts as blocked: the doctor expects it blocked and stays green', async () => {
