@@ -29,6 +29,7 @@ import type { DoctorCheck } from './runner.js';
 import { wiringAddress } from './wiring-address.js';
 import { wiringBinding } from './wiring-binding.js';
 import { wiringContainer } from './wiring-container.js';
+import { wiringImpair } from './wiring-impair.js';
 import { wiringLsp } from './wiring-lsp.js';
 import { wiringMtu } from './wiring-mtu.js';
 import { wiringOffload } from './wiring-offload.js';
@@ -60,6 +61,7 @@ export const CHECKS: DoctorCheck[] = [
   wiringOffload,
   wiringRoutes,
   wiringOvsPort,
+  wiringImpair,
   wiringLsp,
   wiringBinding,
   wiringOvnInstalled,

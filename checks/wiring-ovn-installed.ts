@@ -1,4 +1,5 @@
 /** ovn-controller has installed the port's flows: external_ids:ovn-installed="true" on its OVS interface. */
+import { ovsPortOf } from '../src/plan/types.js';
 import type { DoctorCheck } from './runner.js';
 import { RECOMPUTE, wiringBinding } from './wiring-binding.js';
 import { fail, pass, perIface, upCommand } from './wiring-common.js';
@@ -9,16 +10,17 @@ export const wiringOvnInstalled: DoctorCheck = {
   title: 'flows installed (ovn-installed)',
   run(ctx) {
     return perIface(this, ctx, async ({ iface }) => {
-      const row = (await ctx.facts.ovs()).byName.get(iface.hostVeth);
-      if (!row) return fail('iface-id-mismatch', `${iface.hostVeth} is not an OVS interface`, upCommand(ctx));
+      const row = (await ctx.facts.ovs()).byName.get(ovsPortOf(iface));
+      if (!row)
+        return fail('iface-id-mismatch', `${ovsPortOf(iface)} is not an OVS interface`, upCommand(ctx));
       const v = row.externalIds['ovn-installed'];
       if (v !== 'true')
         return fail(
           'port-unbound',
-          `${iface.hostVeth}: external_ids:ovn-installed is ${v ? `"${v}"` : 'not set'}, expected "true"`,
+          `${ovsPortOf(iface)}: external_ids:ovn-installed is ${v ? `"${v}"` : 'not set'}, expected "true"`,
           RECOMPUTE,
         );
-      return pass(`${iface.hostVeth} ovn-installed`);
+      return pass(`${ovsPortOf(iface)} ovn-installed`);
     });
   },
   fix: (ctx, result) => wiringBinding.fix!(ctx, result),

@@ -2,7 +2,9 @@
  * Exactly one OVS Interface carries the port's iface-id, and it is the planned host-side veth: on the integration
  * bridge, ofport > 0, error column empty. Reads every Interface row, so a foreign row claiming our iface-id shows.
  */
+
 import { extIds } from '../src/drivers/ovsdb-json.js';
+import { ovsPortOf } from '../src/plan/types.js';
 import type { OvsIfaceRow } from './facts.js';
 import type { DoctorCheck } from './runner.js';
 import type { Cause } from './types.js';
@@ -28,14 +30,14 @@ export const wiringOvsPort: DoctorCheck = {
     return perIface(this, ctx, async ({ iface }) => {
       const ovs = await ctx.facts.ovs();
       const bridge = ctx.plan.ovn.bridge;
-      const row = ovs.byName.get(iface.hostVeth);
+      const row = ovs.byName.get(ovsPortOf(iface));
       const claimants = ovs.byIfaceId.get(iface.lsp) ?? [];
-      const others = claimants.filter((c) => c.name !== iface.hostVeth);
+      const others = claimants.filter((c) => c.name !== ovsPortOf(iface));
       const setId = command(
         'ovs-vsctl',
         'set',
         'Interface',
-        iface.hostVeth,
+        ovsPortOf(iface),
         `external_ids:iface-id=${iface.lsp}`,
       );
       if (!row) {
@@ -44,7 +46,7 @@ export const wiringOvsPort: DoctorCheck = {
           : '';
         return fail(
           'iface-id-mismatch',
-          `${iface.hostVeth} is not an OVS interface (expected on ${bridge} with iface-id ${iface.lsp})${who}`,
+          `${ovsPortOf(iface)} is not an OVS interface (expected on ${bridge} with iface-id ${iface.lsp})${who}`,
           upCommand(ctx),
           {
             plugged: false,
@@ -55,21 +57,21 @@ export const wiringOvsPort: DoctorCheck = {
       if (seen !== iface.lsp)
         return fail(
           'iface-id-mismatch',
-          `${iface.hostVeth} has external_ids:iface-id=${seen ?? '(none)'}, expected ${iface.lsp}`,
+          `${ovsPortOf(iface)} has external_ids:iface-id=${seen ?? '(none)'}, expected ${iface.lsp}`,
           setId,
           { seen: seen ?? null, expected: iface.lsp },
         );
       if (others.length)
         return fail(
           'iface-id-mismatch',
-          `iface-id ${iface.lsp} is claimed by ${claimants.length} interfaces: ${claimants.map((c) => c.name).join(', ')} (expected only ${iface.hostVeth})`,
+          `iface-id ${iface.lsp} is claimed by ${claimants.length} interfaces: ${claimants.map((c) => c.name).join(', ')} (expected only ${ovsPortOf(iface)})`,
           others.map((o) => command('ovs-vsctl', 'remove', 'Interface', o.name, 'external_ids', 'iface-id')),
           { claimants: claimants.map((c) => c.name) },
         );
       if (row.bridge !== bridge)
         return fail(
           'iface-id-mismatch',
-          `${iface.hostVeth} is on bridge ${row.bridge ?? '(none)'}, expected ${bridge}`,
+          `${ovsPortOf(iface)} is on bridge ${row.bridge ?? '(none)'}, expected ${bridge}`,
           upCommand(ctx),
         );
       if (row.error || row.ofport === undefined || row.ofport <= 0) {
@@ -83,7 +85,7 @@ export const wiringOvsPort: DoctorCheck = {
               : RECOMPUTE;
         return fail(
           c,
-          `${iface.hostVeth} ofport ${row.ofport ?? '(unset)'}${row.error ? `, error "${row.error}"` : ''} (expected ofport > 0, no error; ${bridge} datapath_type ${dp || 'system'})`,
+          `${ovsPortOf(iface)} ofport ${row.ofport ?? '(unset)'}${row.error ? `, error "${row.error}"` : ''} (expected ofport > 0, no error; ${bridge} datapath_type ${dp || 'system'})`,
           fix,
           {
             ofport: row.ofport ?? null,
@@ -91,7 +93,7 @@ export const wiringOvsPort: DoctorCheck = {
           },
         );
       }
-      return pass(`${iface.hostVeth} on ${bridge}, iface-id ${iface.lsp}, ofport ${row.ofport}`);
+      return pass(`${ovsPortOf(iface)} on ${bridge}, iface-id ${iface.lsp}, ofport ${row.ofport}`);
     });
   },
   async fix(ctx, result) {
@@ -100,9 +102,9 @@ export const wiringOvsPort: DoctorCheck = {
     if (result.data?.expected === ref.iface.lsp && 'seen' in (result.data ?? {})) {
       // our own veth relabelled: restore its external_ids (the plan's, labels included)
       await ctx.host.ovs.transact([
-        ['set', 'Interface', ref.iface.hostVeth, ...extIds(ref.iface.ovsExternalIds)],
+        ['set', 'Interface', ovsPortOf(ref.iface), ...extIds(ref.iface.ovsExternalIds)],
       ]);
-      return `restored external_ids:iface-id=${ref.iface.lsp} on ${ref.iface.hostVeth}`;
+      return `restored external_ids:iface-id=${ref.iface.lsp} on ${ovsPortOf(ref.iface)}`;
     }
     // a foreign interface claiming our iface-id is not ours to edit; a missing or misplaced port: converge
     if (result.data?.claimants) return undefined;

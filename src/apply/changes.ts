@@ -5,6 +5,8 @@
  * nothing for what stays.
  */
 
+import type { Impair } from '../lab/impair.js';
+
 /** The OVN northbound database is shared by every host: its changes go to the central driver. */
 export const CENTRAL = 'central';
 
@@ -100,7 +102,28 @@ export interface ConntrackFlushChange extends ChangeBase {
   addresses: string[];
 }
 
+/**
+ * An interface's impairment relay (docs/impairments.md). wire: (re)build the relay wiring of an impaired interface
+ * — its host end leaves the bridge, the twin pair is (re)created with offloads off, the bridge end is plugged with
+ * the iface-id, the relay (re)started; set: new parameters for a running relay (params file + SIGHUP, nothing is
+ * restarted); unwire: stop the relay, delete the twin pair and its port (the host end is plugged back by an
+ * ovs-port plug).
+ */
+export interface ImpairChange extends ChangeBase {
+  kind: 'impair';
+  action: 'wire' | 'set' | 'unwire';
+  /** the interface (absent for the relay of an interface that is gone) */
+  node?: string;
+  iface?: string;
+  hostVeth: string;
+  relayVeth: string;
+  bridgeVeth: string;
+  /** wire, set: what the relay applies */
+  impair?: Impair;
+}
+
 export type Change =
+  | ImpairChange
   | ContainerChange
   | LinkPlumbChange
   | LinkSetChange

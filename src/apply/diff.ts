@@ -5,8 +5,9 @@
 import { configHash } from '../drivers/containers.js';
 import type { HostLink, NsState } from '../drivers/links.js';
 import { ALIAS_PREFIX } from '../drivers/links.js';
-import type { Plan, PlanNode } from '../plan/types.js';
+import { ovsPortOf, type Plan, type PlanNode } from '../plan/types.js';
 import type { Change, ChangeSet, LinkPlumbChange } from './changes.js';
+import { diffImpairs } from './impair-diff.js';
 import type { Observed, ObservedHost } from './observe.js';
 import { diffNb } from './ovn-diff.js';
 
@@ -52,6 +53,7 @@ function diffHost(plan: Plan, nodes: PlanNode[], seen: ObservedHost): Change[] {
   const byNode = new Map(seen.containers.map((c) => [c.node, c]));
   const hostLinks = new Map(seen.hostLinks.map((l) => [l.name, l]));
   const ovsByName = new Map(seen.ovs.map((o) => [o.name, o]));
+  const replumbed = new Set<string>();
   for (const node of nodes) {
     const cur = byNode.get(node.name);
     let fresh = true;
@@ -87,6 +89,7 @@ function diffHost(plan: Plan, nodes: PlanNode[], seen: ObservedHost): Change[] {
     else fresh = false;
     if (fresh) {
       // A new or (re)started container has a new network namespace: every link is plumbed afresh.
+      for (const i of node.interfaces) replumbed.add(`${node.name}.${i.name}`);
       for (const i of node.interfaces)
         out.push(
           plumb(host, node, i.name, {
@@ -98,25 +101,29 @@ function diffHost(plan: Plan, nodes: PlanNode[], seen: ObservedHost): Change[] {
         );
       continue;
     }
-    out.push(...diffNodeLinks(host, node, hostLinks, seen.nodes[node.name]!.ns, ovsByName));
-    const plumbed = new Set(
-      out
-        .filter((c): c is LinkPlumbChange => c.kind === 'link-plumb' && c.node === node.name)
-        .map((c) => c.iface),
-    );
+    const own = diffNodeLinks(host, node, hostLinks, seen.nodes[node.name]!.ns, ovsByName);
+    out.push(...own);
+    for (const c of own) if (c.kind === 'link-plumb') replumbed.add(`${node.name}.${c.iface}`);
+  }
+  // Impairment relays (impair-diff.ts): a wired interface's OVS port is plugged by its wire change.
+  const imp = diffImpairs(plan.lab, host, nodes, seen, replumbed);
+  out.push(...imp.changes);
+  for (const node of nodes) {
+    if (!seen.nodes[node.name] || out.some((c) => c.kind === 'container' && c.node === node.name)) continue;
     for (const i of node.interfaces) {
-      if (plumbed.has(i.name)) continue;
-      const o = ovsByName.get(i.hostVeth);
+      if (replumbed.has(`${node.name}.${i.name}`) || imp.wired.has(`${node.name}.${i.name}`)) continue;
+      const port = ovsPortOf(i);
+      const o = ovsByName.get(port);
       if (!o)
         out.push({
           kind: 'ovs-port',
           host,
           op: '+',
           action: 'plug',
-          port: i.hostVeth,
+          port,
           node: node.name,
           externalIds: i.ovsExternalIds,
-          summary: `plug ${node.name}.${i.name} (${i.hostVeth}) into ${plan.ovn.bridge} (iface-id ${i.lsp})`,
+          summary: `plug ${node.name}.${i.name} (${port}) into ${plan.ovn.bridge} (iface-id ${i.lsp})`,
         });
       else if (Object.entries(i.ovsExternalIds).some(([k, v]) => o.externalIds[k] !== v))
         out.push({
@@ -124,10 +131,10 @@ function diffHost(plan: Plan, nodes: PlanNode[], seen: ObservedHost): Change[] {
           host,
           op: '~',
           action: 'relabel',
-          port: i.hostVeth,
+          port,
           node: node.name,
           externalIds: i.ovsExternalIds,
-          summary: `restore external_ids of ${i.hostVeth} (iface-id ${i.lsp})`,
+          summary: `restore external_ids of ${port} (iface-id ${i.lsp})`,
         });
     }
   }
@@ -145,9 +152,10 @@ function diffHost(plan: Plan, nodes: PlanNode[], seen: ObservedHost): Change[] {
         id: c.id,
         summary: `remove container ${c.name}`,
       });
-  const planned = new Set(nodes.flatMap((n) => n.interfaces.map((i) => i.hostVeth)));
+  // An impaired interface owns its host end too (the wire change takes it off the bridge).
+  const planned = new Set(nodes.flatMap((n) => n.interfaces.flatMap((i) => [i.hostVeth, ovsPortOf(i)])));
   for (const o of seen.ovs)
-    if (!planned.has(o.name))
+    if (!planned.has(o.name) && !imp.covered.has(o.name))
       out.push({
         kind: 'ovs-port',
         host,

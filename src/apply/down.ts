@@ -8,6 +8,7 @@ import type { ContainerRemover } from '../drivers/containers.js';
 import { ALIAS_PREFIX, type LinkDriver } from '../drivers/links.js';
 import type { OvnDriver } from '../drivers/ovn.js';
 import type { OvsDriver } from '../drivers/ovs.js';
+import type { RelayDriver } from '../drivers/relay.js';
 import { removeNb } from './ovn-diff.js';
 import { loadState, removeState } from './state.js';
 
@@ -17,6 +18,8 @@ export interface DownResult {
   containers: number;
   ovsPorts: number;
   veths: number;
+  /** impairment relays stopped (or whose files were left by a crashed one) */
+  relays: number;
   nbRows: number;
 }
 
@@ -25,6 +28,8 @@ export interface DownHost {
   containers: ContainerRemover;
   ovs: OvsDriver;
   links: LinkDriver;
+  /** the lab's impairment relays (found by pidfile in its state directory) */
+  relays?: RelayDriver;
 }
 
 /** Wait for every promise; then throw the first failure, if any (nothing is left running behind an error). */
@@ -59,11 +64,15 @@ export async function destroyLab(lab: string, host: DownHost, ovn: OvnDriver): P
       return rows;
     }),
   ] as const);
+  // Impairment relays, by pidfile (never by process name): most exit with their device, a crashed one left its files.
+  const relays = host.relays?.list(lab) ?? [];
+  await Promise.all(relays.map((r) => host.relays!.stop(lab, r.hostVeth)));
   const state = loadState(lab);
   // Veths normally vanish with their container's netns; the ones left are those an interrupted up created but
   // never moved (alias set), or whose alias was never set (names from the saved plan).
   const planned = new Set(state?.plan.nodes.flatMap((n) => n.interfaces.map((i) => i.hostVeth)) ?? []);
-  const links = await host.links.hostLinks('lv');
+  // lv…: container host ends; lw…/lb…: impairment relay twin pairs (lab alias).
+  const links = (await host.links.hostLinks('l')).filter((l) => /^l[vwb][0-9a-f]{13}$/.test(l.name));
   const ours = links.filter((l) => l.alias === `${ALIAS_PREFIX}${lab}` || (planned.has(l.name) && !l.alias));
   await host.links.deleteHostLinks(ours.map((l) => l.name));
   removeState(lab);
@@ -71,6 +80,7 @@ export async function destroyLab(lab: string, host: DownHost, ovn: OvnDriver): P
     containers: cs.length,
     ovsPorts: ifaces.length,
     veths: ours.length,
+    relays: relays.length,
     nbRows:
       nb.switches.length +
       nb.ports.length +

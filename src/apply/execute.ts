@@ -15,19 +15,21 @@ import type { HostDriver } from '../drivers/host.js';
 import { extIds } from '../drivers/ovsdb-json.js';
 import { LabctlError } from '../errors.js';
 import { CommandError } from '../exec.js';
-import type { Plan, PlanInterface, PlanNode } from '../plan/types.js';
+import { ovsPortOf, type Plan, type PlanInterface, type PlanNode } from '../plan/types.js';
 import { createBatcher } from './batcher.js';
 import type {
   Change,
   ChangeSet,
   ConntrackFlushChange,
   ContainerChange,
+  ImpairChange,
   LinkPlumbChange,
   NbChange,
   OvsPortChange,
 } from './changes.js';
 import { formatChange } from './changes.js';
 import { REMOVE_CONCURRENCY } from './down.js';
+import { setImpair, unwireImpair, wireImpair } from './impair-exec.js';
 import { applyNodeLinks, disableOffloads, type LinkActions, vethCreateLines } from './node-links.js';
 import type { Drivers, Observed } from './observe.js';
 import { waitForPorts } from './wait.js';
@@ -145,7 +147,7 @@ export async function executeChanges(
     const ports = plan.nodes
       .filter((n) => n.host === h.name)
       .flatMap((n) =>
-        n.interfaces.map((i) => ({ node: n.name, iface: i.name, hostVeth: i.hostVeth, lsp: i.lsp })),
+        n.interfaces.map((i) => ({ node: n.name, iface: i.name, hostVeth: ovsPortOf(i), lsp: i.lsp })),
       );
     await waitForPorts(drivers.host(h.name), drivers.central, ports, opts.readyTimeoutMs ?? 60_000);
   }
@@ -178,7 +180,7 @@ export async function executeChanges(
 
   // ---- 5: what the plan no longer has
   for (const h of Object.keys(observed.hosts))
-    await removeFromHost(h, set, drivers.host(h), { done, result, upHint });
+    await removeFromHost(h, set, drivers.host(h), plan.ovn.bridge, { done, result, upHint });
   return { changes: applied, containers: result, durationMs: performance.now() - t0 };
 }
 
@@ -291,6 +293,19 @@ async function convergeHost(
         const plumbs = changes.filter((c): c is LinkPlumbChange => c.kind === 'link-plumb');
         const fresh = plumbs.filter((c) => c.fresh);
         const actions = linkActions(nodes.get(name)!, changes);
+        const impairs = changes.filter((c): c is ImpairChange => c.kind === 'impair');
+        // A cleared impairment's relay and bridge end go before the host end is plugged back.
+        for (const c of impairs.filter((x) => x.action === 'unwire'))
+          await attempt(`clearing the impairment of ${name}.${c.iface}`, upHint, () =>
+            unwireImpair(host, plan.lab, bridge, c),
+          );
+        const impairLinks = async () => {
+          for (const c of impairs.filter((x) => x.action !== 'unwire'))
+            await attempt(`impairing ${name}.${c.iface}`, upHint, async () => {
+              if (c.action === 'set') setImpair(host, plan.lab, c);
+              else await wireImpair(host, plan.lab, bridge, ifaceOf(name, c.iface!), c);
+            });
+        };
         if (fresh.length) {
           await linksReady;
           await attempt(`wiring the links of ${name}`, upHint, () =>
@@ -299,7 +314,9 @@ async function convergeHost(
               move: (lines) => moveBatch.add(lines),
             }),
           );
+          await impairLinks();
           for (const c of plumbs) done(c);
+          for (const c of impairs) done(c);
           return;
         }
         // A link being re-plumbed must leave OVS first (waited), so the new device gets a fresh port.
@@ -325,6 +342,7 @@ async function convergeHost(
             );
           else if (c.action === 'relabel') cmds.push(['set', 'Interface', c.port, ...extIds(c.externalIds!)]);
         await ovsBatch.add(cmds);
+        await impairLinks();
         for (const c of changes) if (c.kind !== 'container') done(c);
       }),
     ),
@@ -334,11 +352,14 @@ async function convergeHost(
   if (failure) throw failure.reason;
 }
 
+/** OVS ports of plumbed links; an impaired one's bridge end is plugged by its wire change instead. */
 function plugCommands(bridge: string, ifaces: PlanInterface[]): string[][] {
-  return ifaces.flatMap((i) => [
-    ['--may-exist', 'add-port', bridge, i.hostVeth],
-    ['set', 'Interface', i.hostVeth, ...extIds(i.ovsExternalIds)],
-  ]);
+  return ifaces
+    .filter((i) => !i.impair)
+    .flatMap((i) => [
+      ['--may-exist', 'add-port', bridge, i.hostVeth],
+      ['set', 'Interface', i.hostVeth, ...extIds(i.ovsExternalIds)],
+    ]);
 }
 
 /** One node's link changes, regrouped into what applyNodeLinks runs (deletes, plumbing, ns lines, host ends). */
@@ -369,6 +390,7 @@ async function removeFromHost(
   hostName: string,
   set: ChangeSet,
   host: HostDriver,
+  bridge: string,
   ctx: Pick<HostContext, 'done' | 'result' | 'upHint'>,
 ): Promise<void> {
   const mine = set.changes.filter((c) => c.host === hostName);
@@ -386,6 +408,13 @@ async function removeFromHost(
         }),
       ),
   );
+  // Relays of interfaces that are gone (the relay itself exits when its device goes; its pidfile stays).
+  for (const c of mine.filter((x): x is ImpairChange => x.kind === 'impair' && !x.node)) {
+    await attempt(`stopping the impairment relay of ${c.hostVeth}`, ctx.upHint, () =>
+      unwireImpair(host, set.lab, bridge, c),
+    );
+    ctx.done(c);
+  }
   const unplug = mine.filter((c): c is OvsPortChange => c.kind === 'ovs-port' && c.action === 'unplug');
   if (unplug.length) {
     await attempt('removing OVS ports', ctx.upHint, () =>

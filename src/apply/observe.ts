@@ -8,6 +8,7 @@ import type { HostDriver } from '../drivers/host.js';
 import type { HostLink, NsState } from '../drivers/links.js';
 import type { NbLabState, OvnDriver } from '../drivers/ovn.js';
 import type { OvsInterface } from '../drivers/ovs.js';
+import type { RelayState } from '../drivers/relay.js';
 import { EXTID_ALLOC, EXTID_IFACE, EXTID_NODE, type PriorAddresses } from '../plan/types.js';
 
 /** The drivers a lab is applied through: the central OVN NB, and one HostDriver per plan host. */
@@ -31,6 +32,10 @@ export interface ObservedHost {
   hostLinks: HostLink[];
   /** links, addresses and routes inside each running container of the lab, by node */
   nodes: Record<string, ObservedNode>;
+  /** the lab's impairment relays (pidfile and params in the lab's state directory), by node-side host end */
+  relays?: RelayState[];
+  /** host-namespace links of relay twin pairs (lw…, lb…), every lab's */
+  relayLinks?: HostLink[];
   /** this host's OVN chassis name, when a gateway router must be bound to it */
   chassis?: string;
 }
@@ -64,12 +69,15 @@ async function observeHost(
   chassis: boolean,
 ): Promise<ObservedHost> {
   const limit = pLimit(NS_READ_CONCURRENCY);
-  const [containers, ovs, hostLinks, chassisName] = await Promise.all([
+  const [containers, ovs, allLinks, chassisName] = await Promise.all([
     host.containers.list(lab),
     host.ovs.listLabInterfaces(lab),
-    host.links.hostLinks('lv'),
+    host.links.hostLinks('l'),
     chassis ? host.chassis() : Promise.resolve(undefined),
   ]);
+  const hostLinks = allLinks.filter((l) => l.name.startsWith('lv'));
+  const relayLinks = allLinks.filter((l) => /^l[wb][0-9a-f]{13}$/.test(l.name));
+  const relays = host.relays.list(lab);
   const nodes: Record<string, ObservedNode> = {};
   await Promise.all(
     containers
@@ -83,7 +91,7 @@ async function observeHost(
         }),
       ),
   );
-  const out: ObservedHost = { name, containers, ovs, hostLinks, nodes };
+  const out: ObservedHost = { name, containers, ovs, hostLinks, nodes, relays, relayLinks };
   if (chassisName) out.chassis = chassisName;
   return out;
 }

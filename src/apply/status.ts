@@ -2,6 +2,9 @@
 import type { HostDriver } from '../drivers/host.js';
 import type { OvnDriver } from '../drivers/ovn.js';
 import { runtimeLabs } from '../drivers/sim-chassis.js';
+import { describeImpair, type Impair } from '../lab/impair.js';
+import { ovsPortOf } from '../plan/types.js';
+import { impairOfParams } from './impair-diff.js';
 import { listStateLabs, loadState } from './state.js';
 import { type CentralStatus, type ChassisStatus, chassisLabView } from './status-chassis.js';
 
@@ -16,6 +19,8 @@ export interface InterfaceStatus {
   ovnInstalled: boolean;
   bound: boolean;
   chassis: string;
+  /** the planned link impairment (docs/impairments.md) and what its relay applies (absent: not impaired) */
+  impair?: Impair & { summary: string; relay: 'running' | 'not running'; applied?: Impair };
 }
 
 export interface NodeStatus {
@@ -61,6 +66,7 @@ export async function labStatus(host: HostDriver, ovn: OvnDriver, only?: string)
     const mc = plan?.chassis?.length ? await chassisLabView(plan, lsps) : undefined;
     const bindings = new Map((mc ? mc.bindings : await ovn.bindings(lsps)).map((b) => [b.logicalPort, b]));
     const ifaceOf = mc ? new Map(mc.ifaces.map((i) => [i.name, i])) : ifaceByName;
+    const relays = new Map(host.relays.list(lab).map((r) => [r.hostVeth, r]));
     const nodes: NodeStatus[] = [];
     const nodeNames = new Set([
       ...(plan?.nodes.map((n) => n.name) ?? []),
@@ -75,9 +81,23 @@ export async function labStatus(host: HostDriver, ovn: OvnDriver, only?: string)
         container: c?.name ?? pn?.container ?? '',
         state: c ? c.state : 'missing',
         interfaces: (pn?.interfaces ?? []).map((i) => {
-          const o = ifaceOf.get(i.hostVeth);
+          const o = ifaceOf.get(ovsPortOf(i));
           const b = bindings.get(i.lsp);
+          const relay = relays.get(i.hostVeth);
+          const impair: InterfaceStatus['impair'] = i.impair
+            ? {
+                delayMs: i.impair.delayMs,
+                jitterMs: i.impair.jitterMs,
+                lossPct: i.impair.lossPct,
+                rateBps: i.impair.rateBps,
+                direction: i.impair.direction,
+                summary: describeImpair(i.impair),
+                relay: relay?.pid ? 'running' : 'not running',
+                ...(relay?.params ? { applied: impairOfParams(relay.params) } : {}),
+              }
+            : undefined;
           return {
+            ...(impair ? { impair } : {}),
             name: i.name,
             network: i.network,
             ip: `${i.ip}/${i.prefix}`,

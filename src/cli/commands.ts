@@ -20,6 +20,7 @@ export const COMMANDS: Record<string, () => Promise<Register>> = {
   graph: async () => (await import('./graph.js')).registerGraph,
   exec: async () => (await import('./exec.js')).registerExec,
   readdress: async () => (await import('./readdress.js')).registerReaddress,
+  impair: async () => (await import('./impair.js')).registerImpair,
   link: async () => (await import('./link.js')).registerLink,
   capture: async () => (await import('./capture.js')).registerCapture,
   conntrack: async () => (await import('./conntrack.js')).registerConntrack,

@@ -30,17 +30,18 @@ import {
 import type { CheckResult, Layer, Status } from '../../checks/types.js';
 import { LAYERS } from '../../checks/types.js';
 import { compileRunningPlan } from '../apply/running-plan.js';
-import { loadState, withLabLock } from '../apply/state.js';
+import { labDir, loadState, withLabLock } from '../apply/state.js';
 import { dockerContainers } from '../drivers/containers.js';
 import { connectDocker, DOCKER_SOCKET, loadDockerode } from '../drivers/docker-client.js';
 import type { HostDriver } from '../drivers/host.js';
 import { localLinks } from '../drivers/links.js';
 import { type OvnDriver, ovnDriver } from '../drivers/ovn.js';
 import { localOvs } from '../drivers/ovs.js';
+import { localRelays } from '../drivers/relay.js';
 import { LabctlError } from '../errors.js';
 import { getChassisName } from '../host/probe.js';
 import { loadLabFile } from '../lab/load.js';
-import type { Plan } from '../plan/types.js';
+import { ovsPortOf, type Plan } from '../plan/types.js';
 import { reportError } from './output.js';
 
 /**
@@ -138,9 +139,10 @@ export async function readOnlyHost(): Promise<HostDriver> {
     containers: dockerContainers(docker),
     links: localLinks(),
     ovs: localOvs(),
+    relays: localRelays(labDir),
     chassis: getChassisName,
   };
-  return host as HostDriver;
+  return host satisfies HostDriver;
 }
 
 function memo<T>(fn: () => Promise<T>): () => Promise<T> {
@@ -427,7 +429,7 @@ export function registerDoctor(program: Command): void {
           if (fixes.some((f) => f.changed)) {
             // Ports rebind and flows are reinstalled asynchronously after a daemon start or an iface-id change.
             const ports = plan.nodes.flatMap((n) =>
-              n.interfaces.map((i) => ({ node: n.name, iface: i.name, hostVeth: i.hostVeth, lsp: i.lsp })),
+              n.interfaces.map((i) => ({ node: n.name, iface: i.name, hostVeth: ovsPortOf(i), lsp: i.lsp })),
             );
             const { waitForPorts } = await import('../apply/wait.js');
             if (plan.chassis?.length) {

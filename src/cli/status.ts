@@ -55,6 +55,10 @@ export function registerStatus(program: Command): void {
                   ? 'bound, flows pending'
                   : `bound on ${i.chassis}`;
             process.stdout.write(`    ${i.name.padEnd(6)} ${i.ip.padEnd(18)} ${i.mac}  ${i.network}  ${b}\n`);
+            if (i.impair)
+              process.stdout.write(
+                `           impaired: ${i.impair.summary}${i.impair.relay === 'running' ? '' : ' (relay NOT running)'}\n`,
+              );
           }
         }
       }

@@ -146,6 +146,8 @@ export const CAUSE_TABLE = {
   'route-missing': { summary: 'a planned route is missing in the node' },
   // added with the doctor's probe pacing (docs/probes.md "Pacing")
   'neigh-table-full': { summary: 'the host’s neighbour (ARP) table cannot hold the lab’s pairs' },
+  // added with link impairments (docs/impairments.md)
+  'impair-mismatch': { summary: 'an interface’s impairment relay is not as planned' },
   // multi-chassis labs (docs/multichassis.md)
   'chassis-down': {
     summary: 'a simulated chassis’s OVS/OVN daemons are not running',

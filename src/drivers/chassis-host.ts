@@ -12,6 +12,7 @@ import type { HostDriver } from './host.js';
 import { localLinks } from './links.js';
 import { type OvnDriver, ovnDriver } from './ovn.js';
 import { localOvs, type OvsDriver } from './ovs.js';
+import type { RelayDriver } from './relay.js';
 
 export function remoteUnsupported(ch: { name: string }): LabctlError {
   return new LabctlError(
@@ -42,7 +43,22 @@ export function simulatedHost(lab: string, ch: PlanChassis, containers: Containe
     links: localLinks(ch.netns),
     ovs: chassisOvs(lab, ch.name),
     chassis: async () => ch.systemId,
+    relays: noRelays(ch.name),
   };
+}
+
+/** Impairment relays are not run on simulated chassis yet (validation refuses impair: in such labs). */
+function noRelays(chassis: string): RelayDriver {
+  const refuse = (): never => {
+    throw new LabctlError(
+      'invalid-lab',
+      `impairments are not supported on simulated chassis ${chassis} yet`,
+      {
+        hint: 'drop impair: from the lab file (docs/impairments.md)',
+      },
+    );
+  };
+  return { list: () => [], start: async () => refuse(), update: () => refuse(), stop: async () => {} };
 }
 
 /** Drivers for every chassis of a multi-chassis plan, and its central. */

@@ -2,17 +2,22 @@
  * Everything host-specific behind one driver: the Docker endpoint, namespace and link plumbing, and the local OVS.
  * A lab on several chassis gets one HostDriver per host; the OVN northbound driver is shared (it is central).
  */
+
+import { labDir } from '../apply/state.js';
 import { getChassisName } from '../host/probe.js';
 import { type ContainerDriver, dockerContainers } from './containers.js';
 import { connectDocker } from './docker-client.js';
 import { type LinkDriver, localLinks } from './links.js';
 import { localOvs, type OvsDriver } from './ovs.js';
+import { localRelays, type RelayDriver } from './relay.js';
 
 export interface HostDriver {
   name: string;
   containers: ContainerDriver;
   links: LinkDriver;
   ovs: OvsDriver;
+  /** the impairment relays of labs on this host (relay.ts) */
+  relays: RelayDriver;
   /** this host's OVN chassis name (the Open_vSwitch row's system-id) */
   chassis(): Promise<string>;
 }
@@ -24,6 +29,7 @@ export async function localHost(): Promise<HostDriver> {
     containers: dockerContainers(docker),
     links: localLinks(),
     ovs: localOvs(),
+    relays: localRelays(labDir),
     chassis: getChassisName,
   };
 }

@@ -74,7 +74,22 @@ export interface LinkDriver {
   disableTxOffloads(devs: string[]): Promise<void>;
   /** Is tx checksum offload on? */
   txOffload(dev: string, pid?: number): Promise<boolean | undefined>;
+  /**
+   * Every offload a user-space relay must not see off (tx checksum, TSO, GSO, GRO) on host-namespace devices:
+   * the relay copies frames as they are, so they must be whole, checksummed and at most one MTU.
+   */
+  disableRelayOffloads(devs: string[]): Promise<void>;
+  /** ethtool -k of a host device: the features that are on, of tx-checksumming, tcp-segmentation-offload, generic-segmentation-offload, generic-receive-offload */
+  offloadsOn(dev: string): Promise<string[] | undefined>;
 }
+
+/** The offloads disableRelayOffloads switches off, as ethtool -k names them. */
+export const RELAY_OFFLOADS = [
+  'tx-checksumming',
+  'tcp-segmentation-offload',
+  'generic-segmentation-offload',
+  'generic-receive-offload',
+];
 
 /**
  * The links of this host, or (netns given) of a named network namespace that plays the host's part: a simulated
@@ -169,6 +184,27 @@ export function localLinks(netns?: string): LinkDriver {
             `${r.stderr.trim() || `perl exited ${r.exitCode}`} (tx checksum offload, via perl's ioctl)`,
           );
       } else for (const d of devs) await this.disableTxOffload(d);
+    },
+    async disableRelayOffloads(devs) {
+      await Promise.all(
+        devs.map((d) =>
+          run(
+            'ethtool',
+            ['-K', assertArg(d, 'interface name'), 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off'],
+            {
+              timeoutMs: 10_000,
+            },
+          ),
+        ),
+      );
+    },
+    async offloadsOn(dev) {
+      const r = await run('ethtool', ['-k', assertArg(dev, 'interface name')], {
+        timeoutMs: 10_000,
+        reject: false,
+      });
+      if (r.exitCode !== 0) return undefined;
+      return RELAY_OFFLOADS.filter((f) => new RegExp(`^${f}:\\s*on`, 'm').test(r.stdout));
     },
     async txOffload(dev, pid) {
       assertArg(dev, 'interface name');

@@ -71,6 +71,8 @@ export const HOST_PACKAGES = [
   'tcpdump',
   'debootstrap',
   'util-linux',
+  // the impairment relay (src/perl/relay.pl) needs Time::HiRes, which is in perl (libperl), not perl-base
+  'perl',
 ] as const;
 
 /** unix:/run/… and unix:/var/run/… name the same socket (/var/run is a symlink to /run). */

@@ -13,6 +13,24 @@ const portSpec = z.union([
 const proto = z.enum(['tcp', 'udp', 'icmp', 'any']);
 const probeProto = z.enum(['tcp', 'udp', 'icmp']);
 
+const duration = z.union([z.string(), z.number().min(0)]);
+export const impairSchema = z.strictObject({
+  delay: duration.optional().describe('added one-way delay: 50ms, 1.5s, 500us (a number: ms)'),
+  jitter: duration.optional().describe('the delay varies by ± this (uniform); needs delay'),
+  loss: z
+    .union([z.string(), z.number().min(0)])
+    .optional()
+    .describe('random loss: 1%, 0.5% (a number: %)'),
+  rate: z
+    .union([z.string(), z.number().min(0)])
+    .optional()
+    .describe('rate limit: 10mbit, 512kbit, 1gbit (a number: bit/s)'),
+  direction: z
+    .enum(['egress', 'both'])
+    .optional()
+    .describe('egress (default): traffic the node sends on it; both: also traffic to the node'),
+});
+
 export const interfaceSchema = z.union([
   z.string().describe('shorthand: the network to attach to; address and MAC are allocated'),
   z.strictObject({
@@ -24,6 +42,9 @@ export const interfaceSchema = z.union([
       .describe('unicast MAC; derived from lab, node and interface name when omitted'),
     name: z.string().optional().describe('interface name inside the container; eth1, eth2, … by default'),
     mtu: z.int().min(576).max(9000).optional().describe('defaults to the network MTU'),
+    impair: impairSchema
+      .optional()
+      .describe('link impairment of this interface (docs/impairments.md): delay, jitter, loss, rate'),
   }),
 ]);
 
@@ -134,7 +155,7 @@ export const ovnSchema = z.strictObject({
 });
 
 // ---- scenarios (labctl run; docs/experiments.md) ----
-const duration = z
+const stepDuration = z
   .union([
     z.number().positive(),
     z.string().regex(/^\d+(\.\d+)?(ms|s)$/, 'expected a duration like 2s or 500ms'),
@@ -155,7 +176,7 @@ export const flowSchema = z.strictObject({
 /** One step: exactly one of these keys (validate/scenarios.ts says so, at the step). */
 export const stepSchema = z
   .strictObject({
-    wait: duration.optional(),
+    wait: stepDuration.optional(),
     up: z.string().min(1).optional().describe('converge to this lab file (relative to this one)'),
     readdress: z.strictObject({ node: z.string(), iface: z.string(), ip: z.string() }).optional(),
     link: z.strictObject({ node: z.string(), iface: z.string(), state: z.enum(['up', 'down']) }).optional(),

@@ -1,4 +1,5 @@
 /** A validated, normalized lab: what compile takes. Order of every list is the order of the lab file. */
+import type { Impair } from './impair.js';
 import type { Cidr } from './ipv4.js';
 
 export type Proto = 'tcp' | 'udp' | 'icmp';
@@ -48,6 +49,8 @@ export interface LabInterface {
   ip?: string;
   mac?: string;
   mtu?: number;
+  /** link impairment (docs/impairments.md); absent: none */
+  impair?: Impair;
 }
 
 export interface LabNode {

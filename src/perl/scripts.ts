@@ -1,6 +1,6 @@
 /**
  * The perl programs labctl runs on the host (Debian's perl-base is Essential): the probe broker's launcher step,
- * the local agent's ICMP socket shim and the batched tx-offload ioctl. They are real files (src/perl/*.pl), so
+ * the local agent's ICMP socket shim, the batched tx-offload ioctl and the impairment relay (src/drivers/relay.ts). They are real files (src/perl/*.pl), so
  * `perl -c` checks them in `npm run lint` (scripts/perl-check.mjs) and unit tests run them
  * (test/unit/probe-perl.test.ts).
  *
@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type PerlScript = 'broker' | 'icmp-shim' | 'tx-off';
+export type PerlScript = 'broker' | 'icmp-shim' | 'tx-off' | 'relay';
 
 const found = new Map<PerlScript, string>();
 

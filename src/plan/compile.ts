@@ -56,6 +56,9 @@ export const naming = {
   hostVeth: (lab: string, node: string, iface: string, salt = 0) =>
     `lv${digest(['veth', lab, node, iface, String(salt)], 13)}`,
   peerTmp: (hostVeth: string) => `lp${hostVeth.slice(2)}`,
+  /** an impaired interface's relay twin pair (docs/impairments.md): lw… held by the relay, lb… on the bridge */
+  relayVeth: (hostVeth: string) => `lw${hostVeth.slice(2)}`,
+  bridgeVeth: (hostVeth: string) => `lb${hostVeth.slice(2)}`,
   acl: (lab: string, policy: number) => `${lab}-p${policy}`,
   loadBalancer: (lab: string, lb: string) => `${lab}.${lb}`,
 };
@@ -187,6 +190,12 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
       const gw = gatewayOf.get(i.network);
       if (gw) pi.gateway = gw;
       if (allocated) pi.allocated = allocated;
+      if (i.impair)
+        pi.impair = {
+          ...i.impair,
+          relayVeth: naming.relayVeth(hostVeth),
+          bridgeVeth: naming.bridgeVeth(hostVeth),
+        };
       return pi;
     });
     const pn: PlanNode = {

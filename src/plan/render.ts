@@ -1,4 +1,5 @@
 /** Human-readable rendering of a Plan for `labctl plan`. */
+import { describeImpair } from '../lab/impair.js';
 import type { Plan } from './types.js';
 
 export function renderPlan(plan: Plan): string {
@@ -10,7 +11,9 @@ export function renderPlan(plan: Plan): string {
     out.push(`  ${n.container}  image ${n.image}${n.build ? ` (built from ${n.build.context})` : ''}`);
     for (const i of n.interfaces)
       out.push(
-        `    ${i.name} ${i.ip}/${i.prefix} ${i.mac} mtu ${i.mtu}  veth ${i.hostVeth} → ${plan.ovn.bridge} iface-id=${i.lsp}`,
+        i.impair
+          ? `    ${i.name} ${i.ip}/${i.prefix} ${i.mac} mtu ${i.mtu}  veth ${i.hostVeth} ⇄ relay ⇄ ${i.impair.relayVeth}/${i.impair.bridgeVeth} → ${plan.ovn.bridge} iface-id=${i.lsp}  impaired: ${describeImpair(i.impair)}`
+          : `    ${i.name} ${i.ip}/${i.prefix} ${i.mac} mtu ${i.mtu}  veth ${i.hostVeth} → ${plan.ovn.bridge} iface-id=${i.lsp}`,
       );
     for (const r of n.routes) out.push(`    route ${r.dst} via ${r.via} dev ${r.dev}`);
   }

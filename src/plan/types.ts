@@ -4,6 +4,8 @@
  * prints it. Everything is keyed by names derived from the lab, so `down` can find it all again by label.
  */
 
+import type { Impair } from '../lab/impair.js';
+
 export const PLAN_VERSION = 1;
 /** Docker label / OVSDB external_ids keys (design.md "Labels"). */
 export const LABEL_LAB = 'labctl.lab';
@@ -106,6 +108,23 @@ export interface PlanInterface {
   /** tx checksum offload must be off on the container side (platform.md: userspace datapath drops TCP/UDP otherwise) */
   txOffload: false;
   ovsExternalIds: Record<string, string>;
+  /**
+   * link impairment (docs/impairments.md): the interface is wired through a relay, hostVeth ⇄ relay ⇄
+   * relayVeth ═ bridgeVeth, and bridgeVeth (not hostVeth) is the OVS port. Absent: plain wiring.
+   */
+  impair?: PlanImpair;
+}
+
+export interface PlanImpair extends Impair {
+  /** the relay's switch-side end (lw…), the twin of hostVeth */
+  relayVeth: string;
+  /** its veth peer, plugged into the integration bridge with the interface's iface-id (lb…) */
+  bridgeVeth: string;
+}
+
+/** The OVS port of an interface: its host end, or the bridge end of its relay when it is impaired. */
+export function ovsPortOf(i: Pick<PlanInterface, 'hostVeth' | 'impair'>): string {
+  return i.impair ? i.impair.bridgeVeth : i.hostVeth;
 }
 
 export interface PlanRoute {

@@ -10,6 +10,7 @@ import type { CheckContext, CheckResult } from '../doctor/types.js';
 import { countNeighEntries, readDrops, readNeighTable } from '../drivers/datapath-drops.js';
 import { PolicyVerdicts } from '../plan/policy-verdict.js';
 import { type BrokerFailure, ProbeFleet } from './fleet.js';
+import { impairBudget } from './impair-budget.js';
 import type { AgentOptions } from './launch.js';
 import { NeighBudget, Pacer, pairGroups, type Signal, type Ticket } from './pace.js';
 import type { ProbeResult, ProbeSpec } from './protocol.js';
@@ -124,9 +125,13 @@ export async function runDataplane(
     timings[k] = Math.round(performance.now() - t0);
   };
   const { plan } = ctx;
-  const timeoutMs = opts.timeoutMs ?? 1500;
-  const retryTimeoutMs = opts.retryTimeoutMs ?? 2500;
   const targets = planTargets(plan);
+  // Impaired links (docs/impairments.md): time limits stretch with declared delay, declared loss gets enough
+  // re-probe rounds, and a path impaired to 100 % loss is expected blocked.
+  const impaired = impairBudget(plan, targets);
+  for (const t of targets) if (impaired.blackholed.has(t.key)) t.expect = 'blocked';
+  const timeoutMs = (opts.timeoutMs ?? 1500) + impaired.extraMs;
+  const retryTimeoutMs = (opts.retryTimeoutMs ?? 2500) + impaired.extraMs;
   const records = targets.map(newRecord);
 
   // ---- containers
@@ -323,13 +328,14 @@ export async function runDataplane(
 
     // ---- phase 2: every probe that should have passed and did not is probed again, alone at a low rate (a lost
     // SYN under load is not a verdict), with an ICMP echo over the same path for contrast
-    if (opts.retry !== false && endpoints) {
+    for (let round = 0; opts.retry !== false && endpoints && round < impaired.retryRounds; round++) {
       const failedPass = todo.filter(
         (r) => r.target.expect === 'pass' && r.result && r.result.outcome !== 'pass',
       );
       const bigFailed = todo.filter(
         (r) => r.target.proto === 'icmp' && r.result?.outcome === 'pass' && r.big && r.big.outcome !== 'pass',
       );
+      if (!failedPass.length && !bigFailed.length) break;
       const icmpDone = new Map<string, ProbeResult>();
       for (const r of todo)
         if (r.target.proto === 'icmp' && r.result)

@@ -3,10 +3,12 @@
  * is tested on. test/integration/up-down.test.ts checks the real thing agrees (after every up, `up --dry-run` on
  * the real daemons lists no change).
  */
+
+import { relayParams } from '../../src/apply/impair-diff.js';
 import type { Observed, ObservedHost } from '../../src/apply/observe.js';
 import { configHash } from '../../src/drivers/containers.js';
 import type { NbLabState } from '../../src/drivers/ovn.js';
-import type { Plan } from '../../src/plan/types.js';
+import { ovsPortOf, type Plan } from '../../src/plan/types.js';
 
 export const CHASSIS = 'chassis-1';
 
@@ -28,7 +30,7 @@ export function convergedObserved(plan: Plan): Observed {
       })),
       ovs: nodes.flatMap((n) =>
         n.interfaces.map((i) => ({
-          name: i.hostVeth,
+          name: ovsPortOf(i),
           externalIds: { ...i.ovsExternalIds, 'ovn-installed': 'true' },
           ofport: 1,
           error: '',
@@ -75,6 +77,27 @@ export function convergedObserved(plan: Plan): Observed {
             },
           },
         ]),
+      ),
+      // impaired interfaces: a live relay with the planned parameters and its twin pair (docs/impairments.md)
+      relays: nodes.flatMap((n, k) =>
+        n.interfaces.flatMap((i, j) =>
+          i.impair
+            ? [{ hostVeth: i.hostVeth, pid: 5000 + 10 * k + j, pidfile: true, params: relayParams(i.impair) }]
+            : [],
+        ),
+      ),
+      relayLinks: nodes.flatMap((n) =>
+        n.interfaces.flatMap((i) =>
+          i.impair
+            ? [i.impair.relayVeth, i.impair.bridgeVeth].map((name) => ({
+                name,
+                alias: `labctl:${plan.lab}`,
+                operstate: 'UP',
+                up: true,
+                mtu: i.mtu,
+              }))
+            : [],
+        ),
       ),
       ...(plan.routers.some((r) => r.chassis) ? { chassis: CHASSIS } : {}),
     };

@@ -22,11 +22,19 @@ describe('knownKeysAt: the keys of each mapping, read from the schema', () => {
 
   it('looks through unions: the interface mapping beside its string shorthand, deny or allow in a policy', () => {
     expect(knownKeysAt(['nodes', 'web', 'interfaces', 1]).sort()).toEqual([
+      'impair',
       'ip',
       'mac',
       'mtu',
       'name',
       'network',
+    ]);
+    expect(knownKeysAt(['nodes', 'web', 'interfaces', 1, 'impair']).sort()).toEqual([
+      'delay',
+      'direction',
+      'jitter',
+      'loss',
+      'rate',
     ]);
     expect(knownKeysAt(['policies', 0]).sort()).toEqual(['allow', 'deny']);
     expect(knownKeysAt(['policies', 0, 'deny']).sort()).toEqual(['from', 'port', 'proto', 'to']);

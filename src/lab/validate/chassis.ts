@@ -57,6 +57,16 @@ export function validateChassis(ctx: ValidateContext): ChassisSection | undefine
       'drop ovn.remote and ovn.nb (labctl status --json names the central it creates)',
     );
 
+  // impairment relays run beside the host-side veth, which on a simulated chassis lives in its netns: not yet
+  for (const [node, n] of Object.entries(doc.nodes ?? {}))
+    (n.interfaces ?? []).forEach((i, k) => {
+      if (typeof i !== 'string' && i.impair !== undefined)
+        add(
+          ['nodes', node, 'interfaces', k, 'impair'],
+          'impair: is not supported in a multi-chassis lab yet',
+          'drop impair: here, or run the lab without chassis: (docs/impairments.md)',
+        );
+    });
   const chassis: LabChassis[] = [];
   const byIp = new Map<string, string>();
   let next = parsed.ok ? firstHost(parsed.cidr) : 0;

@@ -2,6 +2,7 @@
 
 import type { z } from 'zod';
 import { IFNAME_RE } from '../../names.js';
+import { parseImpair } from '../impair.js';
 import { intToIp, isIPv4 } from '../ipv4.js';
 import { isMulticastMac, normalizeMac } from '../mac.js';
 import type { interfaceSchema } from '../schema.js';
@@ -69,6 +70,12 @@ export function validateInterfaces(
       const pending = ctx.pendingAlloc.get(spec.network);
       if (pending) pending.push(ip);
       else ctx.pendingAlloc.set(spec.network, [ip]);
+    }
+    if (spec.impair !== undefined) {
+      const r = parseImpair(spec.impair);
+      for (const issue of r.issues)
+        add(issue.key ? [...ip, 'impair', issue.key] : [...ip, 'impair'], issue.message, issue.hint);
+      if (r.impair) iface.impair = r.impair;
     }
     if (spec.mac !== undefined) {
       const mac = checkMac(ctx, spec.mac, [...ip, 'mac'], macs);
