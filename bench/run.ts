@@ -48,6 +48,7 @@ import {
 } from './lib/proc.js';
 import {
   type CompileResult,
+  type DoctorRun,
   evaluate,
   medianTrace,
   type Row,
@@ -352,7 +353,52 @@ function newScenario(lab: BenchLab): ScenarioRuns {
 
 interface DoctorJson {
   ok?: boolean;
-  checks?: { status?: string; cause?: string }[];
+  checks?: { status?: string; cause?: string; followsFrom?: string; data?: { node?: string } }[];
+}
+
+/**
+ * A real fault in one node of a big healthy lab (issue 11: "a real fault injected into one node of the 100-node lab
+ * is still found with its cause"): tx checksum offload back on inside the middle node, the doctor run again, the
+ * fault undone whatever happened. Found = exit 1 and the only root cause is checksum-offload on that node.
+ */
+async function injectedFault(lab: BenchLab): Promise<NonNullable<DoctorRun['fault']>> {
+  const node = `n${String(Math.ceil(lab.nodes / 2)).padStart(String(lab.nodes).length, '0')}`;
+  const pid = execFileSync('docker', ['inspect', '-f', '{{.State.Pid}}', `labctl.${lab.lab}.${node}`], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  }).trim();
+  if (!/^[1-9]\d*$/.test(pid)) throw new Error(`no pid for node ${node}: ${pid}`);
+  const ethtool = (state: 'on' | 'off') =>
+    execFileSync('nsenter', ['-t', pid, '-n', 'ethtool', '-K', 'eth1', 'tx', state], { timeout: 30_000 });
+  ethtool('on');
+  try {
+    const dr = await labctl(['doctor', '-f', lab.file, '--json'], {
+      timeoutMs: 300_000 + lab.nodes * lab.nodes * 200,
+      trace: false,
+    });
+    let parsed: DoctorJson | undefined;
+    try {
+      parsed = JSON.parse(dr.stdout) as DoctorJson;
+    } catch {
+      parsed = undefined;
+    }
+    const roots = (parsed?.checks ?? []).filter(
+      (c) => (c.status === 'fail' || c.status === 'error') && !c.followsFrom,
+    );
+    const found =
+      dr.exitCode === 1 &&
+      roots.length > 0 &&
+      roots.every((c) => c.cause === 'checksum-offload' && c.data?.node === node);
+    return {
+      node,
+      found,
+      roots: roots.map((c) => `${c.cause ?? c.status} ${c.data?.node ?? ''}`.trim()),
+      ms: dr.wallMs,
+      exitCode: dr.exitCode,
+    };
+  } finally {
+    ethtool('off');
+  }
 }
 
 async function measureLabctl(
@@ -416,6 +462,21 @@ async function measureLabctl(
     log(
       `  labctl doctor ${lab.lab}: ${(dr.wallMs / 1000).toFixed(2)} s, exit ${dr.exitCode}, ${JSON.stringify(statuses)}`,
     );
+    const run = s.doctorRuns[s.doctorRuns.length - 1]!;
+    if (lab.kind === 'single' && lab.nodes >= 100 && s.doctorRuns.length === 1 && dr.exitCode === 0) {
+      checkpoint();
+      try {
+        run.fault = await injectedFault(lab);
+        if (!run.fault.found)
+          s.errors.push(`injected fault in ${run.fault.node} not found: roots ${run.fault.roots.join(', ')}`);
+        log(
+          `  injected fault (tx checksum offload on in ${run.fault.node}): ${run.fault.found ? 'found' : 'NOT found'} in ${(run.fault.ms / 1000).toFixed(2)} s; root causes: ${run.fault.roots.join(', ') || 'none'}`,
+        );
+      } catch (err) {
+        if (isAborted()) throw err;
+        s.errors.push(`injected fault: ${(err as Error).message}`);
+      }
+    }
   }
   await sleep(opts.settleMs);
   checkpoint();

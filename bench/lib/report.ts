@@ -11,6 +11,8 @@ export interface DoctorRun {
   ok?: boolean;
   results: number;
   statuses: Record<string, number>;
+  /** the injected fault (doctor-only labs of 100+ nodes, first run): was it found, with its cause, on its node? */
+  fault?: { node: string; found: boolean; roots: string[]; ms: number; exitCode: number | null };
 }
 
 export interface ScenarioRuns {
