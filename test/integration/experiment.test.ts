@@ -62,6 +62,15 @@ scenarios:
       - { flow: ping, max_lost: 0 }
       - { flow: dgram, max_lost: 0 }
       - { flow: sess, max_lost: 0, tcp: survived }
+  lossy:
+    flows:
+      - { name: ping, from: client, to: server, proto: icmp, rate: 10 }
+    steps:
+      - wait: 2s
+      - impair: { node: server, iface: eth1, loss: 100% }
+      - wait: 2s
+      - impair: { node: server, iface: eth1, clear: true }
+      - wait: 3s
   moved:
     flows:
       - { name: sess, from: client, to: 10.71.1.20, proto: tcp, port: 7200, rate: 10 }
@@ -191,6 +200,26 @@ describe.runIf(up)('labctl run: flows measured across steps, on the real daemons
     expect(head.subarray(1, 4).toString()).toBe('PNG');
     expect(head.readUInt32BE(16)).toBe(1200); // width from the IHDR chunk
     expect(head.length).toBeGreaterThan(10_000);
+  }, 90_000);
+
+  it('impair steps: 100 % loss for 2 s is ~20 lost pings, as an independent ping saw it; clear restores', async () => {
+    const pid = await containerPid(`labctl.${LAB}.client`);
+    const [ping, { code, report }] = await Promise.all([
+      independentPing(pid, '10.71.1.20', 11),
+      run(['lossy']),
+    ]);
+    expect(report.error, JSON.stringify(report.steps)).toBeNull();
+    expect(report.steps.map((s) => s.ok)).toEqual([true, true, true, true, true]);
+    const p = flow(report, 'ping');
+    // 2 s at 10 pps, plus what re-plumbing the host side (relay in, relay out) costs
+    expect(p.lost).toBeGreaterThanOrEqual(17);
+    expect(p.lost).toBeLessThanOrEqual(40);
+    expect(Math.abs(p.lost - ping.lost), `labctl ${p.lost}, ping ${ping.lost}`).toBeLessThanOrEqual(4);
+    expect(p.recovered_ms[3], JSON.stringify(p.gaps)).not.toBeNull();
+    expect(code).toBe(0);
+    const st = JSON.parse((await labctl(['status', '--lab', LAB, '--json'])).stdout);
+    const server = JSON.stringify(st).includes('"impair"');
+    expect(server, 'no interface is left impaired after the clear step').toBe(false);
   }, 90_000);
 
   it('a flow a policy blocks is 100 % loss, not an error, and fails an expectation that wanted it to pass', async () => {
