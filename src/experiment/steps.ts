@@ -7,12 +7,25 @@ import { execa } from 'execa';
 import { loadState, saveState, withLabLock } from '../apply/state.js';
 import { labBaseDir, localDrivers, planUp } from '../apply/up.js';
 import { LabctlError } from '../errors.js';
+import { describeImpair, type Impair, type ImpairSpec } from '../lab/impair.js';
 import type { LabStep } from '../lab/types.js';
 import { flushConntrack } from '../ops/conntrack.js';
 import type { LabRuntime } from '../ops/context.js';
 import { nodePid } from '../ops/context.js';
+import { describeImpairResult, impair } from '../ops/impair.js';
 import { setLink } from '../ops/link.js';
 import { readdress } from '../ops/readdress.js';
+
+/** A parsed impairment back to the spec impair() takes (ms, %, bit/s as numbers). */
+function impairSpec(i: Impair): ImpairSpec {
+  return {
+    ...(i.delayMs ? { delay: i.delayMs } : {}),
+    ...(i.jitterMs ? { jitter: i.jitterMs } : {}),
+    ...(i.lossPct ? { loss: i.lossPct } : {}),
+    ...(i.rateBps ? { rate: i.rateBps } : {}),
+    direction: i.direction,
+  };
+}
 
 /** A step of labctl measure: a command on the host (a script), its output passed through to stderr. */
 export interface CommandStep {
@@ -40,6 +53,8 @@ export function describeStep(s: RunStep): string {
       return `conntrack-flush ${s.address ?? (s.node ? `node ${s.node}` : 'lab')}`;
     case 'exec':
       return `exec ${s.node}: ${s.cmd.join(' ')}`;
+    case 'impair':
+      return `impair ${s.node} ${s.iface} ${s.impair ? describeImpair(s.impair) : 'clear'}`;
   }
 }
 
@@ -110,6 +125,11 @@ export async function runStep(s: RunStep, ctx: StepContext): Promise<string> {
     }
     case 'up':
       return upStep(s.file, ctx);
+    case 'impair': {
+      const r = await impair(rt, s.node, s.iface, s.impair ? impairSpec(s.impair) : 'clear');
+      refreshState(rt);
+      return describeImpairResult(r);
+    }
   }
 }
 

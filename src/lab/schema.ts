@@ -184,9 +184,16 @@ export const stepSchema = z
       .strictObject({ node: z.string().optional(), address: z.string().optional() })
       .optional(),
     exec: z.strictObject({ node: z.string(), cmd: z.array(z.string()).min(1) }).optional(),
-    // impair: { node, iface, delay, loss, … } joins here with live impairments (labctl impair)
+    impair: impairSchema
+      .extend({
+        node: z.string(),
+        iface: z.string(),
+        clear: z.literal(true).optional().describe('take the impairment off (instead of delay/loss/…)'),
+      })
+      .optional()
+      .describe('set (replace) or clear an interface impairment, as labctl impair does'),
   })
-  .describe('one key: wait, up, readdress, link, conntrack-flush or exec');
+  .describe('one key: wait, up, readdress, link, conntrack-flush, exec or impair');
 
 export const scenarioExpectSchema = z.strictObject({
   flow: z.string(),

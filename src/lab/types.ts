@@ -122,14 +122,16 @@ export interface LabFlow {
   rate: number;
 }
 
-/** One step of a scenario; durations in ms. (impair steps come with live impairments.) */
+/** One step of a scenario; durations in ms. */
 export type LabStep =
   | { kind: 'wait'; ms: number }
   | { kind: 'up'; file: string }
   | { kind: 'readdress'; node: string; iface: string; ip: string }
   | { kind: 'link'; node: string; iface: string; state: 'up' | 'down' }
   | { kind: 'conntrack-flush'; node?: string; address?: string }
-  | { kind: 'exec'; node: string; cmd: string[] };
+  | { kind: 'exec'; node: string; cmd: string[] }
+  /** impair: undefined clears the interface's impairment */
+  | { kind: 'impair'; node: string; iface: string; impair?: Impair };
 
 export type TcpOutcome = 'survived' | 'reset' | 'stalled';
 

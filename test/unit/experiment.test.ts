@@ -93,6 +93,50 @@ describe('scenarios in the lab file', () => {
     );
     expect(second.find((d) => d.path.endsWith('flows[0].from'))?.hint).toContain('client');
   });
+
+  it('impair steps: set (parsed like the lab file) or clear, with located errors', () => {
+    const lab = parseLab(`${BASE}scenarios:
+  lossy:
+    flows: [{ name: ping, from: client, to: server, proto: icmp }]
+    steps:
+      - impair: { node: server, iface: eth1, delay: 50ms, loss: 10% }
+      - impair: { node: server, iface: eth1, clear: true }
+`);
+    expect(lab.scenarios![0]!.steps).toEqual([
+      {
+        kind: 'impair',
+        node: 'server',
+        iface: 'eth1',
+        impair: { delayMs: 50, jitterMs: 0, lossPct: 10, rateBps: 0, direction: 'egress' },
+      },
+      { kind: 'impair', node: 'server', iface: 'eth1' },
+    ]);
+    const { diagnostics } = checkLab(
+      `${BASE}scenarios:
+  lossy:
+    flows: [{ name: ping, from: client, to: server, proto: icmp }]
+    steps:
+      - impair: { node: server, iface: eth1, delay: soon }
+      - impair: { node: server, iface: eth1 }
+      - impair: { node: server, iface: eth1, clear: true, loss: 1% }
+      - impair: { node: server, iface: eth7, loss: 1% }
+`,
+      'lab.yml',
+    );
+    const got = diagnostics.map((d) => `${d.line} ${d.path}: ${d.message}`);
+    expect(got).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^11 scenarios\.lossy\.steps\[0\]\.impair\.delay: delay "soon" is not a duration/,
+        ),
+        expect.stringMatching(/^12 scenarios\.lossy\.steps\[1\]\.impair: impair: sets nothing/),
+        expect.stringMatching(/^13 scenarios\.lossy\.steps\[2\]\.impair: impair: clear takes no/),
+        expect.stringMatching(
+          /^14 scenarios\.lossy\.steps\[3\]\.impair\.iface: node server has no interface eth7/,
+        ),
+      ]),
+    );
+  });
 });
 
 /** a flow at 10/s from t=0 to 8 s whose packets sent in [2 s, 4 s) are lost */

@@ -1,11 +1,12 @@
 /** scenarios: the experiments `labctl run` measures (docs/experiments.md): flows, steps, expectations. */
+import { parseImpair } from '../impair.js';
 import { isIPv4 } from '../ipv4.js';
 import type { LabFlow, LabNode, LabScenario, LabScenarioExpect, LabStep, TcpOutcome } from '../types.js';
 import type { PathSeg, ValidateContext } from './context.js';
 import { didYouMean, nameIssue } from './suggest.js';
 
 const MAX_NAME = 40;
-const STEP_KINDS = ['wait', 'up', 'readdress', 'link', 'conntrack-flush', 'exec'];
+const STEP_KINDS = ['wait', 'up', 'readdress', 'link', 'conntrack-flush', 'exec', 'impair'];
 
 /** "2s", "500ms", "1.5s" or a number of seconds → ms. */
 export function durationMs(d: string | number): number {
@@ -120,6 +121,30 @@ export function validateScenarios(ctx: ValidateContext, nodes: LabNode[]): LabSc
       } else if (s.exec) {
         nodeRef([...p, 'exec', 'node'], s.exec.node, 'exec in');
         steps.push({ kind: 'exec', node: s.exec.node, cmd: s.exec.cmd });
+      } else if (s.impair) {
+        const { node, iface, clear, ...spec } = s.impair;
+        const ip: PathSeg[] = [...p, 'impair'];
+        ifaceRef(ip, node, iface);
+        const given = Object.values(spec).some((v) => v !== undefined);
+        if (clear && given)
+          add(
+            ip,
+            'impair: clear takes no delay, jitter, loss, rate or direction',
+            'two steps, or drop clear',
+          );
+        else if (!clear && !given)
+          add(
+            ip,
+            'impair: sets nothing',
+            'give delay, jitter, loss or rate (they replace the interface’s), or clear: true',
+          );
+        if (clear) {
+          steps.push({ kind: 'impair', node, iface });
+          return;
+        }
+        const r = parseImpair(spec);
+        for (const issue of r.issues) add(issue.key ? [...ip, issue.key] : ip, issue.message, issue.hint);
+        steps.push({ kind: 'impair', node, iface, ...(r.impair ? { impair: r.impair } : {}) });
       }
     });
 
