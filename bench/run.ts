@@ -356,6 +356,21 @@ interface DoctorJson {
   checks?: { status?: string; cause?: string; followsFrom?: string; data?: { node?: string } }[];
 }
 
+/** `labctl doctor -f FILE --json` on a bench lab: the run, and its report when it printed one. */
+async function doctorJson(lab: BenchLab) {
+  const dr = await labctl(['doctor', '-f', lab.file, '--json'], {
+    timeoutMs: 300_000 + lab.nodes * lab.nodes * 200,
+    trace: false,
+  });
+  let parsed: DoctorJson | undefined;
+  try {
+    parsed = JSON.parse(dr.stdout) as DoctorJson;
+  } catch {
+    parsed = undefined;
+  }
+  return { dr, parsed };
+}
+
 /**
  * A real fault in one node of a big healthy lab (issue 11: "a real fault injected into one node of the 100-node lab
  * is still found with its cause"): tx checksum offload back on inside the middle node, the doctor run again, the
@@ -372,16 +387,7 @@ async function injectedFault(lab: BenchLab): Promise<NonNullable<DoctorRun['faul
     execFileSync('nsenter', ['-t', pid, '-n', 'ethtool', '-K', 'eth1', 'tx', state], { timeout: 30_000 });
   ethtool('on');
   try {
-    const dr = await labctl(['doctor', '-f', lab.file, '--json'], {
-      timeoutMs: 300_000 + lab.nodes * lab.nodes * 200,
-      trace: false,
-    });
-    let parsed: DoctorJson | undefined;
-    try {
-      parsed = JSON.parse(dr.stdout) as DoctorJson;
-    } catch {
-      parsed = undefined;
-    }
+    const { dr, parsed } = await doctorJson(lab);
     const roots = (parsed?.checks ?? []).filter(
       (c) => (c.status === 'fail' || c.status === 'error') && !c.followsFrom,
     );
@@ -435,16 +441,7 @@ async function measureLabctl(
   if (upOk && doctorOk) {
     await sleep(opts.settleMs);
     checkpoint();
-    const dr = await labctl(['doctor', '-f', lab.file, '--json'], {
-      timeoutMs: 300_000 + n * n * 200,
-      trace: false,
-    });
-    let parsed: DoctorJson | undefined;
-    try {
-      parsed = JSON.parse(dr.stdout) as DoctorJson;
-    } catch {
-      parsed = undefined;
-    }
+    const { dr, parsed } = await doctorJson(lab);
     const statuses: Record<string, number> = {};
     for (const c of parsed?.checks ?? []) statuses[c.status ?? '?'] = (statuses[c.status ?? '?'] ?? 0) + 1;
     s.doctorRuns.push({

@@ -2,11 +2,11 @@
  * Shared pieces of the multi-chassis checks (docs/multichassis.md "Doctor"): one result per chassis, subject
  * `chassis NAME`, with data.chassis naming it, and the set of checks a multi-chassis lab runs.
  */
-import { type FixAction, fixText } from '../src/doctor/causes.js';
+import type { FixAction } from '../src/doctor/causes.js';
 import type { PlanChassis } from '../src/plan/types.js';
 import { type DoctorCheck, type DoctorContext, errorResult } from './runner.js';
 import type { CheckResult } from './types.js';
-import type { Outcome } from './wiring-common.js';
+import { type Outcome, toResult } from './wiring-common.js';
 
 export const chassisSubject = (name: string) => `chassis ${name}`;
 
@@ -21,18 +21,8 @@ export async function perChassis(
       const subject = chassisSubject(ch.name);
       try {
         const o = await fn(ch);
-        const r: CheckResult = {
-          id: check.id,
-          layer: check.layer,
-          subject,
-          status: o.status,
-          evidence: o.evidence,
-        };
-        if (o.cause) r.cause = o.cause;
-        const fixes = o.fix === undefined ? [] : Array.isArray(o.fix) ? o.fix : [o.fix];
-        if (fixes.length) r.fix = fixes.map(fixText).join(' && ');
+        const r = toResult(check, subject, { chassis: ch.name }, o);
         if (o.followsFrom) r.followsFrom = o.followsFrom;
-        r.data = { chassis: ch.name, ...(o.data ?? {}) };
         return r;
       } catch (err) {
         const r = errorResult(check, subject, err);

@@ -53,7 +53,8 @@ export const fail = (
   ...(data ? { data } : {}),
 });
 
-function toResult(
+/** A check's result from an outcome: the fix printed from its actions, data = base + the outcome's. */
+export function toResult(
   check: DoctorCheck,
   subject: string,
   base: Record<string, unknown>,
