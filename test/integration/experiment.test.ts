@@ -325,7 +325,7 @@ describe.runIf(up)('labctl run: flows measured across steps, on the real daemons
     const r = await labctl(['run', 'nosuch', '-f', LAB_FILE]);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('no scenario nosuch');
-    expect(r.stderr).toContain('scenarios: flap, blocked, quiet, moved');
+    expect(r.stderr).toContain('scenarios: flap, blocked, quiet, lossy, moved');
     const other = join(tmp, 'other.yml');
     writeFileSync(other, readFileSync(LAB_FILE, 'utf8').replace(`name: ${LAB}`, 'name: exp-not-up'));
     const r2 = await labctl(['run', 'flap', '-f', other]);
