@@ -35,7 +35,7 @@ import {
 } from './lib/cleanup.js';
 import { BENCH_LABEL, docker, dockerLiveness, floorRun, removeBenchContainers } from './lib/floor.js';
 import { type FlowAgentCost, formatFlowAgent, measureFlowAgent } from './lib/flow-agent.js';
-import { type BenchLab, bigLab, routedLab, singleSwitchLab } from './lib/labs.js';
+import { type BenchLab, bigLab, multiChassisLab, routedLab, singleSwitchLab } from './lib/labs.js';
 import {
   BENCH_DIST,
   describeFailure,
@@ -74,6 +74,8 @@ interface Options {
   /** single-switch sizes measured for the doctor only (up and down are recorded, nothing else runs) */
   doctorSizes: number[];
   routed?: { nets: number; perNet: number };
+  /** the routed lab again over this many simulated chassis (up, doctor, down only) */
+  chassis?: number;
   big: number;
   image: string;
   floor: boolean;
@@ -98,6 +100,7 @@ function parseOptions(argv: string[]): Options {
       sizes: { type: 'string', default: '10,20,25,50' },
       'doctor-sizes': { type: 'string', default: '100,200' },
       routed: { type: 'string', default: '3x10' },
+      chassis: { type: 'string', default: '3' },
       big: { type: 'string', default: '2000' },
       image: { type: 'string', default: 'labctl/node' },
       'no-floor': { type: 'boolean', default: false },
@@ -123,6 +126,7 @@ function parseOptions(argv: string[]): Options {
         '  --doctor-sizes LIST single-switch sizes for the full-mesh doctor only: up, doctor, down; no floor,',
         '                      hand-wiring or Mininet (default 100,200; each 2..250; "none" to skip)',
         '  --routed NxM        routed lab: N networks × M nodes and one router (default 3x10; "none" to skip)',
+        '  --chassis C         the routed lab again over C simulated chassis: up, doctor, down (default 3; "none")',
         '  --big N             nodes of the validate+compile lab (default 2000; 0 to skip)',
         '  --image IMAGE       node image (default labctl/node; must be on this host)',
         '  --no-floor --no-handwire --no-mininet --no-doctor   skip a part',
@@ -174,6 +178,7 @@ function parseOptions(argv: string[]): Options {
     sizes,
     doctorSizes,
     ...(routed ? { routed } : {}),
+    ...(routed && values.chassis !== 'none' ? { chassis: int(values.chassis!, 'chassis', 2, 8) } : {}),
     big: int(values.big!, 'big', 0, 20000),
     image: values.image!,
     floor: !values['no-floor'],
@@ -354,6 +359,22 @@ function newScenario(lab: BenchLab): ScenarioRuns {
 interface DoctorJson {
   ok?: boolean;
   checks?: { status?: string; cause?: string; followsFrom?: string; data?: { node?: string } }[];
+}
+
+/** The multi-chassis lab against its single-chassis twin (same networks, router and nodes): what the spread costs. */
+function chassisRatio(rows: Row[]): string | undefined {
+  const mc = rows.find((r) => r.key.startsWith('chassis-'));
+  const twin = mc && rows.find((r) => r.key === `routed-${mc.key.split('-').slice(2).join('-')}`);
+  if (!mc || !twin) return undefined;
+  const part = (what: string, a?: number, b?: number) =>
+    a !== undefined && b !== undefined && b > 0
+      ? `${what} ${a.toFixed(2)} s vs ${b.toFixed(2)} s (${(a / b).toFixed(2)}×)`
+      : `${what} not measured`;
+  return `multi-chassis ${mc.key} vs single-chassis ${twin.key}: ${[
+    part('up', mc.up, twin.up),
+    part('doctor', mc.doctor, twin.doctor),
+    part('down', mc.down, twin.down),
+  ].join('; ')}`;
 }
 
 /** `labctl doctor -f FILE --json` on a bench lab: the run, and its report when it printed one. */
@@ -622,6 +643,14 @@ async function main(): Promise<number> {
   const labs: (BenchLab & { doctorOnly?: boolean })[] = [
     ...singles,
     ...(routed ? [routed] : []),
+    ...(opts.routed && opts.chassis
+      ? [
+          {
+            ...multiChassisLab(dir, opts.routed.nets, opts.routed.perNet, opts.chassis, opts.image),
+            doctorOnly: true,
+          },
+        ]
+      : []),
     ...doctorOnly,
   ];
 
@@ -876,6 +905,8 @@ function report(r: ReportInput): void {
     ...(traces ? { traces } : {}),
   });
   process.stdout.write(text);
+  const mc = chassisRatio(rows);
+  if (mc) process.stdout.write(`\n${mc}\n`);
   if (r.flowAgent) process.stdout.write(`\n${formatFlowAgent(r.flowAgent)}`);
   const result = {
     version: 1,

@@ -18,7 +18,7 @@ export interface DoctorRun {
 export interface ScenarioRuns {
   key: string;
   lab: string;
-  kind: 'single' | 'routed';
+  kind: 'single' | 'routed' | 'chassis';
   nodes: number;
   floorStartMs: number[];
   floorRemoveMs: number[];

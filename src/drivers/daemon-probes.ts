@@ -3,6 +3,7 @@
  * never throws, is bounded (PROBE_TIMEOUT_MS, the tool's own --timeout a second less so it reports first), and
  * answers with the tool's stdout, or its own last error line. The caller parses and judges.
  */
+import { readFileSync } from 'node:fs';
 import { run, which } from '../exec.js';
 import { PROBE_TIMEOUT_MS, TOOL_TIMEOUT_S } from '../host/constants.js';
 import type { CommandProbe } from '../host/report.js';
@@ -74,4 +75,34 @@ export async function probeAppctl(
 ): Promise<CommandProbe> {
   const r = await probeCommand(tool, ['-T', String(TOOL_TIMEOUT_S), '-t', target, command]);
   return r.ok ? { ok: true, detail: r.detail.split('\n')[0]?.trim() ?? '' } : r;
+}
+
+/** The vswitchd pidfile of the embedded control plane (ovs-vswitchd --pidfile's default). */
+const VSWITCHD_PIDFILE = '/var/run/openvswitch/ovs-vswitchd.pid';
+
+/**
+ * What ovs-vswitchd's monitor (--monitor) says about crashes: its process title reads "ovs-vswitchd: monitoring pid
+ * N (K crashes: pid P died, killed (Aborted))" once the daemon has crashed and been restarted. Undefined when there
+ * is no monitor or no crash. Never throws.
+ */
+export function vswitchdCrashes(pidfile = VSWITCHD_PIDFILE): { count: number; last: string } | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(pidfile, 'utf8').trim(), 10);
+    if (!(pid > 1)) return undefined;
+    // /proc/PID/stat: "pid (comm) state ppid …" — comm may hold spaces, so read after the last ')'
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number.parseInt(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] ?? '', 10);
+    if (!(ppid > 1)) return undefined;
+    return parseMonitorTitle(readFileSync(`/proc/${ppid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim());
+  } catch {
+    return undefined;
+  }
+}
+
+/** "ovs-vswitchd: monitoring pid 11816 (1 crashes: pid 11761 died, killed (Segmentation fault))" → count, last. */
+export function parseMonitorTitle(title: string): { count: number; last: string } | undefined {
+  const m = /monitoring pid \d+ \((\d+) crashes: (.*)\)$/.exec(title);
+  if (!m) return undefined;
+  const count = Number(m[1]);
+  return count > 0 ? { count, last: m[2]! } : undefined;
 }

@@ -5,7 +5,13 @@
  * one error line with the fix.
  */
 import { hostname } from 'node:os';
-import { probeAppctl, probeNbConnection, probeOvsdbRows, probeSbRows } from '../drivers/daemon-probes.js';
+import {
+  probeAppctl,
+  probeNbConnection,
+  probeOvsdbRows,
+  probeSbRows,
+  vswitchdCrashes,
+} from '../drivers/daemon-probes.js';
 import { DOCKER_SOCKET, loadDockerode } from '../drivers/docker-client.js';
 import { readSystemId } from '../drivers/ovs-config.js';
 import { map, parseTables, str } from '../drivers/ovsdb-json.js';
@@ -157,7 +163,10 @@ export async function gatherHostFacts(opts: ProbeOptions = {}): Promise<HostFact
     kernelModuleState(),
     probeDockerApi(opts.dockerSocket ?? DOCKER_SOCKET),
     ovsdbP,
-    probeAppctl('ovs-appctl', 'ovs-vswitchd', 'version'),
+    probeAppctl('ovs-appctl', 'ovs-vswitchd', 'version').then((v) => {
+      const crashes = vswitchdCrashes();
+      return crashes ? { ...v, crashes } : v;
+    }),
     nbP,
     remoteP.then(probeSb),
     northdP,

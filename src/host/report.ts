@@ -129,7 +129,8 @@ export interface HostFacts {
     ovsVersion?: string;
     bridges?: { name: string; datapathType: string }[];
   };
-  vswitchd: CommandProbe;
+  /** crashes: its monitor restarted it after a crash (count, and how the last one died) */
+  vswitchd: CommandProbe & { crashes?: { count: number; last: string } };
   /** undefined: not checked (remote central without an NB address) */
   nb?: CommandProbe;
   sb: CommandProbe & {
@@ -293,8 +294,14 @@ function evaluateDaemons(rows: Rows, { facts, remote, embedded, centralFix }: Sc
     ? rows.pass('ovsdb-server', 'ovsdb-server', 'daemons', facts.ovsdb.detail)
     : rows.fail('ovsdb-server', 'ovsdb-server', 'daemons', facts.ovsdb.detail, 'ovsdb-down', START);
 
-  if (facts.vswitchd.ok) rows.pass('ovs-vswitchd', 'ovs-vswitchd', 'daemons', facts.vswitchd.detail);
-  else
+  if (facts.vswitchd.ok) {
+    const c = facts.vswitchd.crashes;
+    // a crash its monitor recovered from is not a failure now, but never hidden: what died and where to look
+    const crashed = c
+      ? `; restarted by its monitor after ${c.count} crash${c.count === 1 ? '' : 'es'} (last: ${c.last}; /var/log/openvswitch/ovs-vswitchd.log)`
+      : '';
+    rows.pass('ovs-vswitchd', 'ovs-vswitchd', 'daemons', `${facts.vswitchd.detail}${crashed}`);
+  } else
     rows.fail('ovs-vswitchd', 'ovs-vswitchd', 'daemons', facts.vswitchd.detail, 'ovs-vswitchd-down', START);
 
   if (facts.nb === undefined) {

@@ -77,7 +77,13 @@ describe('planHostStart', () => {
       [OVS_CTL, '--no-ovs-vswitchd', '--system-id=kept-id', 'start'],
     ]);
     const vswitchd = step(steps, 'ovs-vswitchd').commands[0]!;
-    expect(vswitchd.slice(0, 4)).toEqual(['ovs-vswitchd', '--pidfile', '--detach', '--log-file']);
+    expect(vswitchd.slice(0, 5)).toEqual([
+      'ovs-vswitchd',
+      '--pidfile',
+      '--detach',
+      '--monitor',
+      '--log-file',
+    ]);
     expect(allCommands(steps).some((c) => c[0] === OVS_CTL && !c.includes('--no-ovs-vswitchd'))).toBe(false);
     expect(step(steps, 'ovn-central').commands).toEqual([[OVN_CTL, 'start_northd']]);
     expect(step(steps, 'ovn-controller').commands).toEqual([[OVN_CTL, 'start_controller']]);

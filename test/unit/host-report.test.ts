@@ -2,6 +2,7 @@
  * evaluateHost: the rows, their order (lowest layer first), cause codes and fixes, from raw facts — no daemons.
  */
 import { describe, expect, it } from 'vitest';
+import { parseMonitorTitle } from '../../src/drivers/daemon-probes.js';
 import { describeFailure, expectationsFor } from '../../src/host/probe.js';
 import { evaluateHost, firstFailure, type HostFacts, type HostReport } from '../../src/host/report.js';
 import { healthyFacts, MODULE } from './host-fixtures.js';
@@ -243,5 +244,40 @@ describe('evaluateHost', () => {
     expect(d?.message).toMatch(/^host not ready: ovs-vswitchd: cannot read pidfile \[ovs-vswitchd-down\]/);
     expect(d?.message).not.toContain('\n');
     expect(d?.fix).toBe('labctl host start');
+  });
+});
+
+describe('ovs-vswitchd crashes its monitor recovered from', () => {
+  it('reads the monitor title: no crash, one crash, several', () => {
+    expect(parseMonitorTitle('ovs-vswitchd: monitoring pid 11761 (healthy)')).toBeUndefined();
+    expect(
+      parseMonitorTitle(
+        'ovs-vswitchd: monitoring pid 11816 (1 crashes: pid 11761 died, killed (Segmentation fault))',
+      ),
+    ).toEqual({ count: 1, last: 'pid 11761 died, killed (Segmentation fault)' });
+    expect(
+      parseMonitorTitle(
+        'ovs-vswitchd: monitoring pid 20 (3 crashes: pid 19 died, killed (Aborted), core dumped)',
+      ),
+    ).toEqual({ count: 3, last: 'pid 19 died, killed (Aborted), core dumped' });
+    expect(parseMonitorTitle('ovs-vswitchd --pidfile --detach')).toBeUndefined();
+  });
+
+  it('a recovered crash passes but is said, with what died and where the log is', () => {
+    const r = evaluateHost(
+      healthyFacts({
+        vswitchd: {
+          ok: true,
+          detail: 'ovs-vswitchd (Open vSwitch) 3.1.0',
+          crashes: { count: 1, last: 'pid 19 died, killed (Aborted)' },
+        },
+      }),
+    );
+    const row = r.checks.find((c) => c.id === 'ovs-vswitchd');
+    expect(row?.ok).toBe(true);
+    expect(row?.detail).toContain(
+      'restarted by its monitor after 1 crash (last: pid 19 died, killed (Aborted);',
+    );
+    expect(row?.detail).toContain('/var/log/openvswitch/ovs-vswitchd.log');
   });
 });
