@@ -368,7 +368,7 @@ function chassisRatio(rows: Row[]): string | undefined {
   if (!mc || !twin) return undefined;
   const part = (what: string, a?: number, b?: number) =>
     a !== undefined && b !== undefined && b > 0
-      ? `${what} ${a.toFixed(2)} s vs ${b.toFixed(2)} s (${(a / b).toFixed(2)}×)`
+      ? `${what} ${(a / 1000).toFixed(2)} s vs ${(b / 1000).toFixed(2)} s (${(a / b).toFixed(2)}×)`
       : `${what} not measured`;
   return `multi-chassis ${mc.key} vs single-chassis ${twin.key}: ${[
     part('up', mc.up, twin.up),
