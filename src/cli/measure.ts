@@ -4,6 +4,7 @@ import { LabctlError, usageError } from '../errors.js';
 import { isIPv4 } from '../lab/ipv4.js';
 import { requireRoot, splitCommandArgs } from './lab-args.js';
 import { printJson, reportError } from './output.js';
+import { couldNotRunIsTwo } from './run.js';
 
 interface MeasureOpts {
   file?: string;
@@ -43,18 +44,9 @@ export function registerMeasure(program: Command): void {
     .option('--junit <file>', 'also write the result as JUnit XML to FILE')
     .option('--plot <file>', 'also draw the timeline as SVG to FILE')
     .passThroughOptions()
-    .action(async (rest: string[], opts: MeasureOpts) => {
-      try {
-        await measureCommand(rest, opts);
-      } catch (err) {
-        if (err instanceof LabctlError && err.exitCode !== 2) {
-          reportError(err, opts.json);
-          process.exitCode = 2;
-          return;
-        }
-        throw err;
-      }
-    });
+    .action((rest: string[], opts: MeasureOpts) =>
+      couldNotRunIsTwo(() => measureCommand(rest, opts), opts.json),
+    );
 }
 
 function seconds(text: string, name: string): number {

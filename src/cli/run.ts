@@ -22,19 +22,24 @@ export function registerRun(program: Command): void {
     .option('--json', 'print the report as JSON')
     .option('--junit <file>', 'also write the expectations as JUnit XML to FILE')
     .option('--plot <file>', 'also draw the timeline as SVG to FILE')
-    .action(async (name: string, opts: RunOpts) => {
-      try {
-        await runCommand(name, opts);
-      } catch (err) {
-        // exit 2 for everything that kept the scenario from running (1 is kept for a failed expectation)
-        if (err instanceof LabctlError && err.exitCode !== 2) {
-          reportError(err, opts.json);
-          process.exitCode = 2;
-          return;
-        }
-        throw err;
-      }
-    });
+    .action((name: string, opts: RunOpts) => couldNotRunIsTwo(() => runCommand(name, opts), opts.json));
+}
+
+/**
+ * Run a measuring command: every LabctlError that kept it from running exits 2 (1 is kept for a failed
+ * expectation), whatever its kind; anything else is a bug and goes up.
+ */
+export async function couldNotRunIsTwo(fn: () => Promise<void>, json?: boolean): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (err instanceof LabctlError && err.exitCode !== 2) {
+      reportError(err, json);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
 }
 
 async function runCommand(name: string, opts: RunOpts): Promise<void> {
