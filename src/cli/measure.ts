@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { LabctlError, usageError } from '../errors.js';
+import { usageError } from '../errors.js';
 import { isIPv4 } from '../lab/ipv4.js';
 import { requireRoot, splitCommandArgs } from './lab-args.js';
-import { printJson, reportError } from './output.js';
+import { printJson } from './output.js';
 import { couldNotRunIsTwo } from './run.js';
 
 interface MeasureOpts {
