@@ -9,7 +9,7 @@ import { impairOfParams } from '../src/apply/impair-diff.js';
 import type { FixAction } from '../src/doctor/causes.js';
 import type { HostLink } from '../src/drivers/links.js';
 import type { RelayDriver, RelayState } from '../src/drivers/relay.js';
-import { describeImpair, formatRate, type Impair, sameImpair } from '../src/lab/impair.js';
+import { describeImpair, formatRate, impairValues, sameImpair } from '../src/lab/impair.js';
 import { naming } from '../src/plan/compile.js';
 import type { PlanInterface, PlanNode } from '../src/plan/types.js';
 import type { DoctorCheck, DoctorContext } from './runner.js';
@@ -68,13 +68,7 @@ export const wiringImpair: DoctorCheck = {
           planned: null,
         });
       }
-      const planned: Impair = {
-        delayMs: iface.impair.delayMs,
-        jitterMs: iface.impair.jitterMs,
-        lossPct: iface.impair.lossPct,
-        rateBps: iface.impair.rateBps,
-        direction: iface.impair.direction,
-      };
+      const planned = impairValues(iface.impair);
       const seen = await links();
       const wrong: string[] = [];
       const applied = relay?.params ? impairOfParams(relay.params) : undefined;

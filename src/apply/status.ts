@@ -2,7 +2,7 @@
 import type { HostDriver } from '../drivers/host.js';
 import type { OvnDriver } from '../drivers/ovn.js';
 import { runtimeLabs } from '../drivers/sim-chassis.js';
-import { describeImpair, type Impair } from '../lab/impair.js';
+import { describeImpair, type Impair, impairValues } from '../lab/impair.js';
 import { ovsPortOf } from '../plan/types.js';
 import { impairOfParams } from './impair-diff.js';
 import { listStateLabs, loadState } from './state.js';
@@ -86,11 +86,7 @@ export async function labStatus(host: HostDriver, ovn: OvnDriver, only?: string)
           const relay = relays.get(i.hostVeth);
           const impair: InterfaceStatus['impair'] = i.impair
             ? {
-                delayMs: i.impair.delayMs,
-                jitterMs: i.impair.jitterMs,
-                lossPct: i.impair.lossPct,
-                rateBps: i.impair.rateBps,
-                direction: i.impair.direction,
+                ...impairValues(i.impair),
                 summary: describeImpair(i.impair),
                 relay: relay?.pid ? 'running' : 'not running',
                 ...(relay?.params ? { applied: impairOfParams(relay.params) } : {}),

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { run, which } from '../exec.js';
-import { PROBE_TIMEOUT_MS, TOOL_TIMEOUT_S } from '../host/constants.js';
+import { PROBE_TIMEOUT_MS, TOOL_TIMEOUT_S, VSWITCHD_PIDFILE } from '../host/constants.js';
 import type { CommandProbe } from '../host/report.js';
 
 /** Run one probe command: never throws, bounded, and reports the tool's own last error line. */
@@ -76,9 +76,6 @@ export async function probeAppctl(
   const r = await probeCommand(tool, ['-T', String(TOOL_TIMEOUT_S), '-t', target, command]);
   return r.ok ? { ok: true, detail: r.detail.split('\n')[0]?.trim() ?? '' } : r;
 }
-
-/** The vswitchd pidfile of the embedded control plane (ovs-vswitchd --pidfile's default). */
-const VSWITCHD_PIDFILE = '/var/run/openvswitch/ovs-vswitchd.pid';
 
 /**
  * What ovs-vswitchd's monitor (--monitor) says about crashes: its process title reads "ovs-vswitchd: monitoring pid

@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { loadState, saveState, withLabLock } from '../apply/state.js';
 import { labBaseDir, localDrivers, planUp } from '../apply/up.js';
 import { LabctlError } from '../errors.js';
-import { describeImpair, type Impair, type ImpairSpec } from '../lab/impair.js';
+import { describeImpair } from '../lab/impair.js';
 import type { LabStep } from '../lab/types.js';
 import { flushConntrack } from '../ops/conntrack.js';
 import type { LabRuntime } from '../ops/context.js';
@@ -15,17 +15,6 @@ import { nodePid } from '../ops/context.js';
 import { describeImpairResult, impair } from '../ops/impair.js';
 import { setLink } from '../ops/link.js';
 import { readdress } from '../ops/readdress.js';
-
-/** A parsed impairment back to the spec impair() takes (ms, %, bit/s as numbers). */
-function impairSpec(i: Impair): ImpairSpec {
-  return {
-    ...(i.delayMs ? { delay: i.delayMs } : {}),
-    ...(i.jitterMs ? { jitter: i.jitterMs } : {}),
-    ...(i.lossPct ? { loss: i.lossPct } : {}),
-    ...(i.rateBps ? { rate: i.rateBps } : {}),
-    direction: i.direction,
-  };
-}
 
 /** A step of labctl measure: a command on the host (a script), its output passed through to stderr. */
 export interface CommandStep {
@@ -126,7 +115,7 @@ export async function runStep(s: RunStep, ctx: StepContext): Promise<string> {
     case 'up':
       return upStep(s.file, ctx);
     case 'impair': {
-      const r = await impair(rt, s.node, s.iface, s.impair ? impairSpec(s.impair) : 'clear');
+      const r = await impair(rt, s.node, s.iface, s.impair ?? 'clear');
       refreshState(rt);
       return describeImpairResult(r);
     }

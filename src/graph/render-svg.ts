@@ -4,7 +4,7 @@
  * browser's tooltip: each finding with its cause and evidence), so the HTML page and tests can find it by id.
  */
 import { type ElementHealth, type Finding, findingLine, type HealthMap } from './health.js';
-import { type Box, FONT, type Layout, LINE_HEIGHT, type TextLine, textWidth } from './layout.js';
+import { type Box, FONT, type Layout, LINE_HEIGHT, type TextLine } from './layout.js';
 import type { Topology } from './model.js';
 
 export const COLORS = {

@@ -4,6 +4,8 @@ export const OVS_CTL = '/usr/share/openvswitch/scripts/ovs-ctl';
 export const OVN_CTL = '/usr/share/ovn/scripts/ovn-ctl';
 export const OVS_DB_FILE = '/etc/openvswitch/conf.db';
 export const OVS_SYSTEM_ID_FILE = '/etc/openvswitch/system-id.conf';
+/** ovs-vswitchd --pidfile's default: the daemon's pid (its monitor is the parent) */
+export const VSWITCHD_PIDFILE = '/var/run/openvswitch/ovs-vswitchd.pid';
 
 /** The southbound DB of the embedded central, as ovn-controller's ovn-remote names it. */
 export const LOCAL_SB_REMOTE = 'unix:/var/run/ovn/ovnsb_db.sock';

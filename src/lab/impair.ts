@@ -175,6 +175,17 @@ export function formatRate(bps: number): string {
   return `${bps}bit`;
 }
 
+/** Just the impairment values of something that carries more (a PlanImpair with its veth names). */
+export function impairValues(i: Impair): Impair {
+  return {
+    delayMs: i.delayMs,
+    jitterMs: i.jitterMs,
+    lossPct: i.lossPct,
+    rateBps: i.rateBps,
+    direction: i.direction,
+  };
+}
+
 export function sameImpair(a: Impair | undefined, b: Impair | undefined): boolean {
   if (!isImpaired(a) || !isImpaired(b)) return isImpaired(a) === isImpaired(b);
   return (

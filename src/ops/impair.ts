@@ -10,7 +10,14 @@ import { priorFromPlan } from '../apply/running-plan.js';
 import { saveState, withLabLock } from '../apply/state.js';
 import { applyPlan } from '../apply/up.js';
 import { LabctlError, usageError } from '../errors.js';
-import { describeImpair, type Impair, type ImpairSpec, parseImpair, sameImpair } from '../lab/impair.js';
+import {
+  describeImpair,
+  type Impair,
+  type ImpairSpec,
+  impairValues,
+  parseImpair,
+  sameImpair,
+} from '../lab/impair.js';
 import { compilePlan } from '../plan/compile.js';
 import type { LabRuntime } from './context.js';
 import { findInterface } from './context.js';
@@ -27,13 +34,14 @@ export interface ImpairResult {
 
 /**
  * Set (`spec`: it replaces the interface's whole impairment, like `tc qdisc replace`) or clear (`'clear'`) the
- * impairment of NODE.IFACE. A spec that does not parse is a usage error naming the value and its form.
+ * impairment of NODE.IFACE. A spec is a text form (the CLI's) or an already parsed Impair (a scenario step, which
+ * the lab file's validation parsed); a text that does not parse is a usage error naming the value and its form.
  */
 export async function impair(
   rt: LabRuntime,
   node: string,
   iface: string,
-  spec: ImpairSpec | 'clear',
+  spec: ImpairSpec | Impair | 'clear',
 ): Promise<ImpairResult> {
   const { state } = rt;
   if (!state.lab)
@@ -42,7 +50,8 @@ export async function impair(
     });
   const { iface: pi } = findInterface(state, node, iface);
   let to: Impair | undefined;
-  if (spec !== 'clear') {
+  if (spec !== 'clear' && 'delayMs' in spec) to = impairValues(spec);
+  else if (spec !== 'clear') {
     const r = parseImpair(spec);
     if (!r.impair) {
       const first = r.issues[0]!;
@@ -53,15 +62,7 @@ export async function impair(
     }
     to = r.impair;
   }
-  const from = pi.impair
-    ? {
-        delayMs: pi.impair.delayMs,
-        jitterMs: pi.impair.jitterMs,
-        lossPct: pi.impair.lossPct,
-        rateBps: pi.impair.rateBps,
-        direction: pi.impair.direction,
-      }
-    : undefined;
+  const from = pi.impair ? impairValues(pi.impair) : undefined;
   const lab = structuredClone(state.lab);
   const li = lab.nodes.find((x) => x.name === node)!.interfaces.find((i) => i.name === iface)!;
   if (to) li.impair = to;
