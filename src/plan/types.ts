@@ -97,9 +97,14 @@ export interface PlanInterface {
   mac: string;
   ip: string;
   prefix: number;
+  /** IPv6 address and prefix length of a dual-stack or IPv6-only network's interface */
+  ip6?: string;
+  prefix6?: number;
   mtu: number;
   /** router address on this network, if any */
   gateway?: string;
+  /** IPv6 router address on this network, if any */
+  gateway6?: string;
   /**
    * the address labctl allocated to this interface (it has no ip: in the lab, or has one that overrides an
    * allocation kept from the running lab); unset when the lab gives the address and nothing was allocated
@@ -138,6 +143,8 @@ export interface PlanSwitch {
   name: string;
   network: string;
   subnet: string;
+  /** IPv6 subnet of a dual-stack or IPv6-only network */
+  subnet6?: string;
   mtu: number;
   externalIds: Record<string, string>;
   ports: PlanSwitchPort[];

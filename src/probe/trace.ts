@@ -131,22 +131,27 @@ export interface FlowSpec {
   /** tcp/udp ports */
   sport?: number;
   dport?: number;
-  /** ICMP: echo request (8, default) or reply (0) */
+  /** ICMP: echo request (8, default) or reply (0); ICMPv6 (an IPv6 flow): 128 / 129, given as 8 / 0 */
   icmpType?: number;
   /** ICMP payload size → ip length is not modelled by ovn-trace; kept for the record */
 }
 
 /** The microflow ovn-trace takes (its own expression language; one argv element, never a shell string). */
 export function microflow(f: FlowSpec): string {
+  // IPv6: ip6.src/ip6.dst; OVN's ip.ttl is the hop limit there; icmp6 echo request 128, reply 129
+  const v6 = f.ipDst.includes(':');
+  const ip = v6 ? 'ip6' : 'ip4';
   const parts = [
     `inport == "${f.inport}"`,
     `eth.src == ${f.ethSrc}`,
     `eth.dst == ${f.ethDst}`,
-    `ip4.src == ${f.ipSrc}`,
-    `ip4.dst == ${f.ipDst}`,
+    `${ip}.src == ${f.ipSrc}`,
+    `${ip}.dst == ${f.ipDst}`,
     'ip.ttl == 64',
   ];
-  if (f.proto === 'icmp') parts.push(`icmp4.type == ${f.icmpType ?? 8}`, 'icmp4.code == 0');
+  if (f.proto === 'icmp' && v6)
+    parts.push(`icmp6.type == ${(f.icmpType ?? 8) === 0 ? 129 : 128}`, 'icmp6.code == 0');
+  else if (f.proto === 'icmp') parts.push(`icmp4.type == ${f.icmpType ?? 8}`, 'icmp4.code == 0');
   else parts.push(`${f.proto}.src == ${f.sport ?? 49152}`, `${f.proto}.dst == ${f.dport ?? 0}`);
   return parts.join(' && ');
 }
