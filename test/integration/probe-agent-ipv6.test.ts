@@ -11,7 +11,6 @@ import { ProbeFleet } from '../../src/probe/fleet.js';
 import { buildOnce, containerPid, daemonsUp, labctl, ROOT, sh } from '../helpers/labctl.js';
 
 const LAB = join(ROOT, 'test', 'fixtures', 'dataplane', 'v6p-agent.yml');
-const A4 = '10.86.0.10';
 const B4 = '10.86.0.20';
 const A6 = 'fd00:86::10';
 const B6 = 'fd00:86::20';
