@@ -18,10 +18,13 @@ import type { ProbeResult } from '../../src/probe/protocol.js';
 import type { ProbeRecord } from '../../src/probe/run-types.js';
 import { bigOverhead, newRecord } from '../../src/probe/session.js';
 import { DOCTOR_PORT, listenersFor, planTargets, routeFor, subjectOf } from '../../src/probe/targets.js';
-import { microflow } from '../../src/probe/trace.js';
+import { type AclRef, microflow, parseTrace } from '../../src/probe/trace.js';
 import { type DecideEnv, decideChecksum, decideMtu, decideVerdict } from '../../src/probe/verdict.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** ovn-trace 23.03 output of IPv6 microflows, captured on a real lab (v6p-agent) with a hand-made IPv6 ACL */
+const traceText = (name: string) =>
+  readFileSync(join(root, 'test', 'fixtures', 'dataplane', `trace-ipv6-${name}.txt`), 'utf8');
 const TWO_VPCS = readFileSync(join(root, 'test', 'fixtures', 'valid', 'two-vpcs.yml'), 'utf8');
 
 function plan(text: string): Plan {
@@ -270,5 +273,38 @@ describe('IPv6 evidence and verdicts', () => {
       /^56-byte ping \(ICMPv6\) answered .* 1452-byte ping with don't-fragment no answer/,
     );
     expect(decideVerdict(env(), r, { mtus: [1500, 1400] }).cause).toBe('mtu-mismatch');
+  });
+
+  it('acl-drop over IPv6: ovn-trace of the IPv6 packet stops in the ACL stage, the ACL is named, acl-del fixes it', () => {
+    const output = traceText('acl-drop');
+    const run = { verdict: parseTrace(output, 'v6p-agent.b.eth1'), command: 'ovn-trace …', output };
+    expect(run.verdict).toMatchObject({ verdict: 'drop', step: { stage: 'ls_out_acl', lflow: 'b84ea0d0' } });
+    const acl: AclRef = {
+      uuid: 'b84ea0d0-1111-2222-3333-444455556666',
+      name: 'v6p-test',
+      direction: 'to-lport',
+      priority: 1001,
+      match: 'outport == "v6p-agent.b.eth1" && ip6 && tcp.dst == 47000',
+      action: 'drop',
+      externalIds: {},
+      owner: { kind: 'switch', name: 'v6p-agent.net' },
+    };
+    const r = rec(
+      'client→web tcp6',
+      { outcome: 'timeout', ms: 2500 },
+      { icmp: { outcome: 'pass', ms: 0.3 } },
+    );
+    const v = decideVerdict(env(), r, {
+      checksum: { offSrc: false, offDst: false },
+      trace: { legs: [{ leg: 'request', run, outport: 'v6p-agent.b.eth1' }], acl },
+    });
+    expect(v).toMatchObject({ status: 'fail', cause: 'acl-drop', data: { trace: { stage: 'ls_out_acl' } } });
+    expect(v.evidence).toContain('ACL b84ea0d0 "v6p-test" (to-lport priority 1001 drop: outport ==');
+    expect(v.fix).toBe(
+      'ovn-nbctl acl-del v6p-agent.net to-lport 1001 "outport == \\"v6p-agent.b.eth1\\" && ip6 && tcp.dst == 47000"',
+    );
+    // the same packet without the ACL is delivered: no cause from the trace
+    const ok = traceText('delivered');
+    expect(parseTrace(ok, 'v6p-agent.b.eth1').verdict).toBe('delivered');
   });
 });
