@@ -395,7 +395,9 @@ export function decideVerdict(env: DecideEnv, r: ProbeRecord, ev: RecordEvidence
       evidence: r.notRun.status === 'error' ? `could not run: ${r.notRun.why}` : r.notRun.why,
     };
   const res = r.result!;
-  const dst = `${t.dstIp}${r.port !== undefined ? `:${r.port}` : ''}`;
+  // an IPv6 address with a port is written [addr]:port
+  const host = t.family === 6 && r.port !== undefined ? `[${t.dstIp}]` : t.dstIp;
+  const dst = `${host}${r.port !== undefined ? `:${r.port}` : ''}`;
   const who = t.toNode ?? t.dstIp;
   const retried = r.first ? ` (first attempt: ${describe(r.first)})` : '';
   if (res.outcome === 'error')
