@@ -8,6 +8,7 @@ import { ALIAS_PREFIX } from '../drivers/links.js';
 import { ovsPortOf, type Plan, type PlanNode } from '../plan/types.js';
 import type { Change, ChangeSet, LinkPlumbChange } from './changes.js';
 import { diffImpairs } from './impair-diff.js';
+import { ifaceAddrs, v6Sysctls } from './node-links.js';
 import type { Observed, ObservedHost } from './observe.js';
 import { diffNb } from './ovn-diff.js';
 
@@ -185,7 +186,7 @@ function plumb(
     node: node.name,
     iface,
     ...f,
-    summary: `plumb ${node.name}.${iface} ${i.ip}/${i.prefix} (veth ${i.hostVeth}, iface-id ${i.lsp})${why}`,
+    summary: `plumb ${node.name}.${iface} ${ifaceAddrs(i).join(' ')} (veth ${i.hostVeth}, iface-id ${i.lsp})${why}`,
   };
 }
 
@@ -231,8 +232,9 @@ export function diffNodeLinks(
         lines: [`link set dev ${i.name} address ${i.mac} mtu ${i.mtu}`],
         summary: `set ${at} MAC ${i.mac} MTU ${i.mtu} (was ${inside.mac} MTU ${inside.mtu})`,
       });
-    const addr = `${i.ip}/${i.prefix}`;
-    if (inside.addrs.length !== 1 || inside.addrs[0] !== addr) {
+    // Each family on its own: a changed IPv4 address leaves the IPv6 ones (and the link-local one) alone.
+    const addr = i.ip !== undefined ? `${i.ip}/${i.prefix}` : undefined;
+    if (addr ? inside.addrs.length !== 1 || inside.addrs[0] !== addr : inside.addrs.length > 0) {
       readdressed.add(i.name);
       out.push({
         kind: 'link-set',
@@ -240,9 +242,32 @@ export function diffNodeLinks(
         op: '~',
         node: node.name,
         iface: i.name,
-        lines: [`addr flush dev ${i.name}`, `addr add ${addr} dev ${i.name}`],
-        summary: `readdress ${at}: ${inside.addrs.join(' ') || '(none)'} → ${addr}`,
+        lines: [
+          ...inside.addrs.map((a) => `addr del ${a} dev ${i.name}`),
+          ...(addr ? [`addr add ${addr} dev ${i.name}`] : []),
+        ],
+        summary: `readdress ${at}: ${inside.addrs.join(' ') || '(none)'} → ${addr ?? '(no IPv4)'}`,
       });
+    }
+    const addr6 = i.ip6 !== undefined ? `${i.ip6}/${i.prefix6}` : undefined;
+    const have6 = inside.addrs6 ?? [];
+    if (addr6 ? have6.length !== 1 || have6[0] !== addr6 : have6.length > 0) {
+      readdressed.add(i.name);
+      const change: Change = {
+        kind: 'link-set',
+        host,
+        op: '~',
+        node: node.name,
+        iface: i.name,
+        lines: [
+          ...have6.map((a) => `addr del ${a} dev ${i.name}`),
+          ...(addr6 ? [`addr add ${addr6} dev ${i.name} nodad`] : []),
+        ],
+        summary: `readdress ${at} (IPv6): ${have6.join(' ') || '(none)'} → ${addr6 ?? '(no IPv6)'}`,
+      };
+      // IPv6 switched on (without DAD, RA or SLAAC) before the address goes on
+      if (addr6 && !inside.v6) change.sysctls = v6Sysctls(i);
+      out.push(change);
     }
     if (!inside.up)
       out.push({

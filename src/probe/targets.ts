@@ -180,11 +180,11 @@ export function routeFor(node: PlanNode, ip: string): { iface: PlanInterface; vi
   }
   let best: { iface: PlanInterface; via: string; prefix: number } | undefined;
   for (const r of node.routes) {
-    if (isV6(r.via) || r.dst.includes(':')) continue;
+    if (r.family === 6 || isV6(r.via) || r.dst.includes(':')) continue;
     const prefix = r.dst === 'default' ? 0 : Number(r.dst.split('/')[1] ?? 32);
     const p = r.dst === 'default' ? undefined : parseCidr(r.dst);
     if (p && !(p.ok && contains(p.cidr, dst))) continue;
-    const iface = node.interfaces.find((i) => i.name === r.dev);
+    const iface = node.interfaces.find((i) => i.name === r.dev && i.ip);
     if (!iface) continue;
     if (!best || prefix > best.prefix) best = { iface, via: r.via, prefix };
   }
@@ -378,7 +378,7 @@ export function seenSource(plan: Plan, node: PlanNode, ip: string): string | und
   // IPv6: no NAT66 in labs; the source is the interface's own address
   if (isV6(ip)) return r.iface.ip6;
   const src = r.iface.ip;
-  if (!r.via) return src;
+  if (!src || !r.via) return src;
   const hop = ownerOf(plan, r.via)?.routerPort;
   const router = hop && plan.routers.find((x) => x.router === hop.router);
   if (!router?.chassis || !router.nat.length) return src;
@@ -469,8 +469,8 @@ function inLab(plan: Plan, ip: string): boolean {
   }
   const n = ipToInt(ip);
   return plan.switches.some((s) => {
-    const p = parseCidr(s.subnet);
-    return p.ok && contains(p.cidr, n);
+    const p = s.subnet ? parseCidr(s.subnet) : undefined;
+    return !!p?.ok && contains(p.cidr, n);
   });
 }
 

@@ -44,7 +44,7 @@ function withV6(p: Plan, nets: string[], only: string[] = []): Plan {
   for (const n of p.nodes)
     for (const i of n.interfaces) {
       if (!nets.includes(i.network)) continue;
-      i.ip6 = `${prefixOf.get(i.network)}${i.ip.split('.')[3]}`;
+      i.ip6 = `${prefixOf.get(i.network)}${i.ip!.split('.')[3]}`;
       i.prefix6 = 64;
       if (i.gateway) i.gateway6 = `${prefixOf.get(i.network)}1`;
       v6Of.set(`${n.name}`, i.ip6);
