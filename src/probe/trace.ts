@@ -56,7 +56,15 @@ const OUTPUT = /\/\*\s*output to "([^"]+)"/;
 const ACL_EVAL = /_acl(_after_lb)?_eval$/;
 const ACL_ACTION = /_acl(_after_lb)?_action$/;
 /** An action line that neither continues the packet nor outputs it: a register or field assignment, a comment. */
-const INERT_ACTION = /^(\/\*.*\*\/|[\w.]+(\[[\d.]+\])?\s*=\s*[^=].*;)$/;
+const INERT_ACTION = /^(\/\*.*\*\/|[\w.]+(\[[\d.]+\])?\s*=\s*[^=].*;|ct_commit\s*\{.*\};)$/;
+
+/**
+ * ovn-trace takes one --ct per ct_next, in order, and assumes `est` for every ct_next past the last one given: a
+ * switch with stateful ACLs runs ct_next in its ingress and again in its egress pipeline (and a routed packet
+ * crosses two switches), so the state is given this many times. With only one, the egress ACL of a new
+ * connection was evaluated as established (`ct_commit { ct_mark.blocked = 1; }` instead of a drop).
+ */
+const CT_REPEAT = 6;
 
 /** Parse ovn-trace's detailed output. The first drop or reject ends the original packet's journey. */
 export function parseTrace(text: string, expectOutport?: string): TraceVerdict {
@@ -176,7 +184,7 @@ export async function runTrace(
 ): Promise<TraceRun> {
   const args = [
     ...(opts.sb ? [`--db=${opts.sb}`] : []),
-    ...(opts.ct ? [`--ct=${opts.ct}`] : []),
+    ...(opts.ct ? Array.from({ length: CT_REPEAT }, () => `--ct=${opts.ct}`) : []),
     datapath,
     flow,
   ];

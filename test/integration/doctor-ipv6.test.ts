@@ -23,31 +23,37 @@ import type { Plan } from '../../src/plan/types.js';
 import { buildOnce, containerPid, daemonsUp, labctl, ROOT, sh, shMaybe } from '../helpers/labctl.js';
 
 const FILE = join(ROOT, 'test', 'fixtures', 'dataplane', 'v6p-dual.yml');
+const FAULTS = join(ROOT, 'test', 'fixtures', 'dataplane', 'v6p-faults.yml');
 const CHECKS = [dataplaneIcmp, dataplaneUdp, dataplaneTcp, dataplaneService];
 const NODES = ['web', 'db', 'client', 'v6host'];
 const V4 = new Set(['web', 'db', 'client']);
 
 let ready = false;
 let plan: Plan;
+let faultsPlan: Plan;
 
 beforeAll(async () => {
   await buildOnce();
   ready = await daemonsUp(); // under CI a missing daemon throws: never a silent skip
   if (!ready) return;
   plan = compilePlan(loadLabFile(FILE));
-  await labctl(['down', '-f', FILE]);
-  const r = await labctl(['up', '-f', FILE]);
-  if (r.exitCode !== 0)
-    throw new Error(`labctl up -f v6p-dual.yml failed (${r.exitCode}):\n${r.stderr}\n${r.stdout}`);
+  faultsPlan = compilePlan(loadLabFile(FAULTS));
+  for (const f of [FILE, FAULTS]) {
+    await labctl(['down', '-f', f]); // leftovers of an interrupted run
+    const r = await labctl(['up', '-f', f]);
+    if (r.exitCode !== 0)
+      throw new Error(`labctl up -f ${f} failed (${r.exitCode}):\n${r.stderr}\n${r.stdout}`);
+  }
 }, 300_000);
 
 afterAll(async () => {
-  await labctl(['down', '-f', FILE]);
+  for (const f of [FILE, FAULTS]) await labctl(['down', '-f', f]);
 }, 180_000);
 
-async function doctor(): Promise<CheckResult[]> {
-  const base = { plan, host: await localHost(), ovn: ovnDriver() };
-  const ctx: DoctorContext = { ...base, facts: createFacts(base, { concurrency: 16 }), labFile: FILE };
+async function doctor(which: 'dual' | 'faults' = 'dual'): Promise<CheckResult[]> {
+  const base = { plan: which === 'dual' ? plan : faultsPlan, host: await localHost(), ovn: ovnDriver() };
+  const labFile = which === 'dual' ? FILE : FAULTS;
+  const ctx: DoctorContext = { ...base, facts: createFacts(base, { concurrency: 16 }), labFile };
   return (await Promise.all(CHECKS.map((c) => c.run(ctx)))).flat();
 }
 
@@ -102,6 +108,21 @@ describe('doctor over IPv6', () => {
     );
     // the ICMPv6 probes ran through the ICMPv6 datagram socket, not ping
     expect(find(dp, 'dataplane.icmp', 'client→v6host icmp6').data?.icmpVia).toBe('socket');
+    // the expect entry naming a node applies to both families: client→web tcp/22 is blocked by the lab's policy
+    // over IPv4 (its ip4.src ACL) and over IPv6 (its ip6.src ACL), each traced to its own ACL
+    for (const subject of ['client→web tcp/22', 'client→web tcp6/22']) {
+      const b = find(dp, 'dataplane.tcp', subject);
+      expect(b.status, show([b])).toBe('pass');
+      expect(b.data).toMatchObject({ expect: 'blocked', answer: 'doctor', expectIndex: 0 });
+      expect(b.evidence).toMatch(/^blocked as expected: no answer within/);
+      expect(b.evidence).toMatch(/ls_out_acl(_eval)? .*"v6p-dual-p0"/);
+      expect(b.evidence).toMatch(
+        subject.includes('tcp6') ? /ip6\.src == fd00:87:2::2/ : /ip4\.src == 10\.87\.2\.2/,
+      );
+    }
+    // v6host has no IPv4: its entry is probed over IPv6 alone, and passes (the deny names client only)
+    expect(find(dp, 'dataplane.tcp', 'v6host→web tcp6/22').status).toBe('pass');
+    expect(dp.find((x) => x.subject === 'v6host→web tcp/22')).toBeUndefined();
     // routed over IPv6 through the router: the IPv6-only node answers from its own network
     expect(find(dp, 'dataplane.icmp', 'client→v6host icmp6').evidence).toMatch(/echo reply from fd00:87:3::/);
   }, 240_000);
@@ -118,7 +139,8 @@ describe('doctor over IPv6', () => {
         (r) =>
           (r.id === 'dataplane.tcp' || r.id === 'dataplane.udp') &&
           nodesOf(r).includes('client') &&
-          r.data?.family === 6,
+          r.data?.family === 6 &&
+          r.data?.kind === 'mesh',
       );
       expect(l4v6).toHaveLength(12); // client↔web, client↔db, client↔v6host, both directions, TCP and UDP
       for (const r of l4v6) {
@@ -128,10 +150,11 @@ describe('doctor over IPv6', () => {
         expect(r.evidence).toMatch(/(TcpInCsumErrors|Udp6InCsumErrors) \+\d+/);
         expect(r.fix).toBe(`nsenter -t ${pid} -n ethtool -K eth1 tx off`);
       }
-      // the UDP counter read is the IPv6 one, and it rose at the receivers
+      // the UDP counter read is the IPv6 one (snmp6), and it was read at the receiver; it may stay 0 here: the lab's
+      // policy makes its ACLs stateful, and the userspace datapath's conntrack drops a bad checksum before delivery
       const u = find(results, 'dataplane.udp', 'client→web udp6');
-      expect(u.data).toMatchObject({ counter: 'Udp6InCsumErrors' });
-      expect(u.data?.receiverDelta as number).toBeGreaterThan(0);
+      expect(u.data).toMatchObject({ counter: 'Udp6InCsumErrors', txOffload: true, fixNode: 'client' });
+      expect(typeof u.data?.receiverDelta).toBe('number');
       // pairs without client are untouched
       for (const r of results.filter(
         (x) => (x.id === 'dataplane.tcp' || x.id === 'dataplane.udp') && !nodesOf(x).includes('client'),
@@ -151,9 +174,10 @@ describe('doctor over IPv6', () => {
       await sh('ovn-nbctl', ['--timeout=30', '--wait=hv', 'sync']).catch(() => undefined);
       const results = await doctor();
       const toWeb6 = results.filter(
-        (r) => r.id === 'dataplane.tcp' && nodesOf(r).includes('web') && r.data?.family === 6,
+        (r) =>
+          r.id === 'dataplane.tcp' && r.data?.to === 'web' && r.data?.family === 6 && r.data?.kind === 'mesh',
       );
-      expect(toWeb6).toHaveLength(6);
+      expect(toWeb6).toHaveLength(3);
       for (const r of toWeb6) {
         expect(r.status, show([r])).toBe('fail');
         expect(r.cause, show([r])).toBe('acl-drop');
@@ -165,10 +189,17 @@ describe('doctor over IPv6', () => {
         );
       }
       expect(find(results, 'dataplane.tcp', 'client→web tcp6').evidence).toMatch(/the request is dropped/);
-      expect(find(results, 'dataplane.tcp', 'web→client tcp6').evidence).toMatch(/the reply is dropped/);
+      // the expect entry v6host→web tcp/22 (IPv6 only) is behind the same ACL; client's, expected blocked, stays so
+      expect(find(results, 'dataplane.tcp', 'v6host→web tcp6/22').cause).toBe('acl-drop');
+      expect(find(results, 'dataplane.tcp', 'client→web tcp6/22').status).toBe('pass');
+      // web's own connections pass: the lab's policy makes the switch's ACLs stateful, and OVN lets the replies of
+      // an established connection through before any to-lport ACL
+      expect(find(results, 'dataplane.tcp', 'web→client tcp6').status).toBe('pass');
       // IPv4 TCP, and UDP and ICMP of both families, are not affected
       for (const r of results.filter(
-        (x) => x.id !== 'dataplane.service' && !(x.id === 'dataplane.tcp' && x.data?.family === 6),
+        (x) =>
+          x.id !== 'dataplane.service' &&
+          !(x.id === 'dataplane.tcp' && x.data?.family === 6 && x.data?.to === 'web'),
       ))
         expect(r.status, show([r])).toBe('pass');
     } finally {
@@ -196,4 +227,23 @@ describe('doctor over IPv6', () => {
       await sh('nsenter', ['-t', String(pid), '-n', 'ip', 'link', 'set', 'dev', 'eth1', 'mtu', '1500']);
     }
   }, 240_000);
+
+  it('over IPv6 only: a declared service nothing serves is no-listener; an expected-blocked pair nothing blocks is unexpected-reachability', async (t) => {
+    if (!ready) return t.skip();
+    const results = await doctor('faults');
+    const apiIp = faultsPlan.nodes.find((n) => n.name === 'api')!.interfaces[0]!.ip6!;
+    const svc = find(results, 'dataplane.service', 'front→api tcp6/8080');
+    expect(svc.status, show(results)).toBe('fail');
+    expect(svc.cause).toBe('no-listener');
+    expect(svc.evidence).toContain(`RST from [${apiIp}]:8080`);
+    expect(svc.fix).toMatch(/^start the service in api/);
+    const open = find(results, 'dataplane.tcp', 'front→api tcp6/9000');
+    expect(open.status).toBe('fail');
+    expect(open.cause).toBe('unexpected-reachability');
+    expect(open.evidence).toMatch(/token came back .*expects front→api tcp6\/9000 to be blocked/);
+    expect(open.fix).toMatch(/deny: \{ from: front, to: api, proto: tcp, port: 9000 \}/);
+    expect(find(results, 'dataplane.icmp', 'front→api icmp6').status).toBe('pass');
+    // an IPv6-only lab has no IPv4 result at all
+    expect(results.filter((r) => r.data?.proto && r.data?.family !== 6).map((r) => r.subject)).toEqual([]);
+  }, 180_000);
 });

@@ -307,4 +307,13 @@ describe('IPv6 evidence and verdicts', () => {
     const ok = traceText('delivered');
     expect(parseTrace(ok, 'v6p-agent.b.eth1').verdict).toBe('delivered');
   });
+
+  it('a stateful switch: a trace whose egress ct_next was taken as established ends in ct_commit(blocked) — a drop there', () => {
+    // captured before runTrace gave --ct once per ct_next: the egress ACL marks the connection blocked and stops
+    const v = parseTrace(traceText('stateful-est-drop'), 'v6p-dual.web.eth1');
+    expect(v).toMatchObject({
+      verdict: 'drop',
+      step: { stage: 'ls_out_acl', lflow: '47d516f4', pipeline: 'egress' },
+    });
+  });
 });
