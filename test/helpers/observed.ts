@@ -6,6 +6,7 @@
 
 import { relayParams } from '../../src/apply/impair-diff.js';
 import type { Observed, ObservedHost } from '../../src/apply/observe.js';
+import { RA_CONFIGS } from '../../src/apply/ovn-diff.js';
 import { configHash } from '../../src/drivers/containers.js';
 import type { NbLabState } from '../../src/drivers/ovn.js';
 import { ovsPortOf, type Plan } from '../../src/plan/types.js';
@@ -67,11 +68,17 @@ export function convergedObserved(plan: Plan): Observed {
                   mtu: i.mtu,
                   up: true,
                   operstate: 'UP',
-                  addrs: [`${i.ip}/${i.prefix}`],
+                  addrs: i.ip !== undefined ? [`${i.ip}/${i.prefix}`] : [],
+                  ...(i.ip6 !== undefined ? { addrs6: [`${i.ip6}/${i.prefix6}`], v6: true } : {}),
                 })),
               ],
               routes: [
-                ...n.routes.map((r) => ({ dst: r.dst, via: r.via, dev: r.dev })),
+                ...n.routes.map((r) => ({
+                  dst: r.dst,
+                  via: r.via,
+                  dev: r.dev,
+                  ...(r.family ? { family: r.family } : {}),
+                })),
                 ...n.interfaces.map((i) => ({ dst: `${i.network}-connected`, dev: i.name })),
               ],
             },
@@ -146,6 +153,7 @@ export function nbOf(plan: Plan): NbLabState {
         mac: p.mac,
         networks: [...p.networks],
         externalIds: { 'labctl-lab': plan.lab },
+        ...(p.ra ? { raConfigs: { ...RA_CONFIGS } } : {}),
       })),
     ),
     acls: plan.acls.map((a, k) => ({
