@@ -317,3 +317,63 @@ describe('IPv6 evidence and verdicts', () => {
     });
   });
 });
+
+describe('a compiled dual-stack lab (the lab file with subnet6 / ip6)', () => {
+  const LAB = `name: v6p-unit
+defaults:
+  image: labctl/node
+networks:
+  vpc-a: { subnet: 10.0.1.0/24, subnet6: "fd00:a::/64" }
+  v6only: { subnet6: "fd00:b::/64" }
+routers:
+  edge: { links: [vpc-a, v6only] }
+nodes:
+  web:
+    interfaces:
+      - { network: vpc-a, ip: 10.0.1.10, ip6: "fd00:a::10" }
+  db:
+    interfaces: [vpc-a]
+  host6:
+    interfaces: [v6only]
+policies:
+  - { deny: { from: host6, to: web, proto: icmp } }
+expect:
+  - { from: db, to: "fd00:a:0::10", proto: tcp, port: 80 }
+  - { from: db, to: 10.0.1.10, proto: icmp }
+  - { from: host6, to: db, proto: udp, port: 53 }
+`;
+  const p = plan(LAB);
+  const all = planTargets(p);
+  it('an expect entry naming an IPv6 address is probed over IPv6 only, its node found whatever the spelling', () => {
+    const e0 = all.filter((t) => t.expectIndex === 0);
+    expect(e0).toHaveLength(1);
+    expect(e0[0]).toMatchObject({ key: 'expect:0:6', family: 6, toNode: 'web', answer: 'doctor' });
+    expect(e0[0]!.skip).toBeUndefined();
+    expect(newRecord(e0[0]!).subject).toBe('db→fd00:a::10 tcp6/80'); // the address as validation normalised it
+    // an IPv4 address: IPv4 only
+    expect(all.filter((t) => t.expectIndex === 1).map((t) => t.key)).toEqual(['expect:1']);
+    // a node from an IPv6-only node: IPv6 only, routed through edge
+    const e2 = all.filter((t) => t.expectIndex === 2);
+    expect(e2.map((t) => [t.key, t.family, t.fwd?.routed])).toEqual([['expect:2:6', 6, true]]);
+  });
+  it("the mesh: host6 pairs over IPv6 only; the lab's policy blocks host6→web ICMPv6, nothing else", () => {
+    const mesh = all.filter((t) => t.kind === 'mesh');
+    const subjects = mesh.map((t) => newRecord(t).subject);
+    expect(subjects.filter((x) => x.startsWith('host6→web'))).toEqual([
+      'host6→web icmp6',
+      'host6→web udp6',
+      'host6→web tcp6',
+    ]);
+    expect(mesh.filter((t) => t.expect === 'blocked').map((t) => newRecord(t).subject)).toEqual([
+      'host6→web icmp6',
+    ]);
+    // db→web icmp over IPv4 is left out of the mesh: expect[1] repeats it exactly
+    expect(mesh.filter((t) => t.from === 'db' && t.to === 'web').map((t) => newRecord(t).subject)).toEqual([
+      'db→web udp',
+      'db→web tcp',
+      'db→web icmp6',
+      'db→web udp6',
+      'db→web tcp6',
+    ]);
+  });
+});
