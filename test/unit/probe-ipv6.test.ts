@@ -377,3 +377,39 @@ expect:
     ]);
   });
 });
+
+describe('policies over IPv6 as compiled (network and CIDR ends)', () => {
+  const p = plan(`name: v6p-pol
+defaults:
+  image: labctl/node
+networks:
+  a: { subnet: 10.0.1.0/24, subnet6: "fd00:a::/64" }
+  b: { subnet6: "fd00:b::/64" }
+routers:
+  r: { links: [a, b] }
+nodes:
+  x: { interfaces: [a] }
+  z: { interfaces: [a] }
+  y: { interfaces: [b] }
+policies:
+  - { deny: { from: b, to: x, proto: icmp } }
+  - { deny: { from: "fd00:a::/64", to: y } }
+`);
+  it('the mesh expects exactly what the ip6 ACLs do: y→x ICMPv6, and everything from network a to y', () => {
+    const blocked = planTargets(p)
+      .filter((t) => t.expect === 'blocked')
+      .map((t) => newRecord(t).subject)
+      .sort();
+    expect(blocked).toEqual([
+      'x→y icmp6',
+      'x→y tcp6',
+      'x→y udp6',
+      'y→x icmp6',
+      'z→y icmp6',
+      'z→y tcp6',
+      'z→y udp6',
+    ]);
+    // IPv4 between x and z is untouched by IPv6 CIDRs
+    expect(planTargets(p).filter((t) => t.family === undefined && t.expect === 'blocked')).toEqual([]);
+  });
+});
