@@ -33,10 +33,17 @@ import {
   runCleanup,
   setMainFlow,
 } from './lib/cleanup.js';
-import { chassisRatio, doctorJson, injectedFault } from './lib/doctor-runs.js';
+import { chassisRatio, doctorJson, dualStackRatio, injectedFault } from './lib/doctor-runs.js';
 import { BENCH_LABEL, docker, dockerLiveness, floorRun, removeBenchContainers } from './lib/floor.js';
 import { type FlowAgentCost, formatFlowAgent, measureFlowAgent } from './lib/flow-agent.js';
-import { type BenchLab, bigLab, multiChassisLab, routedLab, singleSwitchLab } from './lib/labs.js';
+import {
+  type BenchLab,
+  bigLab,
+  dualStackLab,
+  multiChassisLab,
+  routedLab,
+  singleSwitchLab,
+} from './lib/labs.js';
 import {
   BENCH_DIST,
   describeFailure,
@@ -76,6 +83,8 @@ interface Options {
   routed?: { nets: number; perNet: number };
   /** the routed lab again over this many simulated chassis (up, doctor, down only) */
   chassis?: number;
+  /** the routed lab again dual-stack (up, doctor, down only): the doctor over both families vs IPv4 alone */
+  dualStack: boolean;
   big: number;
   image: string;
   floor: boolean;
@@ -101,6 +110,7 @@ function parseOptions(argv: string[]): Options {
       'doctor-sizes': { type: 'string', default: '100,200' },
       routed: { type: 'string', default: '3x10' },
       chassis: { type: 'string', default: '3' },
+      'no-dual-stack': { type: 'boolean', default: false },
       big: { type: 'string', default: '2000' },
       image: { type: 'string', default: 'labctl/node' },
       'no-floor': { type: 'boolean', default: false },
@@ -127,6 +137,7 @@ function parseOptions(argv: string[]): Options {
         '                      hand-wiring or Mininet (default 100,200; each 2..250; "none" to skip)',
         '  --routed NxM        routed lab: N networks × M nodes and one router (default 3x10; "none" to skip)',
         '  --chassis C         the routed lab again over C simulated chassis: up, doctor, down (default 3; "none")',
+        "  --no-dual-stack     skip the routed lab's dual-stack twin (up, doctor over IPv4 and IPv6, down)",
         '  --big N             nodes of the validate+compile lab (default 2000; 0 to skip)',
         '  --image IMAGE       node image (default labctl/node; must be on this host)',
         '  --no-floor --no-handwire --no-mininet --no-doctor   skip a part',
@@ -179,6 +190,7 @@ function parseOptions(argv: string[]): Options {
     doctorSizes,
     ...(routed ? { routed } : {}),
     ...(routed && values.chassis !== 'none' ? { chassis: int(values.chassis!, 'chassis', 2, 8) } : {}),
+    dualStack: !!routed && !values['no-dual-stack'],
     big: int(values.big!, 'big', 0, 20000),
     image: values.image!,
     floor: !values['no-floor'],
@@ -579,6 +591,9 @@ async function main(): Promise<number> {
           },
         ]
       : []),
+    ...(opts.routed && opts.dualStack
+      ? [{ ...dualStackLab(dir, opts.routed.nets, opts.routed.perNet, opts.image), doctorOnly: true }]
+      : []),
     ...doctorOnly,
   ];
 
@@ -835,6 +850,8 @@ function report(r: ReportInput): void {
   process.stdout.write(text);
   const mc = chassisRatio(rows);
   if (mc) process.stdout.write(`\n${mc}\n`);
+  const ds = dualStackRatio(rows);
+  if (ds) process.stdout.write(`\n${ds}\n`);
   if (r.flowAgent) process.stdout.write(`\n${formatFlowAgent(r.flowAgent)}`);
   const result = {
     version: 1,

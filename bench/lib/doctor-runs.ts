@@ -28,6 +28,25 @@ export function chassisRatio(rows: Row[]): string | undefined {
   ].join('; ')}`;
 }
 
+/**
+ * The dual-stack routed lab against its IPv4 twin (same networks, router and nodes): what probing both families
+ * costs the doctor (and up/down, which configure IPv6 too).
+ */
+export function dualStackRatio(rows: Row[]): string | undefined {
+  const ds = rows.find((r) => r.key.startsWith('dual-'));
+  const twin = ds && rows.find((r) => r.key === `routed-${ds.key.slice('dual-'.length)}`);
+  if (!ds || !twin) return undefined;
+  const part = (what: string, a?: number, b?: number) =>
+    a !== undefined && b !== undefined && b > 0
+      ? `${what} ${(a / 1000).toFixed(2)} s vs ${(b / 1000).toFixed(2)} s (${(a / b).toFixed(2)}×)`
+      : `${what} not measured`;
+  return `dual-stack ${ds.key} vs IPv4-only ${twin.key}: ${[
+    part('doctor', ds.doctor, twin.doctor),
+    part('up', ds.up, twin.up),
+    part('down', ds.down, twin.down),
+  ].join('; ')}`;
+}
+
 /** `labctl doctor -f FILE --json` on a bench lab: the run, and its report when it printed one. */
 export async function doctorJson(lab: BenchLab) {
   const dr = await labctl(['doctor', '-f', lab.file, '--json'], {

@@ -18,7 +18,7 @@ export interface DoctorRun {
 export interface ScenarioRuns {
   key: string;
   lab: string;
-  kind: 'single' | 'routed' | 'chassis';
+  kind: 'single' | 'routed' | 'chassis' | 'dual';
   nodes: number;
   floorStartMs: number[];
   floorRemoveMs: number[];

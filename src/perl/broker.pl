@@ -11,12 +11,18 @@ no warnings 'once';
 $^F = 1 << 30;
 our @KEEP;
 # socket constants: Linux's generic values, passed in by the client; other ABIs load Socket (10 ms more per step)
-my ($AF_INET, $STREAM, $DGRAM, $SOL, $REUSE) = split /,/, ($ENV{LABCTL_SOCKCONST} // '');
-unless (defined $REUSE) {
+my ($AF_INET, $STREAM, $DGRAM, $SOL, $REUSE, $AF_INET6, $SOL_IPV6, $V6ONLY) =
+  split /,/, ($ENV{LABCTL_SOCKCONST} // '');
+unless (defined $V6ONLY) {
   require Socket;
-  ($AF_INET, $STREAM, $DGRAM, $SOL, $REUSE) =
-    (Socket::AF_INET(), Socket::SOCK_STREAM(), Socket::SOCK_DGRAM(), Socket::SOL_SOCKET(), Socket::SO_REUSEADDR());
+  ($AF_INET, $STREAM, $DGRAM, $SOL, $REUSE, $AF_INET6, $SOL_IPV6, $V6ONLY) =
+    (Socket::AF_INET(), Socket::SOCK_STREAM(), Socket::SOCK_DGRAM(), Socket::SOL_SOCKET(), Socket::SO_REUSEADDR(),
+     Socket::AF_INET6(), Socket::IPPROTO_IPV6(), Socket::IPV6_V6ONLY());
 }
+my $ICMPV6 = 58;    # IPPROTO_ICMPV6, a protocol number (the same on every ABI)
+# sockaddr_in / sockaddr_in6 of the wildcard address
+sub any4 { pack('S n a4 x8', $AF_INET, $_[0], "\0\0\0\0") }
+sub any6 { pack('S n N a16 N', $AF_INET6, $_[0], 0, "\0" x 16, 0) }
 # the doctor's ICMP identifier (its conntrack entries are then recognisable); 0 lets the kernel pick
 my $ICMP_ID = $ENV{LABCTL_ICMP_ID} // 0;
 sub errname { my $n = 0 + $!; for my $k (keys %!) { return $k if $!{$k} } return "E$n" }
@@ -27,16 +33,20 @@ while ($i < @ARGV && $ARGV[$i] ne '--') { push @steps, $ARGV[$i++] }
 die "broker.pl: no final command (usage: broker.pl STEP... -- COMMAND...)\n" unless @final;
 die "broker.pl: no step\n" unless @steps;
 my $step = shift @steps;
-my ($node, $pid, $icmp, $nt, $nu, $ls) = split /\|/, $step, 6;
-die "broker.pl: bad step '$step' (NODE|PID|ICMP|TCP|UDP|LISTENERS)\n" unless defined $nu && $pid =~ /^\d+$/;
+my ($node, $pid, $icmp, $nt, $nu, $ls, $icmp6, $nt6, $nu6, $dual) = split /\|/, $step, -1;
+die "broker.pl: bad step '$step' (NODE|PID|ICMP|TCP|UDP|LISTENERS[|ICMP6|TCP6|UDP6|DUAL])\n"
+  unless defined $nu && $pid =~ /^\d+$/;
 my @out = ($node, $pid);
-if ($icmp) {
+# datagram ICMP sockets (IPv4: protocol 1, IPv6: IPPROTO_ICMPV6), bound to the doctor's identifier when it is free
+for my $spec (['i', $icmp, $AF_INET, 1, \&any4], ['I', $icmp6, $AF_INET6, $ICMPV6, \&any6]) {
+  my ($tag, $want, $af, $proto, $any) = @$spec;
+  next unless $want;
   my $s;
-  if (socket($s, $AF_INET, $DGRAM, 1)) {
-    bind($s, pack('S n a4 x8', $AF_INET, $ICMP_ID, "\0\0\0\0"));
+  if (socket($s, $af, $DGRAM, $proto)) {
+    bind($s, $any->($ICMP_ID));
     push @KEEP, $s;
-    push @out, 'i:' . fileno($s);
-  } else { push @out, 'i!' . errname() }
+    push @out, "$tag:" . fileno($s);
+  } else { push @out, "$tag!" . errname() }
 }
 for my $l (split /,/, ($ls // '')) {
   my ($p, $want, $tries) = $l =~ m{^(tcp|udp)/(\d+)\+(\d+)$} or next;
@@ -45,11 +55,15 @@ for my $l (split /,/, ($ls // '')) {
     my $port = $want + $k;
     last if $port > 65535;
     my $s;
-    unless (socket($s, $AF_INET, $p eq 'tcp' ? $STREAM : $DGRAM, 0)) { $err = errname(); last }
+    # dual-stack: one AF_INET6 socket on :: with IPV6_V6ONLY off answers both families on one port; a kernel
+    # without IPv6 (EAFNOSUPPORT) gets the IPv4 socket of an IPv4-only node
+    my $v6 = $dual && socket($s, $AF_INET6, $p eq 'tcp' ? $STREAM : $DGRAM, 0);
+    if ($v6) { setsockopt($s, $SOL_IPV6, $V6ONLY, pack('i', 0)) }
+    elsif (!socket($s, $AF_INET, $p eq 'tcp' ? $STREAM : $DGRAM, 0)) { $err = errname(); last }
     setsockopt($s, $SOL, $REUSE, pack('i', 1)) if $p eq 'tcp';
-    if (bind($s, pack('S n a4 x8', $AF_INET, $port, "\0\0\0\0")) && ($p ne 'tcp' || listen($s, 1024))) {
+    if (bind($s, $v6 ? any6($port) : any4($port)) && ($p ne 'tcp' || listen($s, 1024))) {
       push @KEEP, $s;
-      push @out, "l$p/$want:$port\@" . fileno($s);
+      push @out, "l$p" . ($v6 ? '6' : '') . "/$want:$port\@" . fileno($s);
       $ok = 1;
       last;
     }
@@ -59,12 +73,13 @@ for my $l (split /,/, ($ls // '')) {
   }
   push @out, "l$p/$want!" . ($err // 'EINVAL') unless $ok;
 }
-for my $spec (['t', $STREAM, $nt], ['u', $DGRAM, $nu]) {
-  my ($tag, $type, $n) = @$spec;
+for my $spec (['t', $STREAM, $nt, $AF_INET], ['u', $DGRAM, $nu, $AF_INET], ['T', $STREAM, $nt6, $AF_INET6],
+  ['U', $DGRAM, $nu6, $AF_INET6]) {
+  my ($tag, $type, $n, $af) = @$spec;
   my (@fds, $err);
   for (1 .. ($n || 0)) {
     my $s;
-    if (socket($s, $AF_INET, $type, 0)) { push @KEEP, $s; push @fds, fileno($s) }
+    if (socket($s, $af, $type, 0)) { push @KEEP, $s; push @fds, fileno($s) }
     else { $err = errname(); last }
   }
   # consecutive descriptors as ranges ("5-40,43"): thousands of sockets stay a short entry

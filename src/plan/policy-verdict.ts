@@ -10,9 +10,14 @@
  * the receiving switch sees (`ip4.src`, so after SNAT the public address), its `to` by the port the packet is
  * delivered to when it names a node or group (`outport`), else by the destination address after DNAT (`ip4.dst`).
  *
+ * IPv6 (docs/probes.md "IPv6"): a policy's `cidrs` may hold IPv6 CIDRs (and a node or group end both families'
+ * addresses); an IPv6 flow is matched against those only, as compileAcls' `ip6.src`/`ip6.dst` ACLs do, and `icmp`
+ * covers ICMPv6.
+ *
  * Cost: the policies whose `from` holds a source address are found once per address (nodes × policies), then a
  * flow looks only at those, in order.
  */
+import { type Cidr6, contains6, ip6ToBig, isV6, parseCidr6 } from '../lab/ip6-match.js';
 import { type Cidr, contains, ipToInt, parseCidr } from '../lab/ipv4.js';
 import type { Plan, PlanPolicy } from './types.js';
 
@@ -39,20 +44,33 @@ export interface PolicyVerdict {
 interface Compiled {
   p: PlanPolicy;
   from: Cidr[];
+  from6: Cidr6[];
   toNodes?: ReadonlySet<string>;
   to: Cidr[];
+  to6: Cidr6[];
 }
 
 function cidrs(list: readonly string[]): Cidr[] {
   const out: Cidr[] = [];
   for (const text of list) {
+    if (text.includes(':')) continue;
     const c = parseCidr(text.includes('/') ? text : `${text}/32`);
     if (c.ok) out.push(c.cidr);
   }
   return out;
 }
 
+function cidrs6(list: readonly string[]): Cidr6[] {
+  const out: Cidr6[] = [];
+  for (const text of list) {
+    const c = text.includes(':') ? parseCidr6(text) : undefined;
+    if (c) out.push(c);
+  }
+  return out;
+}
+
 const within = (list: readonly Cidr[], ip: number) => list.some((c) => contains(c, ip));
+const within6 = (list: readonly Cidr6[], ip: bigint) => list.some((c) => contains6(c, ip));
 
 function protoMatches(p: PlanPolicy, proto: FlowProto, port: number | undefined): boolean {
   if (p.proto === 'any') return true;
@@ -72,8 +90,10 @@ export class PolicyVerdicts {
       .map((p) => ({
         p,
         from: cidrs(p.from.cidrs),
+        from6: cidrs6(p.from.cidrs),
         ...(p.to.nodes ? { toNodes: new Set(p.to.nodes) } : {}),
         to: cidrs(p.to.cidrs),
+        to6: cidrs6(p.to.cidrs),
       }));
   }
 
@@ -89,6 +109,12 @@ export class PolicyVerdicts {
   private forSource(srcIp: string): Compiled[] {
     let list = this.bySource.get(srcIp);
     if (!list) {
+      if (isV6(srcIp)) {
+        const ip6 = ip6ToBig(srcIp)!;
+        list = this.compiled.filter((c) => within6(c.from6, ip6));
+        this.bySource.set(srcIp, list);
+        return list;
+      }
       const ip = ipToInt(srcIp);
       list = this.compiled.filter((c) => within(c.from, ip));
       this.bySource.set(srcIp, list);
@@ -99,10 +125,15 @@ export class PolicyVerdicts {
   verdict(f: Flow): PolicyVerdict {
     if (!this.compiled.length) return { result: 'pass' };
     let dst: number | undefined;
+    let dst6: bigint | undefined;
+    const v6 = isV6(f.dstIp);
     for (const c of this.forSource(f.srcIp)) {
       if (!protoMatches(c.p, f.proto, f.port)) continue;
       if (c.toNodes) {
         if (f.dstNode === undefined || !c.toNodes.has(f.dstNode)) continue;
+      } else if (v6) {
+        dst6 ??= ip6ToBig(f.dstIp)!;
+        if (!within6(c.to6, dst6)) continue;
       } else {
         dst ??= ipToInt(f.dstIp);
         if (!within(c.to, dst)) continue;

@@ -169,10 +169,16 @@ export class ProbeAgent {
     );
   }
 
-  /** Local mode: start a TCP token-echo listener or UDP echo responder on port (or up to `tries` ports above it). */
-  async listen(proto: 'tcp' | 'udp', port: number, tries = 0): Promise<ListenerState> {
+  /**
+   * Local mode: start a TCP token-echo listener or UDP echo responder on port (or up to `tries` ports above it);
+   * `dual`: one AF_INET6 socket on :: that answers IPv4 and IPv6.
+   */
+  async listen(proto: 'tcp' | 'udp', port: number, tries = 0, dual = false): Promise<ListenerState> {
     try {
-      const r = await this.request({ op: 'listen', proto, port, tries }, 10_000);
+      const r = await this.request(
+        { op: 'listen', proto, port, tries, ...(dual ? { dual: true } : {}) },
+        10_000,
+      );
       return r.ok ? { proto, want: port, port: r.port } : { proto, want: port, code: r.code ?? r.error };
     } catch (e) {
       return { proto, want: port, code: (e as Error).message };

@@ -63,10 +63,13 @@ async function setupBroker(text: string): Promise<void> {
     const ctx = newCtx(m.node, m.pid, false);
     ctx.tcpFds = m.tcp;
     ctx.udpFds = m.udp;
+    ctx.tcp6Fds = m.tcp6;
+    ctx.udp6Fds = m.udp6;
     ctx.errors.push(...m.errors);
     nodes.set(m.node, ctx);
     if (!defaultNode) defaultNode = m.node;
     if (m.icmpFd !== undefined) await openIcmp(ctx, m.icmpFd);
+    if (m.icmp6Fd !== undefined) await openIcmp(ctx, m.icmp6Fd, true);
     for (const l of m.listeners) {
       if (l.fd === undefined) {
         ctx.listeners.set(`${l.proto}/${l.want}`, {
@@ -76,8 +79,8 @@ async function setupBroker(text: string): Promise<void> {
         continue;
       }
       try {
-        if (l.proto === 'tcp') await listenTcp(ctx, l.want, l.port!, l.fd);
-        else await listenUdp(ctx, l.want, l.port!, l.fd);
+        if (l.proto === 'tcp') await listenTcp(ctx, l.want, l.port!, l.fd, l.v6);
+        else await listenUdp(ctx, l.want, l.port!, l.fd, l.v6);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code ?? 'EINVAL';
         ctx.listeners.set(`${l.proto}/${l.want}`, {
@@ -96,6 +99,9 @@ async function setupLocal(): Promise<void> {
   const fd = Number(env.LABCTL_ICMP_FD);
   if (Number.isInteger(fd) && fd >= 3) await openIcmp(ctx, fd);
   else if (env.LABCTL_ICMP_ERROR) ctx.errors.push(`icmp: ${env.LABCTL_ICMP_ERROR} (using ping)`);
+  const fd6 = Number(env.LABCTL_ICMP6_FD);
+  if (Number.isInteger(fd6) && fd6 >= 3) await openIcmp(ctx, fd6, true);
+  else if (env.LABCTL_ICMP6_ERROR) ctx.errors.push(`icmp6: ${env.LABCTL_ICMP6_ERROR} (using ping -6)`);
 }
 
 function nodeState(ctx: Ctx): NodeState {
@@ -103,9 +109,12 @@ function nodeState(ctx: Ctx): NodeState {
     node: ctx.node,
     pid: ctx.pid,
     icmp: ctx.icmp ? 'socket' : 'ping',
+    icmp6: ctx.icmp6 ? 'socket' : 'ping',
     listeners: [...ctx.listeners.values()].map((l) => l.state),
     tcp: ctx.tcpFds ? ctx.tcpFds.length : -1,
     udp: ctx.udpFds ? ctx.udpFds.length : -1,
+    tcp6: ctx.tcp6Fds ? ctx.tcp6Fds.length : -1,
+    udp6: ctx.udp6Fds ? ctx.udp6Fds.length : -1,
     errors: ctx.errors,
   };
 }
@@ -143,7 +152,7 @@ async function handle(req: Request): Promise<void> {
           });
         if (!(Number.isInteger(req.port) && req.port >= 0 && req.port < 65_536))
           return send({ id, ok: false, error: `bad port ${req.port}` });
-        const r = await listenLocal(ctx, req.proto, req.port, clampInt(req.tries ?? 0, 0, 64));
+        const r = await listenLocal(ctx, req.proto, req.port, clampInt(req.tries ?? 0, 0, 64), !!req.dual);
         if (r.port !== undefined) send({ id, ok: true, port: r.port });
         else send({ id, ok: false, code: r.code, error: r.error ?? r.code ?? 'listen failed' });
         return;
@@ -192,10 +201,12 @@ function shutdown(code: number): void {
         // closing anyway
       }
     }
-    try {
-      ctx.icmp?.close();
-    } catch {
-      // closing anyway
+    for (const s of [ctx.icmp, ctx.icmp6]) {
+      try {
+        s?.close();
+      } catch {
+        // closing anyway
+      }
     }
   }
   // let the last response drain, then go, whatever is still pending (unused inherited fds close with the process)

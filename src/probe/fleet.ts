@@ -30,6 +30,19 @@ export interface NodeNeeds {
   /** client sockets for TCP / UDP probes from this node (broker mode opens exactly these; one per probe) */
   tcp?: number;
   udp?: number;
+  /** the same over IPv6 (AF_INET6 sockets) */
+  tcp6?: number;
+  udp6?: number;
+  /** the node has IPv6: an ICMPv6 socket, and listeners on :: that answer both families */
+  v6?: boolean;
+}
+
+/** A client socket's kind: protocol and family. */
+export type SockKind = 'tcp' | 'udp' | 'tcp6' | 'udp6';
+
+/** The kind of client socket a probe to `ip` takes (IPv6: an address with a colon). */
+export function sockKind(proto: 'tcp' | 'udp', ip: string): SockKind {
+  return ip.includes(':') ? `${proto}6` : proto;
 }
 
 interface Slot {
@@ -37,7 +50,10 @@ interface Slot {
   /** unused client sockets in that agent (broker); Infinity for a local agent */
   tcp: number;
   udp: number;
+  tcp6: number;
+  udp6: number;
   icmp: boolean;
+  icmp6: boolean;
 }
 
 /** One node's view: its listeners, and probes from it. */
@@ -45,6 +61,7 @@ export class Endpoint {
   readonly slots: Slot[] = [];
   listeners: ListenerState[] = [];
   icmp: 'socket' | 'ping' = 'ping';
+  icmp6: 'socket' | 'ping' = 'ping';
   errors: string[] = [];
   mode: 'local' | 'broker' = 'local';
   /** how many nodes' probes the agent of this node's first slot runs (a broker serves a group of nodes) */
@@ -61,18 +78,21 @@ export class Endpoint {
 
   /** Run a probe from this node. Never rejects. */
   probe(spec: ProbeSpec): Promise<ProbeResult> {
+    const v6 = spec.ip.includes(':');
+    const kind = spec.proto === 'icmp' ? undefined : sockKind(spec.proto, spec.ip);
     const slot =
-      spec.proto === 'icmp'
-        ? (this.slots.find((s) => s.icmp && s.agent.alive) ?? this.slots.find((s) => s.agent.alive))
-        : this.slots.find((s) => s.agent.alive && s[spec.proto as 'tcp' | 'udp'] > 0);
+      kind === undefined
+        ? (this.slots.find((s) => (v6 ? s.icmp6 : s.icmp) && s.agent.alive) ??
+          this.slots.find((s) => s.agent.alive))
+        : this.slots.find((s) => s.agent.alive && s[kind] > 0);
     if (!slot)
       return Promise.resolve({
         outcome: 'error',
         ms: 0,
         code: 'ENOSOCK',
-        detail: `no ${spec.proto} socket left for ${this.node}`,
+        detail: `no ${kind ?? spec.proto} socket left for ${this.node}`,
       });
-    if (spec.proto !== 'icmp') slot[spec.proto] -= 1;
+    if (kind !== undefined) slot[kind] -= 1;
     return slot.agent.probe(spec, this.mode === 'broker' ? this.node : undefined);
   }
 
@@ -86,7 +106,7 @@ export class Endpoint {
   }
 
   /** TCP / UDP probes this node can still start. */
-  capacity(proto: 'tcp' | 'udp'): number {
+  capacity(proto: SockKind): number {
     return this.slots.filter((s) => s.agent.alive).reduce((n, s) => n + s[proto], 0);
   }
 }
@@ -108,7 +128,8 @@ function balance(nodes: NodeNeeds[], k: number): NodeNeeds[][] {
     load: 0,
     nodes: [],
   }));
-  const weight = (n: NodeNeeds) => 4 + (n.tcp ?? 0) * 2 + (n.udp ?? 0) + (n.listen?.length ?? 0);
+  const weight = (n: NodeNeeds) =>
+    4 + ((n.tcp ?? 0) + (n.tcp6 ?? 0)) * 2 + (n.udp ?? 0) + (n.udp6 ?? 0) + (n.listen?.length ?? 0);
   for (const n of [...nodes].sort((a, b) => weight(b) - weight(a))) {
     const g = groups.reduce((a, b) => (b.load < a.load ? b : a));
     g.nodes.push(n);
@@ -159,14 +180,24 @@ export class ProbeFleet {
    * Make sure each node can start at least `tcp`/`udp` more probes (broker mode opens a client-only broker for the
    * shortfall; local agents make sockets on demand). Returns nodes that could not get them.
    */
-  async ensureCapacity(needs: { node: string; tcp: number; udp: number }[]): Promise<string[]> {
+  async ensureCapacity(needs: ({ node: string } & Partial<Record<SockKind, number>>)[]): Promise<string[]> {
     const short: NodeNeeds[] = [];
     for (const n of needs) {
       const ep = this.endpoints.get(n.node);
       if (!ep) continue;
-      const tcp = Math.max(0, n.tcp - ep.capacity('tcp'));
-      const udp = Math.max(0, n.udp - ep.capacity('udp'));
-      if (tcp || udp) short.push({ node: n.node, pid: ep.pid, tcp, udp });
+      const tcp = Math.max(0, (n.tcp ?? 0) - ep.capacity('tcp'));
+      const udp = Math.max(0, (n.udp ?? 0) - ep.capacity('udp'));
+      const tcp6 = Math.max(0, (n.tcp6 ?? 0) - ep.capacity('tcp6'));
+      const udp6 = Math.max(0, (n.udp6 ?? 0) - ep.capacity('udp6'));
+      if (tcp || udp || tcp6 || udp6)
+        short.push({
+          node: n.node,
+          pid: ep.pid,
+          tcp,
+          udp,
+          ...(tcp6 ? { tcp6 } : {}),
+          ...(udp6 ? { udp6 } : {}),
+        });
     }
     if (!short.length) return [];
     const failed = await this.startBrokers(short, false);
@@ -175,7 +206,10 @@ export class ProbeFleet {
 
   /** Returns the nodes whose broker could not start. */
   private async startBrokers(nodes: NodeNeeds[], first: boolean): Promise<NodeNeeds[]> {
-    const totalFds = nodes.reduce((n, x) => n + (x.tcp ?? 0) + (x.udp ?? 0) + (x.listen?.length ?? 0) + 1, 0);
+    const totalFds = nodes.reduce(
+      (n, x) => n + (x.tcp ?? 0) + (x.udp ?? 0) + (x.tcp6 ?? 0) + (x.udp6 ?? 0) + (x.listen?.length ?? 0) + 2,
+      0,
+    );
     const perBroker = Math.max(256, openFileLimit() - 512);
     const cores = Math.min(4, Math.max(1, availableParallelism()));
     const k = Math.min(
@@ -195,7 +229,11 @@ export class ProbeFleet {
         try {
           ({ agent, hello } = await startBroker(
             label,
-            group.map((n) => ({ ...n, icmp: first })),
+            group.map(({ v6, ...n }) => ({
+              ...n,
+              icmp: first,
+              ...(v6 ? { icmp6: first, dual: true } : {}),
+            })),
             this.opts,
           ));
         } catch (e) {
@@ -224,11 +262,15 @@ export class ProbeFleet {
             agent,
             tcp: Math.max(0, st.tcp),
             udp: Math.max(0, st.udp),
+            tcp6: Math.max(0, st.tcp6 ?? 0),
+            udp6: Math.max(0, st.udp6 ?? 0),
             icmp: st.icmp === 'socket',
+            icmp6: st.icmp6 === 'socket',
           });
           if (first) {
             ep.listeners = st.listeners;
             ep.icmp = st.icmp;
+            ep.icmp6 = st.icmp6 ?? 'ping';
           }
           ep.errors.push(...st.errors);
         }
@@ -254,11 +296,15 @@ export class ProbeFleet {
           agent,
           tcp: Number.POSITIVE_INFINITY,
           udp: Number.POSITIVE_INFINITY,
+          tcp6: Number.POSITIVE_INFINITY,
+          udp6: Number.POSITIVE_INFINITY,
           icmp: agent.hello?.nodes[0]?.icmp === 'socket',
+          icmp6: agent.hello?.nodes[0]?.icmp6 === 'socket',
         });
         ep.icmp = agent.hello?.nodes[0]?.icmp ?? 'ping';
+        ep.icmp6 = agent.hello?.nodes[0]?.icmp6 ?? 'ping';
         ep.listeners = await Promise.all(
-          (n.listen ?? []).map((l) => agent.listen(l.proto, l.port, l.tries ?? 0)),
+          (n.listen ?? []).map((l) => agent.listen(l.proto, l.port, l.tries ?? 0, !!n.v6)),
         );
       }),
     );

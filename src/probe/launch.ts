@@ -37,13 +37,13 @@ export function agentScriptPath(): string {
 }
 
 /**
- * AF_INET, SOCK_STREAM, SOCK_DGRAM, SOL_SOCKET, SO_REUSEADDR on Linux ABIs that use the generic values (x86, arm,
+ * AF_INET, SOCK_STREAM, SOCK_DGRAM, SOL_SOCKET, SO_REUSEADDR, AF_INET6, IPPROTO_IPV6, IPV6_V6ONLY on Linux ABIs that use the generic values (x86, arm,
  * arm64, ppc, s390, riscv, loongarch); elsewhere (mips, sparc, …) broker.pl loads perl's Socket module instead.
  */
 const SOCKCONST =
   process.platform === 'linux' &&
   ['x64', 'ia32', 'arm', 'arm64', 'ppc64', 's390x', 'riscv64', 'loong64'].includes(process.arch)
-    ? '2,1,2,1,2'
+    ? '2,1,2,1,2,10,41,26'
     : undefined;
 
 /**

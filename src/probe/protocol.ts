@@ -12,7 +12,8 @@
  *
  * Requests                                                Responses
  *   {id, op:"hello"}                                       {id, ok:true, hello:{pid, mode, node, nodes:[...]}}
- *   {id, op:"listen", proto:"tcp"|"udp", port, tries?}     {id, ok:true, port} | {id, ok:false, code:"EADDRINUSE", error}
+ *   {id, op:"listen", proto:"tcp"|"udp", port, tries?, dual?}  {id, ok:true, port} | {id, ok:false, code:"EADDRINUSE", error}
+ *     (dual: one AF_INET6 socket on :: that answers IPv4 and IPv6)
  *   {id, op:"unlisten", proto, port}                       {id, ok:true}
  *   {id, op:"probe", node?, probe:{proto, ip, port?, ...}} {id, ok:true, result:{outcome, ms, ...}}
  *   {id, op:"counters", node?}                             {id, ok:true, counters:{TcpInCsumErrors: n, ...}}
@@ -37,6 +38,7 @@ export type Outcome = 'pass' | 'refused' | 'timeout' | 'unreachable' | 'mismatch
 
 export interface ProbeSpec {
   proto: Proto;
+  /** an IPv4 or IPv6 address: the family of the probe (ICMPv6, AF_INET6 sockets) follows from it */
   ip: string;
   /** tcp/udp destination port */
   port?: number;
@@ -86,10 +88,15 @@ export interface NodeState {
   pid: number;
   /** 'socket': ICMP through a datagram ICMP socket of that netns; 'ping': a ping process per ICMP probe */
   icmp: 'socket' | 'ping';
+  /** the same for ICMPv6 (absent from agents that predate it) */
+  icmp6?: 'socket' | 'ping';
   listeners: ListenerState[];
   /** client sockets still unused (broker mode; local mode makes sockets on demand and reports -1) */
   tcp: number;
   udp: number;
+  /** AF_INET6 client sockets still unused */
+  tcp6?: number;
+  udp6?: number;
   /** why a socket the manifest asked for is missing, e.g. "tcp: EMFILE" */
   errors: string[];
 }
@@ -103,7 +110,7 @@ export interface Hello {
 
 export type Request =
   | { id: number; op: 'hello' }
-  | { id: number; op: 'listen'; proto: 'tcp' | 'udp'; port: number; tries?: number }
+  | { id: number; op: 'listen'; proto: 'tcp' | 'udp'; port: number; tries?: number; dual?: boolean }
   | { id: number; op: 'unlisten'; proto: 'tcp' | 'udp'; port: number }
   | { id: number; op: 'probe'; node?: string; probe: ProbeSpec }
   | { id: number; op: 'counters'; node?: string }
@@ -122,6 +129,8 @@ export type Response =
 
 /** The inherited datagram ICMP socket of a local-mode agent. */
 export const ICMP_FD_ENV = 'LABCTL_ICMP_FD';
+/** Its ICMPv6 twin. */
+export const ICMP6_FD_ENV = 'LABCTL_ICMP6_FD';
 /** Broker mode: which inherited fd belongs to which node (format in agent.ts parseManifest). */
 export const MANIFEST_ENV = 'LABCTL_MANIFEST';
 /** The agent's hard lifetime limit in ms: it exits after that whatever happens. */

@@ -77,7 +77,10 @@ function dataOf(run: DataplaneRun, r: ProbeRecord): Record<string, unknown> {
     ...(res?.code ? { code: res.code } : {}),
     ...(r.big ? { big: { outcome: r.big.outcome, ms: r.big.ms } } : {}),
     ...(r.icmp ? { icmp: { outcome: r.icmp.outcome, ms: r.icmp.ms } } : {}),
-    ...(t.proto === 'icmp' && run.icmp.get(t.from) ? { icmpVia: run.icmp.get(t.from) } : {}),
+    ...(t.proto === 'icmp' && (t.family === 6 ? run.icmp6 : run.icmp)?.get(t.from)
+      ? { icmpVia: (t.family === 6 ? run.icmp6 : run.icmp)!.get(t.from) }
+      : {}),
+    ...(t.family === 6 ? { family: 6 } : {}),
   };
 }
 

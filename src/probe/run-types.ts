@@ -41,7 +41,7 @@ export interface ProbeRecord {
   /** first attempt, when the probe was retried */
   first?: ProbeResult;
   attempts: number;
-  /** ICMP: the don't-fragment ping of (source MTU − 28) bytes after a small ping passed */
+  /** ICMP: the don't-fragment ping of (source MTU − 28; IPv6: − 48) bytes after a small ping passed */
   big?: ProbeResult;
   /** TCP/UDP failures: an ICMP echo over the same path, for contrast */
   icmp?: ProbeResult;
@@ -61,6 +61,8 @@ export interface DataplaneRun {
   pids: Map<string, number>;
   mode: string;
   icmp: Map<string, 'socket' | 'ping'>;
+  /** nodes with IPv6: how their ICMPv6 probes ran */
+  icmp6?: Map<string, 'socket' | 'ping'>;
   timings: Record<string, number>;
   results: Map<DataplaneCheckId, CheckResult[]>;
   /** how the probes were paced (pace.ts) */

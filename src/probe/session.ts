@@ -103,6 +103,11 @@ async function resolvePids(ctx: DataplaneContext, nodes: string[]): Promise<Map<
   return out;
 }
 
+/** Bytes of IP and ICMP header around a ping's payload: a packet of payload + this fills the MTU. */
+export function bigOverhead(t: Pick<Target, 'family'>): number {
+  return t.family === 6 ? 48 : 28;
+}
+
 /** A target's record before it is probed (a target the plan cannot probe is skipped with its reason). */
 export function newRecord(t: Target): ProbeRecord {
   return {
@@ -159,18 +164,25 @@ export async function runDataplane(
   // ---- agents: listeners where the doctor must answer, one client socket per TCP/UDP probe
   const runnable = records.filter((r) => !r.notRun);
   const listeners = listenersFor(runnable.map((r) => r.target));
+  const hasV6 = new Set(plan.nodes.filter((n) => n.interfaces.some((i) => i.ip6)).map((n) => n.name));
   const needs = [...pids].map(([node, pid]) => {
     const mine = runnable.filter((r) => r.target.from === node);
+    const count = (proto: 'tcp' | 'udp', v6: boolean) =>
+      mine.filter((r) => r.target.proto === proto && (r.target.family === 6) === v6).length;
+    const v6 = hasV6.has(node);
     return {
       node,
       pid,
       listen: listeners.get(node) ?? [],
-      tcp: mine.filter((r) => r.target.proto === 'tcp').length,
-      udp: mine.filter((r) => r.target.proto === 'udp').length,
+      tcp: count('tcp', false),
+      udp: count('udp', false),
+      // a node with IPv6: AF_INET6 client sockets, an ICMPv6 socket, listeners answering both families
+      ...(v6 ? { tcp6: count('tcp', true), udp6: count('udp', true), v6: true } : {}),
     };
   });
   const counters = new Map<string, NodeCounters>();
   const icmpMode = new Map<string, 'socket' | 'ping'>();
+  const icmp6Mode = new Map<string, 'socket' | 'ping'>();
   const pacing: Pacing = {};
   let drops: DataplaneRun['drops'];
   let neighShort: DataplaneRun['neighShort'];
@@ -187,7 +199,10 @@ export async function runDataplane(
         if (!r.notRun && (r.target.from === node || r.target.toNode === node))
           r.notRun = { status: 'error', why: `could not start the probe agent: ${err.message}` };
     }
-    for (const ep of fleet?.endpoints.values() ?? []) icmpMode.set(ep.node, ep.icmp);
+    for (const ep of fleet?.endpoints.values() ?? []) {
+      icmpMode.set(ep.node, ep.icmp);
+      if (hasV6.has(ep.node)) icmp6Mode.set(ep.node, ep.icmp6);
+    }
 
     // ---- resolve ports and listeners
     const verdicts = PolicyVerdicts.of(plan);
@@ -254,7 +269,8 @@ export async function runDataplane(
         ip: r.target.dstIp,
         timeoutMs: ms,
         token: `labctl-${salt}-${++seq}`,
-        size: mtu - 28,
+        // the packet fills the MTU: IPv4 header 20 + ICMP 8, IPv6 header 40 + ICMPv6 8 (never fragmented on the way)
+        size: mtu - bigOverhead(r.target),
         df: true,
         ...(r.target.via ? { ownSocket: true } : {}),
       };
@@ -341,11 +357,14 @@ export async function runDataplane(
         if (r.target.proto === 'icmp' && r.result)
           icmpDone.set(`${r.target.from}>${r.target.dstIp}`, r.result);
       if (failedPass.length || bigFailed.length) {
-        const need = new Map<string, { node: string; tcp: number; udp: number }>();
+        const need = new Map<
+          string,
+          { node: string; tcp: number; udp: number; tcp6: number; udp6: number }
+        >();
         for (const r of failedPass) {
           if (r.target.proto === 'icmp') continue;
-          const n = need.get(r.target.from) ?? { node: r.target.from, tcp: 0, udp: 0 };
-          n[r.target.proto]++;
+          const n = need.get(r.target.from) ?? { node: r.target.from, tcp: 0, udp: 0, tcp6: 0, udp6: 0 };
+          n[r.target.family === 6 ? (`${r.target.proto}6` as const) : r.target.proto]++;
           need.set(r.target.from, n);
         }
         await fleet!.ensureCapacity([...need.values()]);
@@ -432,6 +451,7 @@ export async function runDataplane(
     pids,
     mode,
     icmp: icmpMode,
+    ...(icmp6Mode.size ? { icmp6: icmp6Mode } : {}),
     timings,
     results: new Map(),
     pacing,

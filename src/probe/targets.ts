@@ -6,12 +6,23 @@
  * - on top of it, every `expect` entry (ports, addresses, VIPs, blocked flows): it adds intents, never removes any;
  * - every declared `listen` port no passing entry covers, as a service probe from one node the policies let reach it.
  * Each target carries the logical path (ports, MACs, next hop) the explanation needs for ovn-trace.
+ *
+ * Both families (docs/probes.md "IPv6"): a pair whose nodes both have IPv6 on a shared routed domain is probed over
+ * IPv6 too (ICMPv6, UDP and TCP to the same listeners, which answer both families); an expect entry that names a
+ * node applies to every family both ends have; one that names an address, to that address's family. IPv6 targets
+ * carry `family: 6` and subjects `icmp6`, `udp6`, `tcp6`; IPv4 targets are exactly what they were.
  */
+import { contains6, ip6ToBig, isV6, parseCidr6, sameIp6 } from '../lab/ip6-match.js';
 import { contains, ipToInt, parseCidr } from '../lab/ipv4.js';
 import { PolicyVerdicts } from '../plan/policy-verdict.js';
 import type { Plan, PlanInterface, PlanNode } from '../plan/types.js';
 
 export type Proto = 'tcp' | 'udp' | 'icmp';
+/** An address family: 4 (IPv4) or 6. */
+export type Family = 4 | 6;
+
+/** The family of an address text. */
+export const familyOf = (ip: string): Family => (ip.includes(':') ? 6 : 4);
 export type DataplaneCheckId = 'dataplane.icmp' | 'dataplane.udp' | 'dataplane.tcp' | 'dataplane.service';
 
 /** The doctor's own listeners for the mesh: this port, or one of the next DOCTOR_PORT_TRIES if it is taken. */
@@ -77,10 +88,12 @@ export interface Target {
   alsoListen?: string[];
   /** how dstIp reaches toNode when it is not the node's own address */
   via?: 'nat' | 'vip';
+  /** 6: an IPv6 probe (ICMPv6, TCP/UDP over IPv6); absent: IPv4 */
+  family?: 6;
 }
 
-export function subjectOf(t: Pick<Target, 'from' | 'to' | 'proto' | 'port' | 'kind'>): string {
-  return `${t.from}→${t.to} ${t.proto}${t.port !== undefined && t.kind !== 'mesh' ? `/${t.port}` : ''}`;
+export function subjectOf(t: Pick<Target, 'from' | 'to' | 'proto' | 'port' | 'kind' | 'family'>): string {
+  return `${t.from}→${t.to} ${t.proto}${t.family === 6 ? '6' : ''}${t.port !== undefined && t.kind !== 'mesh' ? `/${t.port}` : ''}`;
 }
 
 const CHECK_OF_PROTO: Record<Proto, DataplaneCheckId> = {
@@ -121,28 +134,57 @@ export function routedDomains(plan: Plan): Map<string, number> {
   return out;
 }
 
-/** An interface with an IPv4 address (an IPv6-only one has none; this file probes IPv4). */
-export type V4Interface = PlanInterface & { ip: string; prefix: number };
-const hasV4 = (i: PlanInterface): i is V4Interface => i.ip !== undefined && i.prefix !== undefined;
-
-function subnetOf(i: V4Interface): { base: number; prefix: number } {
+function subnetOf(i: PlanInterface): { base: number; prefix: number } | undefined {
+  if (!i.ip) return undefined;
   const p = parseCidr(`${i.ip}/${i.prefix}`);
   if (!p.ok) throw new Error(`bad address ${i.ip}/${i.prefix}`);
   return p.cidr;
 }
 
-/** How `node` sends to `ip`: the interface (connected subnet first, then the longest matching route) and next hop. */
-export function routeFor(node: PlanNode, ip: string): { iface: V4Interface; via?: string } | undefined {
-  const dst = ipToInt(ip);
-  const v4 = node.interfaces.filter(hasV4);
-  for (const i of v4) if (contains(subnetOf(i), dst)) return { iface: i };
-  let best: { iface: V4Interface; via: string; prefix: number } | undefined;
+/** The interface's address of one family (undefined: it has none). */
+export function addrOf(i: PlanInterface, family: Family): string | undefined {
+  return (family === 6 ? i.ip6 : i.ip) || undefined;
+}
+
+/**
+ * IPv6: the interface on the destination's subnet, else the longest route with an IPv6 next hop (a plan's IPv6
+ * routes, when it has them), else the first interface with an IPv6 gateway (its default route).
+ */
+function routeFor6(node: PlanNode, ip: string): { iface: PlanInterface; via?: string } | undefined {
+  const dst = ip6ToBig(ip);
+  if (dst === undefined) return undefined;
+  for (const i of node.interfaces) {
+    const c = i.ip6 ? parseCidr6(`${i.ip6}/${i.prefix6 ?? 64}`) : undefined;
+    if (c && contains6(c, dst)) return { iface: i };
+  }
+  let best: { iface: PlanInterface; via: string; prefix: number } | undefined;
   for (const r of node.routes) {
-    if (r.family === 6) continue;
+    if (!isV6(r.via)) continue;
+    const c = r.dst === 'default' || r.dst === '::/0' ? { base: 0n, prefix: 0 } : parseCidr6(r.dst);
+    if (!c || !contains6(c, dst)) continue;
+    const iface = node.interfaces.find((i) => i.name === r.dev);
+    if (iface && (!best || c.prefix > best.prefix)) best = { iface, via: r.via, prefix: c.prefix };
+  }
+  if (best) return { iface: best.iface, via: best.via };
+  const gw = node.interfaces.find((i) => i.ip6 && i.gateway6);
+  return gw ? { iface: gw, via: gw.gateway6! } : undefined;
+}
+
+/** How `node` sends to `ip`: the interface (connected subnet first, then the longest matching route) and next hop. */
+export function routeFor(node: PlanNode, ip: string): { iface: PlanInterface; via?: string } | undefined {
+  if (isV6(ip)) return routeFor6(node, ip);
+  const dst = ipToInt(ip);
+  for (const i of node.interfaces) {
+    const c = subnetOf(i);
+    if (c && contains(c, dst)) return { iface: i };
+  }
+  let best: { iface: PlanInterface; via: string; prefix: number } | undefined;
+  for (const r of node.routes) {
+    if (r.family === 6 || isV6(r.via) || r.dst.includes(':')) continue;
     const prefix = r.dst === 'default' ? 0 : Number(r.dst.split('/')[1] ?? 32);
     const p = r.dst === 'default' ? undefined : parseCidr(r.dst);
     if (p && !(p.ok && contains(p.cidr, dst))) continue;
-    const iface = v4.find((i) => i.name === r.dev);
+    const iface = node.interfaces.find((i) => i.name === r.dev && i.ip);
     if (!iface) continue;
     if (!best || prefix > best.prefix) best = { iface, via: r.via, prefix };
   }
@@ -157,11 +199,14 @@ interface Owner {
 
 /** Which lab object owns an address: a node's interface or a router port. */
 export function ownerOf(plan: Plan, ip: string): Owner | undefined {
-  for (const n of plan.nodes) for (const i of n.interfaces) if (i.ip === ip) return { node: n, iface: i };
+  const v6 = isV6(ip);
+  const same = (a: string | undefined) => (v6 ? sameIp6(a, ip) : a === ip);
+  for (const n of plan.nodes)
+    for (const i of n.interfaces) if (same(v6 ? i.ip6 : i.ip)) return { node: n, iface: i };
   for (const r of plan.routers)
     for (const p of r.ports)
       for (const net of p.networks)
-        if (net.split('/')[0] === ip)
+        if (same(net.split('/')[0]))
           return { routerPort: { name: p.name, mac: p.mac, network: p.network, router: r.router } };
   return undefined;
 }
@@ -246,27 +291,46 @@ function pathEnd(plan: Plan, node: PlanNode, ip: string): PathEnd | undefined {
     lsp: r.iface.lsp,
     switch: r.iface.switch,
     mac: r.iface.mac,
-    ip: r.iface.ip,
+    ip: (isV6(ip) ? r.iface.ip6 : r.iface.ip) ?? '',
     mtu: r.iface.mtu,
     ...(ethDst ? { ethDst } : {}),
     routed: r.via !== undefined,
   };
 }
 
-/** The address of `dst` that `src` should use: one on a switch they share, else one in a routed domain they share. */
+/**
+ * The interface of `dst` that `src` should use (its address of `family`): one on a switch where both have that
+ * family, else one in a routed domain they share that `src` has a route to.
+ */
 export function pickAddress(
   plan: Plan,
   src: PlanNode,
   dst: PlanNode,
   domains = routedDomains(plan),
-): V4Interface | undefined {
-  const srcV4 = src.interfaces.filter(hasV4);
-  const dstV4 = dst.interfaces.filter(hasV4);
-  const srcSwitches = new Set(srcV4.map((i) => i.switch));
-  const same = dstV4.find((i) => srcSwitches.has(i.switch));
+  family: Family = 4,
+): PlanInterface | undefined {
+  const mine = src.interfaces.filter((i) => addrOf(i, family));
+  const theirs = dst.interfaces.filter((i) => addrOf(i, family));
+  const srcSwitches = new Set(mine.map((i) => i.switch));
+  const same = theirs.find((i) => srcSwitches.has(i.switch));
   if (same) return same;
-  const srcDomains = new Set(srcV4.map((i) => domains.get(i.switch)));
-  return dstV4.find((i) => srcDomains.has(domains.get(i.switch)) && routeFor(src, i.ip));
+  const srcDomains = new Set(mine.map((i) => domains.get(i.switch)));
+  return theirs.find((i) => srcDomains.has(domains.get(i.switch)) && routeFor(src, addrOf(i, family)!));
+}
+
+/** The families a pair can be probed over, with the address to use for each (IPv4 first). */
+export function pickAddresses(
+  plan: Plan,
+  src: PlanNode,
+  dst: PlanNode,
+  domains = routedDomains(plan),
+): { family: Family; ip: string }[] {
+  const out: { family: Family; ip: string }[] = [];
+  for (const family of [4, 6] as const) {
+    const i = pickAddress(plan, src, dst, domains, family);
+    if (i) out.push({ family, ip: addrOf(i, family)! });
+  }
+  return out;
 }
 
 function fill(paths: PathCache, t: Omit<Target, 'key' | 'check'> & { key?: string }): Target {
@@ -291,9 +355,13 @@ function fill(paths: PathCache, t: Omit<Target, 'key' | 'check'> & { key?: strin
   }
   // joined, not a template: one flat string instead of a tree of ~10 concatenation nodes per target
   if (!target.key)
-    target.key = [target.check, t.kind, `${t.from}>${t.to}`, `${t.proto}/${t.port ?? ''}`, t.expect].join(
-      ':',
-    );
+    target.key = [
+      target.check,
+      t.kind,
+      `${t.from}>${t.to}`,
+      `${t.proto}${t.family === 6 ? '6' : ''}/${t.port ?? ''}`,
+      t.expect,
+    ].join(':');
   return target;
 }
 
@@ -307,8 +375,10 @@ function fill(paths: PathCache, t: Omit<Target, 'key' | 'check'> & { key?: strin
 export function seenSource(plan: Plan, node: PlanNode, ip: string): string | undefined {
   const r = routeFor(node, ip);
   if (!r) return undefined;
+  // IPv6: no NAT66 in labs; the source is the interface's own address
+  if (isV6(ip)) return r.iface.ip6;
   const src = r.iface.ip;
-  if (!r.via) return src;
+  if (!src || !r.via) return src;
   const hop = ownerOf(plan, r.via)?.routerPort;
   const router = hop && plan.routers.find((x) => x.router === hop.router);
   if (!router?.chassis || !router.nat.length) return src;
@@ -334,33 +404,34 @@ export function meshTargets(plan: Plan, verdicts = PolicyVerdicts.of(plan)): Tar
   for (const a of plan.nodes)
     for (const b of plan.nodes) {
       if (a === b) continue;
-      const addr = pickAddress(plan, a, b, domains);
-      if (!addr) continue;
-      const srcAddr = verdicts.empty ? undefined : seenSource(plan, a, addr.ip);
-      for (const proto of ['icmp', 'udp', 'tcp'] as const) {
-        const v = srcAddr
-          ? verdicts.verdict({
-              srcIp: srcAddr,
-              dstNode: b.name,
-              dstIp: addr.ip,
+      for (const { family, ip } of pickAddresses(plan, a, b, domains)) {
+        const srcAddr = verdicts.empty ? undefined : seenSource(plan, a, ip);
+        for (const proto of ['icmp', 'udp', 'tcp'] as const) {
+          const v = srcAddr
+            ? verdicts.verdict({
+                srcIp: srcAddr,
+                dstNode: b.name,
+                dstIp: ip,
+                proto,
+                ...(proto === 'icmp' ? {} : { port: DOCTOR_PORT }),
+              })
+            : undefined;
+          out.push(
+            fill(paths, {
+              kind: 'mesh',
+              from: a.name,
+              to: b.name,
+              toNode: b.name,
+              dstIp: ip,
               proto,
-              ...(proto === 'icmp' ? {} : { port: DOCTOR_PORT }),
-            })
-          : undefined;
-        out.push(
-          fill(paths, {
-            kind: 'mesh',
-            from: a.name,
-            to: b.name,
-            toNode: b.name,
-            dstIp: addr.ip,
-            proto,
-            answer: proto === 'icmp' ? 'kernel' : 'doctor',
-            expect: v?.result ?? 'pass',
-            ...(v?.policy ? { policy: v.policy.index } : {}),
-            ...(srcAddr ? { srcAddr } : {}),
-          }),
-        );
+              answer: proto === 'icmp' ? 'kernel' : 'doctor',
+              expect: v?.result ?? 'pass',
+              ...(v?.policy ? { policy: v.policy.index } : {}),
+              ...(srcAddr ? { srcAddr } : {}),
+              ...(family === 6 ? { family: 6 as const } : {}),
+            }),
+          );
+        }
       }
     }
   return out;
@@ -389,6 +460,13 @@ export function meshAtPort(target: Target, port: number, verdicts: PolicyVerdict
 
 /** Is `ip` inside one of the lab's subnets? */
 function inLab(plan: Plan, ip: string): boolean {
+  if (isV6(ip)) {
+    const n = ip6ToBig(ip)!;
+    return plan.switches.some((s) => {
+      const c = s.subnet6 ? parseCidr6(s.subnet6) : undefined;
+      return !!c && contains6(c, n);
+    });
+  }
   const n = ipToInt(ip);
   return plan.switches.some((s) => {
     const p = s.subnet ? parseCidr(s.subnet) : undefined;
@@ -399,7 +477,7 @@ function inLab(plan: Plan, ip: string): boolean {
 export function expectTargets(plan: Plan): Target[] {
   const domains = routedDomains(plan);
   const paths = new PathCache(plan);
-  return plan.expect.map((e, i) => {
+  return plan.expect.flatMap((e, i): Target | Target[] => {
     const src = plan.nodes.find((n) => n.name === e.from);
     const base = {
       kind: 'expect' as const,
@@ -410,7 +488,7 @@ export function expectTargets(plan: Plan): Target[] {
       expectIndex: i,
       ...(e.port !== undefined ? { port: e.port } : {}),
     };
-    const key = `expect:${i}`;
+    const key = `expect:${i}${familyOf(e.to) === 6 ? ':6' : ''}`;
     if (!src)
       return fill(paths, {
         ...base,
@@ -424,22 +502,35 @@ export function expectTargets(plan: Plan): Target[] {
     let toNode: PlanNode | undefined = dstNode;
     let toRouterPort: string | undefined;
     if (dstNode) {
-      const addr = pickAddress(plan, src, dstNode, domains);
-      if (!addr)
+      // a node: every family both ends have (docs/probes.md "IPv6")
+      const addrs = pickAddresses(plan, src, dstNode, domains);
+      if (!addrs.length)
         return fill(paths, {
           ...base,
           key,
           toNode: dstNode.name,
-          dstIp: dstNode.interfaces[0]?.ip ?? '',
+          dstIp: dstNode.interfaces[0]?.ip || dstNode.interfaces[0]?.ip6 || '',
           answer: 'none',
           skip: `${e.from} and ${e.to} share no network or router`,
         });
-      dstIp = addr.ip;
+      const answer: Target['answer'] =
+        e.proto === 'icmp'
+          ? 'kernel'
+          : dstNode.listen.some((l) => l.proto === e.proto && l.port === e.port)
+            ? 'node'
+            : 'doctor';
+      return addrs.map(({ family, ip }) =>
+        fill(paths, {
+          ...base,
+          key: `expect:${i}${family === 6 ? ':6' : ''}`,
+          dstIp: ip,
+          answer,
+          toNode: dstNode.name,
+          ...(family === 6 ? { family: 6 as const } : {}),
+        }),
+      );
     } else {
       dstIp = e.to;
-      // an IPv6 target: this IPv4 path model cannot place it (the IPv6 data plane probes it; docs/ipv6.md)
-      if (e.to.includes(':'))
-        return fill(paths, { ...base, key, dstIp, answer: 'none', skip: `${e.to} is an IPv6 address` });
       const owner = ownerOf(plan, e.to);
       toNode = owner?.node;
       toRouterPort = owner?.routerPort?.name;
@@ -460,6 +551,7 @@ export function expectTargets(plan: Plan): Target[] {
           answer: e.proto === 'icmp' ? 'kernel' : declared ? 'node' : 'doctor',
           ...(listenPort !== undefined && listenPort !== e.port ? { listenPort } : {}),
           ...(rest.length ? { alsoListen: rest.map((n) => n.name) } : {}),
+          ...(familyOf(dstIp) === 6 ? { family: 6 as const } : {}),
         });
       }
       if (!owner && !inLab(plan, e.to))
@@ -482,6 +574,7 @@ export function expectTargets(plan: Plan): Target[] {
       answer,
       ...(toNode ? { toNode: toNode.name } : {}),
       ...(toRouterPort ? { toRouterPort } : {}),
+      ...(familyOf(dstIp) === 6 ? { family: 6 as const } : {}),
     });
   });
 }
@@ -516,8 +609,10 @@ export function serviceTargets(plan: Plan, covered: Target[], verdicts = PolicyV
         plan.expect.filter((e) => e.to === t.name && e.result === 'pass').map((e) => e.from),
       );
       const tSwitches = new Set(t.interfaces.map((i) => i.switch));
+      // a service is probed over one family: IPv4 when the pair has it, else IPv6
+      const addrFor = (s: PlanNode) => pickAddresses(plan, s, t, domains)[0];
       const allowed = (s: PlanNode) => {
-        const addr = pickAddress(plan, s, t, domains);
+        const addr = addrFor(s);
         if (!addr) return false;
         if (verdicts.empty) return true;
         const srcIp = seenSource(plan, s, addr.ip);
@@ -550,13 +645,21 @@ export function serviceTargets(plan: Plan, covered: Target[], verdicts = PolicyV
           fill(paths, {
             ...base,
             from: t.name,
-            dstIp: t.interfaces[0]?.ip ?? '',
+            dstIp: t.interfaces[0]?.ip || t.interfaces[0]?.ip6 || '',
             skip: `no other node can reach ${t.name} to probe ${l.proto}/${l.port}${verdicts.empty ? '' : ' (or the policies block every one that could)'}`,
           }),
         );
         continue;
       }
-      out.push(fill(paths, { ...base, from: src.name, dstIp: pickAddress(plan, src, t, domains)!.ip }));
+      const addr = addrFor(src)!;
+      out.push(
+        fill(paths, {
+          ...base,
+          from: src.name,
+          dstIp: addr.ip,
+          ...(addr.family === 6 ? { family: 6 as const } : {}),
+        }),
+      );
     }
   return out;
 }

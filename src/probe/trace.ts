@@ -56,7 +56,15 @@ const OUTPUT = /\/\*\s*output to "([^"]+)"/;
 const ACL_EVAL = /_acl(_after_lb)?_eval$/;
 const ACL_ACTION = /_acl(_after_lb)?_action$/;
 /** An action line that neither continues the packet nor outputs it: a register or field assignment, a comment. */
-const INERT_ACTION = /^(\/\*.*\*\/|[\w.]+(\[[\d.]+\])?\s*=\s*[^=].*;)$/;
+const INERT_ACTION = /^(\/\*.*\*\/|[\w.]+(\[[\d.]+\])?\s*=\s*[^=].*;|ct_commit\s*\{.*\};)$/;
+
+/**
+ * ovn-trace takes one --ct per ct_next, in order, and assumes `est` for every ct_next past the last one given: a
+ * switch with stateful ACLs runs ct_next in its ingress and again in its egress pipeline (and a routed packet
+ * crosses two switches), so the state is given this many times. With only one, the egress ACL of a new
+ * connection was evaluated as established (`ct_commit { ct_mark.blocked = 1; }` instead of a drop).
+ */
+const CT_REPEAT = 6;
 
 /** Parse ovn-trace's detailed output. The first drop or reject ends the original packet's journey. */
 export function parseTrace(text: string, expectOutport?: string): TraceVerdict {
@@ -131,22 +139,27 @@ export interface FlowSpec {
   /** tcp/udp ports */
   sport?: number;
   dport?: number;
-  /** ICMP: echo request (8, default) or reply (0) */
+  /** ICMP: echo request (8, default) or reply (0); ICMPv6 (an IPv6 flow): 128 / 129, given as 8 / 0 */
   icmpType?: number;
   /** ICMP payload size → ip length is not modelled by ovn-trace; kept for the record */
 }
 
 /** The microflow ovn-trace takes (its own expression language; one argv element, never a shell string). */
 export function microflow(f: FlowSpec): string {
+  // IPv6: ip6.src/ip6.dst; OVN's ip.ttl is the hop limit there; icmp6 echo request 128, reply 129
+  const v6 = f.ipDst.includes(':');
+  const ip = v6 ? 'ip6' : 'ip4';
   const parts = [
     `inport == "${f.inport}"`,
     `eth.src == ${f.ethSrc}`,
     `eth.dst == ${f.ethDst}`,
-    `ip4.src == ${f.ipSrc}`,
-    `ip4.dst == ${f.ipDst}`,
+    `${ip}.src == ${f.ipSrc}`,
+    `${ip}.dst == ${f.ipDst}`,
     'ip.ttl == 64',
   ];
-  if (f.proto === 'icmp') parts.push(`icmp4.type == ${f.icmpType ?? 8}`, 'icmp4.code == 0');
+  if (f.proto === 'icmp' && v6)
+    parts.push(`icmp6.type == ${(f.icmpType ?? 8) === 0 ? 129 : 128}`, 'icmp6.code == 0');
+  else if (f.proto === 'icmp') parts.push(`icmp4.type == ${f.icmpType ?? 8}`, 'icmp4.code == 0');
   else parts.push(`${f.proto}.src == ${f.sport ?? 49152}`, `${f.proto}.dst == ${f.dport ?? 0}`);
   return parts.join(' && ');
 }
@@ -171,7 +184,7 @@ export async function runTrace(
 ): Promise<TraceRun> {
   const args = [
     ...(opts.sb ? [`--db=${opts.sb}`] : []),
-    ...(opts.ct ? [`--ct=${opts.ct}`] : []),
+    ...(opts.ct ? Array.from({ length: CT_REPEAT }, () => `--ct=${opts.ct}`) : []),
     datapath,
     flow,
   ];

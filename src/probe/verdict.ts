@@ -7,7 +7,7 @@
  *   TCP/UDP silent, ICMP passes, tx offload on / InCsumErrors rose       → checksum-offload (the sending end)
  *   ovn-trace --ct=new drops or rejects it in an ACL stage                → acl-drop (ACL named, fix acl-del or
  *                                                                            "edit policies" for the lab's own)
- *   small ping passes, don't-fragment ping at MTU−28 does not            → mtu-mismatch
+ *   small ping passes, don't-fragment ping at MTU−28 (IPv6: −48) does not → mtu-mismatch
  * A result never passes without a response (or, for an expected-blocked target, without the doctor's own listener
  * up and silence where it should have answered).
  */
@@ -249,7 +249,9 @@ export function checksumApplies(r: ProbeRecord): boolean {
 export function decideChecksum(env: DecideEnv, r: ProbeRecord, cs: ChecksumEvidence): Verdict | undefined {
   const t = r.target;
   if (!checksumApplies(r) || t.proto === 'icmp') return undefined;
-  const counter = t.proto === 'tcp' ? 'TcpInCsumErrors' : 'UdpInCsumErrors';
+  // TCP has one MIB for both families; UDP over IPv6 counts in snmp6's Udp6InCsumErrors
+  const counter =
+    t.proto === 'tcp' ? 'TcpInCsumErrors' : t.family === 6 ? 'Udp6InCsumErrors' : 'UdpInCsumErrors';
   const src = t.fwd!;
   const dst = t.rev;
   const { offSrc, offDst } = cs;
@@ -290,7 +292,7 @@ export const pathEnds = (r: ProbeRecord): PathEnd[] =>
 /** MTU: the small ping passed, the don't-fragment ping of MTU−28 bytes did not. */
 export function decideMtu(env: DecideEnv, r: ProbeRecord, actual: (number | undefined)[]): Verdict {
   const t = r.target;
-  const size = (t.fwd?.mtu ?? 1500) - 28;
+  const size = (t.fwd?.mtu ?? 1500) - (t.family === 6 ? 48 : 28);
   const ends = pathEnds(r);
   const desc = ends
     .map(
@@ -315,7 +317,7 @@ export function decideMtu(env: DecideEnv, r: ProbeRecord, actual: (number | unde
   return {
     status: 'fail',
     cause: 'mtu-mismatch',
-    evidence: `56-byte ping ${describe(r.result)}, but a ${size}-byte ping with don't-fragment ${describe(r.big)}; ${desc}`,
+    evidence: `56-byte ping${t.family === 6 ? ' (ICMPv6)' : ''} ${describe(r.result)}, but a ${size}-byte ping with don't-fragment ${describe(r.big)}; ${desc}`,
     fix,
     data: {
       bigSize: size,
@@ -393,7 +395,9 @@ export function decideVerdict(env: DecideEnv, r: ProbeRecord, ev: RecordEvidence
       evidence: r.notRun.status === 'error' ? `could not run: ${r.notRun.why}` : r.notRun.why,
     };
   const res = r.result!;
-  const dst = `${t.dstIp}${r.port !== undefined ? `:${r.port}` : ''}`;
+  // an IPv6 address with a port is written [addr]:port
+  const host = t.family === 6 && r.port !== undefined ? `[${t.dstIp}]` : t.dstIp;
+  const dst = `${host}${r.port !== undefined ? `:${r.port}` : ''}`;
   const who = t.toNode ?? t.dstIp;
   const retried = r.first ? ` (first attempt: ${describe(r.first)})` : '';
   if (res.outcome === 'error')
@@ -437,7 +441,9 @@ export function decideVerdict(env: DecideEnv, r: ProbeRecord, ev: RecordEvidence
       if (r.big && r.big.outcome !== 'pass' && r.big.outcome !== 'error')
         return decideMtu(env, r, ev.mtus ?? []);
       const big =
-        r.big?.outcome === 'pass' ? `; ${(t.fwd?.mtu ?? 1500) - 28}-byte don't-fragment ping passes too` : '';
+        r.big?.outcome === 'pass'
+          ? `; ${(t.fwd?.mtu ?? 1500) - (t.family === 6 ? 48 : 28)}-byte don't-fragment ping passes too`
+          : '';
       return {
         status: 'pass',
         evidence: `echo reply from ${res.from ?? t.dstIp} in ${res.ms} ms${big}${retried}`,

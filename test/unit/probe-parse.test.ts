@@ -23,6 +23,8 @@ describe('broker manifest', () => {
         icmpFd: 5,
         tcp: [6, 7, 8, 9, 12],
         udp: [13, 14],
+        tcp6: [],
+        udp6: [],
         listeners: [
           { proto: 'tcp', want: 47000, port: 47000, fd: 3 },
           { proto: 'udp', want: 47000, port: 47001, fd: 4 },
@@ -35,11 +37,37 @@ describe('broker manifest', () => {
         pid: 456,
         tcp: [],
         udp: [],
+        tcp6: [],
+        udp6: [],
         listeners: [],
         errors: ['icmp: EPERM', 'tcp: EMFILE', 'something-odd'],
       },
     ]);
     expect(parseManifest('')).toEqual([]);
+  });
+
+  it('parses the IPv6 fields: ICMPv6 socket, AF_INET6 client sockets, dual-stack listeners', () => {
+    const m = parseManifest(
+      'web|123|i:5|I:6|ltcp6/47000:47000@3|ludp6/47000:47000@4|ludp/53:53@7|t:8|u:9|T:10-11|U:12 db|456|I!EAFNOSUPPORT|T!EMFILE',
+    );
+    expect(m[0]).toEqual({
+      node: 'web',
+      pid: 123,
+      icmpFd: 5,
+      icmp6Fd: 6,
+      tcp: [8],
+      udp: [9],
+      tcp6: [10, 11],
+      udp6: [12],
+      listeners: [
+        { proto: 'tcp', want: 47000, port: 47000, fd: 3, v6: true },
+        { proto: 'udp', want: 47000, port: 47000, fd: 4, v6: true },
+        { proto: 'udp', want: 53, port: 53, fd: 7 },
+      ],
+      errors: [],
+    });
+    expect(m[1]!.errors).toEqual(['icmp6: EAFNOSUPPORT', 'tcp6: EMFILE']);
+    expect(m[1]!.icmp6Fd).toBeUndefined();
   });
 });
 

@@ -56,7 +56,7 @@ describe('broker.pl', () => {
       ],
     });
     expect(step).toBe(`web|${process.pid}|0|3|2|tcp/${PORT}+8,udp/${PORT}+0`);
-    const r = manifestOf([step], { LABCTL_SOCKCONST: '2,1,2,1,2' });
+    const r = manifestOf([step], { LABCTL_SOCKCONST: '2,1,2,1,2,10,41,26' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const [n, ...more] = parseManifest(r.stdout);
@@ -107,7 +107,7 @@ describe('broker.pl', () => {
       const step = formatStep({ node: 'x', pid: 1, icmp: true });
       const [file, ...args] = inPingNetns(['perl', broker, step, '--', 'printenv', 'LABCTL_MANIFEST']);
       const r = spawnSync(file!, args, {
-        env: { PATH: process.env.PATH, LABCTL_SOCKCONST: '2,1,2,1,2', LABCTL_ICMP_ID: '47000' },
+        env: { PATH: process.env.PATH, LABCTL_SOCKCONST: '2,1,2,1,2,10,41,26', LABCTL_ICMP_ID: '47000' },
         encoding: 'utf8',
         timeout: 10_000,
       });
@@ -144,7 +144,7 @@ describe('broker.pl', () => {
       formatStep({ node: 'a', pid: process.pid, icmp: false, tcp: 1 }),
       formatStep({ node: 'b', pid: process.pid, icmp: false, udp: 1 }),
     ];
-    const r = manifestOf(steps, { LABCTL_SOCKCONST: '2,1,2,1,2' });
+    const r = manifestOf(steps, { LABCTL_SOCKCONST: '2,1,2,1,2,10,41,26' });
     expect(r.stderr).toBe('');
     const m = parseManifest(r.stdout);
     expect(m.map((n) => [n.node, n.tcp.length, n.udp.length])).toEqual([
@@ -152,6 +152,59 @@ describe('broker.pl', () => {
       ['b', 0, 1],
     ]);
   });
+
+  it.runIf(root)(
+    'a node with IPv6: an ICMPv6 socket, AF_INET6 client sockets and dual-stack listeners on ::',
+    () => {
+      const step = formatStep({
+        node: 'v6',
+        pid: 1,
+        icmp: true,
+        icmp6: true,
+        tcp: 1,
+        udp: 1,
+        tcp6: 2,
+        udp6: 3,
+        dual: true,
+        listen: [
+          { proto: 'tcp', port: PORT, tries: 2 },
+          { proto: 'udp', port: PORT },
+        ],
+      });
+      expect(step).toBe(`v6|1|1|1|1|tcp/${PORT}+2,udp/${PORT}+0|1|2|3|1`);
+      // an IPv4-only step is what it always was
+      expect(formatStep({ node: 'a', pid: 1, icmp: true, tcp: 1 })).toBe('a|1|1|1|0|');
+      const show =
+        'printenv LABCTL_MANIFEST; echo ---; cat /proc/net/tcp6 /proc/net/udp6; echo ---; for f in /proc/self/fd/*; do readlink $f; done';
+      const [file, ...args] = inPingNetns(['perl', broker, step, '--', 'sh', '-c', show]);
+      for (const sockconst of ['2,1,2,1,2,10,41,26', undefined]) {
+        const r = spawnSync(file!, args, {
+          env: {
+            PATH: process.env.PATH,
+            LABCTL_ICMP_ID: '47000',
+            ...(sockconst ? { LABCTL_SOCKCONST: sockconst } : {}),
+          },
+          encoding: 'utf8',
+          timeout: 10_000,
+        });
+        expect(r.stderr).toBe('');
+        const [manifest = '', sockets = ''] = r.stdout.split('---\n');
+        const [n] = parseManifest(manifest);
+        expect(n!.errors).toEqual([]);
+        expect(n!.icmpFd).toBeGreaterThan(2);
+        expect(n!.icmp6Fd).toBeGreaterThan(2);
+        expect([n!.tcp.length, n!.udp.length, n!.tcp6.length, n!.udp6.length]).toEqual([1, 1, 2, 3]);
+        expect(n!.listeners).toEqual([
+          { proto: 'tcp', want: PORT, port: PORT, fd: expect.any(Number), v6: true },
+          { proto: 'udp', want: PORT, port: PORT, fd: expect.any(Number), v6: true },
+        ]);
+        // the kernel lists both listeners as IPv6 sockets on :: (tcp state 0A = LISTEN)
+        const hexPort = PORT.toString(16).toUpperCase().padStart(4, '0');
+        expect(sockets).toMatch(new RegExp(`00000000000000000000000000000000:${hexPort} [0-9A-F:]+ 0A`));
+        expect(sockets).toMatch(new RegExp(`00000000000000000000000000000000:${hexPort} [0-9A-F:]+ 07`));
+      }
+    },
+  );
 
   it('says why when it cannot go on: no final command, a bad step, a next netns that is gone', () => {
     expect(perl([broker, 'a|1|0|0|0|']).stderr).toMatch(/no final command/);

@@ -33,7 +33,12 @@ function serveUdp(sock: dgram.Socket): void {
   });
 }
 
-export function listenTcp(ctx: Ctx, want: number, port: number, fd?: number): Promise<number> {
+/**
+ * `dual`: an AF_INET6 socket on :: with IPV6_V6ONLY off (node's default for ::), which answers IPv4 (as mapped
+ * addresses) and IPv6 on one port; otherwise IPv4 only, as for a node without IPv6. A broker's inherited socket is
+ * whatever the launcher opened (manifest `v6`).
+ */
+export function listenTcp(ctx: Ctx, want: number, port: number, fd?: number, dual = false): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     serveTcp(server);
@@ -49,13 +54,17 @@ export function listenTcp(ctx: Ctx, want: number, port: number, fd?: number): Pr
       resolve(bound);
     };
     if (fd !== undefined) server.listen({ fd, backlog: 1024 }, onListening);
-    else server.listen({ port, host: '0.0.0.0', backlog: 1024 }, onListening);
+    else
+      server.listen(
+        { port, host: dual ? '::' : '0.0.0.0', ...(dual ? { ipv6Only: false } : {}), backlog: 1024 },
+        onListening,
+      );
   });
 }
 
-export function listenUdp(ctx: Ctx, want: number, port: number, fd?: number): Promise<number> {
+export function listenUdp(ctx: Ctx, want: number, port: number, fd?: number, dual = false): Promise<number> {
   return new Promise((resolve, reject) => {
-    const sock = dgram.createSocket('udp4');
+    const sock = dual ? dgram.createSocket({ type: 'udp6', ipv6Only: false }) : dgram.createSocket('udp4');
     serveUdp(sock);
     sock.once('error', reject);
     const onListening = () => {
@@ -69,7 +78,7 @@ export function listenUdp(ctx: Ctx, want: number, port: number, fd?: number): Pr
       resolve(bound);
     };
     if (fd !== undefined) sock.bind({ fd }, onListening);
-    else sock.bind(port, '0.0.0.0', onListening);
+    else sock.bind(port, dual ? '::' : '0.0.0.0', onListening);
   });
 }
 
@@ -79,6 +88,7 @@ export async function listenLocal(
   proto: 'tcp' | 'udp',
   want: number,
   tries: number,
+  dual = false,
 ): Promise<{ port?: number; code?: string; error?: string }> {
   const existing = ctx.listeners.get(`${proto}/${want}`);
   if (existing) return { port: existing.state.port, code: existing.state.code };
@@ -87,10 +97,15 @@ export async function listenLocal(
   for (let k = 0; k <= Math.min(tries, 64) && want + k < 65_536; k++) {
     try {
       return {
-        port: proto === 'tcp' ? await listenTcp(ctx, want, want + k) : await listenUdp(ctx, want, want + k),
+        port:
+          proto === 'tcp'
+            ? await listenTcp(ctx, want, want + k, undefined, dual)
+            : await listenUdp(ctx, want, want + k, undefined, dual),
       };
     } catch (e) {
       last = e as NodeJS.ErrnoException;
+      // a kernel without IPv6: the IPv4 listener of a node without IPv6
+      if (dual && last.code === 'EAFNOSUPPORT') return listenLocal(ctx, proto, want, tries, false);
       if (last.code !== 'EADDRINUSE' || want === 0) break;
     }
   }

@@ -23,11 +23,16 @@ export interface Ctx {
   pid: number;
   local: boolean;
   icmp?: dgram.Socket;
+  /** the datagram ICMPv6 socket (echo request 128, reply 129) */
+  icmp6?: dgram.Socket;
   icmpSeq: number;
   icmpPending: Map<number, IcmpPending>;
-  /** broker mode: unused client sockets opened in this node's netns */
+  icmp6Pending: Map<number, IcmpPending>;
+  /** broker mode: unused client sockets opened in this node's netns (…6: AF_INET6) */
   tcpFds?: number[];
   udpFds?: number[];
+  tcp6Fds?: number[];
+  udp6Fds?: number[];
   listeners: Map<string, { state: ListenerState; close(): void }>;
   errors: string[];
   running: number;
@@ -41,6 +46,7 @@ export function newCtx(node: string, pid: number, local: boolean): Ctx {
     local,
     icmpSeq: 0,
     icmpPending: new Map(),
+    icmp6Pending: new Map(),
     listeners: new Map(),
     errors: [],
     running: 0,

@@ -5,34 +5,41 @@
  */
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import type { ProbeResult, ProbeSpec } from '../protocol.js';
 import { classifyErrno } from './errors.js';
 import { type Ctx, clampInt, now, round } from './node.js';
 
 // ICMP through a datagram ICMP socket: the kernel fills in the identifier and the checksum, and hands this socket
 // the echo replies for its identifier. Requests are matched to probes by sequence number and payload.
-export function openIcmp(ctx: Ctx, fd: number): Promise<void> {
+// The IPv6 twin is a datagram ICMPv6 socket (socket(AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6)): echo request type 128,
+// reply 129, the same 8-byte header; the kernel fills in the checksum (over the IPv6 pseudo-header) too.
+export function openIcmp(ctx: Ctx, fd: number, v6 = false): Promise<void> {
+  const tag = v6 ? 'icmp6' : 'icmp';
+  const replyType = v6 ? 129 : 0;
+  const pendingMap = v6 ? ctx.icmp6Pending : ctx.icmpPending;
   return new Promise<void>((resolve) => {
     try {
-      const s = dgram.createSocket('udp4');
+      const s = dgram.createSocket(v6 ? 'udp6' : 'udp4');
       s.once('error', (e) => {
-        ctx.errors.push(`icmp: ${(e as NodeJS.ErrnoException).code ?? e.message}`);
+        ctx.errors.push(`${tag}: ${(e as NodeJS.ErrnoException).code ?? e.message}`);
         resolve();
       });
       s.bind({ fd }, () => {
         s.removeAllListeners('error');
         s.on('error', () => {});
         s.on('message', (m, r) => {
-          // echo reply: type 0; 8-byte header; sequence number at offset 6
-          if (m.length < 8 || m[0] !== 0) return;
-          const pending = ctx.icmpPending.get(m.readUInt16BE(6));
+          // echo reply: type 0 (ICMPv6: 129); 8-byte header; sequence number at offset 6
+          if (m.length < 8 || m[0] !== replyType) return;
+          const pending = pendingMap.get(m.readUInt16BE(6));
           if (pending && m.subarray(8).equals(pending.payload)) pending.onReply(r.address);
         });
-        ctx.icmp = s;
+        if (v6) ctx.icmp6 = s;
+        else ctx.icmp = s;
         resolve();
       });
     } catch (e) {
-      ctx.errors.push(`icmp: ${(e as Error).message}`);
+      ctx.errors.push(`${tag}: ${(e as Error).message}`);
       resolve();
     }
   });
@@ -44,7 +51,8 @@ function icmpPayload(token: string, size: number): Buffer {
   return b;
 }
 
-export function probeIcmpSocket(ctx: Ctx, s: dgram.Socket, p: ProbeSpec): Promise<ProbeResult> {
+export function probeIcmpSocket(ctx: Ctx, s: dgram.Socket, p: ProbeSpec, v6 = false): Promise<ProbeResult> {
+  const pendingMap = v6 ? ctx.icmp6Pending : ctx.icmpPending;
   return new Promise((resolve) => {
     const t0 = now();
     let done = false;
@@ -62,7 +70,7 @@ export function probeIcmpSocket(ctx: Ctx, s: dgram.Socket, p: ProbeSpec): Promis
       done = true;
       clearTimeout(timer);
       for (const t of retries) clearTimeout(t);
-      for (const q of seqs) ctx.icmpPending.delete(q);
+      for (const q of seqs) pendingMap.delete(q);
       resolve({ ...r, ms: round(ms), sent });
     };
     let unsent = 0;
@@ -70,10 +78,11 @@ export function probeIcmpSocket(ctx: Ctx, s: dgram.Socket, p: ProbeSpec): Promis
       // A send that never completed: the kernel refused it with ENOBUFS (e.g. the host's neighbour table is full),
       // which libuv retries for ever, spinning this process and holding every later send of the socket behind it.
       // Close the socket (that cancels the queue) and let this node's later ICMP probes spawn ping instead.
-      if (unsent > 0 && ctx.icmp === s) {
-        ctx.icmp = undefined;
+      if (unsent > 0 && (ctx.icmp === s || ctx.icmp6 === s)) {
+        if (v6) ctx.icmp6 = undefined;
+        else ctx.icmp = undefined;
         ctx.errors.push(
-          'icmp: a send did not complete within the probe limit (ENOBUFS?): socket closed, using ping',
+          `${v6 ? 'icmp6' : 'icmp'}: a send did not complete within the probe limit (ENOBUFS?): socket closed, using ping`,
         );
         try {
           s.close();
@@ -89,18 +98,18 @@ export function probeIcmpSocket(ctx: Ctx, s: dgram.Socket, p: ProbeSpec): Promis
       let seq = -1;
       for (let i = 0; i < 65_536; i++) {
         ctx.icmpSeq = (ctx.icmpSeq + 1) & 0xffff;
-        if (!ctx.icmpPending.has(ctx.icmpSeq)) {
+        if (!pendingMap.has(ctx.icmpSeq)) {
           seq = ctx.icmpSeq;
           break;
         }
       }
       if (seq < 0) return finish({ outcome: 'error', detail: 'no free ICMP sequence number' });
       const pkt = Buffer.alloc(8 + size);
-      pkt[0] = 8; // echo request
+      pkt[0] = v6 ? 128 : 8; // echo request
       pkt.writeUInt16BE(seq, 6);
       payload.copy(pkt, 8);
       seqs.push(seq);
-      ctx.icmpPending.set(seq, {
+      pendingMap.set(seq, {
         payload,
         onReply: (from) => finish({ outcome: 'pass', from }, now() - lastSend),
       });
@@ -128,6 +137,7 @@ export function probeIcmpPing(ctx: Ctx, p: ProbeSpec): Promise<ProbeResult> {
     const wait = Math.max(1, Math.ceil(p.timeoutMs / 1000));
     const ping = [
       'ping',
+      ...(net.isIPv6(p.ip) ? ['-6'] : []),
       '-n',
       '-c',
       '1',

@@ -7,8 +7,10 @@ import { type Ctx, MAX_TOKEN, now, round } from './node.js';
 export function probeTcp(ctx: Ctx, p: ProbeSpec): Promise<ProbeResult> {
   let sock: net.Socket;
   if (ctx.tcpFds) {
-    const fd = ctx.tcpFds.pop();
-    if (fd === undefined) return Promise.resolve(noSocket(ctx, 'tcp'));
+    // broker mode: an AF_INET6 socket from the launcher for an IPv6 destination
+    const v6 = net.isIPv6(p.ip);
+    const fd = (v6 ? ctx.tcp6Fds : ctx.tcpFds)?.pop();
+    if (fd === undefined) return Promise.resolve(noSocket(ctx, v6 ? 'tcp6' : 'tcp'));
     try {
       // connect() follows in this same tick, before the event loop ever polls the unconnected socket
       sock = new net.Socket({ fd, readable: true, writable: true });
@@ -23,7 +25,7 @@ export function probeTcp(ctx: Ctx, p: ProbeSpec): Promise<ProbeResult> {
     let done = false;
     let connected = false;
     let buf = '';
-    const from = `${p.ip}:${p.port}`;
+    const from = net.isIPv6(p.ip) ? `[${p.ip}]:${p.port}` : `${p.ip}:${p.port}`;
     const finish = (r: Omit<ProbeResult, 'ms'>, ms = now() - t0) => {
       if (done) return;
       done = true;

@@ -1,14 +1,17 @@
 /** A UDP probe: a connected socket sends the token three times within the limit and expects it back. */
 import dgram from 'node:dgram';
+import net from 'node:net';
 import type { ProbeResult, ProbeSpec } from '../protocol.js';
 import { classifyErrno, noSocket } from './errors.js';
 import { type Ctx, now, round } from './node.js';
 
 export function probeUdp(ctx: Ctx, p: ProbeSpec): Promise<ProbeResult> {
+  const v6 = net.isIPv6(p.ip);
   let fd: number | undefined;
   if (ctx.udpFds) {
-    fd = ctx.udpFds.pop();
-    if (fd === undefined) return Promise.resolve(noSocket(ctx, 'udp'));
+    // broker mode: an AF_INET6 socket from the launcher for an IPv6 destination
+    fd = (v6 ? ctx.udp6Fds : ctx.udpFds)?.pop();
+    if (fd === undefined) return Promise.resolve(noSocket(ctx, v6 ? 'udp6' : 'udp'));
   }
   return new Promise((resolve) => {
     const t0 = now();
@@ -16,7 +19,7 @@ export function probeUdp(ctx: Ctx, p: ProbeSpec): Promise<ProbeResult> {
     let sent = 0;
     let lastSend = t0;
     const token = Buffer.from(p.token ?? `labctl-${process.pid}-${Math.random().toString(36).slice(2)}`);
-    const sock = dgram.createSocket('udp4');
+    const sock = dgram.createSocket(v6 ? 'udp6' : 'udp4');
     const retries: NodeJS.Timeout[] = [];
     const finish = (r: Omit<ProbeResult, 'ms' | 'sent'>, ms = now() - t0) => {
       if (done) return;
@@ -45,11 +48,12 @@ export function probeUdp(ctx: Ctx, p: ProbeSpec): Promise<ProbeResult> {
       });
     };
     sock.on('message', (m, r) => {
-      if (m.equals(token)) finish({ outcome: 'pass', from: `${r.address}:${r.port}` }, now() - lastSend);
+      const from = v6 ? `[${r.address}]:${r.port}` : `${r.address}:${r.port}`;
+      if (m.equals(token)) finish({ outcome: 'pass', from }, now() - lastSend);
       else
         finish({
           outcome: 'mismatch',
-          from: `${r.address}:${r.port}`,
+          from,
           detail: `answered ${m.length} bytes that are not the token`,
         });
     });
@@ -59,7 +63,7 @@ export function probeUdp(ctx: Ctx, p: ProbeSpec): Promise<ProbeResult> {
       finish({
         outcome,
         code: e.code,
-        ...(outcome === 'refused' ? { from: `${p.ip}:${p.port}` } : {}),
+        ...(outcome === 'refused' ? { from: v6 ? `[${p.ip}]:${p.port}` : `${p.ip}:${p.port}` } : {}),
         ...(outcome === 'error' ? { detail: e.message } : {}),
       });
     });

@@ -14,8 +14,9 @@ const MAX_QUEUE = 100_000;
 /** One probe, its spec checked and its time limit clamped. */
 export function runProbe(ctx: Ctx, p: ProbeSpec): Promise<ProbeResult> {
   const spec = { ...p, timeoutMs: clampInt(p.timeoutMs, 50, 10_000) };
-  if (!net.isIPv4(spec.ip))
-    return Promise.resolve({ outcome: 'error', ms: 0, detail: `not an IPv4 address: ${spec.ip}` });
+  const v6 = net.isIPv6(spec.ip);
+  if (!v6 && !net.isIPv4(spec.ip))
+    return Promise.resolve({ outcome: 'error', ms: 0, detail: `not an IP address: ${spec.ip}` });
   if (spec.proto !== 'icmp' && !(Number.isInteger(spec.port) && spec.port! > 0 && spec.port! < 65_536))
     return Promise.resolve({ outcome: 'error', ms: 0, detail: `bad port ${spec.port}` });
   switch (spec.proto) {
@@ -24,6 +25,10 @@ export function runProbe(ctx: Ctx, p: ProbeSpec): Promise<ProbeResult> {
     case 'udp':
       return probeUdp(ctx, spec);
     case 'icmp':
+      if (v6)
+        return ctx.icmp6 && !spec.ownSocket
+          ? probeIcmpSocket(ctx, ctx.icmp6, spec, true)
+          : probeIcmpPing(ctx, spec);
       return ctx.icmp && !spec.ownSocket ? probeIcmpSocket(ctx, ctx.icmp, spec) : probeIcmpPing(ctx, spec);
     default:
       return Promise.resolve({ outcome: 'error', ms: 0, detail: `unknown protocol ${String(spec.proto)}` });
