@@ -6,7 +6,7 @@ import { configHash } from '../drivers/containers.js';
 import type { HostLink, NsState } from '../drivers/links.js';
 import { ALIAS_PREFIX } from '../drivers/links.js';
 import { ovsPortOf, type Plan, type PlanNode } from '../plan/types.js';
-import type { Change, ChangeSet, LinkPlumbChange } from './changes.js';
+import type { Change, ChangeSet, DhcpLeaseChange, LinkPlumbChange } from './changes.js';
 import { diffImpairs } from './impair-diff.js';
 import type { Observed, ObservedHost } from './observe.js';
 import { diffNb } from './ovn-diff.js';
@@ -99,6 +99,7 @@ function diffHost(plan: Plan, nodes: PlanNode[], seen: ObservedHost): Change[] {
             staleOvs: ovsByName.has(i.hostVeth),
           }),
         );
+      for (const i of node.interfaces) if (i.dhcp) out.push(lease(host, node, i.name, 'a new link'));
       continue;
     }
     const own = diffNodeLinks(host, node, hostLinks, seen.nodes[node.name]!.ns, ovsByName);
@@ -170,6 +171,19 @@ function diffHost(plan: Plan, nodes: PlanNode[], seen: ObservedHost): Change[] {
   return out;
 }
 
+function lease(host: string, node: PlanNode, iface: string, why: string): DhcpLeaseChange {
+  const i = node.interfaces.find((x) => x.name === iface)!;
+  return {
+    kind: 'dhcp-lease',
+    host,
+    op: '~',
+    node: node.name,
+    iface,
+    ip: i.ip,
+    summary: `DHCP ${node.name}.${iface}: lease ${i.ip}/${i.prefix} from OVN (${why})`,
+  };
+}
+
 function plumb(
   host: string,
   node: PlanNode,
@@ -218,6 +232,7 @@ export function diffNodeLinks(
           staleOvs: ovsPorts.has(i.hostVeth),
         }),
       );
+      if (i.dhcp) out.push(lease(host, node, i.name, 'a new link'));
       continue;
     }
     const at = `${node.name}.${i.name}`;
@@ -232,7 +247,11 @@ export function diffNodeLinks(
         summary: `set ${at} MAC ${i.mac} MTU ${i.mtu} (was ${inside.mac} MTU ${inside.mtu})`,
       });
     const addr = `${i.ip}/${i.prefix}`;
-    if (inside.addrs.length !== 1 || inside.addrs[0] !== addr) {
+    if (i.dhcp && (inside.addrs.length !== 1 || inside.addrs[0] !== addr)) {
+      // the client takes the new address from OVN (and sets the routes through it again)
+      plumbed.add(i.name);
+      out.push(lease(host, node, i.name, `has ${inside.addrs.join(' ') || 'no address'}`));
+    } else if (inside.addrs.length !== 1 || inside.addrs[0] !== addr) {
       readdressed.add(i.name);
       out.push({
         kind: 'link-set',

@@ -7,6 +7,7 @@ import type { NbLabState } from '../drivers/ovn.js';
 import { extIds, q } from '../drivers/ovsdb-json.js';
 import type { Plan, PlanAcl } from '../plan/types.js';
 import { CENTRAL, type ChangeOp, type NbChange, type NbPhase } from './changes.js';
+import { dhcpPortCommands, diffDhcpOptions, diffDns } from './dhcp-dns-diff.js';
 
 export interface NbDiff {
   /** one entry per logical change, in the order they must run within their phase */
@@ -81,6 +82,20 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
     }
   }
 
+  // ---- DHCP options (before the ports that link to them); which ports ask for DHCP (ip: dhcp)
+  const dhcpRef = diffDhcpOptions(
+    plan,
+    nb,
+    (ph, op, sm, cmds) => emit(ph, op, sm, cmds),
+    () => ids++,
+  );
+  const dhcpOfPort = new Map<string, string>();
+  for (const n of plan.nodes)
+    for (const i of n.interfaces) {
+      const ref = i.dhcp ? dhcpRef.get(i.network) : undefined;
+      if (ref) dhcpOfPort.set(i.lsp, ref);
+    }
+
   // ---- switches and their ports
   for (const sw of plan.switches) {
     const have = swByName.get(sw.name);
@@ -105,6 +120,8 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
         cmds.push(['lsp-set-addresses', p.name, p.addresses]);
         if (p.routerPort) cmds.push(['lsp-set-options', p.name, `router-port=${p.routerPort}`]);
         cmds.push(['set', 'Logical_Switch_Port', p.name, ...extIds(p.externalIds)]);
+        const dhcp = dhcpOfPort.get(p.name);
+        if (dhcp) cmds.push(['set', 'Logical_Switch_Port', p.name, `dhcpv4_options=${dhcp}`]);
         const what = p.type === 'router' ? `router ${p.routerPort}` : p.addresses;
         emit(
           'structure',
@@ -134,6 +151,8 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
             ? ['lsp-set-options', p.name, `router-port=${p.routerPort}`]
             : ['clear', 'Logical_Switch_Port', p.name, 'options'],
         ]);
+      const dhcp = dhcpPortCommands(p.name, dhcpOfPort.get(p.name), cur.dhcpv4Options);
+      if (dhcp) emit('structure', '~', dhcp.summary, dhcp.commands);
       if (!sameMap(cur.externalIds, p.externalIds))
         emit('structure', '~', `relabel port ${p.name}`, [
           ['set', 'Logical_Switch_Port', p.name, ...extIds(p.externalIds)],
@@ -255,6 +274,13 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
     }
   }
   changes.push(...newPorts);
+  // ---- DNS records: after the switches exist (they are attached to every one)
+  diffDns(
+    plan,
+    nb,
+    (ph, op, sm, cmds) => emit(ph, op, sm, cmds),
+    () => ids++,
+  );
 
   // ---- ACLs: compared as (switch, direction, priority, match, action, name)
   const aclSwitch = new Map<string, string>();
@@ -390,5 +416,8 @@ export function removeNb(nb: NbLabState): string[][] {
   const inOurSwitches = new Set(nb.switches.flatMap((s) => s.ports));
   for (const p of nb.ports) if (!inOurSwitches.has(p.uuid)) commands.push(['--if-exists', 'lsp-del', p.uuid]);
   for (const lb of nb.loadBalancers) commands.push(['--if-exists', 'lb-del', lb.uuid]);
+  // DHCP options and DNS rows are root rows: the switches (deleted above) held the only references to them
+  for (const d of nb.dhcpOptions ?? []) commands.push(['--if-exists', 'destroy', 'DHCP_Options', d.uuid]);
+  for (const d of nb.dns ?? []) commands.push(['--if-exists', 'destroy', 'DNS', d.uuid]);
   return commands;
 }

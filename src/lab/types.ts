@@ -10,6 +10,8 @@ export interface LabNetwork {
   cidr: string;
   gateway?: string;
   mtu: number;
+  /** OVN answers DHCP on this network (docs/dhcp-dns.md) */
+  dhcp?: boolean;
 }
 
 export interface LabRouterLink {
@@ -51,6 +53,8 @@ export interface LabInterface {
   mtu?: number;
   /** link impairment (docs/impairments.md); absent: none */
   impair?: Impair;
+  /** `ip: dhcp`: the planned (allocated) address is taken by a DHCP client in the node (docs/dhcp-dns.md) */
+  dhcp?: boolean;
 }
 
 export interface LabNode {
@@ -108,6 +112,8 @@ export interface Lab {
   chassis?: LabChassis[];
   /** multi-chassis labs: the underlay joining simulated chassis */
   underlay?: LabUnderlay;
+  /** OVN DNS records for the lab's nodes (docs/dhcp-dns.md) */
+  dns?: boolean;
 }
 
 /** A measured flow of a scenario (labctl run). */

@@ -17,9 +17,11 @@ import {
   size,
 } from '../lab/ipv4.js';
 import { macFromDigest } from '../lab/mac.js';
+import { serviceAddressOf } from '../lab/service-address.js';
 import type { Lab, LabNetwork, LabPolicy } from '../lab/types.js';
 import { digest } from '../names.js';
 import { centralPaths, chassisNaming } from './chassis-naming.js';
+import { compileDhcpDns, compileServices } from './dhcp-dns.js';
 import {
   EXTID_ALLOC,
   EXTID_IFACE,
@@ -97,6 +99,10 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
   const used = new Map<string, Set<number>>(lab.networks.map((n) => [n.name, new Set<number>()]));
   for (const m of routerIp.values()) for (const [net, ip] of m) used.get(net)!.add(ipToInt(ip));
   for (const [net, ip] of gatewayOf) used.get(net)!.add(ipToInt(ip));
+  // dhcp/dns on a network no router links: its service address (docs/dhcp-dns.md) is nobody's
+  for (const n of lab.networks)
+    if ((n.dhcp || lab.dns) && !lab.routers.some((r) => r.links.some((l) => l.network === n.name)))
+      used.get(n.name)!.add(ipToInt(serviceAddressOf(n.subnet)));
   for (const node of lab.nodes)
     for (const i of node.interfaces) if (i.ip) used.get(i.network)!.add(ipToInt(i.ip));
   // Sticky: an interface keeps the address labctl allocated to it while the lab runs (the prior), as long as that
@@ -189,6 +195,7 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
       };
       const gw = gatewayOf.get(i.network);
       if (gw) pi.gateway = gw;
+      if (i.dhcp) pi.dhcp = true;
       if (allocated) pi.allocated = allocated;
       if (i.impair)
         pi.impair = {
@@ -299,6 +306,12 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
     expect: lab.expect.map((e) => ({ ...e })),
   };
   if (lab.chassis?.length && lab.underlay) compileChassis(lab, plan);
+  if (lab.dns || lab.networks.some((n) => n.dhcp))
+    compileDhcpDns(
+      lab,
+      plan,
+      compileServices(lab, plan, gatewayOf, (net) => deriveMac([L, 'service', net])),
+    );
   return plan;
 }
 

@@ -38,6 +38,36 @@ export interface Plan {
   chassis?: PlanChassis[];
   /** multi-chassis labs: the network joining the simulated chassis */
   underlay?: PlanUnderlay;
+  /** `dns: true` (docs/dhcp-dns.md): the lab's one OVN DNS row, attached to every lab switch */
+  dns?: PlanDns;
+}
+
+/** OVN DNS records of a lab: name → addresses (space-separated, as OVN's DNS.records values). */
+export interface PlanDns {
+  records: Record<string, string>;
+  externalIds: Record<string, string>;
+}
+
+/** The public-address names (`<node>.public.<lab>`): they change with NAT rules, in the same (late) transaction. */
+export const isPublicRecord = (name: string, lab: string) => name.endsWith(`.public.${lab}`);
+
+/** A network's OVN DHCPv4 options (DHCP_Options row, one per network with dhcp: true). */
+export interface PlanDhcp {
+  cidr: string;
+  /** OVN DHCP_Options.options: server_id, server_mac, lease_time, router, mtu, dns_server */
+  options: Record<string, string>;
+  externalIds: Record<string, string>;
+}
+
+/**
+ * The address a network's DHCP server and DNS resolver answer as: its router port's, or (no router) a
+ * labctl-chosen one, for which nodes hold a permanent neighbour entry (`neighbour`).
+ */
+export interface PlanService {
+  ip: string;
+  mac: string;
+  /** no router answers ARP for it: every node on the network gets a permanent neighbour entry */
+  neighbour: boolean;
 }
 
 export interface PlanChassis {
@@ -81,6 +111,8 @@ export interface PlanNode {
   interfaces: PlanInterface[];
   routes: PlanRoute[];
   listen: { proto: 'tcp' | 'udp'; port: number }[];
+  /** `dns: true`: the node's resolver (Docker writes /etc/resolv.conf from it) */
+  resolver?: { nameservers: string[]; search: string[] };
 }
 
 export interface PlanInterface {
@@ -100,6 +132,10 @@ export interface PlanInterface {
   mtu: number;
   /** router address on this network, if any */
   gateway?: string;
+  /** `ip: dhcp`: the address (still the planned one) is taken by a DHCP client in the node, not set by labctl */
+  dhcp?: boolean;
+  /** a permanent neighbour entry for the network's DHCP/DNS service address (routerless networks; PlanService) */
+  neighbour?: { ip: string; mac: string };
   /**
    * the address labctl allocated to this interface (it has no ip: in the lab, or has one that overrides an
    * allocation kept from the running lab); unset when the lab gives the address and nothing was allocated
@@ -141,6 +177,10 @@ export interface PlanSwitch {
   mtu: number;
   externalIds: Record<string, string>;
   ports: PlanSwitchPort[];
+  /** dhcp: true (docs/dhcp-dns.md) */
+  dhcp?: PlanDhcp;
+  /** dhcp or dns on: the address the DHCP server and DNS resolver answer as */
+  service?: PlanService;
 }
 
 export interface PlanSwitchPort {

@@ -63,7 +63,17 @@ export function validateInterfaces(
     }
     const iface: LabInterface = { name: ifname, network: spec.network };
     if (spec.mtu !== undefined) iface.mtu = spec.mtu;
-    if (spec.ip !== undefined) {
+    if (spec.ip === 'dhcp') {
+      // The interface is allocated an address like one without ip:, which a DHCP client then takes from OVN.
+      iface.dhcp = true;
+      if (ctx.netByName.has(spec.network) && !doc.networks[spec.network]?.dhcp)
+        add(
+          [...ip, 'ip'],
+          `node ${node} asks for DHCP on ${spec.network}, which has no DHCP server`,
+          `set networks.${spec.network}.dhcp: true (or give the interface an address)`,
+        );
+    }
+    if (spec.ip !== undefined && spec.ip !== 'dhcp') {
       iface.ip = spec.ip;
       checkAddress(ctx, node, ifname, spec.network, spec.ip, [...ip, 'ip'], own);
     } else if (ctx.netByName.has(spec.network)) {

@@ -23,6 +23,7 @@ export function validateNetworks(ctx: ValidateContext): LabNetwork[] {
       gateway: n.gateway,
       mtu: n.mtu ?? doc.defaults.mtu,
     };
+    if (n.dhcp) net.dhcp = true;
     networks.push(net);
     ctx.netByName.set(name, net);
   }

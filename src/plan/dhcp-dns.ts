@@ -1,0 +1,76 @@
+/**
+ * dhcp: and dns: (docs/dhcp-dns.md), compiled: each DHCP network's OVN DHCP_Options, each network's service address
+ * (what the DHCP server and DNS resolver answer as), the lab's DNS records and each node's resolver. Pure; called
+ * by compilePlan once the nodes, switches and routers are laid out.
+ */
+import { serviceAddressOf } from '../lab/service-address.js';
+import type { Lab } from '../lab/types.js';
+import { EXTID_LAB, type Plan, type PlanService } from './types.js';
+
+/**
+ * OVN keeps no lease state (it answers every request from the port's addresses), and the client labctl runs exits
+ * after its lease with the address set permanently: a long lease keeps any other client from renewing needlessly.
+ */
+export const DHCP_LEASE_TIME_S = 31_536_000;
+
+/** The service address of each network that needs one; `mac` derives a MAC for a routerless network's. */
+export function compileServices(
+  lab: Lab,
+  plan: Pick<Plan, 'routers'>,
+  gatewayOf: ReadonlyMap<string, string>,
+  mac: (network: string) => string,
+): Map<string, PlanService> {
+  const out = new Map<string, PlanService>();
+  for (const net of lab.networks) {
+    if (!net.dhcp && !lab.dns) continue;
+    // The first router linking the network owns its gateway address (compilePlan): its port answers ARP for it.
+    const gw = gatewayOf.get(net.name);
+    const port = plan.routers
+      .flatMap((r) => r.ports)
+      .find((p) => p.network === net.name && gw !== undefined && p.networks[0]?.startsWith(`${gw}/`));
+    if (port && gw) out.set(net.name, { ip: gw, mac: port.mac, neighbour: false });
+    else out.set(net.name, { ip: serviceAddressOf(net.subnet), mac: mac(net.name), neighbour: true });
+  }
+  return out;
+}
+
+export function compileDhcpDns(lab: Lab, plan: Plan, services: ReadonlyMap<string, PlanService>): void {
+  const L = lab.name;
+  for (const sw of plan.switches) {
+    const svc = services.get(sw.network);
+    if (!svc) continue;
+    sw.service = { ...svc };
+    const net = lab.networks.find((n) => n.name === sw.network)!;
+    if (!net.dhcp) continue;
+    const options: Record<string, string> = {
+      server_id: svc.ip,
+      server_mac: svc.mac,
+      lease_time: String(DHCP_LEASE_TIME_S),
+      mtu: String(net.mtu),
+    };
+    if (!svc.neighbour) options.router = svc.ip;
+    if (lab.dns) options.dns_server = svc.ip;
+    sw.dhcp = { cidr: net.cidr, options, externalIds: { [EXTID_LAB]: L, 'labctl-network': net.name } };
+  }
+  for (const node of plan.nodes)
+    for (const i of node.interfaces) {
+      const svc = services.get(i.network);
+      if (svc?.neighbour) i.neighbour = { ip: svc.ip, mac: svc.mac };
+    }
+  if (!lab.dns) return;
+  const records: Record<string, string> = {};
+  for (const node of plan.nodes) {
+    const ips = [...new Set(node.interfaces.map((i) => i.ip))].join(' ');
+    if (!ips) continue;
+    records[node.name] = ips;
+    records[`${node.name}.${L}`] = ips;
+    const first = node.interfaces.find((i) => services.has(i.network));
+    if (first) node.resolver = { nameservers: [services.get(first.network)!.ip], search: [L] };
+  }
+  const publics = new Map<string, string[]>();
+  for (const r of plan.routers)
+    for (const n of r.nat)
+      if (n.node && n.type !== 'snat') publics.set(n.node, [...(publics.get(n.node) ?? []), n.external]);
+  for (const [node, ips] of publics) records[`${node}.public.${L}`] = [...new Set(ips)].join(' ');
+  plan.dns = { records, externalIds: { [EXTID_LAB]: L } };
+}
