@@ -1,11 +1,13 @@
 /**
  * The DHCP_Options and DNS rows of a lab (docs/dhcp-dns.md) against the plan: part of diffNb, pure. A node record
- * changes in the `structure` transaction — the one that readdresses the port — and a public record (a NAT address)
- * in the `late` one, which moves the NAT rule: a name never points at an address that is not (or no longer) live.
+ * changes in the `structure` transaction — the one that readdresses the port — and a translated address's record
+ * (a NAT rule's public address, a load balancer's VIP) in the `late` one, which moves the rule; new names come in
+ * `late` (their ports are bound by then), names that go leave in `structure`: a name never points at an address
+ * that is not (or no longer) live.
  */
 import type { NbLabState } from '../drivers/ovn.js';
 import { extIds, q } from '../drivers/ovsdb-json.js';
-import { isPublicRecord, type Plan } from '../plan/types.js';
+import { isTranslationRecord, type Plan } from '../plan/types.js';
 import type { ChangeOp, NbPhase } from './changes.js';
 
 type Emit = (phase: NbPhase, op: ChangeOp, summary: string, commands: string[][]) => void;
@@ -138,17 +140,19 @@ export function diffDns(plan: Plan, nb: NbLabState, emit: Emit, nextId: () => nu
     ]);
   } else {
     ref = cur.uuid;
+    // A changed node name moves with its port (structure); a new name, or a translated address's (NAT, VIP), once
+    // its address is live (late); a name that goes, at once (structure): never a name for a dead address.
     for (const [name, ips] of Object.entries(want))
       if (cur.records[name] !== ips)
         emit(
-          isPublicRecord(name, L) ? 'late' : 'structure',
+          cur.records[name] === undefined || isTranslationRecord(plan, name) ? 'late' : 'structure',
           cur.records[name] === undefined ? '+' : '~',
           `DNS ${name} → ${ips}${cur.records[name] === undefined ? '' : ` (was ${cur.records[name]})`}`,
           [['set', 'DNS', ref, `records:${q(name)}=${q(ips)}`]],
         );
     for (const name of Object.keys(cur.records))
       if (!(name in want))
-        emit(isPublicRecord(name, L) ? 'late' : 'structure', '-', `DNS ${name} (was ${cur.records[name]})`, [
+        emit('structure', '-', `DNS ${name} (was ${cur.records[name]})`, [
           ['remove', 'DNS', ref, 'records', q(name)],
         ]);
     if (!sameMap(cur.externalIds, plan.dns.externalIds))

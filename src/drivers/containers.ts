@@ -75,7 +75,13 @@ export function dockerContainers(docker: Docker): ContainerDriver {
         HostConfig: {
           ...nodeHostConfig(),
           // dns: (docs/dhcp-dns.md): Docker writes /etc/resolv.conf from these, also with NetworkMode none
-          ...(node.resolver ? { Dns: node.resolver.nameservers, DnsSearch: node.resolver.search } : {}),
+          ...(node.resolver
+            ? {
+                Dns: node.resolver.nameservers,
+                DnsSearch: node.resolver.search,
+                DnsOptions: node.resolver.options ?? [],
+              }
+            : {}),
         },
       });
       await c.start();

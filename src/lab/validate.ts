@@ -10,7 +10,7 @@ import type { Lab } from './types.js';
 import { checkFreeAddresses } from './validate/allocation.js';
 import { placeNodes, validateChassis } from './validate/chassis.js';
 import { createContext, type Issue } from './validate/context.js';
-import { reserveServiceAddresses } from './validate/dhcp-dns.js';
+import { checkDnsNames, reserveServiceAddresses } from './validate/dhcp-dns.js';
 import { validateExpect } from './validate/expect.js';
 import { validateGroups } from './validate/groups.js';
 import { validateLoadBalancers } from './validate/load-balancers.js';
@@ -42,6 +42,7 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
   validateNat(ctx, routers, networks);
   const groups = validateGroups(ctx);
   const loadBalancers = validateLoadBalancers(ctx, networks);
+  checkDnsNames(ctx);
   const policies = validatePolicies(ctx);
   const expect = validateExpect(ctx);
   const ovn = validateOvn(ctx);

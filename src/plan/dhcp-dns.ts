@@ -34,6 +34,13 @@ export function compileServices(
   return out;
 }
 
+/**
+ * resolv.conf options. OVN 23.03 leaves a query it has no answer of that type for unanswered (ovn-controller's
+ * dns_lookup lets the packet pass on), so glibc's AAAA query for an IPv4-only name would stall every lookup until
+ * its timeout: `no-aaaa` (glibc ≥ 2.36, the node image's) asks for A only; a short timeout bounds the rest.
+ */
+export const RESOLVER_OPTIONS = ['no-aaaa', 'timeout:1', 'attempts:2'];
+
 export function compileDhcpDns(lab: Lab, plan: Plan, services: ReadonlyMap<string, PlanService>): void {
   const L = lab.name;
   for (const sw of plan.switches) {
@@ -65,12 +72,22 @@ export function compileDhcpDns(lab: Lab, plan: Plan, services: ReadonlyMap<strin
     records[node.name] = ips;
     records[`${node.name}.${L}`] = ips;
     const first = node.interfaces.find((i) => services.has(i.network));
-    if (first) node.resolver = { nameservers: [services.get(first.network)!.ip], search: [L] };
+    if (first)
+      node.resolver = {
+        nameservers: [services.get(first.network)!.ip],
+        search: [L],
+        options: RESOLVER_OPTIONS,
+      };
   }
   const publics = new Map<string, string[]>();
   for (const r of plan.routers)
     for (const n of r.nat)
       if (n.node && n.type !== 'snat') publics.set(n.node, [...(publics.get(n.node) ?? []), n.external]);
   for (const [node, ips] of publics) records[`${node}.public.${L}`] = [...new Set(ips)].join(' ');
+  // a load balancer's name stands for its VIP: the abstract address a client reaches the service by
+  for (const lb of plan.loadBalancers) {
+    records[lb.name] = lb.vipIp;
+    records[`${lb.name}.${L}`] = lb.vipIp;
+  }
   plan.dns = { records, externalIds: { [EXTID_LAB]: L } };
 }

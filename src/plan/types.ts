@@ -48,8 +48,13 @@ export interface PlanDns {
   externalIds: Record<string, string>;
 }
 
-/** The public-address names (`<node>.public.<lab>`): they change with NAT rules, in the same (late) transaction. */
-export const isPublicRecord = (name: string, lab: string) => name.endsWith(`.public.${lab}`);
+/**
+ * Names of translated addresses — public (`<node>.public.<lab>`) and load balancer (`<lb>`, `<lb>.<lab>`) — change
+ * with their NAT rule or load balancer, in the same (late) transaction.
+ */
+export const isTranslationRecord = (plan: Pick<Plan, 'lab' | 'loadBalancers'>, name: string) =>
+  name.endsWith(`.public.${plan.lab}`) ||
+  plan.loadBalancers.some((lb) => name === lb.name || name === `${lb.name}.${plan.lab}`);
 
 /** A network's OVN DHCPv4 options (DHCP_Options row, one per network with dhcp: true). */
 export interface PlanDhcp {
@@ -112,7 +117,7 @@ export interface PlanNode {
   routes: PlanRoute[];
   listen: { proto: 'tcp' | 'udp'; port: number }[];
   /** `dns: true`: the node's resolver (Docker writes /etc/resolv.conf from it) */
-  resolver?: { nameservers: string[]; search: string[] };
+  resolver?: { nameservers: string[]; search: string[]; options?: string[] };
 }
 
 export interface PlanInterface {

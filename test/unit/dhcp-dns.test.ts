@@ -146,8 +146,9 @@ describe('compile', () => {
     expect(plan.nodes.find((n) => n.name === 'f1')!.resolver).toEqual({
       nameservers: ['10.9.2.254'],
       search: ['dd'],
+      options: ['no-aaaa', 'timeout:1', 'attempts:2'],
     });
-    expect(plan.nodes.find((n) => n.name === 'web')!.resolver).toEqual({
+    expect(plan.nodes.find((n) => n.name === 'web')!.resolver).toMatchObject({
       nameservers: ['10.9.1.1'],
       search: ['dd'],
     });
@@ -167,6 +168,31 @@ describe('compile', () => {
     expect(configHash({ ...node, resolver: { nameservers: ['10.9.1.1'], search: ['dd'] } })).not.toBe(
       configHash(node),
     );
+  });
+});
+
+describe('load balancer names', () => {
+  const LB = `${LAB}load_balancers:\n  svc: { vip: 10.9.8.100, backends: [web] }\n`;
+
+  it('<lb> and <lb>.<lab> stand for the VIP; a VIP that moves changes them with the load balancer (late)', () => {
+    const base = planOf(LB);
+    expect(base.dns!.records['svc.dd']).toBe('10.9.8.100');
+    expect(base.dns!.records.svc).toBe('10.9.8.100');
+    const moved = planOf(LB.replace('10.9.8.100', '10.9.8.101'), base);
+    const dns = nbChanges(diffLab(moved, convergedObserved(base))).filter((c) => c.summary.startsWith('DNS'));
+    expect(dns.map((c) => [c.phase, c.summary])).toEqual([
+      ['late', 'DNS svc → 10.9.8.101 (was 10.9.8.100)'],
+      ['late', 'DNS svc.dd → 10.9.8.101 (was 10.9.8.100)'],
+    ]);
+  });
+
+  it('a load balancer named like a node is a located error (with dns: only)', () => {
+    const clash = `${LAB}load_balancers:\n  web: { vip: 10.9.8.100, backends: [f2] }\n`;
+    const d = diagnostics(clash);
+    expect(d).toHaveLength(1);
+    expect(d[0]).toMatchObject({ path: 'load_balancers.web', line: 19 });
+    expect(d[0]!.message).toContain('would both be the name web.dd');
+    expect(diagnostics(clash.replace('dns: true\n', ''))).toEqual([]);
   });
 });
 
@@ -240,6 +266,21 @@ describe('diff', () => {
       'remove NAT dnat_and_snat 100.64.9.10 ↔ 10.9.1.10 on dd.gw',
       'add NAT dnat_and_snat 100.64.9.20 ↔ 10.9.1.10 on dd.gw',
       'DNS web.public.dd → 100.64.9.20 (was 100.64.9.10)',
+    ]);
+  });
+
+  it('a new node: its names come once its port is bound (late)', () => {
+    const more = planOf(
+      LAB.replace(
+        '  f2: { interfaces: [flat] }',
+        '  f2: { interfaces: [flat] }\n  f3: { interfaces: [flat] }',
+      ),
+      base,
+    );
+    const dns = nbChanges(diffLab(more, convergedObserved(base))).filter((c) => c.summary.startsWith('DNS'));
+    expect(dns.map((c) => [c.phase, c.op, c.summary])).toEqual([
+      ['late', '+', 'DNS f3 → 10.9.2.3'],
+      ['late', '+', 'DNS f3.dd → 10.9.2.3'],
     ]);
   });
 

@@ -18,3 +18,16 @@ export function reserveServiceAddresses(ctx: ValidateContext, networks: LabNetwo
     );
   }
 }
+
+/** With dns:, a load balancer's name is a DNS name beside the nodes' (`<lb>.<lab>` → its VIP): they must differ. */
+export function checkDnsNames(ctx: ValidateContext): void {
+  if (ctx.doc.dns !== true) return;
+  for (const lb of Object.keys(ctx.doc.load_balancers))
+    if (ctx.nodeNames.includes(lb))
+      ctx.add(
+        ['load_balancers', lb],
+        `with dns: true, load balancer ${lb} and node ${lb} would both be the name ${lb}.${ctx.doc.name}`,
+        'rename the load balancer or the node',
+        true,
+      );
+}
