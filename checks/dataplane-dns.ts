@@ -4,7 +4,7 @@
  * `dns-stale` (evidence: the name, the answer, the expected addresses).
  */
 import pLimit from 'p-limit';
-import { lookupA } from '../src/drivers/dns-client.js';
+import { lookup } from '../src/drivers/dns-client.js';
 import type { DoctorCheck } from './runner.js';
 import { errorResult } from './runner.js';
 import { fail, fixByConverge, pass, toResult, upCommand } from './wiring-common.js';
@@ -37,12 +37,18 @@ export const dataplaneDns: DoctorCheck = {
                 status: 'skip',
                 evidence: `${from.container} does not run`,
               });
-            const expected = (dns.records[name] ?? '').split(' ').filter(Boolean);
-            const answer = await lookupA(pid, name);
-            const data = { answer: answer.addresses, expected, seen: answer.seen };
-            const same =
-              answer.addresses.length === expected.length &&
-              [...answer.addresses].sort().join(' ') === [...expected].sort().join(' ');
+            const all = (dns.records[name] ?? '').split(' ').filter(Boolean);
+            const v4 = all.filter((a) => !a.includes(':'));
+            const v6 = all.filter((a) => a.includes(':'));
+            // A, and AAAA when the node has IPv6 addresses: each answer must be exactly that family's addresses
+            const answers = await Promise.all([
+              ...(v4.length ? [lookup(pid, name, 'a')] : []),
+              ...(v6.length ? [lookup(pid, name, 'aaaa')] : []),
+            ]);
+            const got = answers.flatMap((a) => a.addresses);
+            const seen = answers.map((a) => a.seen).join(' ');
+            const data = { answer: got, expected: all, seen };
+            const same = got.length === all.length && [...got].sort().join(' ') === [...all].sort().join(' ');
             if (!same)
               return toResult(
                 this,
@@ -50,12 +56,12 @@ export const dataplaneDns: DoctorCheck = {
                 base,
                 fail(
                   'dns-stale',
-                  `${from.name} resolves ${name} to ${answer.seen}; expected ${expected.join(' ')}`,
+                  `${from.name} resolves ${name} to ${seen}; expected ${all.join(' ')}`,
                   upCommand(ctx),
                   data,
                 ),
               );
-            return toResult(this, subject, base, pass(`${name} → ${answer.addresses.join(' ')}`, data));
+            return toResult(this, subject, base, pass(`${name} → ${got.join(' ')}`, data));
           } catch (err) {
             const r = errorResult(this, subject, err);
             r.data = { ...base, ...(r.data ?? {}) };

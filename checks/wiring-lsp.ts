@@ -23,7 +23,8 @@ export const wiringLsp: DoctorCheck = {
           `${iface.lsp} is on switch ${sw?.name ?? '(none)'}, expected ${iface.switch}`,
           upCommand(ctx),
         );
-      const want = `${iface.mac} ${iface.ip}`;
+      // "MAC IP", "MAC IP IP6" or "MAC IP6": both families (docs/ipv6.md)
+      const want = [iface.mac, iface.ip, iface.ip6].filter(Boolean).join(' ');
       if (lsp.addresses.length !== 1 || lsp.addresses[0] !== want)
         return fail(
           'address-mismatch',

@@ -64,6 +64,8 @@ export interface LinkSetChange extends ChangeBase {
   /** the interface, or undefined for a route */
   iface?: string;
   lines: string[];
+  /** sysctls (net.ipv6.conf.<iface>.*) to set before the lines: IPv6 switched on for the interface */
+  sysctls?: Record<string, string>;
 }
 
 /** The host end of a link that stays is down (a pulled cable): set it up. */

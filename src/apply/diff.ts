@@ -8,6 +8,7 @@ import { ALIAS_PREFIX } from '../drivers/links.js';
 import { ovsPortOf, type Plan, type PlanNode } from '../plan/types.js';
 import type { Change, ChangeSet, DhcpLeaseChange, LinkPlumbChange } from './changes.js';
 import { diffImpairs } from './impair-diff.js';
+import { ifaceAddrs, v6Sysctls } from './node-links.js';
 import type { Observed, ObservedHost } from './observe.js';
 import { diffNb } from './ovn-diff.js';
 
@@ -179,7 +180,8 @@ function lease(host: string, node: PlanNode, iface: string, why: string): DhcpLe
     op: '~',
     node: node.name,
     iface,
-    ip: i.ip,
+    // ip: dhcp needs an IPv4 subnet (validation), so the interface has its planned IPv4 address
+    ip: i.ip!,
     summary: `DHCP ${node.name}.${iface}: lease ${i.ip}/${i.prefix} from OVN (${why})`,
   };
 }
@@ -199,7 +201,7 @@ function plumb(
     node: node.name,
     iface,
     ...f,
-    summary: `plumb ${node.name}.${iface} ${i.ip}/${i.prefix} (veth ${i.hostVeth}, iface-id ${i.lsp})${why}`,
+    summary: `plumb ${node.name}.${iface} ${ifaceAddrs(i).join(' ')} (veth ${i.hostVeth}, iface-id ${i.lsp})${why}`,
   };
 }
 
@@ -246,12 +248,14 @@ export function diffNodeLinks(
         lines: [`link set dev ${i.name} address ${i.mac} mtu ${i.mtu}`],
         summary: `set ${at} MAC ${i.mac} MTU ${i.mtu} (was ${inside.mac} MTU ${inside.mtu})`,
       });
-    const addr = `${i.ip}/${i.prefix}`;
-    if (i.dhcp && (inside.addrs.length !== 1 || inside.addrs[0] !== addr)) {
+    // Each family on its own: a changed IPv4 address leaves the IPv6 ones (and the link-local one) alone.
+    const addr = i.ip !== undefined ? `${i.ip}/${i.prefix}` : undefined;
+    const v4Differs = addr ? inside.addrs.length !== 1 || inside.addrs[0] !== addr : inside.addrs.length > 0;
+    if (i.dhcp && v4Differs) {
       // the client takes the new address from OVN (and sets the routes through it again)
       plumbed.add(i.name);
       out.push(lease(host, node, i.name, `has ${inside.addrs.join(' ') || 'no address'}`));
-    } else if (inside.addrs.length !== 1 || inside.addrs[0] !== addr) {
+    } else if (v4Differs) {
       readdressed.add(i.name);
       out.push({
         kind: 'link-set',
@@ -259,9 +263,32 @@ export function diffNodeLinks(
         op: '~',
         node: node.name,
         iface: i.name,
-        lines: [`addr flush dev ${i.name}`, `addr add ${addr} dev ${i.name}`],
-        summary: `readdress ${at}: ${inside.addrs.join(' ') || '(none)'} → ${addr}`,
+        lines: [
+          ...inside.addrs.map((a) => `addr del ${a} dev ${i.name}`),
+          ...(addr ? [`addr add ${addr} dev ${i.name}`] : []),
+        ],
+        summary: `readdress ${at}: ${inside.addrs.join(' ') || '(none)'} → ${addr ?? '(no IPv4)'}`,
       });
+    }
+    const addr6 = i.ip6 !== undefined ? `${i.ip6}/${i.prefix6}` : undefined;
+    const have6 = inside.addrs6 ?? [];
+    if (addr6 ? have6.length !== 1 || have6[0] !== addr6 : have6.length > 0) {
+      readdressed.add(i.name);
+      const change: Change = {
+        kind: 'link-set',
+        host,
+        op: '~',
+        node: node.name,
+        iface: i.name,
+        lines: [
+          ...have6.map((a) => `addr del ${a} dev ${i.name}`),
+          ...(addr6 ? [`addr add ${addr6} dev ${i.name} nodad`] : []),
+        ],
+        summary: `readdress ${at} (IPv6): ${have6.join(' ') || '(none)'} → ${addr6 ?? '(no IPv6)'}`,
+      };
+      // IPv6 switched on (without DAD, RA or SLAAC) before the address goes on
+      if (addr6 && !inside.v6) change.sysctls = v6Sysctls(i);
+      out.push(change);
     }
     if (!inside.up)
       out.push({

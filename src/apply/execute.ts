@@ -390,8 +390,10 @@ export function linkActions(node: PlanNode, changes: Change[]): LinkActions {
       // A fresh link's stale host end went before its new pair was prepared (convergeHost): not again here.
       if (c.staleHost && !c.fresh) out.deleteHost.push(i.hostVeth);
       if (c.staleInside) out.nsLines.push(`link del ${i.name}`);
-    } else if (c.kind === 'link-set') out.nsLines.push(...c.lines);
-    else if (c.kind === 'host-link-up') out.hostUp.push(c.hostVeth);
+    } else if (c.kind === 'link-set') {
+      out.nsLines.push(...c.lines);
+      if (c.sysctls) out.sysctls = { ...out.sysctls, ...c.sysctls };
+    } else if (c.kind === 'host-link-up') out.hostUp.push(c.hostVeth);
     else continue;
     out.summary.push(c.summary);
   }

@@ -16,6 +16,33 @@ export interface LinkActions {
   /** host-side veth ends that exist but are down (a pulled cable): set them up */
   hostUp: string[];
   summary: string[];
+  /** sysctls to set inside the netns before nsLines (IPv6 switched on for interfaces that get an IPv6 address) */
+  sysctls?: Record<string, string>;
+}
+
+/** "ip/prefix" of each family the interface has (IPv4 first). */
+export function ifaceAddrs(i: PlanInterface): string[] {
+  return [
+    ...(i.ip !== undefined ? [`${i.ip}/${i.prefix}`] : []),
+    ...(i.ip6 !== undefined ? [`${i.ip6}/${i.prefix6}`] : []),
+  ];
+}
+
+/**
+ * The sysctls that switch IPv6 on for one lab interface (containers start with IPv6 off everywhere): no DAD (the
+ * address is usable at once), no router advertisements unless the network has ra: true, never SLAAC — so the
+ * interface holds its planned address and its kernel link-local fe80:: one (EUI-64 of the planned MAC), nothing
+ * else. disable_ipv6 goes last, when the rest is in place.
+ */
+export function v6Sysctls(i: Pick<PlanInterface, 'name' | 'ra'>): Record<string, string> {
+  const k = (x: string) => `net.ipv6.conf.${i.name}.${x}`;
+  return {
+    [k('accept_ra')]: i.ra ? '1' : '0',
+    [k('autoconf')]: '0',
+    [k('accept_dad')]: '0',
+    [k('dad_transmits')]: '0',
+    [k('disable_ipv6')]: '0',
+  };
 }
 
 /**
@@ -62,7 +89,8 @@ export function nsApplyLines(actions: LinkActions): string[] {
   const lines = actions.nsLines.filter((l) => l.startsWith('link del '));
   for (const i of actions.plumb) {
     // ip: dhcp: the address comes from the DHCP client labctl runs once the port is bound (dhcp-lease change)
-    if (!i.dhcp) lines.push(`addr add ${i.ip}/${i.prefix} dev ${i.name}`);
+    if (i.ip !== undefined && !i.dhcp) lines.push(`addr add ${i.ip}/${i.prefix} dev ${i.name}`);
+    if (i.ip6 !== undefined) lines.push(`addr add ${i.ip6}/${i.prefix6} dev ${i.name} nodad`);
     lines.push(`link set dev ${i.name} up`);
     // the DHCP/DNS service address of a routerless network: nothing in OVN answers ARP for it
     if (i.neighbour) lines.push(neighbourLine(i.name, i.neighbour));
@@ -94,6 +122,10 @@ export async function applyNodeLinks(
     if (!opts.prepared) await createVeths(links, lab, plumb);
     await (opts.move ?? ((l: string[]) => links.hostBatch(l)))(vethMoveLines(plumb, pid));
   }
+  // IPv6 on (plumbed interfaces with an IPv6 address, and what the link changes ask for) before any address
+  const sysctls: Record<string, string> = { ...actions.sysctls };
+  for (const i of plumb) if (i.ip6 !== undefined) Object.assign(sysctls, v6Sysctls(i));
+  if (Object.keys(sysctls).length) await links.nsSysctls(pid, sysctls);
   const rest = nsLines.filter((l) => !l.startsWith('link del '));
   if (rest.length) await links.nsBatch(pid, rest);
   if (actions.hostUp.length) await links.hostBatch(actions.hostUp.map((n) => `link set dev ${n} up`));

@@ -9,7 +9,7 @@ import type { HostLink, NsState } from '../drivers/links.js';
 import type { NbLabState, OvnDriver } from '../drivers/ovn.js';
 import type { OvsInterface } from '../drivers/ovs.js';
 import type { RelayState } from '../drivers/relay.js';
-import { EXTID_ALLOC, EXTID_IFACE, EXTID_NODE, type PriorAddresses } from '../plan/types.js';
+import { EXTID_ALLOC, EXTID_ALLOC6, EXTID_IFACE, EXTID_NODE, type PriorAddresses } from '../plan/types.js';
 
 /** The drivers a lab is applied through: the central OVN NB, and one HostDriver per plan host. */
 export interface Drivers {
@@ -106,13 +106,15 @@ export function priorFromNb(nb: NbLabState): PriorAddresses {
     const network = s.externalIds['labctl-network'];
     if (network) for (const p of s.ports) networkOfPort.set(p, network);
   }
-  const prior = new Map<string, { network: string; ip: string }>();
+  const prior = new Map<string, { network: string; ip?: string; ip6?: string }>();
   for (const p of nb.ports) {
     const node = p.externalIds[EXTID_NODE];
     const iface = p.externalIds[EXTID_IFACE];
     const ip = p.externalIds[EXTID_ALLOC];
+    const ip6 = p.externalIds[EXTID_ALLOC6];
     const network = networkOfPort.get(p.uuid);
-    if (node && iface && network && ip) prior.set(`${node}.${iface}`, { network, ip });
+    if (node && iface && network && (ip || ip6))
+      prior.set(`${node}.${iface}`, { network, ...(ip ? { ip } : {}), ...(ip6 ? { ip6 } : {}) });
   }
   return prior;
 }

@@ -5,6 +5,7 @@
  */
 import type { NbLabState } from '../drivers/ovn.js';
 import { extIds, q } from '../drivers/ovsdb-json.js';
+import { hostPort } from '../plan/compile.js';
 import type { Plan, PlanAcl } from '../plan/types.js';
 import { CENTRAL, type ChangeOp, type NbChange, type NbPhase } from './changes.js';
 import { dhcpPortCommands, diffDhcpOptions, diffDns } from './dhcp-dns-diff.js';
@@ -42,6 +43,13 @@ function addressChange(have: string[], want: string): string {
     ? `${hip} → ${ip}`
     : `${have.join(' ') || '(none)'} → ${want}`;
 }
+
+/**
+ * A router port's ipv6_ra_configs when its network has ra: true (docs/ipv6.md): advertisements sent periodically,
+ * in dhcpv6_stateful mode — the prefix goes out without the autonomous flag, so no node forms a SLAAC address
+ * even where autoconf is on; nodes learn their router from it.
+ */
+export const RA_CONFIGS: Record<string, string> = { address_mode: 'dhcpv6_stateful', send_periodic: 'true' };
 
 export interface DiffContext {
   /** chassis name of a lab host (gateway routers are bound to it) */
@@ -194,6 +202,19 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
             `networks=${p.networks.map(q).join(',')}`,
           ],
         ]);
+      // IPv6 router advertisements only where the network asks for them (ra: true); none otherwise
+      const wantRa = p.ra ? RA_CONFIGS : {};
+      if (!sameMap(cur?.raConfigs ?? {}, wantRa))
+        emit('structure', cur ? '~' : '+', `${p.ra ? 'send' : 'stop'} router advertisements on ${p.name}`, [
+          p.ra
+            ? [
+                'set',
+                'Logical_Router_Port',
+                p.name,
+                ...Object.entries(RA_CONFIGS).map(([k, v]) => `ipv6_ra_configs:${k}=${q(v)}`),
+              ]
+            : ['clear', 'Logical_Router_Port', p.name, 'ipv6_ra_configs'],
+        ]);
     }
     // gateway router binding
     const wantChassis = r.chassis !== undefined ? (dctx.chassisOf?.(r.chassis) ?? r.chassis) : undefined;
@@ -322,7 +343,9 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
   const wantLbs = new Set(plan.loadBalancers.map((l) => l.lb));
   for (const lb of plan.loadBalancers) {
     const have = nb.loadBalancers.find((x) => x.name === lb.lb);
-    const ips = lb.backends.map((b) => (b.port !== undefined ? `${b.ip}:${b.port}` : b.ip)).join(',');
+    const ips = lb.backends
+      .map((b) => (b.port !== undefined ? `${hostPort(b.ip)}:${b.port}` : b.ip))
+      .join(',');
     const same =
       have && sameMap(have.vips, { [lb.vip]: ips }) && (have.protocol || 'tcp') === (lb.protocol ?? 'tcp');
     const cmds: string[][] = [];

@@ -18,7 +18,18 @@ export function priorFromPlan(plan: Plan): PriorAddresses {
   return new Map(
     plan.nodes.flatMap((n) =>
       n.interfaces.flatMap((i) =>
-        i.allocated ? [[`${n.name}.${i.name}`, { network: i.network, ip: i.allocated }] as const] : [],
+        i.allocated || i.allocated6
+          ? [
+              [
+                `${n.name}.${i.name}`,
+                {
+                  network: i.network,
+                  ...(i.allocated ? { ip: i.allocated } : {}),
+                  ...(i.allocated6 ? { ip6: i.allocated6 } : {}),
+                },
+              ] as const,
+            ]
+          : [],
       ),
     ),
   );

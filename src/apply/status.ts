@@ -11,7 +11,10 @@ import { type CentralStatus, type ChassisStatus, chassisLabView } from './status
 export interface InterfaceStatus {
   name: string;
   network: string;
+  /** "ip/prefix"; '' on an IPv6-only network */
   ip: string;
+  /** "ip6/prefix6" when the interface has IPv6 (docs/ipv6.md) */
+  ip6?: string;
   mac: string;
   hostVeth: string;
   lsp: string;
@@ -96,7 +99,8 @@ export async function labStatus(host: HostDriver, ovn: OvnDriver, only?: string)
             ...(impair ? { impair } : {}),
             name: i.name,
             network: i.network,
-            ip: `${i.ip}/${i.prefix}`,
+            ip: i.ip !== undefined ? `${i.ip}/${i.prefix}` : '',
+            ...(i.ip6 !== undefined ? { ip6: `${i.ip6}/${i.prefix6}` } : {}),
             mac: i.mac,
             hostVeth: i.hostVeth,
             lsp: i.lsp,

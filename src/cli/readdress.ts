@@ -12,7 +12,7 @@ export function registerReaddress(program: Command): void {
     )
     .argument('<node>')
     .argument('<iface>')
-    .argument('<address>', 'new IPv4 address in the same subnet')
+    .argument('<address>', 'new IPv4 or IPv6 address in the same subnet (subnet6)')
     .option('-f, --file <file>', 'lab file (names the lab)', 'lab.yml')
     .option('--lab <name>', 'lab name, instead of the file')
     .option('--json', 'print the result as JSON')

@@ -54,7 +54,11 @@ export function registerStatus(program: Command): void {
                 : !i.ovnInstalled
                   ? 'bound, flows pending'
                   : `bound on ${i.chassis}`;
-            process.stdout.write(`    ${i.name.padEnd(6)} ${i.ip.padEnd(18)} ${i.mac}  ${i.network}  ${b}\n`);
+            process.stdout.write(
+              `    ${i.name.padEnd(6)} ${(i.ip || i.ip6 || '').padEnd(18)} ${i.mac}  ${i.network}  ${b}\n`,
+            );
+            // dual-stack: the IPv6 address on its own line under the IPv4 one
+            if (i.ip && i.ip6) process.stdout.write(`           ${i.ip6}\n`);
             if (i.impair)
               process.stdout.write(
                 `           impaired: ${i.impair.summary}${i.impair.relay === 'running' ? '' : ' (relay NOT running)'}\n`,

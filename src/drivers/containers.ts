@@ -34,7 +34,8 @@ export function nodeHostConfig() {
     CapAdd: ['NET_ADMIN', 'NET_RAW'],
     // An init reaps zombies and makes SIGTERM/SIGKILL handling predictable for any image.
     Init: true,
-    // IPv6 is not modelled yet; keep router solicitations and DAD out of captures.
+    // IPv6 off by default: only a lab interface with an ip6 gets it, switched on without DAD, RA or SLAAC
+    // (node-links.ts v6Sysctls, docs/ipv6.md); nothing else in a node ever speaks IPv6 by surprise.
     Sysctls: { 'net.ipv6.conf.all.disable_ipv6': '1', 'net.ipv6.conf.default.disable_ipv6': '1' },
   };
 }

@@ -27,12 +27,18 @@ export interface NsLink {
   up: boolean;
   operstate: string;
   addrs: string[]; // "ip/prefix", IPv4 only
+  /** global IPv6 addresses, "ip/prefix" (RFC 5952); the kernel's own link-local fe80:: ones are left out */
+  addrs6?: string[];
+  /** the interface has an IPv6 link-local address: IPv6 is enabled on it */
+  v6?: boolean;
 }
 
 export interface NsRoute {
   dst: string;
   via?: string;
   dev: string;
+  /** 6: an IPv6 route (as PlanRoute.family) */
+  family?: 6;
 }
 
 export interface NsState {
@@ -48,7 +54,7 @@ interface IpLinkJson {
   mtu: number;
   address?: string;
   link_netnsid?: number;
-  addr_info?: { family: string; local: string; prefixlen: number }[];
+  addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
 }
 
 const nsenter = (pid: number, args: string[]) => ['-t', String(pid), '-n', ...args];
@@ -66,8 +72,13 @@ export interface LinkDriver {
   deleteHostLinks(names: string[]): Promise<void>;
   /** Run `ip -batch` inside the network namespace of process `pid`. */
   nsBatch(pid: number, lines: string[]): Promise<void>;
-  /** Links, IPv4 addresses and routes inside the namespace of `pid`. */
+  /** Links, IPv4 and global IPv6 addresses and routes inside the namespace of `pid`. */
   nsState(pid: number): Promise<NsState>;
+  /**
+   * sysctl -w inside the namespace of `pid`: only net.ipv6.conf.<dev>.<key> keys (docs/ipv6.md: how a lab
+   * interface gets IPv6 without DAD, router advertisements or SLAAC).
+   */
+  nsSysctls(pid: number, values: Record<string, string>): Promise<void>;
   /** ethtool -K DEV tx off, in the host namespace or (pid given) inside the container's namespace. */
   disableTxOffload(dev: string, pid?: number): Promise<void>;
   /** tx checksum offload off on many host-namespace devices at once (one process, not one per device). */
@@ -148,20 +159,49 @@ export function localLinks(netns?: string): LinkDriver {
       const [addrJson = '[]', routeJson = '[]'] = r.stdout
         .split('\n')
         .filter((l) => l.trim().startsWith('['));
-      const links = parseLinks(addrJson).map((l) => ({
-        name: l.ifname,
-        mac: l.address ?? '',
-        mtu: l.mtu,
-        up: (l.flags ?? []).includes('UP'),
-        operstate: l.operstate,
-        addrs: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
-      }));
-      const routes = (JSON.parse(routeJson) as { dst: string; gateway?: string; dev: string }[]).map((r) => ({
-        dst: r.dst,
-        via: r.gateway,
-        dev: r.dev,
-      }));
+      const links = parseLinks(addrJson).map((l) => {
+        const v6 = (l.addr_info ?? []).filter((a) => a.family === 'inet6');
+        return {
+          name: l.ifname,
+          mac: l.address ?? '',
+          mtu: l.mtu,
+          up: (l.flags ?? []).includes('UP'),
+          operstate: l.operstate,
+          addrs: (l.addr_info ?? [])
+            .filter((a) => a.family === 'inet')
+            .map((a) => `${a.local}/${a.prefixlen}`),
+          addrs6: v6
+            .filter((a) => a.scope !== 'link' && a.scope !== 'host')
+            .map((a) => `${a.local}/${a.prefixlen}`),
+          v6: v6.some((a) => a.scope === 'link'),
+        };
+      });
+      const routes: NsRoute[] = (
+        JSON.parse(routeJson) as { dst: string; gateway?: string; dev: string }[]
+      ).map((r) => ({ dst: r.dst, via: r.gateway, dev: r.dev }));
+      // IPv6 routes only where some interface has a global IPv6 address (ip -batch has no per-line -6)
+      if (links.some((l) => l.addrs6.length > 0)) {
+        const r6 = await run('nsenter', nsenter(pid, ['ip', '-6', '-j', 'route', 'show']), {
+          timeoutMs: 15_000,
+        });
+        for (const r of JSON.parse(r6.stdout.trim() || '[]') as {
+          dst: string;
+          gateway?: string;
+          dev: string;
+          protocol?: string;
+        }[])
+          if (r.protocol !== 'kernel') routes.push({ dst: r.dst, via: r.gateway, dev: r.dev, family: 6 });
+      }
       return { links, routes };
+    },
+    async nsSysctls(pid, values) {
+      const args = Object.entries(values).map(([k, v]) => {
+        if (!/^net\.ipv6\.conf\.[a-z][a-z0-9_-]{0,14}\.[a-z0-9_]+$/.test(k) || !/^\d+$/.test(v))
+          throw new Error(`refusing sysctl ${k}=${v}`);
+        return `${k}=${v}`;
+      });
+      if (!args.length) return;
+      await run('nsenter', nsenter(pid, ['sysctl', '-q', '-w', ...args]), { timeoutMs: 15_000 });
     },
     async disableTxOffload(dev, pid) {
       assertArg(dev, 'interface name');

@@ -58,6 +58,8 @@ export interface NbRouterPort {
   mac: string;
   networks: string[];
   externalIds: Record<string, string>;
+  /** IPv6 router advertisement settings (empty: none are sent) */
+  raConfigs?: Record<string, string>;
 }
 export interface NbAcl {
   uuid: string;
@@ -158,7 +160,12 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
             'Logical_Router',
             cond,
           ],
-          ['--columns=_uuid,name,mac,networks,external_ids', 'find', 'Logical_Router_Port', cond],
+          [
+            '--columns=_uuid,name,mac,networks,external_ids,ipv6_ra_configs',
+            'find',
+            'Logical_Router_Port',
+            cond,
+          ],
           ['--columns=_uuid,direction,priority,match,action,name,external_ids', 'find', 'ACL', cond],
           ['--columns=_uuid,ip_prefix,nexthop,external_ids', 'find', 'Logical_Router_Static_Route', cond],
           ['--columns=_uuid,type,external_ip,logical_ip,external_ids', 'find', 'NAT', cond],
@@ -215,6 +222,7 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
           mac: str(x, 'mac'),
           networks: list(x, 'networks'),
           externalIds: map(x, 'external_ids'),
+          raConfigs: map(x, 'ipv6_ra_configs'),
         })),
         acls: acl.map((x) => ({
           uuid: str(x, '_uuid'),

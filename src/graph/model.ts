@@ -120,8 +120,9 @@ export function topologyOf(plan: Plan): Topology {
       name: i.name,
       network: i.network,
       switchId: switchId(i.network),
-      ip: i.ip,
-      prefix: i.prefix,
+      // an IPv6-only interface shows its IPv6 address (docs/ipv6.md)
+      ip: i.ip ?? i.ip6 ?? '',
+      prefix: i.prefix ?? i.prefix6 ?? 0,
       mac: i.mac,
     })),
     publicIps: publicIps.get(n.name) ?? [],
@@ -166,7 +167,7 @@ export function topologyOf(plan: Plan): Topology {
     switches: plan.switches.map((s) => ({
       id: switchId(s.network),
       network: s.network,
-      subnet: s.subnet,
+      subnet: [s.subnet, s.subnet6].filter(Boolean).join(' '),
       mtu: s.mtu,
     })),
     routers,

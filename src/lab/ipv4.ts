@@ -34,7 +34,7 @@ export function parseCidr(text: string): CidrParse {
   const m = /^([^/]+)\/(\d{1,2})$/.exec(text.trim());
   if (!m) return { ok: false, reason: isIPv4(text) ? 'missing prefix length' : 'not an IPv4 CIDR' };
   const [, addr, p] = m;
-  if (isIPv6(addr!)) return { ok: false, reason: 'IPv6 subnets are not supported yet' };
+  if (isIPv6(addr!)) return { ok: false, reason: `${addr} is an IPv6 address (IPv6 goes in subnet6 / ip6)` };
   if (!isIPv4(addr!)) return { ok: false, reason: `${addr} is not an IPv4 address` };
   const prefix = Number(p);
   if (prefix > 32) return { ok: false, reason: `prefix length /${prefix} is above 32` };

@@ -41,6 +41,10 @@ export const interfaceSchema = z.union([
       .describe(
         'IPv4 address in the network subnet; allocated when omitted; "dhcp": the allocated address, taken by a DHCP client from OVN (docs/dhcp-dns.md)',
       ),
+    ip6: z
+      .string()
+      .optional()
+      .describe('IPv6 address in the network subnet6; allocated when omitted (docs/ipv6.md)'),
     mac: z
       .string()
       .optional()
@@ -79,7 +83,10 @@ export const nodeSchema = z.strictObject({
 });
 
 export const networkSchema = z.strictObject({
-  subnet: z.string().describe('IPv4 CIDR, e.g. 10.0.1.0/24'),
+  subnet: z
+    .string()
+    .optional()
+    .describe('IPv4 CIDR, e.g. 10.0.1.0/24 (optional when subnet6 is given: an IPv6-only network)'),
   gateway: z
     .string()
     .optional()
@@ -89,17 +96,32 @@ export const networkSchema = z.strictObject({
     .boolean()
     .optional()
     .describe('OVN answers DHCP here, for interfaces with ip: dhcp (docs/dhcp-dns.md)'),
+  subnet6: z
+    .string()
+    .optional()
+    .describe('IPv6 CIDR, e.g. "fd00:a::/64": the network is dual-stack or IPv6-only'),
+  ra: z
+    .boolean()
+    .optional()
+    .describe('the router sends IPv6 router advertisements on this network (off by default; docs/ipv6.md)'),
 });
 
 export const routerLinkSchema = z.union([
   z.string(),
-  z.strictObject({ network: z.string(), ip: z.string().optional() }),
+  z.strictObject({
+    network: z.string(),
+    ip: z.string().optional(),
+    ip6: z
+      .string()
+      .optional()
+      .describe("the router's IPv6 address on this network; first host address by default"),
+  }),
 ]);
 
 export const natSchema = z.strictObject({
   type: z.enum(['dnat_and_snat', 'snat', 'dnat']).describe('dnat_and_snat: a public address for one node'),
-  external: z.string().describe('the outside (public) IPv4 address'),
-  internal: z.string().describe('node, IPv4 address, or (snat) network / CIDR'),
+  external: z.string().describe('the outside (public) IPv4 or IPv6 address'),
+  internal: z.string().describe('node, address of the same family, or (snat) network / CIDR'),
 });
 
 export const routerSchema = z.strictObject({
@@ -129,17 +151,17 @@ export const policySchema = z.union([
 
 export const expectSchema = z.strictObject({
   from: z.string().describe('node'),
-  to: z.string().describe('node, or an IPv4 address (a public NAT address, a VIP, a node address)'),
+  to: z.string().describe('node, or an IPv4/IPv6 address (a public NAT address, a VIP, a node address)'),
   proto: probeProto,
   port: port.optional(),
   result: z.enum(['pass', 'blocked']).default('pass'),
 });
 
 export const loadBalancerSchema = z.strictObject({
-  vip: z.string().describe('virtual IPv4 address'),
+  vip: z.string().describe('virtual IPv4 or IPv6 address'),
   port: port.optional().describe('VIP port; without it the VIP answers on every port and ICMP'),
   proto: z.enum(['tcp', 'udp']).optional().describe('with port; tcp by default'),
-  backends: z.array(z.string()).min(1).describe('nodes or IPv4 addresses'),
+  backends: z.array(z.string()).min(1).describe('nodes or addresses of the VIP family'),
   backend_port: port.optional().describe('port on the backends; the VIP port by default'),
   attach: z
     .array(z.string())

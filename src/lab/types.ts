@@ -1,22 +1,31 @@
 /** A validated, normalized lab: what compile takes. Order of every list is the order of the lab file. */
 import type { Impair } from './impair.js';
 import type { Cidr } from './ipv4.js';
+import type { Cidr6 } from './ipv6.js';
 
 export type Proto = 'tcp' | 'udp' | 'icmp';
 
 export interface LabNetwork {
   name: string;
-  subnet: Cidr;
-  cidr: string;
+  /** IPv4 subnet; absent on an IPv6-only network */
+  subnet?: Cidr;
+  cidr?: string;
   gateway?: string;
   mtu: number;
   /** OVN answers DHCP on this network (docs/dhcp-dns.md) */
   dhcp?: boolean;
+  /** IPv6 subnet (docs/ipv6.md); cidr6 in RFC 5952 form */
+  subnet6?: Cidr6;
+  cidr6?: string;
+  /** the router sends IPv6 router advertisements on this network */
+  ra?: boolean;
 }
 
 export interface LabRouterLink {
   network: string;
   ip?: string;
+  /** RFC 5952 form */
+  ip6?: string;
 }
 
 export interface LabNat {
@@ -49,6 +58,8 @@ export interface LabInterface {
   name: string;
   network: string;
   ip?: string;
+  /** IPv6 address (RFC 5952 form); allocated when absent and the network has subnet6 */
+  ip6?: string;
   mac?: string;
   mtu?: number;
   /** link impairment (docs/impairments.md); absent: none */

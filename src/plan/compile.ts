@@ -16,6 +16,19 @@ import {
   parseCidr,
   size,
 } from '../lab/ipv4.js';
+import {
+  base6,
+  bigToIp6,
+  type Cidr6,
+  contains6,
+  firstHost6,
+  formatCidr6,
+  ip6ToBig,
+  isHostAddress6,
+  normalize6,
+  parseCidr6,
+  size6,
+} from '../lab/ipv6.js';
 import { macFromDigest } from '../lab/mac.js';
 import { serviceAddressOf } from '../lab/service-address.js';
 import type { Lab, LabNetwork, LabPolicy } from '../lab/types.js';
@@ -24,6 +37,7 @@ import { centralPaths, chassisNaming } from './chassis-naming.js';
 import { compileDhcpDns, compileServices } from './dhcp-dns.js';
 import {
   EXTID_ALLOC,
+  EXTID_ALLOC6,
   EXTID_IFACE,
   EXTID_LAB,
   EXTID_NODE,
@@ -40,6 +54,7 @@ import {
   type PlanPolicyEnd,
   type PlanRoute,
   type PlanRouter,
+  type PlanRouterPort,
   type PlanSwitch,
   type PriorAddresses,
 } from './types.js';
@@ -82,16 +97,27 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
 
   // ---- router addresses per network (first router linking a network owns the gateway address)
   const routerIp = new Map<string, Map<string, string>>(); // router -> network -> ip
+  const routerIp6 = new Map<string, Map<string, string>>(); // router -> network -> ip6
   const gatewayOf = new Map<string, string>(); // network -> gateway ip
+  const gateway6Of = new Map<string, string>(); // network -> gateway ip6
   for (const r of lab.routers) {
     const m = new Map<string, string>();
+    const m6 = new Map<string, string>();
     for (const link of r.links) {
       const net = netByName.get(link.network)!;
-      const ip = link.ip ?? net.gateway ?? intToIp(firstHost(net.subnet));
-      m.set(link.network, ip);
-      if (!gatewayOf.has(link.network)) gatewayOf.set(link.network, ip);
+      if (net.subnet) {
+        const ip = link.ip ?? net.gateway ?? intToIp(firstHost(net.subnet));
+        m.set(link.network, ip);
+        if (!gatewayOf.has(link.network)) gatewayOf.set(link.network, ip);
+      }
+      if (net.subnet6) {
+        const ip6 = link.ip6 ?? bigToIp6(firstHost6(net.subnet6));
+        m6.set(link.network, ip6);
+        if (!gateway6Of.has(link.network)) gateway6Of.set(link.network, ip6);
+      }
     }
     routerIp.set(r.name, m);
+    routerIp6.set(r.name, m6);
   }
   for (const n of lab.networks) if (n.gateway && !gatewayOf.has(n.name)) gatewayOf.set(n.name, n.gateway);
 
@@ -101,43 +127,84 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
   for (const [net, ip] of gatewayOf) used.get(net)!.add(ipToInt(ip));
   // dhcp/dns on a network no router links: its service address (docs/dhcp-dns.md) is nobody's
   for (const n of lab.networks)
-    if ((n.dhcp || lab.dns) && !lab.routers.some((r) => r.links.some((l) => l.network === n.name)))
+    if (
+      n.subnet &&
+      (n.dhcp || lab.dns) &&
+      !lab.routers.some((r) => r.links.some((l) => l.network === n.name))
+    )
       used.get(n.name)!.add(ipToInt(serviceAddressOf(n.subnet)));
   for (const node of lab.nodes)
     for (const i of node.interfaces) if (i.ip) used.get(i.network)!.add(ipToInt(i.ip));
+  const used6 = new Map<string, Set<bigint>>(lab.networks.map((n) => [n.name, new Set<bigint>()]));
+  for (const m of routerIp6.values()) for (const [net, ip] of m) used6.get(net)!.add(ip6ToBig(ip));
+  for (const node of lab.nodes)
+    for (const i of node.interfaces) if (i.ip6) used6.get(i.network)!.add(ip6ToBig(i.ip6));
   // Sticky: an interface keeps the address labctl allocated to it while the lab runs (the prior), as long as that
   // address is still a host address of its network and nobody claims it explicitly (an explicit ip or a router
   // address wins; the loser is allocated anew). An interface whose ip: overrides its allocation keeps the
   // allocation reserved, so dropping the override (or the next `up` after a readdress) puts it back.
+  // The same holds for IPv6 (ip6, labctl-alloc6).
   const sticky = new Map<string, string>();
+  const sticky6 = new Map<string, string>();
   if (opts.prior?.size)
     for (const node of lab.nodes)
       for (const i of node.interfaces) {
         const p = opts.prior.get(`${node.name}.${i.name}`);
         if (!p || p.network !== i.network) continue;
         const net = netByName.get(i.network)!;
-        const n = isIPv4(p.ip) ? ipToInt(p.ip) : Number.NaN;
-        const taken = used.get(i.network)!;
-        if (Number.isNaN(n) || !contains(net.subnet, n) || !isHostAddress(net.subnet, n) || taken.has(n))
-          continue;
-        taken.add(n);
-        sticky.set(`${node.name}.${i.name}`, p.ip);
+        if (p.ip && net.subnet) {
+          const n = isIPv4(p.ip) ? ipToInt(p.ip) : Number.NaN;
+          const taken = used.get(i.network)!;
+          if (!Number.isNaN(n) && contains(net.subnet, n) && isHostAddress(net.subnet, n) && !taken.has(n)) {
+            taken.add(n);
+            sticky.set(`${node.name}.${i.name}`, p.ip);
+          }
+        }
+        const ip6 = p.ip6 ? normalize6(p.ip6) : undefined;
+        if (ip6 && net.subnet6) {
+          const n = ip6ToBig(ip6);
+          const taken = used6.get(i.network)!;
+          if (isHostAddress6(net.subnet6, n) && !taken.has(n)) {
+            taken.add(n);
+            sticky6.set(`${node.name}.${i.name}`, ip6);
+          }
+        }
       }
-  const nextFree = new Map<string, number>(lab.networks.map((n) => [n.name, firstHost(n.subnet)]));
+  const nextFree = new Map<string, number>(
+    lab.networks.filter((n) => n.subnet).map((n) => [n.name, firstHost(n.subnet!)]),
+  );
   // `avoid`: the node's own addresses on its other interfaces — two networks may share a subnet, and one node must
   // not get the same address twice. An address skipped only for that stays free for the next node.
   const allocate = (net: LabNetwork, avoid: ReadonlySet<number>): string => {
+    const subnet = net.subnet!;
     let candidate = nextFree.get(net.name)!;
     const taken = used.get(net.name)!;
     let skipped = false;
-    while (taken.has(candidate) || !isHostAddress(net.subnet, candidate) || avoid.has(candidate)) {
+    while (taken.has(candidate) || !isHostAddress(subnet, candidate) || avoid.has(candidate)) {
       if (!taken.has(candidate) && avoid.has(candidate)) skipped = true;
       candidate++;
-      if (!contains(net.subnet, candidate)) throw new Error(`no free address in ${net.cidr}`); // validate.ts prevents this
+      if (!contains(subnet, candidate)) throw new Error(`no free address in ${net.cidr}`); // validate.ts prevents this
     }
     taken.add(candidate);
     if (!skipped) nextFree.set(net.name, candidate + 1);
     return intToIp(candidate);
+  };
+  const nextFree6 = new Map<string, bigint>(
+    lab.networks.filter((n) => n.subnet6).map((n) => [n.name, firstHost6(n.subnet6!)]),
+  );
+  const allocate6 = (net: LabNetwork, avoid: ReadonlySet<bigint>): string => {
+    const subnet = net.subnet6!;
+    let candidate = nextFree6.get(net.name)!;
+    const taken = used6.get(net.name)!;
+    let skipped = false;
+    while (taken.has(candidate) || !isHostAddress6(subnet, candidate) || avoid.has(candidate)) {
+      if (!taken.has(candidate) && avoid.has(candidate)) skipped = true;
+      candidate++;
+      if (!contains6(subnet, candidate)) throw new Error(`no free IPv6 address in ${net.cidr6}`); // validate.ts prevents this
+    }
+    taken.add(candidate);
+    if (!skipped) nextFree6.set(net.name, candidate + 1n);
+    return bigToIp6(candidate);
   };
 
   // ---- MACs and veth names: derived from (lab, node, iface); explicit MACs reserved first; collisions salted
@@ -166,18 +233,26 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
   // ---- nodes
   const nodes: PlanNode[] = lab.nodes.map((node) => {
     const own = new Set<number>();
+    const own6 = new Set<bigint>();
     for (const i of node.interfaces) {
       const ip = i.ip ?? sticky.get(`${node.name}.${i.name}`);
       if (ip) own.add(ipToInt(ip));
+      const ip6 = i.ip6 ?? sticky6.get(`${node.name}.${i.name}`);
+      if (ip6) own6.add(ip6ToBig(ip6));
     }
     const interfaces: PlanInterface[] = node.interfaces.map((i) => {
       const net = netByName.get(i.network)!;
       const hostVeth = deriveVeth(node.name, i.name);
       const lsp = naming.nodePort(L, node.name, i.name);
-      let allocated = sticky.get(`${node.name}.${i.name}`);
-      if (!allocated && !i.ip) {
+      let allocated = net.subnet ? sticky.get(`${node.name}.${i.name}`) : undefined;
+      if (!allocated && !i.ip && net.subnet) {
         allocated = allocate(net, own);
         own.add(ipToInt(allocated));
+      }
+      let allocated6 = net.subnet6 ? sticky6.get(`${node.name}.${i.name}`) : undefined;
+      if (!allocated6 && !i.ip6 && net.subnet6) {
+        allocated6 = allocate6(net, own6);
+        own6.add(ip6ToBig(allocated6));
       }
       const pi: PlanInterface = {
         name: i.name,
@@ -187,16 +262,28 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
         hostVeth,
         peerTmp: naming.peerTmp(hostVeth),
         mac: i.mac ?? deriveMac([L, node.name, i.name]),
-        ip: i.ip ?? allocated!,
-        prefix: net.subnet.prefix,
+        ip: i.ip ?? allocated,
+        prefix: net.subnet?.prefix,
         mtu: i.mtu ?? net.mtu,
         txOffload: false,
         ovsExternalIds: { 'iface-id': lsp, [EXTID_LAB]: L, [EXTID_NODE]: node.name, [EXTID_IFACE]: i.name },
       };
+      if (!net.subnet) {
+        delete pi.ip;
+        delete pi.prefix;
+      }
       const gw = gatewayOf.get(i.network);
       if (gw) pi.gateway = gw;
       if (i.dhcp) pi.dhcp = true;
       if (allocated) pi.allocated = allocated;
+      if (net.subnet6) {
+        pi.ip6 = i.ip6 ?? allocated6!;
+        pi.prefix6 = net.subnet6.prefix;
+        const gw6 = gateway6Of.get(i.network);
+        if (gw6) pi.gateway6 = gw6;
+        if (allocated6) pi.allocated6 = allocated6;
+        if (net.ra) pi.ra = true;
+      }
       if (i.impair)
         pi.impair = {
           ...i.impair,
@@ -214,7 +301,7 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
       env: { ...node.env },
       labels: { [LABEL_LAB]: L, [LABEL_NODE]: node.name },
       interfaces,
-      routes: nodeRoutes(lab, interfaces, routerIp),
+      routes: [...nodeRoutes(lab, interfaces, routerIp), ...nodeRoutes6(lab, interfaces, routerIp6)],
       listen: node.listen.map((l) => ({ ...l })),
     };
     // copies: the plan shares no mutable objects with the lab (like ovn and expect below)
@@ -224,21 +311,26 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
   });
 
   // ---- switches
-  const switches: PlanSwitch[] = lab.networks.map((net) => ({
-    name: naming.switch(L, net.name),
-    network: net.name,
-    subnet: net.cidr,
-    mtu: net.mtu,
-    externalIds: { ...labIds, 'labctl-network': net.name },
-    ports: [],
-  }));
+  const switches: PlanSwitch[] = lab.networks.map((net) => {
+    const sw: PlanSwitch = {
+      name: naming.switch(L, net.name),
+      network: net.name,
+      ...(net.cidr ? { subnet: net.cidr } : {}),
+      mtu: net.mtu,
+      externalIds: { ...labIds, 'labctl-network': net.name },
+      ports: [],
+    };
+    if (net.cidr6) sw.subnet6 = net.cidr6;
+    if (net.ra) sw.ra = true;
+    return sw;
+  });
   const switchByNet = new Map(switches.map((s) => [s.network, s]));
   for (const node of nodes)
     for (const i of node.interfaces)
       switchByNet.get(i.network)!.ports.push({
         name: i.lsp,
         type: '',
-        addresses: `${i.mac} ${i.ip}`,
+        addresses: [i.mac, i.ip, i.ip6].filter(Boolean).join(' '),
         node: node.name,
         iface: i.name,
         externalIds: {
@@ -247,6 +339,7 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
           [EXTID_IFACE]: i.name,
           // the allocation is remembered where the running lab is: the next up reads it back as its prior
           ...(i.allocated ? { [EXTID_ALLOC]: i.allocated } : {}),
+          ...(i.allocated6 ? { [EXTID_ALLOC6]: i.allocated6 } : {}),
         },
       });
 
@@ -254,14 +347,19 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
   const routers: PlanRouter[] = lab.routers.map((r) => {
     const ports = r.links.map((link) => {
       const net = netByName.get(link.network)!;
-      const ip = routerIp.get(r.name)!.get(link.network)!;
-      const port = {
+      const ip = routerIp.get(r.name)!.get(link.network);
+      const ip6 = routerIp6.get(r.name)!.get(link.network);
+      const port: PlanRouterPort = {
         name: naming.routerPort(L, r.name, link.network),
         network: link.network,
         mac: deriveMac([L, 'router', r.name, link.network]),
-        networks: [`${ip}/${net.subnet.prefix}`],
+        networks: [
+          ...(ip && net.subnet ? [`${ip}/${net.subnet.prefix}`] : []),
+          ...(ip6 && net.subnet6 ? [`${ip6}/${net.subnet6.prefix}`] : []),
+        ],
         switchPort: naming.routerSwitchPort(L, r.name, link.network),
       };
+      if (net.ra && ip6) port.ra = true;
       switchByNet.get(link.network)!.ports.push({
         name: port.switchPort,
         type: 'router',
@@ -279,13 +377,15 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
       ports,
       routes: r.routes.map((rt) => ({ prefix: rt.prefix, nexthop: rt.via })),
       nat: r.nat.map((n) => {
+        const v6 = n.external.includes(':');
         const node = nodes.find((x) => x.name === n.internal);
         if (node) {
-          const i = node.interfaces.find((x) => linked.has(x.network))!;
-          return { type: n.type, external: n.external, logical: i.ip, node: node.name };
+          const i = node.interfaces.find((x) => linked.has(x.network) && (v6 ? x.ip6 : x.ip))!;
+          return { type: n.type, external: n.external, logical: (v6 ? i.ip6 : i.ip)!, node: node.name };
         }
         const net = lab.networks.find((x) => x.name === n.internal);
-        return { type: n.type, external: n.external, logical: net ? net.cidr : n.internal };
+        const logical = net ? (v6 ? net.cidr6 : net.cidr)! : (normalizeCidrText(n.internal) ?? n.internal);
+        return { type: n.type, external: n.external, logical };
       }),
     };
     if (r.chassis) pr.chassis = r.chassis;
@@ -310,7 +410,7 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
     compileDhcpDns(
       lab,
       plan,
-      compileServices(lab, plan, gatewayOf, (net) => deriveMac([L, 'service', net])),
+      compileServices(lab, plan, gatewayOf, gateway6Of, (net) => deriveMac([L, 'service', net])),
     );
   return plan;
 }
@@ -367,7 +467,44 @@ function nodeRoutes(
       if (connected.has(net) || seen.has(net)) continue;
       seen.add(net);
       const n = lab.networks.find((x) => x.name === net)!;
-      routes.push({ dst: n.cidr, via: i.gateway!, dev: i.name });
+      if (n.cidr) routes.push({ dst: n.cidr, via: i.gateway!, dev: i.name });
+    }
+  }
+  return routes;
+}
+
+/** An IPv6 CIDR or address in RFC 5952 form (a policy or NAT end as written); undefined when not IPv6. */
+function normalizeCidrText(text: string): string | undefined {
+  if (!text.includes(':')) return undefined;
+  const c = parseCidr6(text.includes('/') ? text : `${text}/128`);
+  if (!c.ok) return undefined;
+  return c.cidr.prefix === 128 ? c.cidr.base : formatCidr6(c.cidr);
+}
+
+/** The IPv6 twin of nodeRoutes: a default route via the first interface with an IPv6 gateway, and so on. */
+function nodeRoutes6(
+  lab: Lab,
+  ifaces: PlanInterface[],
+  routerIp6: Map<string, Map<string, string>>,
+): PlanRoute[] {
+  const routes: PlanRoute[] = [];
+  const connected = new Set(ifaces.map((i) => i.network));
+  const routerOfNet = (net: string) =>
+    lab.routers.find((r) => routerIp6.get(r.name)?.has(net) && r.links.some((l) => l.network === net));
+  const routed = ifaces.filter((i) => i.gateway6);
+  const first = routed[0];
+  if (!first) return routes;
+  routes.push({ dst: 'default', family: 6, via: first.gateway6!, dev: first.name });
+  const defaultRouter = routerOfNet(first.network)?.name;
+  const seen = new Set<string>();
+  for (const i of routed.slice(1)) {
+    const r = routerOfNet(i.network);
+    if (!r || r.name === defaultRouter) continue;
+    for (const [net] of routerIp6.get(r.name)!) {
+      if (connected.has(net) || seen.has(net)) continue;
+      seen.add(net);
+      const n = lab.networks.find((x) => x.name === net)!;
+      routes.push({ dst: n.cidr6!, family: 6, via: i.gateway6!, dev: i.name });
     }
   }
   return routes;
@@ -376,14 +513,18 @@ function nodeRoutes(
 interface Endpoint {
   /** ip4 match values */
   addrs: string[];
+  /** ip6 match values (RFC 5952) */
+  addrs6: string[];
   /** networks the endpoint lives on (for ACL placement) */
   networks: string[];
   /** logical ports, when the endpoint is a node */
   ports: { lsp: string; network: string }[];
   /** member nodes, when the endpoint is a node or a group */
   nodes?: string[];
-  /** the CIDR, when the endpoint is an address/CIDR */
+  /** the CIDR, when the endpoint is an IPv4 address/CIDR */
   cidr?: Cidr;
+  /** the CIDR, when the endpoint is an IPv6 address/CIDR */
+  cidr6?: Cidr6;
 }
 
 function resolveEndpoint(lab: Lab, nodes: PlanNode[], routers: PlanRouter[], ref: string): Endpoint {
@@ -394,37 +535,62 @@ function resolveEndpoint(lab: Lab, nodes: PlanNode[], routers: PlanRouter[], ref
     const nat = routers.flatMap((r) =>
       r.nat.filter((x) => x.node && members.includes(x.node) && x.type !== 'dnat').map((x) => x.external),
     );
+    const ifaces = ns.flatMap((n) => n.interfaces);
     return {
-      addrs: [...ns.flatMap((n) => n.interfaces.map((i) => i.ip)), ...nat],
-      networks: ns.flatMap((n) => n.interfaces.map((i) => i.network)),
-      ports: ns.flatMap((n) => n.interfaces.map((i) => ({ lsp: i.lsp, network: i.network }))),
+      addrs: [...ifaces.flatMap((i) => (i.ip ? [i.ip] : [])), ...nat.filter((a) => !a.includes(':'))],
+      addrs6: [...ifaces.flatMap((i) => (i.ip6 ? [i.ip6] : [])), ...nat.filter((a) => a.includes(':'))],
+      networks: ifaces.map((i) => i.network),
+      ports: ifaces.map((i) => ({ lsp: i.lsp, network: i.network })),
       nodes: [...members],
     };
   }
   const net = lab.networks.find((n) => n.name === ref);
-  if (net) return { addrs: [net.cidr], networks: [net.name], ports: [] };
+  if (net)
+    return {
+      addrs: net.cidr ? [net.cidr] : [],
+      addrs6: net.cidr6 ? [net.cidr6] : [],
+      networks: [net.name],
+      ports: [],
+    };
+  if (ref.includes(':')) {
+    const parsed = parseCidr6(ref.includes('/') ? ref : `${ref}/128`);
+    const cidr6 = (parsed as { cidr: Cidr6 }).cidr;
+    const networks = lab.networks
+      .filter((n) => n.subnet6 && overlaps6Cidr(n.subnet6, cidr6))
+      .map((n) => n.name);
+    return { addrs: [], addrs6: [cidr6Text(cidr6)], networks, ports: [], cidr6 };
+  }
   const parsed = parseCidr(ref.includes('/') ? ref : `${ref}/32`);
   const cidr = (parsed as { cidr: Cidr }).cidr;
   const text = cidr.prefix === 32 ? intToIp(cidr.base) : `${intToIp(cidr.base)}/${cidr.prefix}`;
-  const networks = lab.networks.filter((n) => overlapsCidr(n.subnet, cidr)).map((n) => n.name);
-  return { addrs: [text], networks, ports: [], cidr };
+  const networks = lab.networks.filter((n) => n.subnet && overlapsCidr(n.subnet, cidr)).map((n) => n.name);
+  return { addrs: [text], addrs6: [], networks, ports: [], cidr };
 }
 
 function overlapsCidr(a: Cidr, b: Cidr): boolean {
   return contains(a, b.base) || contains(b, a.base);
 }
 
+function overlaps6Cidr(a: Cidr6, b: Cidr6): boolean {
+  return contains6(a, base6(b)) || contains6(b, base6(a));
+}
+
 function cidrText(c: Cidr): string {
   return c.prefix === 32 ? intToIp(c.base) : `${intToIp(c.base)}/${c.prefix}`;
+}
+
+function cidr6Text(c: Cidr6): string {
+  return c.prefix === 128 ? c.base : formatCidr6(c);
 }
 
 function set(values: string[]): string {
   return values.length === 1 ? values[0]! : `{${values.join(', ')}}`;
 }
 
-function l4Match(p: LabPolicy): string {
+function l4Match(p: LabPolicy, family: 4 | 6 = 4): string {
   if (p.proto === 'any') return '';
-  if (p.proto === 'icmp') return ' && icmp4';
+  // icmp6 covers neighbour discovery too; OVN's own ACL stage lets nd/nd_rs/nd_ra pass above every ACL
+  if (p.proto === 'icmp') return family === 6 ? ' && icmp6' : ' && icmp4';
   const f = `${p.proto}.dst`;
   if (!p.port) return ` && ${p.proto}`;
   if (p.port.min === p.port.max) return ` && ${f} == ${p.port.min}`;
@@ -442,6 +608,8 @@ const STATEFUL_PRIORITY = 0;
  * Policies are stateful: every switch that carries a policy ACL also gets `<lab>-stateful`, an allow-related
  * catch-all at the lowest priority, which turns on OVN's connection tracking there — so a deny blocks only
  * connections its `from` starts, and replies of connections its `to` starts (or an allow admitted) pass.
+ * IPv6 (docs/ipv6.md): a policy gives its ACLs once per family both ends have addresses of — `ip4.*` and `icmp4`,
+ * `ip6.*` and `icmp6`; a lab with any IPv6 makes the stateful catch-all match `ip` (both families).
  */
 function compileAcls(lab: Lab, nodes: PlanNode[], switches: PlanSwitch[], routers: PlanRouter[]): PlanAcl[] {
   const acls: PlanAcl[] = [];
@@ -452,66 +620,99 @@ function compileAcls(lab: Lab, nodes: PlanNode[], switches: PlanSwitch[], router
     const priority = 2000 - i;
     const action = p.action === 'deny' ? 'drop' : 'allow-related';
     const extIds = { [EXTID_LAB]: lab.name, 'labctl-policy': String(i) };
-    const l4 = l4Match(p);
-    const srcMatch = `ip4.src == ${set(src.addrs)}`;
     const name = naming.acl(lab.name, i);
-    const outside = (dstMatch: string) => {
-      for (const net of new Set(src.networks))
-        acls.push({
-          switch: swName(net),
-          direction: 'from-lport',
-          priority,
-          match: `${srcMatch} && ${dstMatch}${l4}`,
-          action,
-          name,
-          externalIds: extIds,
-        });
-    };
-    if (dst.ports.length) {
-      for (const port of dst.ports)
-        acls.push({
-          switch: swName(port.network),
-          direction: 'to-lport',
-          priority,
-          match: `outport == "${port.lsp}" && ${srcMatch}${l4}`,
-          action,
-          name,
-          externalIds: extIds,
-        });
-    } else if (dst.networks.length) {
-      const subnets: Cidr[] = [];
-      for (const net of dst.networks) {
-        const subnet = lab.networks.find((n) => n.name === net)!.subnet;
-        subnets.push(subnet);
-        // the part of the destination inside this switch's subnet (CIDRs nest or are disjoint)
-        const part = dst.cidr && dst.cidr.prefix < subnet.prefix ? [cidrText(subnet)] : dst.addrs;
-        acls.push({
-          switch: swName(net),
-          direction: 'to-lport',
-          priority,
-          match: `ip4.dst == ${set(part)} && ${srcMatch}${l4}`,
-          action,
-          name,
-          externalIds: extIds,
-        });
+    for (const family of [4, 6] as const) {
+      const srcAddrs = family === 4 ? src.addrs : src.addrs6;
+      if (!srcAddrs.length) continue;
+      const dstAddrs = family === 4 ? dst.addrs : dst.addrs6;
+      // a node/group destination is matched by port, whatever its family; an address/network one needs the family
+      if (!dst.ports.length && !dstAddrs.length) continue;
+      const ipf = family === 4 ? 'ip4' : 'ip6';
+      const l4 = l4Match(p, family);
+      const srcMatch = `${ipf}.src == ${set(srcAddrs)}`;
+      const outside = (dstMatch: string) => {
+        for (const net of new Set(src.networks))
+          acls.push({
+            switch: swName(net),
+            direction: 'from-lport',
+            priority,
+            match: `${srcMatch} && ${dstMatch}${l4}`,
+            action,
+            name,
+            externalIds: extIds,
+          });
+      };
+      if (dst.ports.length) {
+        for (const port of dst.ports)
+          acls.push({
+            switch: swName(port.network),
+            direction: 'to-lport',
+            priority,
+            match: `outport == "${port.lsp}" && ${srcMatch}${l4}`,
+            action,
+            name,
+            externalIds: extIds,
+          });
+      } else if (family === 4 && dst.networks.length) {
+        const subnets: Cidr[] = [];
+        for (const net of dst.networks) {
+          const subnet = lab.networks.find((n) => n.name === net)!.subnet;
+          if (!subnet) continue;
+          subnets.push(subnet);
+          // the part of the destination inside this switch's subnet (CIDRs nest or are disjoint)
+          const part = dst.cidr && dst.cidr.prefix < subnet.prefix ? [cidrText(subnet)] : dst.addrs;
+          acls.push({
+            switch: swName(net),
+            direction: 'to-lport',
+            priority,
+            match: `ip4.dst == ${set(part)} && ${srcMatch}${l4}`,
+            action,
+            name,
+            externalIds: extIds,
+          });
+        }
+        // a CIDR wider than the lab networks inside it: its outside part, where the source enters the lab's switches
+        const c = dst.cidr;
+        if (c && subnets.every((s) => s.prefix > c.prefix)) {
+          const inside = subnets.reduce((sum, s) => sum + size(s), 0);
+          if (inside < size(c))
+            outside(`ip4.dst == ${dst.addrs[0]} && !(ip4.dst == ${set(subnets.map(cidrText))})`);
+        }
+      } else if (family === 6 && dst.networks.length) {
+        const subnets: Cidr6[] = [];
+        for (const net of dst.networks) {
+          const subnet = lab.networks.find((n) => n.name === net)!.subnet6;
+          if (!subnet) continue;
+          subnets.push(subnet);
+          const part = dst.cidr6 && dst.cidr6.prefix < subnet.prefix ? [formatCidr6(subnet)] : dst.addrs6;
+          acls.push({
+            switch: swName(net),
+            direction: 'to-lport',
+            priority,
+            match: `ip6.dst == ${set(part)} && ${srcMatch}${l4}`,
+            action,
+            name,
+            externalIds: extIds,
+          });
+        }
+        const c = dst.cidr6;
+        if (c && subnets.every((s) => s.prefix > c.prefix)) {
+          const inside = subnets.reduce((sum, s) => sum + size6(s), 0n);
+          if (inside < size6(c))
+            outside(`ip6.dst == ${dst.addrs6[0]} && !(ip6.dst == ${set(subnets.map(formatCidr6))})`);
+        }
+      } else {
+        outside(`${ipf}.dst == ${set(dstAddrs)}`);
       }
-      // a CIDR wider than the lab networks inside it: its outside part, where the source enters the lab's switches
-      const c = dst.cidr;
-      if (c && subnets.every((s) => s.prefix > c.prefix)) {
-        const inside = subnets.reduce((sum, s) => sum + size(s), 0);
-        if (inside < size(c))
-          outside(`ip4.dst == ${dst.addrs[0]} && !(ip4.dst == ${set(subnets.map(cidrText))})`);
-      }
-    } else {
-      outside(`ip4.dst == ${set(dst.addrs)}`);
     }
   });
+  const anyV6 = lab.networks.some((n) => n.subnet6);
   for (const sw of [...new Set(acls.map((a) => a.switch))])
     acls.push({
       switch: sw,
       direction: 'to-lport',
       priority: STATEFUL_PRIORITY,
-      match: 'ip4',
+      match: anyV6 ? 'ip' : 'ip4',
       action: 'allow-related',
       name: `${lab.name}-stateful`,
       externalIds: { [EXTID_LAB]: lab.name, 'labctl-stateful': 'true' },
@@ -523,7 +724,10 @@ function compileAcls(lab: Lab, nodes: PlanNode[], switches: PlanSwitch[], router
 function compilePolicies(lab: Lab, nodes: PlanNode[], routers: PlanRouter[]): PlanPolicy[] {
   const end = (ref: string): PlanPolicyEnd => {
     const e = resolveEndpoint(lab, nodes, routers, ref);
-    const cidrs = e.addrs.map((a) => (a.includes('/') ? a : `${a}/32`));
+    const cidrs = [
+      ...e.addrs.map((a) => (a.includes('/') ? a : `${a}/32`)),
+      ...e.addrs6.map((a) => (a.includes('/') ? a : `${a}/128`)),
+    ];
     return { ref, ...(e.nodes ? { nodes: e.nodes } : {}), cidrs };
   };
   return lab.policies.map((p, index) => ({
@@ -536,6 +740,11 @@ function compilePolicies(lab: Lab, nodes: PlanNode[], routers: PlanRouter[]): Pl
   }));
 }
 
+/** An address as the host part of OVN's "IP:PORT" (IPv6 in brackets: "[fd00::1]:80"). */
+export function hostPort(ip: string): string {
+  return ip.includes(':') ? `[${ip}]` : ip;
+}
+
 /**
  * Load balancers: one OVN Load_Balancer per lab entry with one VIP. Backends named by node use the node's first
  * interface address. Attached to the listed networks' switches and routers (every network by default).
@@ -545,7 +754,9 @@ function compileLoadBalancers(lab: Lab, nodes: PlanNode[]): PlanLoadBalancer[] {
     const backendPort = lb.backendPort ?? lb.port;
     const backends = lb.backends.map((b) => {
       const node = nodes.find((n) => n.name === b);
-      const ip = node ? node.interfaces[0]!.ip : b;
+      // a node backend: its first interface address of the VIP's family (validation guarantees one)
+      const v6 = lb.vip.includes(':');
+      const ip = node ? node.interfaces.find((i) => (v6 ? i.ip6 : i.ip))![v6 ? 'ip6' : 'ip']! : b;
       return {
         ...(node ? { node: node.name } : {}),
         ip,
@@ -555,7 +766,7 @@ function compileLoadBalancers(lab: Lab, nodes: PlanNode[]): PlanLoadBalancer[] {
     const out: PlanLoadBalancer = {
       name: lb.name,
       lb: naming.loadBalancer(lab.name, lb.name),
-      vip: lb.port !== undefined ? `${lb.vip}:${lb.port}` : lb.vip,
+      vip: lb.port !== undefined ? `${hostPort(lb.vip)}:${lb.port}` : lb.vip,
       vipIp: lb.vip,
       backends,
       switches: lb.attach

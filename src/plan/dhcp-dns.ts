@@ -18,18 +18,33 @@ export function compileServices(
   lab: Lab,
   plan: Pick<Plan, 'routers'>,
   gatewayOf: ReadonlyMap<string, string>,
+  gateway6Of: ReadonlyMap<string, string>,
   mac: (network: string) => string,
 ): Map<string, PlanService> {
   const out = new Map<string, PlanService>();
   for (const net of lab.networks) {
     if (!net.dhcp && !lab.dns) continue;
-    // The first router linking the network owns its gateway address (compilePlan): its port answers ARP for it.
+    // The first router linking the network owns its gateway addresses (compilePlan): its port answers ARP/ND for them.
     const gw = gatewayOf.get(net.name);
+    const gw6 = gateway6Of.get(net.name);
+    const owns = (c: string) =>
+      (gw !== undefined && c.startsWith(`${gw}/`)) || (gw6 !== undefined && c.startsWith(`${gw6}/`));
     const port = plan.routers
       .flatMap((r) => r.ports)
-      .find((p) => p.network === net.name && gw !== undefined && p.networks[0]?.startsWith(`${gw}/`));
-    if (port && gw) out.set(net.name, { ip: gw, mac: port.mac, neighbour: false });
-    else out.set(net.name, { ip: serviceAddressOf(net.subnet), mac: mac(net.name), neighbour: true });
+      .find((p) => p.network === net.name && p.networks.some(owns));
+    if (port)
+      out.set(net.name, {
+        ...(gw !== undefined && net.subnet ? { ip: gw } : {}),
+        ...(gw6 !== undefined ? { ip6: gw6 } : {}),
+        mac: port.mac,
+        neighbour: false,
+      });
+    else
+      out.set(net.name, {
+        ...(net.subnet ? { ip: serviceAddressOf(net.subnet) } : {}),
+        mac: mac(net.name),
+        neighbour: net.subnet !== undefined,
+      });
   }
   return out;
 }
@@ -40,6 +55,8 @@ export function compileServices(
  * its timeout: `no-aaaa` (glibc ≥ 2.36, the node image's) asks for A only; a short timeout bounds the rest.
  */
 export const RESOLVER_OPTIONS = ['no-aaaa', 'timeout:1', 'attempts:2'];
+/** a lab with IPv6 addresses asks for AAAA too (a lookup of an IPv4-only name then waits ≤ 1 s for it) */
+export const RESOLVER_OPTIONS_V6 = ['timeout:1', 'attempts:2'];
 
 export function compileDhcpDns(lab: Lab, plan: Plan, services: ReadonlyMap<string, PlanService>): void {
   const L = lab.name;
@@ -48,7 +65,7 @@ export function compileDhcpDns(lab: Lab, plan: Plan, services: ReadonlyMap<strin
     if (!svc) continue;
     sw.service = { ...svc };
     const net = lab.networks.find((n) => n.name === sw.network)!;
-    if (!net.dhcp) continue;
+    if (!net.dhcp || !net.cidr || svc.ip === undefined) continue;
     const options: Record<string, string> = {
       server_id: svc.ip,
       server_mac: svc.mac,
@@ -62,21 +79,24 @@ export function compileDhcpDns(lab: Lab, plan: Plan, services: ReadonlyMap<strin
   for (const node of plan.nodes)
     for (const i of node.interfaces) {
       const svc = services.get(i.network);
-      if (svc?.neighbour) i.neighbour = { ip: svc.ip, mac: svc.mac };
+      if (svc?.neighbour && svc.ip !== undefined) i.neighbour = { ip: svc.ip, mac: svc.mac };
     }
   if (!lab.dns) return;
   const records: Record<string, string> = {};
+  const v6 = plan.nodes.some((n) => n.interfaces.some((i) => i.ip6));
   for (const node of plan.nodes) {
-    const ips = [...new Set(node.interfaces.map((i) => i.ip))].join(' ');
-    if (!ips) continue;
-    records[node.name] = ips;
-    records[`${node.name}.${L}`] = ips;
-    const first = node.interfaces.find((i) => services.has(i.network));
-    if (first)
+    // A and AAAA: OVN answers each query type from the addresses of its family
+    const ips = [...new Set(node.interfaces.flatMap((i) => [i.ip, i.ip6]).filter((x): x is string => !!x))];
+    if (!ips.length) continue;
+    records[node.name] = ips.join(' ');
+    records[`${node.name}.${L}`] = ips.join(' ');
+    // the first network whose service the node can reach: its IPv4 address, else the router's IPv6 one
+    const server = node.interfaces.map((i) => services.get(i.network)).find((x) => x?.ip ?? x?.ip6);
+    if (server)
       node.resolver = {
-        nameservers: [services.get(first.network)!.ip],
+        nameservers: [(server.ip ?? server.ip6)!],
         search: [L],
-        options: RESOLVER_OPTIONS,
+        options: v6 ? RESOLVER_OPTIONS_V6 : RESOLVER_OPTIONS,
       };
   }
   const publics = new Map<string, string[]>();

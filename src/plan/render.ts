@@ -1,4 +1,5 @@
 /** Human-readable rendering of a Plan for `labctl plan`. */
+import { ifaceAddrs } from '../apply/node-links.js';
 import { describeImpair } from '../lab/impair.js';
 import type { Plan } from './types.js';
 
@@ -9,17 +10,22 @@ export function renderPlan(plan: Plan): string {
   out.push('', 'containers (network_mode none):');
   for (const n of plan.nodes) {
     out.push(`  ${n.container}  image ${n.image}${n.build ? ` (built from ${n.build.context})` : ''}`);
-    for (const i of n.interfaces)
+    for (const i of n.interfaces) {
+      const addrs = ifaceAddrs(i).join(' ');
       out.push(
         i.impair
-          ? `    ${i.name} ${i.ip}/${i.prefix} ${i.mac} mtu ${i.mtu}  veth ${i.hostVeth} ⇄ relay ⇄ ${i.impair.relayVeth}/${i.impair.bridgeVeth} → ${plan.ovn.bridge} iface-id=${i.lsp}  impaired: ${describeImpair(i.impair)}`
-          : `    ${i.name} ${i.ip}/${i.prefix} ${i.mac} mtu ${i.mtu}  veth ${i.hostVeth} → ${plan.ovn.bridge} iface-id=${i.lsp}`,
+          ? `    ${i.name} ${addrs} ${i.mac} mtu ${i.mtu}  veth ${i.hostVeth} ⇄ relay ⇄ ${i.impair.relayVeth}/${i.impair.bridgeVeth} → ${plan.ovn.bridge} iface-id=${i.lsp}  impaired: ${describeImpair(i.impair)}`
+          : `    ${i.name} ${addrs} ${i.mac} mtu ${i.mtu}  veth ${i.hostVeth} → ${plan.ovn.bridge} iface-id=${i.lsp}`,
       );
-    for (const r of n.routes) out.push(`    route ${r.dst} via ${r.via} dev ${r.dev}`);
+    }
+    for (const r of n.routes)
+      out.push(`    route${r.family === 6 ? ' -6' : ''} ${r.dst} via ${r.via} dev ${r.dev}`);
   }
   out.push('', 'OVN logical switches:');
   for (const s of plan.switches) {
-    out.push(`  ${s.name} (${s.subnet}, mtu ${s.mtu})`);
+    out.push(
+      `  ${s.name} (${[s.subnet, s.subnet6].filter(Boolean).join(' ')}, mtu ${s.mtu}${s.ra ? ', ra' : ''})`,
+    );
     for (const p of s.ports)
       out.push(`    ${p.name}${p.type ? ` type=${p.type}` : ''} addresses="${p.addresses}"`);
   }

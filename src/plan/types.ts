@@ -15,6 +15,8 @@ export const EXTID_NODE = 'labctl-node';
 export const EXTID_IFACE = 'labctl-iface';
 /** on a node's logical switch port: the address labctl allocated to the interface (sticky; see PriorAddresses) */
 export const EXTID_ALLOC = 'labctl-alloc';
+/** the IPv6 twin of EXTID_ALLOC (docs/ipv6.md) */
+export const EXTID_ALLOC6 = 'labctl-alloc6';
 
 export interface Plan {
   version: number;
@@ -69,7 +71,10 @@ export interface PlanDhcp {
  * labctl-chosen one, for which nodes hold a permanent neighbour entry (`neighbour`).
  */
 export interface PlanService {
-  ip: string;
+  /** IPv4 (a network with subnet:) */
+  ip?: string;
+  /** IPv6: the router's address on the network (routed networks with subnet6:) */
+  ip6?: string;
   mac: string;
   /** no router answers ARP for it: every node on the network gets a permanent neighbour entry */
   neighbour: boolean;
@@ -132,8 +137,14 @@ export interface PlanInterface {
   /** temporary name of the container-side end before it is moved into the netns and renamed */
   peerTmp: string;
   mac: string;
-  ip: string;
-  prefix: number;
+  /** IPv4 address; absent on an IPv6-only network (docs/ipv6.md) */
+  ip?: string;
+  /** IPv4 prefix length; present with ip */
+  prefix?: number;
+  /** IPv6 address (RFC 5952 form), when the network has subnet6 */
+  ip6?: string;
+  /** IPv6 prefix length; present with ip6 */
+  prefix6?: number;
   mtu: number;
   /** router address on this network, if any */
   gateway?: string;
@@ -141,6 +152,12 @@ export interface PlanInterface {
   dhcp?: boolean;
   /** a permanent neighbour entry for the network's DHCP/DNS service address (routerless networks; PlanService) */
   neighbour?: { ip: string; mac: string };
+  /** router IPv6 address on this network, if any */
+  gateway6?: string;
+  /** the IPv6 address labctl allocated to this interface (sticky, as allocated) */
+  allocated6?: string;
+  /** the network has ra: true (the node accepts router advertisements; still no SLAAC address) */
+  ra?: boolean;
   /**
    * the address labctl allocated to this interface (it has no ip: in the lab, or has one that overrides an
    * allocation kept from the running lab); unset when the lab gives the address and nothing was allocated
@@ -169,8 +186,10 @@ export function ovsPortOf(i: Pick<PlanInterface, 'hostVeth' | 'impair'>): string
 }
 
 export interface PlanRoute {
-  /** 'default' or a CIDR */
+  /** 'default' or a CIDR (of the route's family) */
   dst: string;
+  /** 6: an IPv6 route (dst 'default' is then ::/0, via an IPv6 address); absent: IPv4 */
+  family?: 6;
   via: string;
   dev: string;
 }
@@ -178,7 +197,12 @@ export interface PlanRoute {
 export interface PlanSwitch {
   name: string;
   network: string;
-  subnet: string;
+  /** IPv4 CIDR; absent on an IPv6-only network */
+  subnet?: string;
+  /** IPv6 CIDR (RFC 5952 form) */
+  subnet6?: string;
+  /** router advertisements are sent on this network (the router ports' ipv6_ra_configs) */
+  ra?: boolean;
   mtu: number;
   externalIds: Record<string, string>;
   ports: PlanSwitchPort[];
@@ -192,7 +216,7 @@ export interface PlanSwitchPort {
   name: string;
   /** '' for a node's port, 'router' for the switch side of a router port */
   type: '' | 'router';
-  /** "MAC IP" for nodes, "router" for router ports */
+  /** "MAC IP", "MAC IP IP6" or "MAC IP6" for nodes, "router" for router ports */
   addresses: string;
   node?: string;
   iface?: string;
@@ -204,11 +228,22 @@ export interface PlanRouter {
   name: string;
   router: string;
   externalIds: Record<string, string>;
-  ports: { name: string; network: string; mac: string; networks: string[]; switchPort: string }[];
+  ports: PlanRouterPort[];
   routes: { prefix: string; nexthop: string }[];
   /** gateway router: the host whose chassis it is bound to (options:chassis) */
   chassis?: string;
   nat: PlanNat[];
+}
+
+export interface PlanRouterPort {
+  name: string;
+  network: string;
+  mac: string;
+  /** "IP/prefix" of each family the network has (IPv4 first) */
+  networks: string[];
+  switchPort: string;
+  /** IPv6 router advertisements on this port (ipv6_ra_configs); only when the network has ra: true */
+  ra?: boolean;
 }
 
 export interface PlanNat {
@@ -274,7 +309,7 @@ export interface PlanPolicy {
  * external_ids:labctl-alloc). compilePlan keeps each one while it is still valid, so adding, removing or reordering
  * nodes never renumbers a running node.
  */
-export type PriorAddresses = ReadonlyMap<string, { network: string; ip: string }>;
+export type PriorAddresses = ReadonlyMap<string, { network: string; ip?: string; ip6?: string }>;
 
 export interface PlanExpect {
   from: string;

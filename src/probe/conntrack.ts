@@ -20,7 +20,7 @@ export function plannedAddresses(plan: Plan): Set<string> {
   const s = new Set<string>();
   for (const n of plan.nodes)
     for (const i of n.interfaces) {
-      s.add(i.ip);
+      if (i.ip) s.add(i.ip);
       if (i.gateway) s.add(i.gateway);
     }
   for (const r of plan.routers)
@@ -57,7 +57,9 @@ export function isDoctorProbe(e: CtEntry): boolean {
  */
 export function findStale(entries: CtEntry[], zones: Set<number>, plan: Plan): StaleAddress[] {
   const planned = plannedAddresses(plan);
-  const subnets = plan.switches.map((sw) => parseCidr(sw.subnet)).flatMap((p) => (p.ok ? [p.cidr] : []));
+  const subnets = plan.switches
+    .flatMap((sw) => (sw.subnet ? [parseCidr(sw.subnet)] : []))
+    .flatMap((p) => (p.ok ? [p.cidr] : []));
   const inLab = (ip: string) => isIPv4(ip) && subnets.some((c) => contains(c, ipToInt(ip)));
   const by = new Map<string, StaleAddress>();
   for (const e of entries) {

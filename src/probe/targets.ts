@@ -121,22 +121,28 @@ export function routedDomains(plan: Plan): Map<string, number> {
   return out;
 }
 
-function subnetOf(i: PlanInterface): { base: number; prefix: number } {
+/** An interface with an IPv4 address (an IPv6-only one has none; this file probes IPv4). */
+export type V4Interface = PlanInterface & { ip: string; prefix: number };
+const hasV4 = (i: PlanInterface): i is V4Interface => i.ip !== undefined && i.prefix !== undefined;
+
+function subnetOf(i: V4Interface): { base: number; prefix: number } {
   const p = parseCidr(`${i.ip}/${i.prefix}`);
   if (!p.ok) throw new Error(`bad address ${i.ip}/${i.prefix}`);
   return p.cidr;
 }
 
 /** How `node` sends to `ip`: the interface (connected subnet first, then the longest matching route) and next hop. */
-export function routeFor(node: PlanNode, ip: string): { iface: PlanInterface; via?: string } | undefined {
+export function routeFor(node: PlanNode, ip: string): { iface: V4Interface; via?: string } | undefined {
   const dst = ipToInt(ip);
-  for (const i of node.interfaces) if (contains(subnetOf(i), dst)) return { iface: i };
-  let best: { iface: PlanInterface; via: string; prefix: number } | undefined;
+  const v4 = node.interfaces.filter(hasV4);
+  for (const i of v4) if (contains(subnetOf(i), dst)) return { iface: i };
+  let best: { iface: V4Interface; via: string; prefix: number } | undefined;
   for (const r of node.routes) {
+    if (r.family === 6) continue;
     const prefix = r.dst === 'default' ? 0 : Number(r.dst.split('/')[1] ?? 32);
     const p = r.dst === 'default' ? undefined : parseCidr(r.dst);
     if (p && !(p.ok && contains(p.cidr, dst))) continue;
-    const iface = node.interfaces.find((i) => i.name === r.dev);
+    const iface = v4.find((i) => i.name === r.dev);
     if (!iface) continue;
     if (!best || prefix > best.prefix) best = { iface, via: r.via, prefix };
   }
@@ -253,12 +259,14 @@ export function pickAddress(
   src: PlanNode,
   dst: PlanNode,
   domains = routedDomains(plan),
-): PlanInterface | undefined {
-  const srcSwitches = new Set(src.interfaces.map((i) => i.switch));
-  const same = dst.interfaces.find((i) => srcSwitches.has(i.switch));
+): V4Interface | undefined {
+  const srcV4 = src.interfaces.filter(hasV4);
+  const dstV4 = dst.interfaces.filter(hasV4);
+  const srcSwitches = new Set(srcV4.map((i) => i.switch));
+  const same = dstV4.find((i) => srcSwitches.has(i.switch));
   if (same) return same;
-  const srcDomains = new Set(src.interfaces.map((i) => domains.get(i.switch)));
-  return dst.interfaces.find((i) => srcDomains.has(domains.get(i.switch)) && routeFor(src, i.ip));
+  const srcDomains = new Set(srcV4.map((i) => domains.get(i.switch)));
+  return dstV4.find((i) => srcDomains.has(domains.get(i.switch)) && routeFor(src, i.ip));
 }
 
 function fill(paths: PathCache, t: Omit<Target, 'key' | 'check'> & { key?: string }): Target {
@@ -383,8 +391,8 @@ export function meshAtPort(target: Target, port: number, verdicts: PolicyVerdict
 function inLab(plan: Plan, ip: string): boolean {
   const n = ipToInt(ip);
   return plan.switches.some((s) => {
-    const p = parseCidr(s.subnet);
-    return p.ok && contains(p.cidr, n);
+    const p = s.subnet ? parseCidr(s.subnet) : undefined;
+    return !!p?.ok && contains(p.cidr, n);
   });
 }
 

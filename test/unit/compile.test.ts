@@ -471,12 +471,12 @@ describe('a 2000-node lab', () => {
       plan.routers.flatMap((r) => r.ports.map((p) => `${p.network} ${p.networks[0]!.split('/')[0]}`)),
     );
     expect(routerIps.size).toBe(8);
-    const subnets = new Map(plan.switches.map((s) => [s.network, parseCidr(s.subnet)]));
+    const subnets = new Map(plan.switches.map((s) => [s.network, parseCidr(s.subnet!)]));
     const seen = new Set<string>();
     for (const i of ifaces) {
       const c = subnets.get(i.network)!;
       if (!c.ok) throw new Error(`bad subnet of ${i.network}`);
-      expect(isHostAddress(c.cidr, ipToInt(i.ip)), `${i.lsp} ${i.ip}`).toBe(true);
+      expect(isHostAddress(c.cidr, ipToInt(i.ip!)), `${i.lsp} ${i.ip}`).toBe(true);
       expect(contains(c.cidr, ipToInt(i.gateway!))).toBe(true);
       const key = `${i.network} ${i.ip}`;
       expect(routerIps.has(key), `${i.lsp} took a router address`).toBe(false);

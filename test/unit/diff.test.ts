@@ -120,7 +120,7 @@ describe('diffLab', () => {
       `- flush conntrack of ${ip(base, 'c1')}`,
     ]);
     expect(ofKind(set, 'link-set').flatMap((c) => c.lines)).toEqual([
-      'addr flush dev eth1',
+      `addr del ${ip(base, 'c1')}/24 dev eth1`,
       'addr add 10.61.2.40/24 dev eth1',
       'route replace default via 10.61.2.1 dev eth1',
     ]);

@@ -11,7 +11,7 @@ function plan(text: string): Plan {
   return compilePlan(lab);
 }
 
-const ipOf = (p: Plan, node: string) => p.nodes.find((n) => n.name === node)!.interfaces[0]!.ip;
+const ipOf = (p: Plan, node: string) => p.nodes.find((n) => n.name === node)!.interfaces[0]!.ip!;
 
 /** The flow `from` starts towards `to` (first interface of each). */
 function flow(p: Plan, from: string, to: string, proto: Flow['proto'], port?: number): Flow {

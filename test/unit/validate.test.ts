@@ -166,7 +166,12 @@ const CASES: Record<string, Want[]> = {
     },
   ],
   'ipv6-subnet.yml': [
-    { line: 3, col: 17, path: 'networks.v6.subnet', message: 'IPv6 subnets are not supported yet' },
+    {
+      line: 3,
+      col: 17,
+      path: 'networks.v6.subnet',
+      message: 'fd00:1:: is an IPv6 address (IPv6 goes in subnet6',
+    },
   ],
   'subnet-too-small.yml': [
     {

@@ -5,7 +5,7 @@
  */
 import type { LabDoc } from '../schema.js';
 import type { LabNetwork } from '../types.js';
-import { AddressBook } from './addresses.js';
+import { AddressBook, AddressBook6 } from './addresses.js';
 
 export type PathSeg = string | number;
 
@@ -37,6 +37,10 @@ export interface ValidateContext {
   readonly addresses: AddressBook;
   /** per network; the first router that links it wins */
   readonly nextHops: Map<string, NextHop>;
+  /** the IPv6 twins (docs/ipv6.md): explicit and router IPv6 addresses, IPv6 next hops, pending allocations */
+  readonly addresses6: AddressBook6;
+  readonly nextHops6: Map<string, NextHop>;
+  readonly pendingAlloc6: Map<string, PathSeg[][]>;
   /** interfaces without an explicit address, per network in file order: compile allocates them one each */
   readonly pendingAlloc: Map<string, PathSeg[][]>;
 }
@@ -54,5 +58,8 @@ export function createContext(doc: LabDoc): ValidateContext {
     addresses: new AddressBook(add),
     nextHops: new Map(),
     pendingAlloc: new Map(),
+    addresses6: new AddressBook6(add),
+    nextHops6: new Map(),
+    pendingAlloc6: new Map(),
   };
 }

@@ -8,7 +8,7 @@ import type { ValidateContext } from './context.js';
 export function reserveServiceAddresses(ctx: ValidateContext, networks: LabNetwork[]): void {
   const dns = ctx.doc.dns === true;
   for (const net of networks) {
-    if (!(net.dhcp || dns) || ctx.nextHops.get(net.name)?.by === 'router') continue;
+    if (!net.subnet || !(net.dhcp || dns) || ctx.nextHops.get(net.name)?.by === 'router') continue;
     const ip = serviceAddressOf(net.subnet);
     ctx.addresses.take(
       net.name,

@@ -4,10 +4,11 @@ import type { z } from 'zod';
 import { IFNAME_RE } from '../../names.js';
 import { parseImpair } from '../impair.js';
 import { intToIp, isIPv4 } from '../ipv4.js';
+import { normalize6 } from '../ipv6.js';
 import { isMulticastMac, normalizeMac } from '../mac.js';
 import type { interfaceSchema } from '../schema.js';
 import type { LabInterface } from '../types.js';
-import { checkHostIp } from './addresses.js';
+import { checkHostIp, checkHostIp6 } from './addresses.js';
 import type { PathSeg, ValidateContext } from './context.js';
 import { didYouMean } from './suggest.js';
 
@@ -35,6 +36,7 @@ export function validateInterfaces(
   const interfaces: LabInterface[] = [];
   const ifNames = new Set<string>();
   const own = new Map<number, OwnAddress>();
+  const own6 = new Map<string, OwnAddress>();
   raws.forEach((raw, i) => {
     const ip = [...p, 'interfaces', i];
     const spec: InterfaceSpec = typeof raw === 'string' ? { network: raw } : raw;
@@ -72,14 +74,35 @@ export function validateInterfaces(
           `node ${node} asks for DHCP on ${spec.network}, which has no DHCP server`,
           `set networks.${spec.network}.dhcp: true (or give the interface an address)`,
         );
+      else if (ctx.netByName.get(spec.network) && !ctx.netByName.get(spec.network)!.subnet)
+        add(
+          [...ip, 'ip'],
+          `${spec.network} is IPv6-only (no subnet:), so ip: dhcp (DHCPv4) has nothing to lease`,
+          'remove ip: dhcp, or add subnet: to the network',
+        );
     }
+    const netDef = ctx.netByName.get(spec.network);
     if (spec.ip !== undefined && spec.ip !== 'dhcp') {
       iface.ip = spec.ip;
-      checkAddress(ctx, node, ifname, spec.network, spec.ip, [...ip, 'ip'], own);
-    } else if (ctx.netByName.has(spec.network)) {
+      if (netDef && !netDef.subnet)
+        ctx.add(
+          [...ip, 'ip'],
+          `${spec.network} is IPv6-only (no subnet:), so ip ${spec.ip} has nowhere to go`,
+          'use ip6:, or add subnet: to the network',
+        );
+      else checkAddress(ctx, node, ifname, spec.network, spec.ip, [...ip, 'ip'], own);
+    } else if (netDef?.subnet) {
       const pending = ctx.pendingAlloc.get(spec.network);
       if (pending) pending.push(ip);
       else ctx.pendingAlloc.set(spec.network, [ip]);
+    }
+    if (spec.ip6 !== undefined) {
+      const v6 = checkAddress6(ctx, node, ifname, spec.network, spec.ip6, [...ip, 'ip6'], own6);
+      iface.ip6 = v6 ?? spec.ip6;
+    } else if (netDef?.subnet6) {
+      const pending = ctx.pendingAlloc6.get(spec.network);
+      if (pending) pending.push(ip);
+      else ctx.pendingAlloc6.set(spec.network, [ip]);
     }
     if (spec.impair !== undefined) {
       const r = parseImpair(spec.impair);
@@ -115,11 +138,11 @@ function checkAddress(
     if (!isIPv4(text)) ctx.add(path, `"${text}" is not an IPv4 address`);
     return;
   }
-  const v = checkHostIp(text, net.subnet, net.cidr, path, ctx.add);
+  const v = checkHostIp(text, net.subnet!, net.cidr!, path, ctx.add);
   if (v === undefined) return;
   const hop = ctx.nextHops.get(network);
   if (hop?.ip === intToIp(v)) {
-    ctx.add(path, `${text} is the ${hop.by} address of ${network}`, `pick another address in ${net.cidr}`);
+    ctx.add(path, `${text} is the ${hop.by} address of ${network}`, `pick another address in ${net.cidr!}`);
     return;
   }
   ctx.addresses.take(network, v, `node ${node}`, path);
@@ -134,6 +157,48 @@ function checkAddress(
       `address ${intToIp(v)} of node ${node} is already on its interface ${first.ifname} (${first.network})`,
       `give each interface of ${node} its own address`,
     );
+}
+
+/** The IPv6 twin of checkAddress; returns the RFC 5952 form when the address is usable. */
+function checkAddress6(
+  ctx: ValidateContext,
+  node: string,
+  ifname: string,
+  network: string,
+  text: string,
+  path: PathSeg[],
+  own: Map<string, OwnAddress>,
+): string | undefined {
+  const net = ctx.netByName.get(network);
+  if (!net) {
+    if (normalize6(text) === undefined) ctx.add(path, `"${text}" is not an IPv6 address`);
+    return undefined;
+  }
+  if (!net.subnet6 || !net.cidr6) {
+    ctx.add(
+      path,
+      `${network} has no subnet6, so ip6 ${text} has nowhere to go`,
+      `add subnet6: "fd00:1::/64" (for example) to ${network}, or remove ip6`,
+    );
+    return undefined;
+  }
+  const v = checkHostIp6(text, net.subnet6, net.cidr6, path, ctx.add);
+  if (v === undefined) return undefined;
+  const hop = ctx.nextHops6.get(network);
+  if (hop?.ip === v) {
+    ctx.add(path, `${v} is the ${hop.by} IPv6 address of ${network}`, `pick another address in ${net.cidr6}`);
+    return v;
+  }
+  ctx.addresses6.take(network, v, `node ${node}`, path);
+  const first = own.get(v);
+  if (!first) own.set(v, { ifname, network });
+  else if (first.network !== network)
+    ctx.add(
+      path,
+      `IPv6 address ${v} of node ${node} is already on its interface ${first.ifname} (${first.network})`,
+      `give each interface of ${node} its own address`,
+    );
+  return v;
 }
 
 /** The normalized MAC when it is a usable unicast one; a repeat is reported but still returned. */

@@ -2,6 +2,7 @@
 
 import type { z } from 'zod';
 import { parseCidr } from '../ipv4.js';
+import { formatCidr6, parseCidr6 } from '../ipv6.js';
 import type { ruleSchema } from '../schema.js';
 import type { LabPolicy } from '../types.js';
 import type { PathSeg, ValidateContext } from './context.js';
@@ -40,6 +41,12 @@ export function validatePolicies(ctx: ValidateContext): LabPolicy[] {
 
 function checkEndKnown({ doc, add }: ValidateContext, v: string, path: PathSeg[], known: string[]): void {
   if (v in doc.nodes || v in doc.networks || v in doc.groups) return;
+  if (policyCidr(v)) return;
+  const c6 = parseCidr6(v.includes('/') ? v : `${v}/128`);
+  if (c6.ok && c6.hostBitsSet) {
+    add(path, `"${v}" has host bits set`, `did you mean ${formatCidr6(c6.cidr)}?`);
+    return;
+  }
   const c = parseCidr(v.includes('/') ? v : `${v}/32`);
   if (!c.ok || c.hostBitsSet)
     add(
@@ -75,4 +82,14 @@ function checkPort(
     return undefined;
   }
   return { min: lo, max };
+}
+
+/** A policy end written as an IPv4 or IPv6 address or CIDR (no host bits): its family, else undefined. */
+export function policyCidr(v: string): 4 | 6 | undefined {
+  if (v.includes(':')) {
+    const c = parseCidr6(v.includes('/') ? v : `${v}/128`);
+    return c.ok && !c.hostBitsSet ? 6 : undefined;
+  }
+  const c = parseCidr(v.includes('/') ? v : `${v}/32`);
+  return c.ok && !c.hostBitsSet ? 4 : undefined;
 }

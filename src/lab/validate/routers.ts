@@ -17,9 +17,20 @@ import {
   overlaps,
   parseCidr,
 } from '../ipv4.js';
+import {
+  bigToIp6,
+  type Cidr6,
+  contains6,
+  firstHost6,
+  formatCidr6,
+  ip6ToBig,
+  normalize6,
+  overlaps6,
+  parseCidr6,
+} from '../ipv6.js';
 import type { routerSchema } from '../schema.js';
 import type { LabNetwork, LabRouter } from '../types.js';
-import { checkHostIp } from './addresses.js';
+import { checkHostIp, checkHostIp6 } from './addresses.js';
 import type { PathSeg, ValidateContext } from './context.js';
 import { didYouMean, nameIssue } from './suggest.js';
 
@@ -31,6 +42,10 @@ interface LinkedSubnet {
   network: string;
   subnet: Cidr;
 }
+interface LinkedSubnet6 {
+  network: string;
+  subnet: Cidr6;
+}
 
 export function validateRouters(ctx: ValidateContext): LabRouter[] {
   const routers: LabRouter[] = [];
@@ -38,8 +53,13 @@ export function validateRouters(ctx: ValidateContext): LabRouter[] {
     const p = ['routers', name];
     const bad = nameIssue(name, MAX_OBJECT_NAME);
     if (bad) ctx.add(p, `router name "${name}" ${bad}`, undefined, true);
-    const { links, linked } = validateLinks(ctx, name, r, p);
-    const router: LabRouter = { name, links, routes: validateRoutes(ctx, name, r, linked, p), nat: [] };
+    const { links, linked, linked6 } = validateLinks(ctx, name, r, p);
+    const router: LabRouter = {
+      name,
+      links,
+      routes: validateRoutes(ctx, name, r, linked, linked6, p),
+      nat: [],
+    };
     if (r.chassis !== undefined) {
       // a multi-chassis lab binds gateway routers to one of its own chassis (validate/chassis.ts)
       const labChassis = ctx.doc.chassis ? Object.keys(ctx.doc.chassis) : undefined;
@@ -67,10 +87,11 @@ function validateLinks(
   name: string,
   r: RouterDoc,
   p: PathSeg[],
-): { links: LabRouter['links']; linked: LinkedSubnet[] } {
+): { links: LabRouter['links']; linked: LinkedSubnet[]; linked6: LinkedSubnet6[] } {
   const { doc, add } = ctx;
   const links: LabRouter['links'] = [];
   const linked: LinkedSubnet[] = [];
+  const linked6: LinkedSubnet6[] = [];
   r.links.forEach((l, i) => {
     const link = typeof l === 'string' ? { network: l } : l;
     const lp = [...p, 'links', i];
@@ -87,8 +108,25 @@ function validateLinks(
       return;
     }
     const net = ctx.netByName.get(link.network);
-    links.push({ network: link.network, ip: link.ip });
+    const out: LabRouter['links'][number] = { network: link.network, ip: link.ip };
+    links.push(out);
     if (!net) return;
+    if (net.subnet6) linkV6(ctx, name, net, link, l, lp, linked6, out);
+    else if (link.ip6 !== undefined)
+      add(
+        [...lp, 'ip6'],
+        `${link.network} has no subnet6, so router ${name} has no IPv6 address there`,
+        `add subnet6: to ${link.network}, or remove ip6`,
+      );
+    if (!net.subnet) {
+      if (link.ip !== undefined)
+        add(
+          [...lp, 'ip'],
+          `${link.network} is IPv6-only (no subnet:), so ip ${link.ip} has nowhere to go`,
+          'use ip6:, or add subnet: to the network',
+        );
+      return;
+    }
     for (const other of linked) {
       if (overlaps(other.subnet, net.subnet)) {
         add(
@@ -102,7 +140,7 @@ function validateLinks(
     // The link's own address, else the network's gateway, else the first host address.
     let ip: number | undefined;
     if (link.ip !== undefined) {
-      ip = checkHostIp(link.ip, net.subnet, net.cidr, [...lp, 'ip'], add);
+      ip = checkHostIp(link.ip, net.subnet, net.cidr!, [...lp, 'ip'], add);
     } else if (net.gateway !== undefined) {
       // A bad gateway was reported with the network.
       const gw = net.gateway;
@@ -114,18 +152,79 @@ function validateLinks(
     ctx.addresses.take(link.network, ip, `router ${name}`, typeof l === 'string' ? lp : [...lp, 'ip']);
     if (!ctx.nextHops.has(link.network)) ctx.nextHops.set(link.network, { ip: intToIp(ip), by: 'router' });
   });
-  return { links, linked };
+  return { links, linked, linked6 };
 }
 
+/** The IPv6 side of a link: no overlap with the router's other IPv6 subnets; ip6 or the first host address. */
+function linkV6(
+  ctx: ValidateContext,
+  name: string,
+  net: LabNetwork,
+  link: { network: string; ip6?: string },
+  raw: unknown,
+  lp: PathSeg[],
+  linked6: LinkedSubnet6[],
+  out: LabRouter['links'][number],
+): void {
+  const subnet6 = net.subnet6!;
+  for (const other of linked6)
+    if (overlaps6(other.subnet, subnet6))
+      ctx.add(
+        lp,
+        `router ${name}: subnet6 ${net.cidr6} of ${link.network} overlaps ${formatCidr6(other.subnet)} of ${other.network}`,
+        'a router cannot route between overlapping subnets; change one subnet6',
+      );
+  linked6.push({ network: link.network, subnet: subnet6 });
+  const path = typeof raw === 'string' ? lp : [...lp, link.ip6 !== undefined ? 'ip6' : 'network'];
+  const ip6 =
+    link.ip6 !== undefined
+      ? checkHostIp6(link.ip6, subnet6, net.cidr6!, path, ctx.add)
+      : bigToIp6(firstHost6(subnet6));
+  if (ip6 === undefined) return;
+  out.ip6 = ip6;
+  ctx.addresses6.take(link.network, ip6, `router ${name}`, path);
+  if (!ctx.nextHops6.has(link.network)) ctx.nextHops6.set(link.network, { ip: ip6, by: 'router' });
+}
+
+/** Static routes: an IPv4 or IPv6 prefix, via a next hop of the same family on a network the router links. */
 function validateRoutes(
   { add }: ValidateContext,
   name: string,
   r: RouterDoc,
   linked: LinkedSubnet[],
+  linked6: LinkedSubnet6[],
   p: PathSeg[],
 ): LabRouter['routes'] {
   return r.routes.map((rt, i) => {
     const rp = [...p, 'routes', i];
+    const v6 = rt.prefix.includes(':');
+    if (v6) {
+      const pc = parseCidr6(rt.prefix);
+      if (!pc.ok) add([...rp, 'prefix'], `route prefix "${rt.prefix}": ${pc.reason}`, 'e.g. "fd00:9::/48"');
+      else if (pc.hostBitsSet)
+        add(
+          [...rp, 'prefix'],
+          `route prefix "${rt.prefix}" has host bits set`,
+          `did you mean ${formatCidr6(pc.cidr)}?`,
+        );
+      const via = normalize6(rt.via);
+      if (via === undefined) {
+        add(
+          [...rp, 'via'],
+          isIPv4(rt.via)
+            ? `route next hop ${rt.via} is IPv4 but the prefix ${rt.prefix} is IPv6`
+            : `route next hop "${rt.via}" is not an IPv6 address`,
+          'an IPv6 prefix needs an IPv6 next hop, e.g. via: "fd00:1::fe"',
+        );
+      } else if (!linked6.some((s) => contains6(s.subnet, ip6ToBig(via)))) {
+        add(
+          [...rp, 'via'],
+          `route next hop ${via} is not on any IPv6 network router ${name} links`,
+          `linked: ${linked6.map((s) => formatCidr6(s.subnet)).join(', ') || 'none'}`,
+        );
+      }
+      return { prefix: pc.ok ? formatCidr6(pc.cidr) : rt.prefix, via: via ?? rt.via };
+    }
     const pc = parseCidr(rt.prefix);
     if (!pc.ok) add([...rp, 'prefix'], `route prefix "${rt.prefix}": ${pc.reason}`, 'e.g. 10.9.0.0/16');
     else if (pc.hostBitsSet)
@@ -135,7 +234,13 @@ function validateRoutes(
         `did you mean ${formatCidr(pc.cidr)}?`,
       );
     if (!isIPv4(rt.via)) {
-      add([...rp, 'via'], `route next hop "${rt.via}" is not an IPv4 address`, 'e.g. via: 10.0.1.254');
+      add(
+        [...rp, 'via'],
+        normalize6(rt.via) !== undefined
+          ? `route next hop ${rt.via} is IPv6 but the prefix ${rt.prefix} is IPv4`
+          : `route next hop "${rt.via}" is not an IPv4 address`,
+        'e.g. via: 10.0.1.254',
+      );
     } else if (!linked.some((s) => contains(s.subnet, ipToInt(rt.via)))) {
       add(
         [...rp, 'via'],
@@ -153,7 +258,8 @@ function validateRoutes(
  */
 export function reserveGateways(ctx: ValidateContext, networks: LabNetwork[]): void {
   for (const net of networks) {
-    if (net.gateway === undefined || ctx.nextHops.has(net.name) || !isIPv4(net.gateway)) continue;
+    if (net.gateway === undefined || !net.subnet || ctx.nextHops.has(net.name) || !isIPv4(net.gateway))
+      continue;
     const gw = ipToInt(net.gateway);
     if (!isHostAddress(net.subnet, gw)) continue;
     ctx.addresses.take(net.name, gw, `the gateway of ${net.name}`, ['networks', net.name, 'gateway']);
