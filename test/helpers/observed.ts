@@ -6,6 +6,7 @@
 
 import { relayParams } from '../../src/apply/impair-diff.js';
 import type { Observed, ObservedHost } from '../../src/apply/observe.js';
+import { RA_CONFIGS } from '../../src/apply/ovn-diff.js';
 import { configHash } from '../../src/drivers/containers.js';
 import type { NbLabState } from '../../src/drivers/ovn.js';
 import { ovsPortOf, type Plan } from '../../src/plan/types.js';
@@ -154,6 +155,7 @@ export function nbOf(plan: Plan): NbLabState {
         mac: p.mac,
         networks: [...p.networks],
         externalIds: { 'labctl-lab': plan.lab },
+        ...(p.ra ? { raConfigs: { ...RA_CONFIGS } } : {}),
       })),
     ),
     acls: plan.acls.map((a, k) => ({

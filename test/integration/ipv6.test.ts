@@ -150,7 +150,6 @@ describe.runIf(up)('IPv6 and dual-stack networks on the real daemons', () => {
   afterAll(async () => {
     for (const s of stops) s();
     await labctl(['down', '--lab', LAB]);
-    rmSync(tmp, { recursive: true, force: true });
   });
 
   it('up: every interface holds exactly its planned addresses (plus the EUI-64 link-local), nothing unplanned', async () => {
@@ -288,5 +287,65 @@ describe.runIf(up)('IPv6 and dual-stack networks on the real daemons', () => {
     const r = await labctl(['down', '--lab', LAB]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(await residue(LAB)).toEqual({ containers: [], ovs: 0, links: [], nb: 0, state: false });
+  });
+});
+
+const NAT_LAB = 'v6-nat';
+const NAT_FILE = join(tmp, 'v6-nat.yml');
+
+describe.runIf(up)('IPv6 NAT and load balancer on the real daemons', () => {
+  const stops: (() => void)[] = [];
+  beforeAll(async () => {
+    await buildOnce();
+    await labctl(['down', '--lab', NAT_LAB]);
+    writeFileSync(
+      NAT_FILE,
+      `name: ${NAT_LAB}
+networks:
+  lan: { subnet: 10.68.1.0/24, subnet6: "fd00:68:1::/64" }
+  wan: { subnet6: "fd00:68:2::/64" }
+routers:
+  gw: { links: [lan, wan], chassis: local, nat: [
+    { type: dnat_and_snat, external: "fd00:68:99::10", internal: web } ] }
+load_balancers:
+  v6: { vip: "fd00:68:98::80", port: 80, backends: [web], attach: [lan, wan] }
+nodes:
+  web: { interfaces: [lan] }
+  client: { interfaces: [wan] }
+`,
+    );
+  });
+  afterAll(async () => {
+    for (const s of stops) s();
+    await labctl(['down', '--lab', NAT_LAB]);
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('a public IPv6 address (dnat_and_snat) and an IPv6 VIP reach the node over TCP', async () => {
+    const r = await labctl(['up', '-f', NAT_FILE]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const nat = await ovsdbFind(
+      'ovn-nbctl',
+      'NAT',
+      ['external_ip', 'logical_ip'],
+      [`external_ids:labctl-lab=${NAT_LAB}`],
+    );
+    expect(nat).toEqual([{ external_ip: 'fd00:68:99::10', logical_ip: 'fd00:68:1::2' }]);
+    const lb = await ovsdbFind(
+      'ovn-nbctl',
+      'Load_Balancer',
+      ['vips'],
+      [`external_ids:labctl-lab=${NAT_LAB}`],
+    );
+    expect(lb[0]?.vips).toEqual({ '[fd00:68:98::80]:80': '[fd00:68:1::2]:80' });
+    const web = await containerPid(`labctl.${NAT_LAB}.web`);
+    const client = await containerPid(`labctl.${NAT_LAB}.client`);
+    stops.push(await startEcho6(web, [80]));
+    expect(await probe(client, 'fd00:68:99::10', 80, 'tcp')).toBe('pong:ping');
+    expect(await probe(client, 'fd00:68:98::80', 80, 'tcp')).toBe('pong:ping');
+    expect(await ping6(client, 'fd00:68:99::10')).toBe(true);
+    const down = await labctl(['down', '--lab', NAT_LAB]);
+    expect(down.exitCode, down.stderr).toBe(0);
+    expect(await residue(NAT_LAB)).toEqual({ containers: [], ovs: 0, links: [], nb: 0, state: false });
   });
 });
