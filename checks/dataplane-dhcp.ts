@@ -3,7 +3,7 @@
  * (`udhcpc -q -n -s /bin/true`: asks OVN, changes nothing) is offered that same address (docs/dhcp-dns.md).
  */
 import pLimit from 'p-limit';
-import { probeDhcp } from '../src/drivers/dhcp-client.js';
+import { probeDhcp, probeDhcp6 } from '../src/drivers/dhcp-client.js';
 import type { DoctorCheck } from './runner.js';
 import { errorResult } from './runner.js';
 import { fail, fixByConverge, ifaceData, ifaceSubject, pass, toResult, upCommand } from './wiring-common.js';
@@ -17,13 +17,16 @@ export const dataplaneDhcp: DoctorCheck = {
   async run(ctx) {
     const limit = pLimit(CONCURRENCY);
     const refs = ctx.plan.nodes.flatMap((node) =>
-      node.interfaces.filter((i) => i.dhcp).map((iface) => ({ node, iface })),
+      node.interfaces.flatMap((iface) => [
+        ...(iface.dhcp ? [{ node, iface, v6: false }] : []),
+        ...(iface.dhcp6 ? [{ node, iface, v6: true }] : []),
+      ]),
     );
     return Promise.all(
-      refs.map(({ node, iface }) =>
+      refs.map(({ node, iface, v6 }) =>
         limit(async () => {
-          const subject = ifaceSubject(node.name, iface.name);
-          const base = ifaceData(node, iface);
+          const subject = `${ifaceSubject(node.name, iface.name)}${v6 ? ' DHCPv6' : ''}`;
+          const base = ifaceData(node, iface, v6 ? { family: 6 } : {});
           try {
             const pid = await ctx.facts.pid(node.name);
             if (pid === undefined)
@@ -31,12 +34,13 @@ export const dataplaneDhcp: DoctorCheck = {
                 status: 'skip',
                 evidence: `${node.container} does not run`,
               });
-            const want = `${iface.ip}/${iface.prefix}`;
-            const offer = await probeDhcp(pid, iface.name);
+            const planned = v6 ? iface.ip6 : iface.ip;
+            const want = v6 ? `${iface.ip6}/${iface.prefix6}` : `${iface.ip}/${iface.prefix}`;
+            const offer = v6 ? await probeDhcp6(pid, iface.name) : await probeDhcp(pid, iface.name);
             const link = (await ctx.facts.nsState(node.name)).links.find((l) => l.name === iface.name);
-            const have = link?.addrs ?? [];
+            const have = (v6 ? link?.addrs6 : link?.addrs) ?? [];
             const data = { offered: offer.ip ?? null, seen: offer.seen, holds: have, planned: want };
-            if (offer.ip !== iface.ip)
+            if (offer.ip !== planned)
               return toResult(
                 this,
                 subject,
@@ -44,7 +48,7 @@ export const dataplaneDhcp: DoctorCheck = {
                 fail(
                   'dhcp-no-lease',
                   offer.ip
-                    ? `OVN offers ${offer.ip} to ${subject}, planned ${iface.ip} (the client saw: ${offer.seen})`
+                    ? `OVN offers ${offer.ip} to ${subject}, planned ${planned} (the client saw: ${offer.seen})`
                     : `no DHCP lease for ${subject}: ${offer.seen}`,
                   upCommand(ctx),
                   data,

@@ -134,6 +134,8 @@ export interface DhcpLeaseChange extends ChangeBase {
   iface: string;
   /** the planned address the lease must hold */
   ip: string;
+  /** 6: stateful DHCPv6 (dhclient -6); absent: DHCPv4 (udhcpc) */
+  family?: 6;
 }
 
 export type Change =

@@ -18,8 +18,9 @@ const sameMap = (a: Record<string, string>, b: Record<string, string>) => {
 };
 
 /**
- * DHCP_Options rows: one per network with dhcp: true (external_ids:labctl-network), created, updated in place or
- * destroyed. Returns the reference (uuid, or the @id of a row this transaction creates) per network, for the ports.
+ * DHCP_Options rows: one per network and family with dhcp: true (external_ids:labctl-network; the family is the
+ * cidr's), created, updated in place or destroyed. Returns the reference (uuid, or the @id of a row this transaction
+ * creates) per `network|4` and `network|6`, for the ports.
  */
 export function diffDhcpOptions(
   plan: Plan,
@@ -28,76 +29,79 @@ export function diffDhcpOptions(
   nextId: () => number,
 ): Map<string, string> {
   const refs = new Map<string, string>();
-  const have = new Map<string, NbLabState['dhcpOptions'] & object>();
+  const keyOf = (network: string, cidr: string) => `${network}|${cidr.includes(':') ? 6 : 4}`;
+  const have = new Map<string, NonNullable<NbLabState['dhcpOptions']>>();
   for (const row of nb.dhcpOptions ?? []) {
-    const net = row.externalIds['labctl-network'] ?? '';
-    have.set(net, [...(have.get(net) ?? []), row]);
+    const key = keyOf(row.externalIds['labctl-network'] ?? '', row.cidr);
+    have.set(key, [...(have.get(key) ?? []), row]);
   }
-  for (const sw of plan.switches) {
-    if (!sw.dhcp) continue;
-    const rows = have.get(sw.network) ?? [];
-    const cur = rows[0];
-    const opts = Object.entries(sw.dhcp.options).map(([k, v]) => `options:${q(k)}=${q(v)}`);
-    const desc = `${sw.dhcp.cidr} server ${sw.dhcp.options.server_id}`;
-    if (!cur) {
-      const id = `@dhcp${nextId()}`;
-      emit('structure', '+', `add DHCP options of ${sw.name} (${desc})`, [
-        [
-          `--id=${id}`,
-          'create',
-          'DHCP_Options',
-          `cidr=${q(sw.dhcp.cidr)}`,
-          ...opts,
-          ...extIds(sw.dhcp.externalIds),
-        ],
-      ]);
-      refs.set(sw.network, id);
-    } else {
-      refs.set(sw.network, cur.uuid);
-      if (
-        cur.cidr !== sw.dhcp.cidr ||
-        !sameMap(cur.options, sw.dhcp.options) ||
-        !sameMap(cur.externalIds, sw.dhcp.externalIds)
-      )
-        emit('structure', '~', `update DHCP options of ${sw.name} (${desc})`, [
-          ['clear', 'DHCP_Options', cur.uuid, 'options'],
+  for (const sw of plan.switches)
+    for (const dhcp of [sw.dhcp, sw.dhcp6]) {
+      if (!dhcp) continue;
+      const key = keyOf(sw.network, dhcp.cidr);
+      const cur = (have.get(key) ?? [])[0];
+      const opts = Object.entries(dhcp.options).map(([k, v]) => `options:${q(k)}=${q(v)}`);
+      const v6 = dhcp.cidr.includes(':');
+      const desc = `${dhcp.cidr} server ${dhcp.options.server_id}`;
+      const what = `DHCP${v6 ? 'v6' : ''} options of ${sw.name}`;
+      if (!cur) {
+        const id = `@dhcp${nextId()}`;
+        emit('structure', '+', `add ${what} (${desc})`, [
           [
-            'set',
+            `--id=${id}`,
+            'create',
             'DHCP_Options',
-            cur.uuid,
-            `cidr=${q(sw.dhcp.cidr)}`,
+            `cidr=${q(dhcp.cidr)}`,
             ...opts,
-            ...extIds(sw.dhcp.externalIds),
+            ...extIds(dhcp.externalIds),
           ],
         ]);
+        refs.set(key, id);
+      } else {
+        refs.set(key, cur.uuid);
+        if (
+          cur.cidr !== dhcp.cidr ||
+          !sameMap(cur.options, dhcp.options) ||
+          !sameMap(cur.externalIds, dhcp.externalIds)
+        )
+          emit('structure', '~', `update ${what} (${desc})`, [
+            ['clear', 'DHCP_Options', cur.uuid, 'options'],
+            ['set', 'DHCP_Options', cur.uuid, `cidr=${q(dhcp.cidr)}`, ...opts, ...extIds(dhcp.externalIds)],
+          ]);
+      }
     }
-  }
-  // rows no network wants (dhcp turned off, network gone, a duplicate): ports lose the weak reference with them
-  for (const [net, rows] of have)
+  // rows no network wants (dhcp turned off, network gone, a subnet changed, a duplicate): ports lose the weak
+  // reference with them
+  for (const [key, rows] of have)
     for (const row of rows)
-      if (refs.get(net) !== row.uuid)
-        emit('late', '-', `remove DHCP options ${row.cidr} (${net || 'no network'})`, [
-          ['--if-exists', 'destroy', 'DHCP_Options', row.uuid],
-        ]);
+      if (refs.get(key) !== row.uuid)
+        emit(
+          'late',
+          '-',
+          `remove DHCP options ${row.cidr} (${row.externalIds['labctl-network'] ?? 'no network'})`,
+          [['--if-exists', 'destroy', 'DHCP_Options', row.uuid]],
+        );
   return refs;
 }
 
-/** The port's DHCPv4 link: the options of its network when its interface has ip: dhcp, else none. */
+/** The port's DHCP link of one family: its network's options when its interface leases by DHCP, else none. */
 export function dhcpPortCommands(
   port: string,
+  column: 'dhcpv4_options' | 'dhcpv6_options',
   want: string | undefined,
   have: string | undefined,
 ): { summary: string; commands: string[][] } | undefined {
   if (want === have) return undefined;
+  const what = column === 'dhcpv6_options' ? 'DHCPv6' : 'DHCP';
   if (want)
     return {
-      summary: `link port ${port} to its network's DHCP options`,
-      commands: [['set', 'Logical_Switch_Port', port, `dhcpv4_options=${want}`]],
+      summary: `link port ${port} to its network's ${what} options`,
+      commands: [['set', 'Logical_Switch_Port', port, `${column}=${want}`]],
     };
   if (have)
     return {
-      summary: `unlink port ${port} from DHCP options`,
-      commands: [['clear', 'Logical_Switch_Port', port, 'dhcpv4_options']],
+      summary: `unlink port ${port} from ${what} options`,
+      commands: [['clear', 'Logical_Switch_Port', port, column]],
     };
   return undefined;
 }

@@ -4,7 +4,7 @@
  * interface. Then the routes through it are set (they need the address).
  */
 import pLimit from 'p-limit';
-import { leaseDhcp } from '../drivers/dhcp-client.js';
+import { leaseDhcp, leaseDhcp6 } from '../drivers/dhcp-client.js';
 import type { HostDriver } from '../drivers/host.js';
 import { LabctlError } from '../errors.js';
 import type { Plan } from '../plan/types.js';
@@ -45,24 +45,28 @@ export async function runDhcpLeases(
             hint,
           });
         const pid = await host.containers.pid(id);
+        const v6 = c.family === 6;
+        const want = v6 ? `${iface.ip6}/${iface.prefix6}` : `${c.ip}/${iface.prefix}`;
+        const holds = (have: string[]) => have.length === 1 && have[0] === want;
         let seen = '';
         let have: string[] = [];
         for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-          const out = await leaseDhcp(pid, c.iface);
+          const out = v6 ? await leaseDhcp6(pid, c.iface, iface.prefix6!) : await leaseDhcp(pid, c.iface);
           seen = out.ip ? `offered ${out.ip}` : out.seen;
-          have = (await host.links.nsState(pid)).links.find((l) => l.name === c.iface)?.addrs ?? [];
-          if (out.ip === c.ip && have.length === 1 && have[0] === `${c.ip}/${iface.prefix}`) break;
+          const link = (await host.links.nsState(pid)).links.find((l) => l.name === c.iface);
+          have = (v6 ? link?.addrs6 : link?.addrs) ?? [];
+          if (out.ip === c.ip && holds(have)) break;
           await new Promise((r) => setTimeout(r, 500));
         }
-        if (!(have.length === 1 && have[0] === `${c.ip}/${iface.prefix}`))
+        if (!holds(have))
           throw new LabctlError(
             'environment',
-            `DHCP on ${c.node}.${c.iface} did not give its planned address ${c.ip}/${iface.prefix}: the client saw ${seen}; the interface has ${have.join(' ') || 'no address'}`,
+            `DHCP${v6 ? 'v6' : ''} on ${c.node}.${c.iface} did not give its planned address ${want}: the client saw ${seen}; the interface has ${have.join(' ') || 'no address'}`,
             {
-              hint: `${hint}; the node's image needs busybox udhcpc and its event script (labctl image build gives labctl/node both)`,
+              hint: `${hint}; the node's image needs ${v6 ? "isc-dhcp-client's dhclient" : 'busybox udhcpc'} and its event script (labctl image build gives labctl/node both)`,
             },
           );
-        const routes = node.routes.filter((r) => r.dev === c.iface);
+        const routes = node.routes.filter((r) => r.dev === c.iface && (r.family === 6) === v6);
         if (routes.length)
           await host.links.nsBatch(
             pid,

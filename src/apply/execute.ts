@@ -399,8 +399,9 @@ export function linkActions(node: PlanNode, changes: Change[]): LinkActions {
   }
   // A plumbed link comes with the routes through it (a DHCP link's come with its lease: it has no address yet).
   const dhcp = new Set(node.interfaces.filter((i) => i.dhcp).map((i) => i.name));
+  const dhcp6 = new Set(node.interfaces.filter((i) => i.dhcp6).map((i) => i.name));
   for (const r of node.routes)
-    if (plumbed.has(r.dev) && !dhcp.has(r.dev))
+    if (plumbed.has(r.dev) && !(r.family === 6 ? dhcp6 : dhcp).has(r.dev))
       out.nsLines.push(`route replace ${r.dst} via ${r.via} dev ${r.dev}`);
   return out;
 }

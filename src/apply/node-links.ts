@@ -90,7 +90,7 @@ export function nsApplyLines(actions: LinkActions): string[] {
   for (const i of actions.plumb) {
     // ip: dhcp: the address comes from the DHCP client labctl runs once the port is bound (dhcp-lease change)
     if (i.ip !== undefined && !i.dhcp) lines.push(`addr add ${i.ip}/${i.prefix} dev ${i.name}`);
-    if (i.ip6 !== undefined) lines.push(`addr add ${i.ip6}/${i.prefix6} dev ${i.name} nodad`);
+    if (i.ip6 !== undefined && !i.dhcp6) lines.push(`addr add ${i.ip6}/${i.prefix6} dev ${i.name} nodad`);
     lines.push(`link set dev ${i.name} up`);
     // the DHCP/DNS service address of a routerless network: nothing in OVN answers ARP for it
     if (i.neighbour) lines.push(neighbourLine(i.name, i.neighbour));

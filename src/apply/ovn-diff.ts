@@ -98,10 +98,13 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
     () => ids++,
   );
   const dhcpOfPort = new Map<string, string>();
+  const dhcp6OfPort = new Map<string, string>();
   for (const n of plan.nodes)
     for (const i of n.interfaces) {
-      const ref = i.dhcp ? dhcpRef.get(i.network) : undefined;
+      const ref = i.dhcp ? dhcpRef.get(`${i.network}|4`) : undefined;
       if (ref) dhcpOfPort.set(i.lsp, ref);
+      const ref6 = i.dhcp6 ? dhcpRef.get(`${i.network}|6`) : undefined;
+      if (ref6) dhcp6OfPort.set(i.lsp, ref6);
     }
 
   // ---- switches and their ports
@@ -130,6 +133,8 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
         cmds.push(['set', 'Logical_Switch_Port', p.name, ...extIds(p.externalIds)]);
         const dhcp = dhcpOfPort.get(p.name);
         if (dhcp) cmds.push(['set', 'Logical_Switch_Port', p.name, `dhcpv4_options=${dhcp}`]);
+        const dhcp6 = dhcp6OfPort.get(p.name);
+        if (dhcp6) cmds.push(['set', 'Logical_Switch_Port', p.name, `dhcpv6_options=${dhcp6}`]);
         const what = p.type === 'router' ? `router ${p.routerPort}` : p.addresses;
         emit(
           'structure',
@@ -159,8 +164,11 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
             ? ['lsp-set-options', p.name, `router-port=${p.routerPort}`]
             : ['clear', 'Logical_Switch_Port', p.name, 'options'],
         ]);
-      const dhcp = dhcpPortCommands(p.name, dhcpOfPort.get(p.name), cur.dhcpv4Options);
-      if (dhcp) emit('structure', '~', dhcp.summary, dhcp.commands);
+      for (const link of [
+        dhcpPortCommands(p.name, 'dhcpv4_options', dhcpOfPort.get(p.name), cur.dhcpv4Options),
+        dhcpPortCommands(p.name, 'dhcpv6_options', dhcp6OfPort.get(p.name), cur.dhcpv6Options),
+      ])
+        if (link) emit('structure', '~', link.summary, link.commands);
       if (!sameMap(cur.externalIds, p.externalIds))
         emit('structure', '~', `relabel port ${p.name}`, [
           ['set', 'Logical_Switch_Port', p.name, ...extIds(p.externalIds)],

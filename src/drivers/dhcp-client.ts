@@ -3,6 +3,8 @@
  * container (its own filesystem, so the image's busybox udhcpc), bounded in time, never left running:
  *   lease: `udhcpc -q -n` with the image's event script, which sets the leased address (`up`)
  *   probe: `udhcpc -q -n -s /bin/true`, which asks OVN and changes nothing (doctor)
+ * and for stateful DHCPv6 ISC `dhclient -6 -1` (the image's isc-dhcp-client), which daemonizes once bound: labctl
+ * stops it right after (`dhclient -6 -x`, no release) — OVN's leases never expire, nothing is left to renew.
  */
 import { run } from '../exec.js';
 import { assertArg } from '../names.js';
@@ -74,4 +76,54 @@ export function leaseDhcp(pid: number, iface: string): Promise<DhcpOutcome> {
 /** Ask OVN for a lease on `iface` without changing the interface (the doctor's independent client). */
 export function probeDhcp(pid: number, iface: string): Promise<DhcpOutcome> {
   return runUdhcpc(pid, iface, '/bin/true');
+}
+
+/** The event script the default node image carries for dhclient -6. */
+export const DHCLIENT6_SCRIPT = '/usr/local/lib/labctl/dhclient6.script';
+
+/** Parse dhclient -6 -v: the address of the Reply that bound the lease ("RCV:  | | X-- IAADDR fd00::2"). */
+export function parseDhclient6(output: string): DhcpOutcome {
+  const bound = /Bound to lease/.test(output);
+  const addr = [...output.matchAll(/IAADDR ([0-9a-f:]+)/gi)].pop()?.[1];
+  if (bound && addr) return { ip: addr, seen: `lease of ${addr} bound` };
+  const lines = output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  return { seen: lines.slice(-2).join('; ') || 'no output' };
+}
+
+async function runDhclient6(
+  pid: number,
+  iface: string,
+  script: string,
+  prefix: number,
+): Promise<DhcpOutcome> {
+  assertArg(iface, 'interface name');
+  const files = [`-pf`, `/run/labctl-dhclient6.${iface}.pid`, '-lf', `/run/labctl-dhclient6.${iface}.leases`];
+  const base = ['-t', String(pid), '-a', '--', 'dhclient', '-6'];
+  // -1: one try (its own timeout, ≤ 60 s by default, bounded below); once bound it forks into the background
+  const timeoutMs = 20_000;
+  const r = await run(
+    'nsenter',
+    [...base, '-1', '-v', '--address-prefix-len', String(prefix), '-sf', script, ...files, iface],
+    { timeoutMs, reject: false },
+  );
+  // stop the daemon it left (-x: no release, the script sees STOP6 and keeps the address)
+  await run('nsenter', [...base, '-x', '-sf', script, ...files, iface], { timeoutMs: 10_000, reject: false });
+  if (r.exitCode === 127)
+    return { seen: `no dhclient in the node's image (${r.stderr.trim() || 'exit 127'})` };
+  const out = parseDhclient6(`${r.stdout}\n${r.stderr}`);
+  if (!out.ip && r.timedOut) return { seen: `no DHCPv6 lease within ${timeoutMs / 1000} s (${out.seen})` };
+  return out;
+}
+
+/** Run the node's DHCPv6 client on `iface` once (stateful): it sets the leased address/prefix and is stopped. */
+export function leaseDhcp6(pid: number, iface: string, prefix: number): Promise<DhcpOutcome> {
+  return runDhclient6(pid, iface, DHCLIENT6_SCRIPT, prefix);
+}
+
+/** Ask OVN for a DHCPv6 lease on `iface` without changing the interface (the doctor's independent client). */
+export function probeDhcp6(pid: number, iface: string): Promise<DhcpOutcome> {
+  return runDhclient6(pid, iface, '/bin/true', 128);
 }

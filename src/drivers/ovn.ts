@@ -28,6 +28,8 @@ export interface NbSwitchPort {
   up?: boolean;
   /** the DHCP_Options row (uuid) OVN answers this port's DHCPv4 from */
   dhcpv4Options?: string;
+  /** … and its DHCPv6 */
+  dhcpv6Options?: string;
 }
 export interface NbRouter {
   uuid: string;
@@ -149,7 +151,7 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
             cond,
           ],
           [
-            '--columns=_uuid,name,type,addresses,options,external_ids,up,dhcpv4_options',
+            '--columns=_uuid,name,type,addresses,options,external_ids,up,dhcpv4_options,dhcpv6_options',
             'find',
             'Logical_Switch_Port',
             cond,
@@ -206,6 +208,7 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
           externalIds: map(x, 'external_ids'),
           up: bool(x, 'up'),
           ...(str(x, 'dhcpv4_options') ? { dhcpv4Options: str(x, 'dhcpv4_options') } : {}),
+          ...(str(x, 'dhcpv6_options') ? { dhcpv6Options: str(x, 'dhcpv6_options') } : {}),
         })),
         routers: lr.map((x) => ({
           uuid: str(x, '_uuid'),

@@ -66,6 +66,8 @@ export interface LabInterface {
   impair?: Impair;
   /** `ip: dhcp`: the planned (allocated) address is taken by a DHCP client in the node (docs/dhcp-dns.md) */
   dhcp?: boolean;
+  /** `ip6: dhcp`: the same with stateful DHCPv6 */
+  dhcp6?: boolean;
 }
 
 export interface LabNode {

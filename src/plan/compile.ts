@@ -283,6 +283,7 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
         if (gw6) pi.gateway6 = gw6;
         if (allocated6) pi.allocated6 = allocated6;
         if (net.ra) pi.ra = true;
+        if (i.dhcp6) pi.dhcp6 = true;
       }
       if (i.impair)
         pi.impair = {

@@ -65,7 +65,16 @@ export function compileDhcpDns(lab: Lab, plan: Plan, services: ReadonlyMap<strin
     if (!svc) continue;
     sw.service = { ...svc };
     const net = lab.networks.find((n) => n.name === sw.network)!;
-    if (!net.dhcp || !net.cidr || svc.ip === undefined) continue;
+    if (!net.dhcp) continue;
+    const externalIds = { [EXTID_LAB]: L, 'labctl-network': net.name };
+    // stateful DHCPv6: OVN leases the port's planned IPv6 address; it answers as the service MAC (server_id)
+    if (net.cidr6)
+      sw.dhcp6 = {
+        cidr: net.cidr6,
+        options: { server_id: svc.mac, ...(lab.dns && svc.ip6 ? { dns_server: svc.ip6 } : {}) },
+        externalIds: { ...externalIds },
+      };
+    if (!net.cidr || svc.ip === undefined) continue;
     const options: Record<string, string> = {
       server_id: svc.ip,
       server_mac: svc.mac,
@@ -74,7 +83,7 @@ export function compileDhcpDns(lab: Lab, plan: Plan, services: ReadonlyMap<strin
     };
     if (!svc.neighbour) options.router = svc.ip;
     if (lab.dns) options.dns_server = svc.ip;
-    sw.dhcp = { cidr: net.cidr, options, externalIds: { [EXTID_LAB]: L, 'labctl-network': net.name } };
+    sw.dhcp = { cidr: net.cidr, options, externalIds };
   }
   for (const node of plan.nodes)
     for (const i of node.interfaces) {

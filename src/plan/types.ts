@@ -150,6 +150,8 @@ export interface PlanInterface {
   gateway?: string;
   /** `ip: dhcp`: the address (still the planned one) is taken by a DHCP client in the node, not set by labctl */
   dhcp?: boolean;
+  /** `ip6: dhcp`: the same for ip6, by stateful DHCPv6 */
+  dhcp6?: boolean;
   /** a permanent neighbour entry for the network's DHCP/DNS service address (routerless networks; PlanService) */
   neighbour?: { ip: string; mac: string };
   /** router IPv6 address on this network, if any */
@@ -208,6 +210,8 @@ export interface PlanSwitch {
   ports: PlanSwitchPort[];
   /** dhcp: true (docs/dhcp-dns.md) */
   dhcp?: PlanDhcp;
+  /** dhcp: true on a network with subnet6: stateful DHCPv6 (server_id: the service MAC) */
+  dhcp6?: PlanDhcp;
   /** dhcp or dns on: the address the DHCP server and DNS resolver answer as */
   service?: PlanService;
 }

@@ -114,6 +114,11 @@ export function nbOf(plan: Plan): NbLabState {
       n.interfaces.filter((i) => i.dhcp).map((i) => [i.lsp, `dhcp-${i.network}`] as const),
     ),
   );
+  const dhcp6Ports = new Map(
+    plan.nodes.flatMap((n) =>
+      n.interfaces.filter((i) => i.dhcp6).map((i) => [i.lsp, `dhcp6-${i.network}`] as const),
+    ),
+  );
   const lbAttached = (table: 'switches' | 'routers', name: string) =>
     plan.loadBalancers.filter((lb) => lb[table].includes(name)).map((lb) => `lb-${lb.lb}`);
   return {
@@ -137,6 +142,7 @@ export function nbOf(plan: Plan): NbLabState {
         externalIds: { ...p.externalIds },
         up: true,
         ...(dhcpPorts.get(p.name) ? { dhcpv4Options: dhcpPorts.get(p.name) } : {}),
+        ...(dhcp6Ports.get(p.name) ? { dhcpv6Options: dhcp6Ports.get(p.name) } : {}),
       })),
     ),
     routers: plan.routers.map((r) => ({
@@ -193,8 +199,8 @@ export function nbOf(plan: Plan): NbLabState {
       protocol: lb.protocol ?? '',
       externalIds: { ...lb.externalIds },
     })),
-    dhcpOptions: plan.switches.flatMap((s) =>
-      s.dhcp
+    dhcpOptions: plan.switches.flatMap((s) => [
+      ...(s.dhcp
         ? [
             {
               uuid: `dhcp-${s.network}`,
@@ -203,8 +209,18 @@ export function nbOf(plan: Plan): NbLabState {
               externalIds: { ...s.dhcp.externalIds },
             },
           ]
-        : [],
-    ),
+        : []),
+      ...(s.dhcp6
+        ? [
+            {
+              uuid: `dhcp6-${s.network}`,
+              cidr: s.dhcp6.cidr,
+              options: { ...s.dhcp6.options },
+              externalIds: { ...s.dhcp6.externalIds },
+            },
+          ]
+        : []),
+    ]),
     dns: plan.dns
       ? [
           {

@@ -96,7 +96,23 @@ export function validateInterfaces(
       if (pending) pending.push(ip);
       else ctx.pendingAlloc.set(spec.network, [ip]);
     }
-    if (spec.ip6 !== undefined) {
+    if (spec.ip6 === 'dhcp') {
+      // allocated like an interface without ip6:, then leased by a DHCPv6 client from OVN (stateful)
+      iface.dhcp6 = true;
+      if (netDef && !doc.networks[spec.network]?.dhcp)
+        add(
+          [...ip, 'ip6'],
+          `node ${node} asks for DHCPv6 on ${spec.network}, which has no DHCP server`,
+          `set networks.${spec.network}.dhcp: true (or give the interface an address)`,
+        );
+      else if (netDef && !netDef.subnet6)
+        add(
+          [...ip, 'ip6'],
+          `${spec.network} has no subnet6:, so ip6: dhcp (DHCPv6) has nothing to lease`,
+          'remove ip6: dhcp, or add subnet6: to the network',
+        );
+    }
+    if (spec.ip6 !== undefined && spec.ip6 !== 'dhcp') {
       const v6 = checkAddress6(ctx, node, ifname, spec.network, spec.ip6, [...ip, 'ip6'], own6);
       iface.ip6 = v6 ?? spec.ip6;
     } else if (netDef?.subnet6) {
