@@ -9,6 +9,8 @@
  */
 
 import { dataplaneConntrack } from './dataplane-conntrack.js';
+import { dataplaneDhcp } from './dataplane-dhcp.js';
+import { dataplaneDns } from './dataplane-dns.js';
 import { dataplaneIcmp } from './dataplane-icmp.js';
 import { dataplaneService } from './dataplane-service.js';
 import { dataplaneTcp } from './dataplane-tcp.js';
@@ -72,4 +74,7 @@ export const CHECKS: DoctorCheck[] = [
   dataplaneTcp,
   dataplaneService,
   dataplaneConntrack,
+  // ---- dataplane: OVN's DHCP and DNS (docs/dhcp-dns.md)
+  dataplaneDhcp,
+  dataplaneDns,
 ];

@@ -124,7 +124,22 @@ export interface ImpairChange extends ChangeBase {
   impair?: Impair;
 }
 
+/**
+ * ip: dhcp (docs/dhcp-dns.md): once the port is bound, the node's DHCP client (run by labctl inside the container,
+ * bounded) takes the planned address from OVN; then the routes through the interface are set.
+ */
+export interface DhcpLeaseChange extends ChangeBase {
+  kind: 'dhcp-lease';
+  node: string;
+  iface: string;
+  /** the planned address the lease must hold */
+  ip: string;
+  /** 6: stateful DHCPv6 (dhclient -6); absent: DHCPv4 (udhcpc) */
+  family?: 6;
+}
+
 export type Change =
+  | DhcpLeaseChange
   | ImpairChange
   | ContainerChange
   | LinkPlumbChange

@@ -6,7 +6,7 @@ import { configHash } from '../drivers/containers.js';
 import type { HostLink, NsState } from '../drivers/links.js';
 import { ALIAS_PREFIX } from '../drivers/links.js';
 import { ovsPortOf, type Plan, type PlanNode } from '../plan/types.js';
-import type { Change, ChangeSet, LinkPlumbChange } from './changes.js';
+import type { Change, ChangeSet, DhcpLeaseChange, LinkPlumbChange } from './changes.js';
 import { diffImpairs } from './impair-diff.js';
 import { ifaceAddrs, v6Sysctls } from './node-links.js';
 import type { Observed, ObservedHost } from './observe.js';
@@ -100,6 +100,10 @@ function diffHost(plan: Plan, nodes: PlanNode[], seen: ObservedHost): Change[] {
             staleOvs: ovsByName.has(i.hostVeth),
           }),
         );
+      for (const i of node.interfaces) {
+        if (i.dhcp) out.push(lease(host, node, i.name, 'a new link'));
+        if (i.dhcp6) out.push(lease(host, node, i.name, 'a new link', 6));
+      }
       continue;
     }
     const own = diffNodeLinks(host, node, hostLinks, seen.nodes[node.name]!.ns, ovsByName);
@@ -171,6 +175,31 @@ function diffHost(plan: Plan, nodes: PlanNode[], seen: ObservedHost): Change[] {
   return out;
 }
 
+function lease(host: string, node: PlanNode, iface: string, why: string, family?: 6): DhcpLeaseChange {
+  const i = node.interfaces.find((x) => x.name === iface)!;
+  if (family === 6)
+    return {
+      kind: 'dhcp-lease',
+      host,
+      op: '~',
+      node: node.name,
+      iface,
+      ip: i.ip6!,
+      family,
+      summary: `DHCPv6 ${node.name}.${iface}: lease ${i.ip6}/${i.prefix6} from OVN (${why})`,
+    };
+  return {
+    kind: 'dhcp-lease',
+    host,
+    op: '~',
+    node: node.name,
+    iface,
+    // ip: dhcp needs an IPv4 subnet (validation), so the interface has its planned IPv4 address
+    ip: i.ip!,
+    summary: `DHCP ${node.name}.${iface}: lease ${i.ip}/${i.prefix} from OVN (${why})`,
+  };
+}
+
 function plumb(
   host: string,
   node: PlanNode,
@@ -204,6 +233,9 @@ export function diffNodeLinks(
   const out: Change[] = [];
   const nsLink = new Map(ns.links.map((l) => [l.name, l]));
   const plumbed = new Set<string>();
+  /** links whose DHCP client runs again (per family): it sets that family's routes through them after its lease */
+  const leased = new Set<string>();
+  const leased6 = new Set<string>();
   const readdressed = new Set<string>();
   for (const i of node.interfaces) {
     const hostEnd = hostLinks.get(i.hostVeth);
@@ -219,6 +251,8 @@ export function diffNodeLinks(
           staleOvs: ovsPorts.has(i.hostVeth),
         }),
       );
+      if (i.dhcp) out.push(lease(host, node, i.name, 'a new link'));
+      if (i.dhcp6) out.push(lease(host, node, i.name, 'a new link', 6));
       continue;
     }
     const at = `${node.name}.${i.name}`;
@@ -234,7 +268,12 @@ export function diffNodeLinks(
       });
     // Each family on its own: a changed IPv4 address leaves the IPv6 ones (and the link-local one) alone.
     const addr = i.ip !== undefined ? `${i.ip}/${i.prefix}` : undefined;
-    if (addr ? inside.addrs.length !== 1 || inside.addrs[0] !== addr : inside.addrs.length > 0) {
+    const v4Differs = addr ? inside.addrs.length !== 1 || inside.addrs[0] !== addr : inside.addrs.length > 0;
+    if (i.dhcp && v4Differs) {
+      // the client takes the new address from OVN (and sets the routes through it again)
+      leased.add(i.name);
+      out.push(lease(host, node, i.name, `has ${inside.addrs.join(' ') || 'no address'}`));
+    } else if (v4Differs) {
       readdressed.add(i.name);
       out.push({
         kind: 'link-set',
@@ -251,7 +290,11 @@ export function diffNodeLinks(
     }
     const addr6 = i.ip6 !== undefined ? `${i.ip6}/${i.prefix6}` : undefined;
     const have6 = inside.addrs6 ?? [];
-    if (addr6 ? have6.length !== 1 || have6[0] !== addr6 : have6.length > 0) {
+    if (i.dhcp6 && addr6 && (have6.length !== 1 || have6[0] !== addr6)) {
+      // the DHCPv6 client takes the new address from OVN (and sets the IPv6 routes through it again)
+      leased6.add(i.name);
+      out.push(lease(host, node, i.name, `has ${have6.join(' ') || 'no IPv6 address'}`, 6));
+    } else if (addr6 ? have6.length !== 1 || have6[0] !== addr6 : have6.length > 0) {
       readdressed.add(i.name);
       const change: Change = {
         kind: 'link-set',
@@ -292,7 +335,7 @@ export function diffNodeLinks(
   }
   // Routes through a re-plumbed link come with the plumbing; a readdressed link lost its routes with the flush.
   for (const r of node.routes) {
-    if (plumbed.has(r.dev)) continue;
+    if (plumbed.has(r.dev) || (r.family === 6 ? leased6 : leased).has(r.dev)) continue;
     const have = ns.routes.some((x) => x.dst === r.dst && x.via === r.via && x.dev === r.dev);
     if (have && !readdressed.has(r.dev)) continue;
     out.push({

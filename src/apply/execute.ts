@@ -22,12 +22,14 @@ import type {
   ChangeSet,
   ConntrackFlushChange,
   ContainerChange,
+  DhcpLeaseChange,
   ImpairChange,
   LinkPlumbChange,
   NbChange,
   OvsPortChange,
 } from './changes.js';
 import { formatChange } from './changes.js';
+import { runDhcpLeases } from './dhcp-exec.js';
 import { REMOVE_CONCURRENCY } from './down.js';
 import { setImpair, unwireImpair, wireImpair } from './impair-exec.js';
 import { applyNodeLinks, disableOffloads, type LinkActions, vethCreateLines } from './node-links.js';
@@ -152,6 +154,14 @@ export async function executeChanges(
     await waitForPorts(drivers.host(h.name), drivers.central, ports, opts.readyTimeoutMs ?? 60_000);
   }
 
+  // ---- 3b: ip: dhcp interfaces take their addresses from OVN, now that their ports are bound
+  const leases = set.changes.filter((c): c is DhcpLeaseChange => c.kind === 'dhcp-lease');
+  if (leases.length) {
+    // a readdressed port: the hypervisors must answer from its new addresses before its client asks (bounded)
+    if (nb(['release', 'structure']).length) await drivers.central.syncHypervisors(10);
+    await runDhcpLeases(plan, leases, (h) => drivers.host(h), done, upHint);
+  }
+
   // ---- 4: translations re-pointed and removals, now that the new backends answer; then stale conntrack
   await transactNb(nb(['late']), 'translations and removals');
   const flushes = set.changes.filter((c): c is ConntrackFlushChange => c.kind === 'conntrack-flush');
@@ -207,7 +217,13 @@ async function convergeHost(
   const nodes = new Map(plan.nodes.filter((n) => n.host === hostName).map((n) => [n.name, n]));
   const perNode = new Map<string, Change[]>();
   for (const c of mine)
-    if ('node' in c && c.node && nodes.has(c.node) && !(c.kind === 'container' && c.action === 'remove')) {
+    if (
+      'node' in c &&
+      c.node &&
+      nodes.has(c.node) &&
+      !(c.kind === 'container' && c.action === 'remove') &&
+      c.kind !== 'dhcp-lease' // runs once the ports are bound (runDhcpLeases)
+    ) {
       const list = perNode.get(c.node);
       if (list) list.push(c);
       else perNode.set(c.node, [c]);
@@ -381,9 +397,12 @@ export function linkActions(node: PlanNode, changes: Change[]): LinkActions {
     else continue;
     out.summary.push(c.summary);
   }
-  // A plumbed link comes with the routes through it.
+  // A plumbed link comes with the routes through it (a DHCP link's come with its lease: it has no address yet).
+  const dhcp = new Set(node.interfaces.filter((i) => i.dhcp).map((i) => i.name));
+  const dhcp6 = new Set(node.interfaces.filter((i) => i.dhcp6).map((i) => i.name));
   for (const r of node.routes)
-    if (plumbed.has(r.dev)) out.nsLines.push(`route replace ${r.dst} via ${r.via} dev ${r.dev}`);
+    if (plumbed.has(r.dev) && !(r.family === 6 ? dhcp6 : dhcp).has(r.dev))
+      out.nsLines.push(`route replace ${r.dst} via ${r.via} dev ${r.dev}`);
   return out;
 }
 

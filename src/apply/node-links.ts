@@ -79,13 +79,21 @@ export async function disableOffloads(links: LinkDriver, ifaces: PlanInterface[]
   await links.disableTxOffloads(ifaces.map((i) => i.peerTmp));
 }
 
+/** The permanent neighbour entry for a network's DHCP/DNS service address (docs/dhcp-dns.md). */
+export function neighbourLine(dev: string, n: { ip: string; mac: string }): string {
+  return `neigh replace ${n.ip} lladdr ${n.mac} dev ${dev} nud permanent`;
+}
+
 /** ip lines to run inside the container netns once its plumbed ends have arrived (already renamed). */
 export function nsApplyLines(actions: LinkActions): string[] {
   const lines = actions.nsLines.filter((l) => l.startsWith('link del '));
   for (const i of actions.plumb) {
-    if (i.ip !== undefined) lines.push(`addr add ${i.ip}/${i.prefix} dev ${i.name}`);
-    if (i.ip6 !== undefined) lines.push(`addr add ${i.ip6}/${i.prefix6} dev ${i.name} nodad`);
+    // ip: dhcp: the address comes from the DHCP client labctl runs once the port is bound (dhcp-lease change)
+    if (i.ip !== undefined && !i.dhcp) lines.push(`addr add ${i.ip}/${i.prefix} dev ${i.name}`);
+    if (i.ip6 !== undefined && !i.dhcp6) lines.push(`addr add ${i.ip6}/${i.prefix6} dev ${i.name} nodad`);
     lines.push(`link set dev ${i.name} up`);
+    // the DHCP/DNS service address of a routerless network: nothing in OVN answers ARP for it
+    if (i.neighbour) lines.push(neighbourLine(i.name, i.neighbour));
   }
   lines.push(...actions.nsLines.filter((l) => !l.startsWith('link del ') && !l.startsWith('route ')));
   lines.push(...actions.nsLines.filter((l) => l.startsWith('route ')));

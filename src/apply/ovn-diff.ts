@@ -8,6 +8,7 @@ import { extIds, q } from '../drivers/ovsdb-json.js';
 import { hostPort } from '../plan/compile.js';
 import type { Plan, PlanAcl } from '../plan/types.js';
 import { CENTRAL, type ChangeOp, type NbChange, type NbPhase } from './changes.js';
+import { dhcpPortCommands, diffDhcpOptions, diffDns } from './dhcp-dns-diff.js';
 
 export interface NbDiff {
   /** one entry per logical change, in the order they must run within their phase */
@@ -93,6 +94,23 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
     }
   }
 
+  // ---- DHCP options (before the ports that link to them); which ports ask for DHCP (ip: dhcp)
+  const dhcpRef = diffDhcpOptions(
+    plan,
+    nb,
+    (ph, op, sm, cmds) => emit(ph, op, sm, cmds),
+    () => ids++,
+  );
+  const dhcpOfPort = new Map<string, string>();
+  const dhcp6OfPort = new Map<string, string>();
+  for (const n of plan.nodes)
+    for (const i of n.interfaces) {
+      const ref = i.dhcp ? dhcpRef.get(`${i.network}|4`) : undefined;
+      if (ref) dhcpOfPort.set(i.lsp, ref);
+      const ref6 = i.dhcp6 ? dhcpRef.get(`${i.network}|6`) : undefined;
+      if (ref6) dhcp6OfPort.set(i.lsp, ref6);
+    }
+
   // ---- switches and their ports
   for (const sw of plan.switches) {
     const have = swByName.get(sw.name);
@@ -117,6 +135,10 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
         cmds.push(['lsp-set-addresses', p.name, p.addresses]);
         if (p.routerPort) cmds.push(['lsp-set-options', p.name, `router-port=${p.routerPort}`]);
         cmds.push(['set', 'Logical_Switch_Port', p.name, ...extIds(p.externalIds)]);
+        const dhcp = dhcpOfPort.get(p.name);
+        if (dhcp) cmds.push(['set', 'Logical_Switch_Port', p.name, `dhcpv4_options=${dhcp}`]);
+        const dhcp6 = dhcp6OfPort.get(p.name);
+        if (dhcp6) cmds.push(['set', 'Logical_Switch_Port', p.name, `dhcpv6_options=${dhcp6}`]);
         const what = p.type === 'router' ? `router ${p.routerPort}` : p.addresses;
         emit(
           'structure',
@@ -146,6 +168,11 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
             ? ['lsp-set-options', p.name, `router-port=${p.routerPort}`]
             : ['clear', 'Logical_Switch_Port', p.name, 'options'],
         ]);
+      for (const link of [
+        dhcpPortCommands(p.name, 'dhcpv4_options', dhcpOfPort.get(p.name), cur.dhcpv4Options),
+        dhcpPortCommands(p.name, 'dhcpv6_options', dhcp6OfPort.get(p.name), cur.dhcpv6Options),
+      ])
+        if (link) emit('structure', '~', link.summary, link.commands);
       if (!sameMap(cur.externalIds, p.externalIds))
         emit('structure', '~', `relabel port ${p.name}`, [
           ['set', 'Logical_Switch_Port', p.name, ...extIds(p.externalIds)],
@@ -280,6 +307,13 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
     }
   }
   changes.push(...newPorts);
+  // ---- DNS records: after the switches exist (they are attached to every one)
+  diffDns(
+    plan,
+    nb,
+    (ph, op, sm, cmds) => emit(ph, op, sm, cmds),
+    () => ids++,
+  );
 
   // ---- ACLs: compared as (switch, direction, priority, match, action, name)
   const aclSwitch = new Map<string, string>();
@@ -417,5 +451,8 @@ export function removeNb(nb: NbLabState): string[][] {
   const inOurSwitches = new Set(nb.switches.flatMap((s) => s.ports));
   for (const p of nb.ports) if (!inOurSwitches.has(p.uuid)) commands.push(['--if-exists', 'lsp-del', p.uuid]);
   for (const lb of nb.loadBalancers) commands.push(['--if-exists', 'lb-del', lb.uuid]);
+  // DHCP options and DNS rows are root rows: the switches (deleted above) held the only references to them
+  for (const d of nb.dhcpOptions ?? []) commands.push(['--if-exists', 'destroy', 'DHCP_Options', d.uuid]);
+  for (const d of nb.dns ?? []) commands.push(['--if-exists', 'destroy', 'DNS', d.uuid]);
   return commands;
 }

@@ -159,6 +159,9 @@ export const CAUSE_TABLE = {
     summary: 'a node MTU plus the geneve overhead (58 bytes) exceeds the underlay MTU',
     explains: ['mtu-mismatch'],
   },
+  // OVN's DHCP and DNS (docs/dhcp-dns.md)
+  'dhcp-no-lease': { summary: 'OVN offers an ip: dhcp interface no lease, or not its planned address' },
+  'dns-stale': { summary: "a node's name resolves to other addresses than its current ones" },
 } as const satisfies Record<string, CauseInfo>;
 
 export type Cause = keyof typeof CAUSE_TABLE;

@@ -22,10 +22,9 @@ export interface ContainerInfo {
 
 /** What makes a container "the same": changing any of it recreates the container. Interfaces are not part of it. */
 export function configHash(node: PlanNode): string {
-  return digest(
-    [JSON.stringify([node.image, node.cmd ?? null, node.env, node.hostname, node.container])],
-    16,
-  );
+  // The resolver (dns:) is part of it only when set, so labs without one keep their hash (and containers).
+  const base = [node.image, node.cmd ?? null, node.env, node.hostname, node.container];
+  return digest([JSON.stringify(node.resolver ? [...base, node.resolver] : base)], 16);
 }
 
 /** The Docker HostConfig of every node container (the bench's floor starts its containers with exactly this). */
@@ -74,7 +73,17 @@ export function dockerContainers(docker: Docker): ContainerDriver {
         ...(node.cmd ? { Cmd: node.cmd } : {}),
         Env: Object.entries(node.env).map(([k, v]) => `${k}=${v}`),
         Labels: { ...node.labels, [LABEL_CONFIG]: configHash(node) },
-        HostConfig: nodeHostConfig(),
+        HostConfig: {
+          ...nodeHostConfig(),
+          // dns: (docs/dhcp-dns.md): Docker writes /etc/resolv.conf from these, also with NetworkMode none
+          ...(node.resolver
+            ? {
+                Dns: node.resolver.nameservers,
+                DnsSearch: node.resolver.search,
+                DnsOptions: node.resolver.options ?? [],
+              }
+            : {}),
+        },
       });
       await c.start();
       return c.id;

@@ -15,6 +15,8 @@ export interface NbSwitch {
   acls: string[];
   ports: string[];
   loadBalancers: string[];
+  /** DNS rows (uuids) the switch answers from (docs/dhcp-dns.md) */
+  dnsRecords?: string[];
 }
 export interface NbSwitchPort {
   uuid: string;
@@ -24,6 +26,10 @@ export interface NbSwitchPort {
   options: Record<string, string>;
   externalIds: Record<string, string>;
   up?: boolean;
+  /** the DHCP_Options row (uuid) OVN answers this port's DHCPv4 from */
+  dhcpv4Options?: string;
+  /** … and its DHCPv6 */
+  dhcpv6Options?: string;
 }
 export interface NbRouter {
   uuid: string;
@@ -73,6 +79,18 @@ export interface NbRoute {
   externalIds: Record<string, string>;
 }
 
+export interface NbDhcpOptions {
+  uuid: string;
+  cidr: string;
+  options: Record<string, string>;
+  externalIds: Record<string, string>;
+}
+export interface NbDns {
+  uuid: string;
+  records: Record<string, string>;
+  externalIds: Record<string, string>;
+}
+
 export interface NbLabState {
   switches: NbSwitch[];
   ports: NbSwitchPort[];
@@ -82,6 +100,9 @@ export interface NbLabState {
   routes: NbRoute[];
   nat: NbNat[];
   loadBalancers: NbLoadBalancer[];
+  /** absent in states read before DHCP/DNS existed (fixtures): none */
+  dhcpOptions?: NbDhcpOptions[];
+  dns?: NbDns[];
 }
 
 export interface PortBindingState {
@@ -124,13 +145,13 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
         ...fmt,
         ...joinCommands([
           [
-            '--columns=_uuid,name,external_ids,other_config,acls,ports,load_balancer',
+            '--columns=_uuid,name,external_ids,other_config,acls,ports,load_balancer,dns_records',
             'find',
             'Logical_Switch',
             cond,
           ],
           [
-            '--columns=_uuid,name,type,addresses,options,external_ids,up',
+            '--columns=_uuid,name,type,addresses,options,external_ids,up,dhcpv4_options,dhcpv6_options',
             'find',
             'Logical_Switch_Port',
             cond,
@@ -151,11 +172,22 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
           ['--columns=_uuid,ip_prefix,nexthop,external_ids', 'find', 'Logical_Router_Static_Route', cond],
           ['--columns=_uuid,type,external_ip,logical_ip,external_ids', 'find', 'NAT', cond],
           ['--columns=_uuid,name,vips,protocol,external_ids', 'find', 'Load_Balancer', cond],
+          ['--columns=_uuid,cidr,options,external_ids', 'find', 'DHCP_Options', cond],
+          ['--columns=_uuid,records,external_ids', 'find', 'DNS', cond],
         ]),
       ]);
-      const [ls = [], lsp = [], lr = [], lrp = [], acl = [], routes = [], nat = [], lbs = []] = parseTables(
-        r.stdout,
-      );
+      const [
+        ls = [],
+        lsp = [],
+        lr = [],
+        lrp = [],
+        acl = [],
+        routes = [],
+        nat = [],
+        lbs = [],
+        dhcp = [],
+        dns = [],
+      ] = parseTables(r.stdout);
       return {
         switches: ls.map((x) => ({
           uuid: str(x, '_uuid'),
@@ -165,6 +197,7 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
           acls: list(x, 'acls'),
           ports: list(x, 'ports'),
           loadBalancers: list(x, 'load_balancer'),
+          dnsRecords: list(x, 'dns_records'),
         })),
         ports: lsp.map((x) => ({
           uuid: str(x, '_uuid'),
@@ -174,6 +207,8 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
           options: map(x, 'options'),
           externalIds: map(x, 'external_ids'),
           up: bool(x, 'up'),
+          ...(str(x, 'dhcpv4_options') ? { dhcpv4Options: str(x, 'dhcpv4_options') } : {}),
+          ...(str(x, 'dhcpv6_options') ? { dhcpv6Options: str(x, 'dhcpv6_options') } : {}),
         })),
         routers: lr.map((x) => ({
           uuid: str(x, '_uuid'),
@@ -221,6 +256,17 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
           protocol: str(x, 'protocol'),
           externalIds: map(x, 'external_ids'),
         })),
+        dhcpOptions: dhcp.map((x) => ({
+          uuid: str(x, '_uuid'),
+          cidr: str(x, 'cidr'),
+          options: map(x, 'options'),
+          externalIds: map(x, 'external_ids'),
+        })),
+        dns: dns.map((x) => ({
+          uuid: str(x, '_uuid'),
+          records: map(x, 'records'),
+          externalIds: map(x, 'external_ids'),
+        })),
       };
     },
     async transact(commands) {
@@ -258,7 +304,15 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
     async labs() {
       const s = await this.readLab();
       const names = new Set<string>();
-      for (const rows of [s.switches, s.routers, s.ports, s.acls, s.loadBalancers])
+      for (const rows of [
+        s.switches,
+        s.routers,
+        s.ports,
+        s.acls,
+        s.loadBalancers,
+        s.dhcpOptions ?? [],
+        s.dns ?? [],
+      ])
         for (const x of rows) if (x.externalIds[EXTID_LAB]) names.add(x.externalIds[EXTID_LAB]!);
       return [...names].sort();
     },

@@ -35,7 +35,12 @@ export const interfaceSchema = z.union([
   z.string().describe('shorthand: the network to attach to; address and MAC are allocated'),
   z.strictObject({
     network: z.string().describe('the network (logical switch) this interface attaches to'),
-    ip: z.string().optional().describe('IPv4 address in the network subnet; allocated when omitted'),
+    ip: z
+      .string()
+      .optional()
+      .describe(
+        'IPv4 address in the network subnet; allocated when omitted; "dhcp": the allocated address, taken by a DHCP client from OVN (docs/dhcp-dns.md)',
+      ),
     ip6: z
       .string()
       .optional()
@@ -87,6 +92,10 @@ export const networkSchema = z.strictObject({
     .optional()
     .describe("the router's address on this network; first host address by default"),
   mtu: z.int().min(576).max(9000).optional(),
+  dhcp: z
+    .boolean()
+    .optional()
+    .describe('OVN answers DHCP here, for interfaces with ip: dhcp (docs/dhcp-dns.md)'),
   subnet6: z
     .string()
     .optional()
@@ -287,6 +296,12 @@ export const labSchema = z.strictObject({
     .optional()
     .describe('multi-chassis lab: the OVN chassis its nodes are placed on (docs/multichassis.md)'),
   underlay: underlaySchema.optional().describe('the network joining simulated chassis'),
+  dns: z
+    .boolean()
+    .optional()
+    .describe(
+      'OVN DNS: <node>, <node>.<lab> and <node>.public.<lab> resolve in every node (docs/dhcp-dns.md)',
+    ),
 });
 
 export type LabInput = z.input<typeof labSchema>;

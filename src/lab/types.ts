@@ -12,6 +12,8 @@ export interface LabNetwork {
   cidr?: string;
   gateway?: string;
   mtu: number;
+  /** OVN answers DHCP on this network (docs/dhcp-dns.md) */
+  dhcp?: boolean;
   /** IPv6 subnet (docs/ipv6.md); cidr6 in RFC 5952 form */
   subnet6?: Cidr6;
   cidr6?: string;
@@ -62,6 +64,10 @@ export interface LabInterface {
   mtu?: number;
   /** link impairment (docs/impairments.md); absent: none */
   impair?: Impair;
+  /** `ip: dhcp`: the planned (allocated) address is taken by a DHCP client in the node (docs/dhcp-dns.md) */
+  dhcp?: boolean;
+  /** `ip6: dhcp`: the same with stateful DHCPv6 */
+  dhcp6?: boolean;
 }
 
 export interface LabNode {
@@ -119,6 +125,8 @@ export interface Lab {
   chassis?: LabChassis[];
   /** multi-chassis labs: the underlay joining simulated chassis */
   underlay?: LabUnderlay;
+  /** OVN DNS records for the lab's nodes (docs/dhcp-dns.md) */
+  dns?: boolean;
 }
 
 /** A measured flow of a scenario (labctl run). */

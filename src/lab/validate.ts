@@ -10,6 +10,7 @@ import type { Lab } from './types.js';
 import { checkFreeAddresses } from './validate/allocation.js';
 import { placeNodes, validateChassis } from './validate/chassis.js';
 import { createContext, type Issue } from './validate/context.js';
+import { checkDnsNames, reserveServiceAddresses } from './validate/dhcp-dns.js';
 import { validateExpect } from './validate/expect.js';
 import { validateGroups } from './validate/groups.js';
 import { validateLoadBalancers } from './validate/load-balancers.js';
@@ -34,12 +35,14 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
   const chassis = validateChassis(ctx);
   const routers = validateRouters(ctx);
   reserveGateways(ctx, networks);
+  reserveServiceAddresses(ctx, networks);
   const nodes = validateNodes(ctx);
   placeNodes(ctx, chassis, nodes, networks);
   checkFreeAddresses(ctx, networks);
   validateNat(ctx, routers, networks);
   const groups = validateGroups(ctx);
   const loadBalancers = validateLoadBalancers(ctx, networks);
+  checkDnsNames(ctx);
   const policies = validatePolicies(ctx);
   const expect = validateExpect(ctx);
   const ovn = validateOvn(ctx);
@@ -62,5 +65,6 @@ export function validateLab(doc: LabDoc): { lab?: Lab; issues: Issue[] } {
     lab.chassis = chassis.chassis;
     lab.underlay = chassis.underlay;
   }
+  if (doc.dns) lab.dns = true;
   return { lab, issues: ctx.issues };
 }

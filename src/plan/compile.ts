@@ -30,9 +30,11 @@ import {
   size6,
 } from '../lab/ipv6.js';
 import { macFromDigest } from '../lab/mac.js';
+import { serviceAddressOf } from '../lab/service-address.js';
 import type { Lab, LabNetwork, LabPolicy } from '../lab/types.js';
 import { digest } from '../names.js';
 import { centralPaths, chassisNaming } from './chassis-naming.js';
+import { compileDhcpDns, compileServices } from './dhcp-dns.js';
 import {
   EXTID_ALLOC,
   EXTID_ALLOC6,
@@ -123,6 +125,14 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
   const used = new Map<string, Set<number>>(lab.networks.map((n) => [n.name, new Set<number>()]));
   for (const m of routerIp.values()) for (const [net, ip] of m) used.get(net)!.add(ipToInt(ip));
   for (const [net, ip] of gatewayOf) used.get(net)!.add(ipToInt(ip));
+  // dhcp/dns on a network no router links: its service address (docs/dhcp-dns.md) is nobody's
+  for (const n of lab.networks)
+    if (
+      n.subnet &&
+      (n.dhcp || lab.dns) &&
+      !lab.routers.some((r) => r.links.some((l) => l.network === n.name))
+    )
+      used.get(n.name)!.add(ipToInt(serviceAddressOf(n.subnet)));
   for (const node of lab.nodes)
     for (const i of node.interfaces) if (i.ip) used.get(i.network)!.add(ipToInt(i.ip));
   const used6 = new Map<string, Set<bigint>>(lab.networks.map((n) => [n.name, new Set<bigint>()]));
@@ -264,6 +274,7 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
       }
       const gw = gatewayOf.get(i.network);
       if (gw) pi.gateway = gw;
+      if (i.dhcp) pi.dhcp = true;
       if (allocated) pi.allocated = allocated;
       if (net.subnet6) {
         pi.ip6 = i.ip6 ?? allocated6!;
@@ -272,6 +283,7 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
         if (gw6) pi.gateway6 = gw6;
         if (allocated6) pi.allocated6 = allocated6;
         if (net.ra) pi.ra = true;
+        if (i.dhcp6) pi.dhcp6 = true;
       }
       if (i.impair)
         pi.impair = {
@@ -395,6 +407,12 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
     expect: lab.expect.map((e) => ({ ...e })),
   };
   if (lab.chassis?.length && lab.underlay) compileChassis(lab, plan);
+  if (lab.dns || lab.networks.some((n) => n.dhcp))
+    compileDhcpDns(
+      lab,
+      plan,
+      compileServices(lab, plan, gatewayOf, gateway6Of, (net) => deriveMac([L, 'service', net])),
+    );
   return plan;
 }
 

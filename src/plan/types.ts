@@ -40,6 +40,44 @@ export interface Plan {
   chassis?: PlanChassis[];
   /** multi-chassis labs: the network joining the simulated chassis */
   underlay?: PlanUnderlay;
+  /** `dns: true` (docs/dhcp-dns.md): the lab's one OVN DNS row, attached to every lab switch */
+  dns?: PlanDns;
+}
+
+/** OVN DNS records of a lab: name → addresses (space-separated, as OVN's DNS.records values). */
+export interface PlanDns {
+  records: Record<string, string>;
+  externalIds: Record<string, string>;
+}
+
+/**
+ * Names of translated addresses — public (`<node>.public.<lab>`) and load balancer (`<lb>`, `<lb>.<lab>`) — change
+ * with their NAT rule or load balancer, in the same (late) transaction.
+ */
+export const isTranslationRecord = (plan: Pick<Plan, 'lab' | 'loadBalancers'>, name: string) =>
+  name.endsWith(`.public.${plan.lab}`) ||
+  plan.loadBalancers.some((lb) => name === lb.name || name === `${lb.name}.${plan.lab}`);
+
+/** A network's OVN DHCPv4 options (DHCP_Options row, one per network with dhcp: true). */
+export interface PlanDhcp {
+  cidr: string;
+  /** OVN DHCP_Options.options: server_id, server_mac, lease_time, router, mtu, dns_server */
+  options: Record<string, string>;
+  externalIds: Record<string, string>;
+}
+
+/**
+ * The address a network's DHCP server and DNS resolver answer as: its router port's, or (no router) a
+ * labctl-chosen one, for which nodes hold a permanent neighbour entry (`neighbour`).
+ */
+export interface PlanService {
+  /** IPv4 (a network with subnet:) */
+  ip?: string;
+  /** IPv6: the router's address on the network (routed networks with subnet6:) */
+  ip6?: string;
+  mac: string;
+  /** no router answers ARP for it: every node on the network gets a permanent neighbour entry */
+  neighbour: boolean;
 }
 
 export interface PlanChassis {
@@ -83,6 +121,8 @@ export interface PlanNode {
   interfaces: PlanInterface[];
   routes: PlanRoute[];
   listen: { proto: 'tcp' | 'udp'; port: number }[];
+  /** `dns: true`: the node's resolver (Docker writes /etc/resolv.conf from it) */
+  resolver?: { nameservers: string[]; search: string[]; options?: string[] };
 }
 
 export interface PlanInterface {
@@ -108,6 +148,12 @@ export interface PlanInterface {
   mtu: number;
   /** router address on this network, if any */
   gateway?: string;
+  /** `ip: dhcp`: the address (still the planned one) is taken by a DHCP client in the node, not set by labctl */
+  dhcp?: boolean;
+  /** `ip6: dhcp`: the same for ip6, by stateful DHCPv6 */
+  dhcp6?: boolean;
+  /** a permanent neighbour entry for the network's DHCP/DNS service address (routerless networks; PlanService) */
+  neighbour?: { ip: string; mac: string };
   /** router IPv6 address on this network, if any */
   gateway6?: string;
   /** the IPv6 address labctl allocated to this interface (sticky, as allocated) */
@@ -162,6 +208,12 @@ export interface PlanSwitch {
   mtu: number;
   externalIds: Record<string, string>;
   ports: PlanSwitchPort[];
+  /** dhcp: true (docs/dhcp-dns.md) */
+  dhcp?: PlanDhcp;
+  /** dhcp: true on a network with subnet6: stateful DHCPv6 (server_id: the service MAC) */
+  dhcp6?: PlanDhcp;
+  /** dhcp or dns on: the address the DHCP server and DNS resolver answer as */
+  service?: PlanService;
 }
 
 export interface PlanSwitchPort {

@@ -114,6 +114,17 @@ export function convergedObserved(plan: Plan): Observed {
 
 /** The NB rows of a converged plan, with made-up UUIDs. */
 export function nbOf(plan: Plan): NbLabState {
+  // ip: dhcp ports link to their network's DHCP options (docs/dhcp-dns.md)
+  const dhcpPorts = new Map(
+    plan.nodes.flatMap((n) =>
+      n.interfaces.filter((i) => i.dhcp).map((i) => [i.lsp, `dhcp-${i.network}`] as const),
+    ),
+  );
+  const dhcp6Ports = new Map(
+    plan.nodes.flatMap((n) =>
+      n.interfaces.filter((i) => i.dhcp6).map((i) => [i.lsp, `dhcp6-${i.network}`] as const),
+    ),
+  );
   const lbAttached = (table: 'switches' | 'routers', name: string) =>
     plan.loadBalancers.filter((lb) => lb[table].includes(name)).map((lb) => `lb-${lb.lb}`);
   return {
@@ -125,6 +136,7 @@ export function nbOf(plan: Plan): NbLabState {
       acls: plan.acls.flatMap((a, k) => (a.switch === s.name ? [`acl-${k}`] : [])),
       ports: s.ports.map((p) => `lsp-${p.name}`),
       loadBalancers: lbAttached('switches', s.name),
+      ...(plan.dns ? { dnsRecords: [`dns-${plan.lab}`] } : {}),
     })),
     ports: plan.switches.flatMap((s) =>
       s.ports.map((p) => ({
@@ -135,6 +147,8 @@ export function nbOf(plan: Plan): NbLabState {
         options: (p.routerPort ? { 'router-port': p.routerPort } : {}) as Record<string, string>,
         externalIds: { ...p.externalIds },
         up: true,
+        ...(dhcpPorts.get(p.name) ? { dhcpv4Options: dhcpPorts.get(p.name) } : {}),
+        ...(dhcp6Ports.get(p.name) ? { dhcpv6Options: dhcp6Ports.get(p.name) } : {}),
       })),
     ),
     routers: plan.routers.map((r) => ({
@@ -191,5 +205,36 @@ export function nbOf(plan: Plan): NbLabState {
       protocol: lb.protocol ?? '',
       externalIds: { ...lb.externalIds },
     })),
+    dhcpOptions: plan.switches.flatMap((s) => [
+      ...(s.dhcp
+        ? [
+            {
+              uuid: `dhcp-${s.network}`,
+              cidr: s.dhcp.cidr,
+              options: { ...s.dhcp.options },
+              externalIds: { ...s.dhcp.externalIds },
+            },
+          ]
+        : []),
+      ...(s.dhcp6
+        ? [
+            {
+              uuid: `dhcp6-${s.network}`,
+              cidr: s.dhcp6.cidr,
+              options: { ...s.dhcp6.options },
+              externalIds: { ...s.dhcp6.externalIds },
+            },
+          ]
+        : []),
+    ]),
+    dns: plan.dns
+      ? [
+          {
+            uuid: `dns-${plan.lab}`,
+            records: { ...plan.dns.records },
+            externalIds: { ...plan.dns.externalIds },
+          },
+        ]
+      : [],
   };
 }

@@ -101,6 +101,19 @@ async function inNode(lab: string, node: string, cmd: string[], timeoutMs = 15_0
 const curl = (lab: string, node: string, url: string) =>
   inNode(lab, node, ['curl', '-s', '-m', '3', url], 15_000, true);
 
+/** A records of `name` as the node resolves it (busybox nslookup, its own resolv.conf) */
+async function resolveIn(lab: string, node: string, name: string): Promise<string[]> {
+  const r = await inNode(lab, node, ['busybox', 'nslookup', '-type=a', name], 15_000, true);
+  const lines = r.out.split('\n');
+  const at = lines.findIndex((l) => l.startsWith('Name:'));
+  return at < 0
+    ? []
+    : lines
+        .slice(at)
+        .map((l) => /^Address(?: \d+)?:\s*(\d+\.\d+\.\d+\.\d+)$/.exec(l)?.[1])
+        .filter((x): x is string => !!x);
+}
+
 async function upOk(file: string): Promise<void> {
   const r = await labctl(['up', '-f', file]);
   expect(r.exitCode, r.stderr).toBe(0);
@@ -174,10 +187,16 @@ describe.runIf(up)('examples come up doctor-green and run their experiments', ()
     ).toBeGreaterThan(0);
     expect((await curl('mtd', 'h1', 'http://100.64.0.12:8080/')).ok).toBe(true);
     expect((await curl('mtd', 'h4', 'http://100.64.0.11:8080/')).ok).toBe(false);
+    // dns: true — hosts reach each other by name (OVN DNS, docs/dhcp-dns.md)
+    expect((await curl('mtd', 'h1', 'http://h2.public.mtd:8080/')).ok).toBe(true);
+    expect(await resolveIn('mtd', 'h1', 'h2.public.mtd')).toEqual(['100.64.0.12']);
 
     const rotated = join(tmp, 'mtd-rotated.yml');
     writeFileSync(rotated, readFileSync(file, 'utf8').replace(/100\.64\.0\./g, '100.64.1.'));
     await upOk(rotated);
+    // the names followed the rotation, in the NAT rules' transaction: right after up returns
+    expect(await resolveIn('mtd', 'h1', 'h2.public.mtd')).toEqual(['100.64.1.12']);
+    expect((await curl('mtd', 'h1', 'http://h2.public.mtd:8080/')).ok).toBe(true);
     await expectGreen(['-f', rotated]);
     expect((await curl('mtd', 'h1', 'http://100.64.1.12:8080/')).ok).toBe(true);
     expect((await curl('mtd', 'h1', 'http://100.64.0.12:8080/')).ok).toBe(false);
@@ -191,6 +210,8 @@ describe.runIf(up)('examples come up doctor-green and run their experiments', ()
     await upOk(file);
     await expectGreen(['-f', file]);
     expect((await curl('service-migration', 'client', 'http://10.30.9.100:8080/')).out).toBe('svc-a');
+    // the client reaches the service by name: svc → the VIP (OVN DNS, docs/dhcp-dns.md)
+    expect((await curl('service-migration', 'client', 'http://svc:8080/')).out).toBe('svc-a');
 
     const client = await containerPid('labctl.service-migration.client');
     const pinger = execa(
@@ -209,6 +230,11 @@ describe.runIf(up)('examples come up doctor-green and run their experiments', ()
     expect(seqs.length, String(ping.stdout)).toBeGreaterThanOrEqual(34);
     expect(Math.max(...seqs)).toBeGreaterThanOrEqual(38);
     expect((await curl('service-migration', 'client', 'http://10.30.9.100:8080/')).out).toBe('svc-b');
+    expect((await curl('service-migration', 'client', 'http://svc.service-migration:8080/')).out).toBe(
+      'svc-b',
+    );
+    expect(await resolveIn('service-migration', 'client', 'svc-a.service-migration')).toEqual([]);
+    expect(await resolveIn('service-migration', 'client', 'svc-b.service-migration')).toEqual(['10.30.1.22']);
     await expectGreen(['-f', moved]);
     await downClean('service-migration');
   }, 180_000);

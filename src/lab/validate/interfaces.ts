@@ -65,8 +65,24 @@ export function validateInterfaces(
     }
     const iface: LabInterface = { name: ifname, network: spec.network };
     if (spec.mtu !== undefined) iface.mtu = spec.mtu;
+    if (spec.ip === 'dhcp') {
+      // The interface is allocated an address like one without ip:, which a DHCP client then takes from OVN.
+      iface.dhcp = true;
+      if (ctx.netByName.has(spec.network) && !doc.networks[spec.network]?.dhcp)
+        add(
+          [...ip, 'ip'],
+          `node ${node} asks for DHCP on ${spec.network}, which has no DHCP server`,
+          `set networks.${spec.network}.dhcp: true (or give the interface an address)`,
+        );
+      else if (ctx.netByName.get(spec.network) && !ctx.netByName.get(spec.network)!.subnet)
+        add(
+          [...ip, 'ip'],
+          `${spec.network} is IPv6-only (no subnet:), so ip: dhcp (DHCPv4) has nothing to lease`,
+          'remove ip: dhcp, or add subnet: to the network',
+        );
+    }
     const netDef = ctx.netByName.get(spec.network);
-    if (spec.ip !== undefined) {
+    if (spec.ip !== undefined && spec.ip !== 'dhcp') {
       iface.ip = spec.ip;
       if (netDef && !netDef.subnet)
         ctx.add(
@@ -80,7 +96,23 @@ export function validateInterfaces(
       if (pending) pending.push(ip);
       else ctx.pendingAlloc.set(spec.network, [ip]);
     }
-    if (spec.ip6 !== undefined) {
+    if (spec.ip6 === 'dhcp') {
+      // allocated like an interface without ip6:, then leased by a DHCPv6 client from OVN (stateful)
+      iface.dhcp6 = true;
+      if (netDef && !doc.networks[spec.network]?.dhcp)
+        add(
+          [...ip, 'ip6'],
+          `node ${node} asks for DHCPv6 on ${spec.network}, which has no DHCP server`,
+          `set networks.${spec.network}.dhcp: true (or give the interface an address)`,
+        );
+      else if (netDef && !netDef.subnet6)
+        add(
+          [...ip, 'ip6'],
+          `${spec.network} has no subnet6:, so ip6: dhcp (DHCPv6) has nothing to lease`,
+          'remove ip6: dhcp, or add subnet6: to the network',
+        );
+    }
+    if (spec.ip6 !== undefined && spec.ip6 !== 'dhcp') {
       const v6 = checkAddress6(ctx, node, ifname, spec.network, spec.ip6, [...ip, 'ip6'], own6);
       iface.ip6 = v6 ?? spec.ip6;
     } else if (netDef?.subnet6) {

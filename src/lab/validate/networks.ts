@@ -54,6 +54,7 @@ export function validateNetworks(ctx: ValidateContext): LabNetwork[] {
       net.cidr6 = formatCidr6(subnet6);
     }
     if (n.ra) net.ra = true;
+    if (n.dhcp) net.dhcp = true;
     networks.push(net);
     ctx.netByName.set(name, net);
   }
