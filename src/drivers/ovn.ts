@@ -54,6 +54,15 @@ export interface NbRouterPort {
   mac: string;
   networks: string[];
   externalIds: Record<string, string>;
+  /** Gateway_Chassis rows of a distributed gateway port (uuids; their rows are in NbLabState.gatewayChassis) */
+  gatewayChassis: string[];
+}
+/** A Gateway_Chassis row (labelled with the lab: found by external_ids like every other row of a lab). */
+export interface NbGatewayChassis {
+  uuid: string;
+  name: string;
+  chassisName: string;
+  priority: number;
 }
 export interface NbAcl {
   uuid: string;
@@ -80,6 +89,8 @@ export interface NbLabState {
   routes: NbRoute[];
   nat: NbNat[];
   loadBalancers: NbLoadBalancer[];
+  /** Gateway_Chassis rows of the lab's gateway ports (absent in states read before gateways existed) */
+  gatewayChassis?: NbGatewayChassis[];
 }
 
 export interface PortBindingState {
@@ -139,16 +150,21 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
             'Logical_Router',
             cond,
           ],
-          ['--columns=_uuid,name,mac,networks,external_ids', 'find', 'Logical_Router_Port', cond],
+          [
+            '--columns=_uuid,name,mac,networks,external_ids,gateway_chassis',
+            'find',
+            'Logical_Router_Port',
+            cond,
+          ],
           ['--columns=_uuid,direction,priority,match,action,name,external_ids', 'find', 'ACL', cond],
           ['--columns=_uuid,ip_prefix,nexthop,external_ids', 'find', 'Logical_Router_Static_Route', cond],
           ['--columns=_uuid,type,external_ip,logical_ip,external_ids', 'find', 'NAT', cond],
           ['--columns=_uuid,name,vips,protocol,external_ids', 'find', 'Load_Balancer', cond],
+          ['--columns=_uuid,name,chassis_name,priority', 'find', 'Gateway_Chassis', cond],
         ]),
       ]);
-      const [ls = [], lsp = [], lr = [], lrp = [], acl = [], routes = [], nat = [], lbs = []] = parseTables(
-        r.stdout,
-      );
+      const [ls = [], lsp = [], lr = [], lrp = [], acl = [], routes = [], nat = [], lbs = [], gcs = []] =
+        parseTables(r.stdout);
       return {
         switches: ls.map((x) => ({
           uuid: str(x, '_uuid'),
@@ -183,6 +199,7 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
           mac: str(x, 'mac'),
           networks: list(x, 'networks'),
           externalIds: map(x, 'external_ids'),
+          gatewayChassis: list(x, 'gateway_chassis'),
         })),
         acls: acl.map((x) => ({
           uuid: str(x, '_uuid'),
@@ -212,6 +229,12 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
           vips: map(x, 'vips'),
           protocol: str(x, 'protocol'),
           externalIds: map(x, 'external_ids'),
+        })),
+        gatewayChassis: gcs.map((x) => ({
+          uuid: str(x, '_uuid'),
+          name: str(x, 'name'),
+          chassisName: str(x, 'chassis_name'),
+          priority: num(x, 'priority') ?? 0,
         })),
       };
     },

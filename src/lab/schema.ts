@@ -100,6 +100,15 @@ export const routerSchema = z.strictObject({
     .optional()
     .describe("make this a gateway router bound to that host's chassis (today: local); needed for nat"),
   nat: z.array(natSchema).default([]).describe('NAT rules (gateway routers)'),
+  gateway: z
+    .strictObject({
+      network: z.string().describe('the linked network the gateway port is on (the external side)'),
+      chassis: z
+        .record(z.string(), z.int().min(1).max(32767))
+        .describe('chassis name → priority; the highest-priority chassis that is up is the active gateway'),
+    })
+    .optional()
+    .describe('multi-chassis labs: an HA distributed gateway port on these chassis (docs/multichassis.md)'),
   routes: z
     .array(z.strictObject({ prefix: z.string(), via: z.string() }))
     .default([])
@@ -184,6 +193,10 @@ export const stepSchema = z
       .strictObject({ node: z.string().optional(), address: z.string().optional() })
       .optional(),
     exec: z.strictObject({ node: z.string(), cmd: z.array(z.string()).min(1) }).optional(),
+    chassis: z
+      .union([z.strictObject({ stop: z.string() }), z.strictObject({ start: z.string() })])
+      .optional()
+      .describe('stop or start a simulated chassis of a multi-chassis lab, as labctl chassis stop|start'),
     impair: impairSchema
       .extend({
         node: z.string(),
@@ -193,7 +206,7 @@ export const stepSchema = z
       .optional()
       .describe('set (replace) or clear an interface impairment, as labctl impair does'),
   })
-  .describe('one key: wait, up, readdress, link, conntrack-flush, exec or impair');
+  .describe('one key: wait, up, readdress, link, conntrack-flush, exec, impair or chassis');
 
 export const scenarioExpectSchema = z.strictObject({
   flow: z.string(),

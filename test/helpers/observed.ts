@@ -125,7 +125,10 @@ export function nbOf(plan: Plan): NbLabState {
         name: p.name,
         type: p.type,
         addresses: [p.addresses],
-        options: (p.routerPort ? { 'router-port': p.routerPort } : {}) as Record<string, string>,
+        options: { ...(p.routerPort ? { 'router-port': p.routerPort } : {}), ...p.options } as Record<
+          string,
+          string
+        >,
         externalIds: { ...p.externalIds },
         up: true,
       })),
@@ -146,6 +149,8 @@ export function nbOf(plan: Plan): NbLabState {
         mac: p.mac,
         networks: [...p.networks],
         externalIds: { 'labctl-lab': plan.lab },
+        gatewayChassis:
+          r.gateway?.port === p.name ? r.gateway.chassis.map((c) => `gc-${p.name}-${c.systemId}`) : [],
       })),
     ),
     acls: plan.acls.map((a, k) => ({
@@ -183,5 +188,13 @@ export function nbOf(plan: Plan): NbLabState {
       protocol: lb.protocol ?? '',
       externalIds: { ...lb.externalIds },
     })),
+    gatewayChassis: plan.routers.flatMap((r) =>
+      (r.gateway?.chassis ?? []).map((c) => ({
+        uuid: `gc-${r.gateway!.port}-${c.systemId}`,
+        name: `${r.gateway!.port}-${c.systemId}`,
+        chassisName: c.systemId,
+        priority: c.priority,
+      })),
+    ),
   };
 }

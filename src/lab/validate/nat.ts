@@ -20,15 +20,17 @@ export function validateNat(ctx: ValidateContext, routers: LabRouter[], networks
     if (!router) continue;
     const linked = new Set(router.links.map((l) => l.network));
     r.nat.forEach((rule, i) => {
-      if (router.chassis === undefined && i === 0)
+      if (router.chassis === undefined && r.gateway === undefined && i === 0)
         ctx.add(
           ['routers', name, 'nat'],
           `NAT on router ${name} needs a gateway router`,
-          'add chassis: local to the router',
+          ctx.doc.chassis
+            ? 'add chassis: NAME (a gateway router) or gateway: { network, chassis: { … } } to the router'
+            : 'add chassis: local to the router',
           true,
         );
       const p = ['routers', name, 'nat', i];
-      checkExternal(ctx, name, rule, i, p, linked, externals, networks);
+      checkExternal(ctx, name, rule, i, p, linked, externals, networks, router.gateway?.network);
       checkInternal(ctx, name, rule, p, linked);
       router.nat.push({ type: rule.type, external: rule.external, internal: rule.internal });
     });
@@ -36,7 +38,7 @@ export function validateNat(ctx: ValidateContext, routers: LabRouter[], networks
 }
 
 function checkExternal(
-  { add }: ValidateContext,
+  ctx: ValidateContext,
   router: string,
   rule: NatDoc,
   i: number,
@@ -44,7 +46,10 @@ function checkExternal(
   linked: Set<string>,
   externals: Map<string, string>,
   networks: LabNetwork[],
+  /** an HA gateway's network: its NAT addresses are on it (the active gateway answers ARP for them) */
+  gatewayNet?: string,
 ): void {
+  const { add } = ctx;
   if (!isIPv4(rule.external)) {
     add([...p, 'external'], `external "${rule.external}" is not an IPv4 address`, 'e.g. 100.64.0.10');
     return;
@@ -60,7 +65,9 @@ function checkExternal(
     );
   externals.set(rule.external, `router ${router} nat[${i}]`);
   for (const net of networks)
-    if (contains(net.subnet, ipToInt(rule.external)) && linked.has(net.name))
+    if (net.name === gatewayNet && contains(net.subnet, ipToInt(rule.external)))
+      ctx.addresses.take(net.name, ipToInt(rule.external), `router ${router} nat[${i}]`, [...p, 'external']);
+    else if (contains(net.subnet, ipToInt(rule.external)) && linked.has(net.name))
       add(
         [...p, 'external'],
         `external address ${rule.external} is inside ${net.name} (${net.cidr}), which router ${router} links`,
