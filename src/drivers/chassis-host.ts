@@ -13,6 +13,7 @@ import { localLinks } from './links.js';
 import { type OvnDriver, ovnDriver } from './ovn.js';
 import { localOvs, type OvsDriver } from './ovs.js';
 import type { RelayDriver } from './relay.js';
+import { controllerCtl } from './sim-chassis.js';
 
 export function remoteUnsupported(ch: { name: string }): LabctlError {
   return new LabctlError(
@@ -44,6 +45,11 @@ export function simulatedHost(lab: string, ch: PlanChassis, containers: Containe
     ovs: chassisOvs(lab, ch.name),
     chassis: async () => ch.systemId,
     relays: noRelays(ch.name),
+    datapath: {
+      db: `unix:${chassisPaths(lab, ch.name).dbSock}`,
+      vswitchdCtl: chassisPaths(lab, ch.name).vswitchdCtl,
+      controllerCtl: () => controllerCtl(lab, ch.name),
+    },
   };
 }
 

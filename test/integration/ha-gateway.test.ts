@@ -7,7 +7,8 @@
  * and captures the flow's packets at the receiver with tcpdump: labctl's reported gap and loss are checked against
  * that independent capture.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -272,6 +273,36 @@ describe.runIf(ok)('HA gateway: failover between two gateway chassis (examples/h
     // hv1 is back and active again
     expect(await activeGateway()).toBe('hv1');
   }, 180_000);
+
+  it("a moved NAT address and conntrack flush act on the gateway chassis's own datapath", async () => {
+    const hv1 = async () =>
+      sh('ovs-appctl', ['-t', `${RUN}/hv1/ovs-vswitchd.ctl`, 'dpctl/dump-conntrack'], 10_000);
+    const outside = await containerPid(`labctl.${LAB}.outside`);
+    const ping = (ip: string) =>
+      sh('nsenter', ['-t', String(outside), '-n', 'ping', '-c', '3', '-i', '0.2', '-W', '2', '-n', ip]);
+    // traffic to web's public address: DNAT on the active gateway, hv1, which keeps the conntrack entries
+    expect(await ping('100.64.96.80')).toContain('3 received');
+    expect(await hv1()).toContain('100.64.96.80');
+    // up with web's public address moved: the old one's entries are flushed on every chassis's datapath
+    const dir = mkdtempSync(join(tmpdir(), 'ha-gw-'));
+    try {
+      const moved = join(dir, 'lab.yml');
+      writeFileSync(moved, readFileSync(FILE, 'utf8').replaceAll('100.64.96.80', '100.64.96.81'));
+      const up = await labctl(['up', '-f', moved]);
+      expect(up.exitCode, up.stderr).toBe(0);
+      expect(up.stdout).toContain('flush conntrack of 100.64.96.80');
+      expect(await hv1()).not.toContain('100.64.96.80');
+      // labctl conntrack flush --address: the chassis's datapath too
+      expect(await ping('100.64.96.81')).toContain('3 received');
+      expect(await hv1()).toContain('100.64.96.81');
+      const f = await labctl(['conntrack', 'flush', '--lab', LAB, '--address', '100.64.96.81']);
+      expect(f.exitCode, f.stderr).toBe(0);
+      expect(f.stdout).toContain('flushed conntrack entries to and from 100.64.96.81 on chassis hv1');
+      expect(await hv1()).not.toContain('100.64.96.81');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('down leaves nothing of the lab', async () => {
     const d = await labctl(['down', '-f', FILE]);
