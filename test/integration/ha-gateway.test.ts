@@ -24,7 +24,14 @@ const ok = await daemonsUp();
 
 interface DoctorJson {
   ok: boolean;
-  checks: { id: string; layer: string; subject: string; status: string; cause?: string }[];
+  checks: {
+    id: string;
+    layer: string;
+    subject: string;
+    status: string;
+    cause?: string;
+    followsFrom?: string;
+  }[];
 }
 interface Gap {
   start_ms: number;
@@ -273,6 +280,45 @@ describe.runIf(ok)('HA gateway: failover between two gateway chassis (examples/h
     // hv1 is back and active again
     expect(await activeGateway()).toBe('hv1');
   }, 180_000);
+
+  it("doctor --fix repairs a node's host side inside its chassis namespace (link-down, link-missing)", async () => {
+    const ns = `labctl.${LAB}.hv3`;
+    const hostEnd = (node: string) =>
+      sh('ovs-vsctl', [
+        `--db=unix:${RUN}/hv3/db.sock`,
+        '--bare',
+        '--columns=name',
+        'find',
+        'Interface',
+        `external_ids:iface-id=${LAB}.${node}.eth1`,
+      ]);
+    const web = await hostEnd('web');
+    expect(web).toMatch(/^lv[0-9a-f]{13}$/);
+    // web's host end down, client's veth pair gone: both inside hv3's namespace, nothing on this host's
+    await sh('ip', ['-n', ns, 'link', 'set', 'dev', web, 'down']);
+    await sh('ip', ['-n', ns, 'link', 'del', 'dev', await hostEnd('client')]);
+    const before = JSON.parse(
+      (await labctl(['doctor', '--lab', LAB, '--json'], { timeoutMs: 240_000 })).stdout,
+    ) as DoctorJson;
+    const roots = before.checks.filter(
+      (c) => (c.status === 'fail' || c.status === 'error') && !c.followsFrom,
+    );
+    expect(roots.map((c) => [c.id, c.subject, c.cause]).sort()).toEqual([
+      ['wiring.veth', 'client.eth1', 'link-missing'],
+      ['wiring.veth', 'web.eth1', 'link-down'],
+    ]);
+    const f = await labctl(['doctor', '--lab', LAB, '--fix', '--json'], { timeoutMs: 300_000 });
+    const after = JSON.parse(f.stdout) as DoctorJson & { fixes: { subject: string; changed?: string }[] };
+    expect(f.exitCode, JSON.stringify(after.checks.filter((c) => c.status !== 'pass'))).toBe(0);
+    expect(JSON.stringify(after.fixes)).toContain(`set ${web} up in chassis hv3`);
+    // repaired where they are: web's host end is up again in hv3's namespace, client's pair is back in it
+    const links = JSON.parse(await sh('ip', ['-n', ns, '-j', 'link', 'show'])) as {
+      ifname: string;
+      flags: string[];
+    }[];
+    expect(links.find((l) => l.ifname === web)?.flags).toContain('UP');
+    expect(links.map((l) => l.ifname)).toContain(await hostEnd('client'));
+  }, 300_000);
 
   it("a moved NAT address and conntrack flush act on the gateway chassis's own datapath", async () => {
     const hv1 = async () =>
