@@ -256,6 +256,35 @@ export async function ensureCentral(lab: string, netns: string): Promise<void> {
     ]);
 }
 
+const BFD_OPTIONS = { minRx: 'bfd-min-rx', minTx: 'bfd-min-tx', mult: 'bfd-mult' } as const;
+
+/**
+ * The tunnels' BFD timers (HA gateways' failure detection): NB_Global options of the lab's own central, which
+ * northd copies to the SB and every ovn-controller puts on its tunnels' bfd column. Unset ones go back to OVS's
+ * defaults (min_rx 1000 ms, min_tx 100 ms, mult 3).
+ */
+export async function setTunnelBfd(lab: string, bfd: PlanUnderlay['bfd']): Promise<void> {
+  const c = centralPaths(labName(lab));
+  const set: string[] = [];
+  const remove: string[][] = [];
+  for (const [key, opt] of Object.entries(BFD_OPTIONS) as [keyof typeof BFD_OPTIONS, string][]) {
+    const v = bfd?.[key];
+    if (v !== undefined) set.push(`options:${opt}=${Math.trunc(v)}`);
+    else remove.push(['--', 'remove', 'NB_Global', '.', 'options', opt]);
+  }
+  await run(
+    'ovn-nbctl',
+    [
+      '--timeout=10',
+      `--db=unix:${c.nbSock}`,
+      '--no-wait',
+      ...(set.length ? ['set', 'NB_Global', '.', ...set] : ['sync']),
+      ...remove.flat(),
+    ],
+    { timeoutMs: 15_000 },
+  );
+}
+
 /**
  * One simulated chassis: its namespace, its uplink into the underlay, its OVS (br-int, br-phy with the encap
  * address) and its ovn-controller pointed at the lab's SB. Idempotent: what runs is left alone.

@@ -248,6 +248,16 @@ export const underlaySchema = z.strictObject({
     .default('172.31.250.0/24')
     .describe('IPv4 CIDR the simulated chassis take their tunnel addresses from'),
   mtu: z.int().min(1280).max(9000).default(1600).describe('MTU of the underlay links (geneve adds 58 bytes)'),
+  bfd: z
+    .strictObject({
+      min_rx: z.int().min(1).max(10000).optional().describe('ms'),
+      min_tx: z.int().min(1).max(10000).optional().describe('ms'),
+      mult: z.int().min(1).max(100).optional().describe('missed packets before a session is down'),
+    })
+    .optional()
+    .describe(
+      "BFD on the tunnels (HA gateways' failure detection; OVS defaults: min_rx 1000, min_tx 100, mult 3)",
+    ),
 });
 
 export const labSchema = z.strictObject({

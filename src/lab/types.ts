@@ -173,4 +173,6 @@ export interface LabUnderlay {
   cidr: string;
   prefix: number;
   mtu: number;
+  /** BFD timers on the tunnels (NB_Global options bfd-min-rx/bfd-min-tx/bfd-mult of the lab's own central) */
+  bfd?: { minRx?: number; minTx?: number; mult?: number };
 }

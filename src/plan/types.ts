@@ -57,6 +57,8 @@ export interface PlanUnderlay {
   mtu: number;
   /** the namespace holding the underlay bridge (and the lab's OVN central) */
   netns: string;
+  /** BFD timers on the tunnels (ms; mult: missed packets); unset: OVS's defaults */
+  bfd?: { minRx?: number; minTx?: number; mult?: number };
   /**
    * the external (provider) networks of HA gateways (docs/multichassis.md "Gateway failover"): each is a Linux
    * bridge in the underlay namespace that every chassis joins through its own OVS bridge, mapped to the network's

@@ -170,6 +170,12 @@ nodes:
     expect(pairs.has('web>client')).toBe(true);
   });
 
+  it('underlay.bfd reaches the plan (the central gets it as NB_Global options)', () => {
+    const text = lab(GOOD).replace('chassis:\n', 'underlay: { bfd: { min_rx: 100, mult: 5 } }\nchassis:\n');
+    expect(compilePlan(parseLab(text)).underlay?.bfd).toEqual({ minRx: 100, mult: 5 });
+    expect(compilePlan(parseLab(lab(GOOD))).underlay?.bfd).toBeUndefined();
+  });
+
   it('validates the chassis step of a scenario', () => {
     const scen = (step: string) => `scenarios:
   f:
