@@ -32,8 +32,12 @@ interface LinkedSubnet {
   subnet: Cidr;
 }
 
+/** HA gateways' external networks each get interfaces named by their index (x0…x9): at most this many. */
+const MAX_GATEWAY_NETWORKS = 10;
+
 export function validateRouters(ctx: ValidateContext): LabRouter[] {
   const routers: LabRouter[] = [];
+  const gatewayNets = new Set<string>();
   for (const [name, r] of Object.entries(ctx.doc.routers)) {
     const p = ['routers', name];
     const bad = nameIssue(name, MAX_OBJECT_NAME);
@@ -59,7 +63,16 @@ export function validateRouters(ctx: ValidateContext): LabRouter[] {
     }
     if (r.gateway !== undefined) {
       const gw = validateGateway(ctx, name, r, p);
-      if (gw) router.gateway = gw;
+      if (gw) {
+        router.gateway = gw;
+        gatewayNets.add(gw.network);
+        if (gatewayNets.size > MAX_GATEWAY_NETWORKS)
+          ctx.add(
+            [...p, 'gateway', 'network'],
+            `more than ${MAX_GATEWAY_NETWORKS} networks carry HA gateways`,
+            'put the gateways of several routers on one external network',
+          );
+      }
     }
     routers.push(router);
   }
