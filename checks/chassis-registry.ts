@@ -3,7 +3,7 @@
  * registration) and of its own central, the tunnel checks (in the wiring layer: underlay, tunnel ports, MTU
  * headroom), then the data-plane probes — which follow the underlay check, whose pings warm the tunnels up.
  * The host checks of this machine's own OVS/OVN and the wiring checks that read it do not apply: nothing of the lab
- * is there.
+ * is there. The container and veth checks do: they read each node's host side through its chassis's driver.
  */
 import { chassisDaemonsCheck } from './chassis-daemons.js';
 import { chassisRegistered } from './chassis-registered.js';
@@ -15,6 +15,8 @@ import type { DoctorCheck } from './runner.js';
 import { tunnelMtu } from './tunnel-mtu.js';
 import { tunnelPortsCheck } from './tunnel-ports.js';
 import { tunnelUnderlay } from './tunnel-underlay.js';
+import { wiringContainer } from './wiring-container.js';
+import { wiringVeth } from './wiring-veth.js';
 
 export const CHASSIS_LAB_CHECKS: DoctorCheck[] = [
   chassisDaemonsCheck,
@@ -22,6 +24,9 @@ export const CHASSIS_LAB_CHECKS: DoctorCheck[] = [
   tunnelUnderlay,
   tunnelPortsCheck,
   tunnelMtu,
+  // the node side, read and fixed through each node's chassis (ctx.hostOf): its container, its veth pair
+  wiringContainer,
+  wiringVeth,
   dataplaneIcmp,
   dataplaneUdp,
   dataplaneTcp,

@@ -235,7 +235,12 @@ export function createFacts(ctx: CheckContext, opts: FactsOptions = {}): Facts {
   const hostLinks = once(async () => {
     count('ip-link');
     try {
-      return new Map((await host.links.hostLinks('lv')).map((l) => [l.name, l]));
+      // a multi-chassis lab's host ends are in its chassis's namespaces: every chassis with nodes is read
+      const drivers = ctx.hostOf
+        ? [...new Set(plan.nodes.map((n) => n.host))].map((h) => ctx.hostOf!(h))
+        : [host];
+      const all = await Promise.all(drivers.map((d) => d.links.hostLinks('lv')));
+      return new Map(all.flat().map((l) => [l.name, l]));
     } catch (err) {
       throw new FactError('links', `cannot list host links: ${message(err)}`);
     }

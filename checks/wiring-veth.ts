@@ -39,8 +39,14 @@ export const wiringVeth: DoctorCheck = {
       const down: string[] = [];
       const fixes: FixAction[] = [];
       if (!hostEnd!.up) {
-        down.push(`host end ${iface.hostVeth} is down (${hostEnd!.operstate})`);
-        fixes.push(command('ip', 'link', 'set', 'dev', iface.hostVeth, 'up'));
+        // on a simulated chassis the host end lives in the chassis's namespace
+        const netns = ctx.plan.chassis?.find((c) => c.name === node.host)?.netns;
+        down.push(
+          `host end ${iface.hostVeth} is down (${hostEnd!.operstate})${netns ? ` in chassis ${node.host}` : ''}`,
+        );
+        fixes.push(
+          command('ip', ...(netns ? ['-n', netns] : []), 'link', 'set', 'dev', iface.hostVeth, 'up'),
+        );
       }
       if (!inside!.up) {
         down.push(`${iface.name} inside ${node.name} is down (${inside!.operstate})`);
@@ -60,8 +66,10 @@ export const wiringVeth: DoctorCheck = {
     if (result.cause !== 'link-down' || !ref) return undefined;
     const done: string[] = [];
     if (result.data?.hostUp === false) {
-      await ctx.host.links.hostBatch([`link set dev ${ref.iface.hostVeth} up`]);
-      done.push(`set ${ref.iface.hostVeth} up`);
+      // through the driver of the node's host: on a multi-chassis lab, its chassis's namespace
+      const host = ctx.hostOf ? ctx.hostOf(ref.node.host) : ctx.host;
+      await host.links.hostBatch([`link set dev ${ref.iface.hostVeth} up`]);
+      done.push(`set ${ref.iface.hostVeth} up${ctx.hostOf ? ` in chassis ${ref.node.host}` : ''}`);
     }
     if (result.data?.insideUp === false) {
       const pid = await ctx.facts.pid(ref.node.name);

@@ -12,6 +12,7 @@ import {
   ensureChassis,
   ensureUnderlay,
   missingChassisPrerequisites,
+  setTunnelBfd,
   teardownChassisLab,
 } from '../drivers/sim-chassis.js';
 import { envError, LabctlError } from '../errors.js';
@@ -45,6 +46,7 @@ export async function ensureChassisRuntime(
     log(`underlay ${underlay.cidr} (mtu ${underlay.mtu}) and OVN central of lab ${plan.lab}`);
     await ensureUnderlay(plan.lab, underlay);
     await ensureCentral(plan.lab, underlay.netns);
+    await setTunnelBfd(plan.lab, underlay.bfd);
     log(`chassis ${plan.chassis!.map((c) => c.name).join(', ')}`);
     await Promise.all(plan.chassis!.map((c) => ensureChassis(plan.lab, c, underlay)));
   } catch (err) {

@@ -175,11 +175,19 @@ export async function executeChanges(
       plan.loadBalancers.map((lb) => [lb.vipIp, new Set(lb.backends.map((b) => b.ip))]),
     );
     for (const c of flushes) {
-      await purgeDatapathFlows();
-      const n = await flushAddresses(plan.ovn.bridge, c.addresses, (e) =>
-        Boolean(e.orig.dst && e.reply.src && backends.get(e.orig.dst)?.has(e.reply.src)),
+      // each host's own datapath: on a multi-chassis lab, the chassis's ovs-vswitchd (one flush change per chassis)
+      const target = drivers.host(c.host).datapath;
+      await purgeDatapathFlows(target);
+      const n = await flushAddresses(
+        plan.ovn.bridge,
+        c.addresses,
+        (e) => Boolean(e.orig.dst && e.reply.src && backends.get(e.orig.dst)?.has(e.reply.src)),
+        10,
+        target,
       );
-      debug(`conntrack: flushed ${n} stale entries of ${c.addresses.join(', ')} (synced ${synced})`);
+      debug(
+        `conntrack: flushed ${n} stale entries of ${c.addresses.join(', ')} on ${c.host} (synced ${synced})`,
+      );
       done(
         synced
           ? c

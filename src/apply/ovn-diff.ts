@@ -126,20 +126,29 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
     for (const p of sw.ports) {
       const cur = portByName.get(p.name);
       const onSwitch = cur ? switchOfPort.get(cur.uuid) : undefined;
-      const options: Record<string, string> = p.routerPort ? { 'router-port': p.routerPort } : {};
+      const options: Record<string, string> = {
+        ...(p.routerPort ? { 'router-port': p.routerPort } : {}),
+        ...p.options,
+      };
+      const setOptions = ['lsp-set-options', p.name, ...Object.entries(options).map(([k, v]) => `${k}=${v}`)];
       if (!cur || onSwitch !== sw.name) {
         const cmds: string[][] = [];
         if (cur) cmds.push(['--if-exists', 'lsp-del', p.name]);
         cmds.push(['lsp-add', sw.name, p.name]);
         if (p.type) cmds.push(['lsp-set-type', p.name, p.type]);
         cmds.push(['lsp-set-addresses', p.name, p.addresses]);
-        if (p.routerPort) cmds.push(['lsp-set-options', p.name, `router-port=${p.routerPort}`]);
+        if (Object.keys(options).length) cmds.push(setOptions);
         cmds.push(['set', 'Logical_Switch_Port', p.name, ...extIds(p.externalIds)]);
         const dhcp = dhcpOfPort.get(p.name);
         if (dhcp) cmds.push(['set', 'Logical_Switch_Port', p.name, `dhcpv4_options=${dhcp}`]);
         const dhcp6 = dhcp6OfPort.get(p.name);
         if (dhcp6) cmds.push(['set', 'Logical_Switch_Port', p.name, `dhcpv6_options=${dhcp6}`]);
-        const what = p.type === 'router' ? `router ${p.routerPort}` : p.addresses;
+        const what =
+          p.type === 'router'
+            ? `router ${p.routerPort}`
+            : p.type === 'localnet'
+              ? `localnet ${p.options?.network_name ?? ''}`
+              : p.addresses;
         emit(
           'structure',
           cur ? '~' : '+',
@@ -164,9 +173,7 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
       }
       if (!sameMap(cur.options, options))
         emit('structure', '~', `set options of port ${p.name}`, [
-          p.routerPort
-            ? ['lsp-set-options', p.name, `router-port=${p.routerPort}`]
-            : ['clear', 'Logical_Switch_Port', p.name, 'options'],
+          Object.keys(options).length ? setOptions : ['clear', 'Logical_Switch_Port', p.name, 'options'],
         ]);
       for (const link of [
         dhcpPortCommands(p.name, 'dhcpv4_options', dhcpOfPort.get(p.name), cur.dhcpv4Options),
@@ -228,6 +235,54 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
             : ['clear', 'Logical_Router_Port', p.name, 'ipv6_ra_configs'],
         ]);
     }
+    // HA gateway port: its Gateway_Chassis rows (chassis + priority), replaced as a set when they differ
+    if (r.gateway) {
+      const gw = r.gateway;
+      const cur = lrpByName.get(gw.port);
+      const rows = (nb.gatewayChassis ?? []).filter((g) => cur?.gatewayChassis.includes(g.uuid));
+      const key = (c: string, prio: number) => `${c}|${prio}`;
+      if (
+        !sameSet(
+          rows.map((g) => key(g.chassisName, g.priority)),
+          gw.chassis.map((c) => key(c.systemId, c.priority)),
+        )
+      ) {
+        const cmds: string[][] = rows.map((g) => [
+          'remove',
+          'Logical_Router_Port',
+          gw.port,
+          'gateway_chassis',
+          g.uuid,
+        ]);
+        for (const c of gw.chassis) {
+          const id = `@gc${ids++}`;
+          cmds.push(
+            [
+              `--id=${id}`,
+              'create',
+              'Gateway_Chassis',
+              `name=${q(`${gw.port}-${c.systemId}`)}`,
+              `chassis_name=${q(c.systemId)}`,
+              `priority=${c.priority}`,
+              ...extIds({ 'labctl-lab': plan.lab }),
+            ],
+            ['add', 'Logical_Router_Port', gw.port, 'gateway_chassis', id],
+          );
+        }
+        const list = gw.chassis.map((c) => `${c.systemId} ${c.priority}`).join(', ');
+        emit('structure', rows.length ? '~' : '+', `set gateway chassis of ${gw.port}: ${list}`, cmds);
+      }
+    } else
+      for (const p of r.ports) {
+        const cur = lrpByName.get(p.name);
+        if (cur?.gatewayChassis.length)
+          emit(
+            'structure',
+            '-',
+            `remove the gateway chassis of ${p.name}`,
+            cur.gatewayChassis.map((u) => ['remove', 'Logical_Router_Port', p.name, 'gateway_chassis', u]),
+          );
+      }
     // gateway router binding
     const wantChassis = r.chassis !== undefined ? (dctx.chassisOf?.(r.chassis) ?? r.chassis) : undefined;
     const haveChassis = have?.options.chassis;

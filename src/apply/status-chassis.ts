@@ -28,9 +28,24 @@ export interface CentralStatus {
   daemons: Record<string, number | null>;
 }
 
+/** An HA gateway port and which of its chassis is active (SB Port_Binding of its chassisredirect port). */
+export interface GatewayStatus {
+  router: string;
+  network: string;
+  /** the distributed gateway port (NB Logical_Router_Port) */
+  port: string;
+  /** its chassisredirect port in the SB (cr-…) */
+  redirect_port: string;
+  /** the gateway chassis (lab names), highest priority first */
+  chassis: { name: string; priority: number }[];
+  /** the chassis (lab name) the redirect port is bound to now; null when none is */
+  active: string | null;
+}
+
 export interface ChassisLabView {
   central: CentralStatus;
   chassis: ChassisStatus[];
+  gateways: GatewayStatus[];
   ifaces: OvsInterface[];
   bindings: PortBindingState[];
 }
@@ -66,11 +81,27 @@ export async function chassisLabView(plan: Plan, lsps: string[]): Promise<Chassi
         ),
     )
   ).flat();
-  const bindings =
+  const gws = plan.routers.filter((r) => r.gateway);
+  const redirects = gws.map((r) => r.gateway!.redirectPort);
+  const all =
     central.daemons.sb !== null
       ? await centralOvn(plan.lab)
-          .bindings(lsps)
+          .bindings([...lsps, ...redirects])
           .catch(() => [])
       : [];
-  return { central, chassis, ifaces, bindings };
+  const bindings = all.filter((b) => !redirects.includes(b.logicalPort));
+  const nameOf = new Map((plan.chassis ?? []).map((ch) => [ch.systemId, ch.name]));
+  const gateways = gws.map((r) => {
+    const g = r.gateway!;
+    const b = all.find((x) => x.logicalPort === g.redirectPort);
+    return {
+      router: r.name,
+      network: g.network,
+      port: g.port,
+      redirect_port: g.redirectPort,
+      chassis: g.chassis.map((c) => ({ name: c.name, priority: c.priority })),
+      active: b?.chassis ? (nameOf.get(b.chassis) ?? b.chassis) : null,
+    };
+  });
+  return { central, chassis, gateways, ifaces, bindings };
 }

@@ -6,7 +6,12 @@ import { describeImpair, type Impair, impairValues } from '../lab/impair.js';
 import { ovsPortOf } from '../plan/types.js';
 import { impairOfParams } from './impair-diff.js';
 import { listStateLabs, loadState } from './state.js';
-import { type CentralStatus, type ChassisStatus, chassisLabView } from './status-chassis.js';
+import {
+  type CentralStatus,
+  type ChassisStatus,
+  chassisLabView,
+  type GatewayStatus,
+} from './status-chassis.js';
 
 export interface InterfaceStatus {
   name: string;
@@ -44,6 +49,8 @@ export interface LabStatus {
   central?: CentralStatus;
   /** multi-chassis labs: its chassis */
   chassis?: ChassisStatus[];
+  /** multi-chassis labs with HA gateways: each gateway port and its active chassis */
+  gateways?: GatewayStatus[];
 }
 
 export async function labStatus(host: HostDriver, ovn: OvnDriver, only?: string): Promise<LabStatus[]> {
@@ -122,6 +129,7 @@ export async function labStatus(host: HostDriver, ovn: OvnDriver, only?: string)
           (n) => n.state === 'running' && n.interfaces.every((i) => i.plugged && i.ovnInstalled && i.bound),
         ),
       ...(mc ? { central: mc.central, chassis: mc.chassis } : {}),
+      ...(mc?.gateways.length ? { gateways: mc.gateways } : {}),
     });
   }
   return out;

@@ -60,7 +60,15 @@ export async function applyPlan(
   ovn: OvnDriver,
   opts: ApplyOptions = {},
 ): Promise<ApplyResult> {
-  const drivers = localDrivers(host, ovn);
+  return applyPlanWith(plan, localDrivers(host, ovn), opts);
+}
+
+/** applyPlan through given drivers (a multi-chassis lab's: each chassis's and its central). */
+export async function applyPlanWith(
+  plan: Plan,
+  drivers: Drivers,
+  opts: ApplyOptions = {},
+): Promise<ApplyResult> {
   const observed = await observeLab(
     plan.lab,
     plan.hosts.map((h) => h.name),

@@ -5,7 +5,6 @@
  * such as failover; docs/multichassis.md.
  */
 import type { Command } from 'commander';
-import { usageError } from '../errors.js';
 import { type LabArgs, requireRoot, resolvePlan } from './lab-args.js';
 import { printJson } from './output.js';
 
@@ -27,31 +26,10 @@ export function registerChassis(program: Command): void {
       .action(async (name: string, opts: LabArgs & { json?: boolean }) => {
         requireRoot(`labctl chassis ${action}`);
         const { plan } = await resolvePlan(opts);
-        const ch = plan.chassis?.find((c) => c.name === name);
-        if (!ch)
-          throw usageError(
-            plan.chassis?.length
-              ? `lab ${plan.lab} has no chassis ${name} (it has ${plan.chassis.map((c) => c.name).join(', ')})`
-              : `lab ${plan.lab} has no chassis: section`,
-            'labctl status   (lists each lab with its chassis)',
-          );
-        const [{ withLabLock }, sim, { remoteUnsupported }] = await Promise.all([
-          import('../apply/state.js'),
-          import('../drivers/sim-chassis.js'),
-          import('../drivers/chassis-host.js'),
-        ]);
-        if (ch.kind !== 'simulated') throw remoteUnsupported(ch);
-        const central = sim.centralDaemons(plan.lab);
-        if (!central.nb || !central.sb)
-          throw usageError(`lab ${plan.lab} is not up`, `labctl up -f ${opts.file ?? 'lab.yml'}`);
-        const t0 = performance.now();
-        const changed = await withLabLock(plan.lab, async () => {
-          if (action === 'stop') return (await sim.stopChassisDaemons(plan.lab, ch.name)) > 0;
-          const before = Object.values(sim.chassisDaemons(plan.lab, ch.name)).filter(Boolean).length;
-          await sim.startChassisDaemons(plan.lab, ch, plan.underlay!);
-          return before < 3;
-        });
-        const ms = Math.round(performance.now() - t0);
+        const { chassisAction } = await import('../ops/chassis.js');
+        const r = await chassisAction(plan, name, action, `labctl up -f ${opts.file ?? 'lab.yml'}`);
+        const { changed, durationMs: ms } = r;
+        const ch = { name: r.chassis };
         if (opts.json)
           printJson({ ok: true, lab: plan.lab, chassis: ch.name, action, changed, durationMs: ms });
         else

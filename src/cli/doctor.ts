@@ -27,10 +27,13 @@ import {
   runChecks,
   selectChecks,
 } from '../../checks/runner.js';
-import type { CheckResult, Layer, Status } from '../../checks/types.js';
+import type { CheckContext, CheckResult, Layer, Status } from '../../checks/types.js';
 import { LAYERS } from '../../checks/types.js';
+import type { Drivers } from '../apply/observe.js';
 import { compileRunningPlan } from '../apply/running-plan.js';
 import { labDir, loadState, withLabLock } from '../apply/state.js';
+import type { ApplyOptions } from '../apply/up.js';
+import { chassisDrivers } from '../drivers/chassis-host.js';
 import { dockerContainers } from '../drivers/containers.js';
 import { connectDocker, DOCKER_SOCKET, loadDockerode } from '../drivers/docker-client.js';
 import type { HostDriver } from '../drivers/host.js';
@@ -161,20 +164,26 @@ export function makeContext(
   concurrency: number,
   fixing: boolean,
 ): DoctorContext {
-  const base = { plan, host, ovn };
+  const base: CheckContext = { plan, host, ovn };
+  let chassisHosts: Drivers | undefined;
+  if (plan.chassis?.length) {
+    // a multi-chassis lab: each node's host side is read and fixed through its chassis's driver
+    chassisHosts = chassisDrivers(plan, host.containers);
+    base.hostOf = (h) => chassisHosts!.host(h);
+  }
   const ctx: DoctorContext = { ...base, facts: createFacts(base, { concurrency }) };
   if (file) ctx.labFile = file;
   if (fixing) {
     // --fix only (loaded on use: a plain doctor run never converges, builds images or starts the host)
     ctx.converge = memo(() =>
       withLabLock(plan.lab, async () => {
-        const [{ applyPlan, labBaseDir }, { ensureImage }, { localHost }] = await Promise.all([
+        const [{ applyPlan, applyPlanWith, labBaseDir }, { ensureImage }, { localHost }] = await Promise.all([
           import('../apply/up.js'),
           import('../images/ensure-image.js'),
           import('../drivers/host.js'),
         ]);
         const docker = await connectDocker();
-        const r = await applyPlan(plan, await localHost(), ovn, {
+        const opts: ApplyOptions = {
           ...(file ? { baseDir: labBaseDir(file) } : {}),
           readyTimeoutMs: 60_000,
           ensureImage: (image, build, baseDir, log) =>
@@ -183,7 +192,11 @@ export function makeContext(
               ...(baseDir ? { baseDir } : {}),
               onProgress: log,
             }),
-        });
+        };
+        // a multi-chassis lab converges through its chassis's drivers and its own central, as its up does
+        const r = chassisHosts
+          ? await applyPlanWith(plan, chassisHosts, opts)
+          : await applyPlan(plan, await localHost(), ovn, opts);
         return r.changes;
       }),
     );

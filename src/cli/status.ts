@@ -42,6 +42,12 @@ export function registerStatus(program: Command): void {
                     .join(', ')}`
             }\n`,
           );
+        for (const g of lab.gateways ?? [])
+          process.stdout.write(
+            `  gateway ${g.router} on ${g.network}: active ${g.active ?? 'NONE'} (${g.chassis
+              .map((c) => `${c.name} ${c.priority}`)
+              .join(', ')})\n`,
+          );
         for (const n of lab.nodes) {
           process.stdout.write(
             `  ${n.name.padEnd(16)} ${n.state.padEnd(8)} ${n.container}${n.chassis ? `  on ${n.chassis}` : ''}\n`,

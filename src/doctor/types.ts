@@ -39,6 +39,11 @@ export interface CheckContext {
   plan: Plan;
   host: HostDriver;
   ovn: OvnDriver;
+  /**
+   * multi-chassis labs: the driver of a plan host (a chassis: its netns's links, its own OVS), so checks read and
+   * fix a node's host side where it is; absent: every node is on `host`
+   */
+  hostOf?: (host: string) => HostDriver;
 }
 
 export interface Check<C extends CheckContext = CheckContext> {

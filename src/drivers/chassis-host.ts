@@ -13,6 +13,7 @@ import { localLinks } from './links.js';
 import { type OvnDriver, ovnDriver } from './ovn.js';
 import { localOvs, type OvsDriver } from './ovs.js';
 import type { RelayDriver } from './relay.js';
+import { controllerCtl } from './sim-chassis.js';
 
 export function remoteUnsupported(ch: { name: string }): LabctlError {
   return new LabctlError(
@@ -44,6 +45,11 @@ export function simulatedHost(lab: string, ch: PlanChassis, containers: Containe
     ovs: chassisOvs(lab, ch.name),
     chassis: async () => ch.systemId,
     relays: noRelays(ch.name),
+    datapath: {
+      db: `unix:${chassisPaths(lab, ch.name).dbSock}`,
+      vswitchdCtl: chassisPaths(lab, ch.name).vswitchdCtl,
+      controllerCtl: () => controllerCtl(lab, ch.name),
+    },
   };
 }
 
@@ -61,9 +67,28 @@ function noRelays(chassis: string): RelayDriver {
   return { list: () => [], start: async () => refuse(), update: () => refuse(), stop: async () => {} };
 }
 
+/**
+ * Every chassis shares this machine's Docker, but each one's diff must see only its own nodes' containers (else the
+ * diff of a chassis would remove every other chassis's nodes as not its own): the nodes the plan places on it, and
+ * on the first chassis also the lab's containers of nodes the plan no longer has (so they are removed once).
+ */
+function placedContainers(plan: Plan, chassis: string, first: boolean, c: ContainerDriver): ContainerDriver {
+  const placed = new Map(plan.nodes.map((n) => [n.name, n.host]));
+  const mine = (node: string) => placed.get(node) === chassis || (first && !placed.has(node));
+  return {
+    ...c,
+    list: async (lab) => (await c.list(lab)).filter((x) => lab === undefined || mine(x.node)),
+  };
+}
+
 /** Drivers for every chassis of a multi-chassis plan, and its central. */
 export function chassisDrivers(plan: Plan, containers: ContainerDriver): Drivers {
-  const hosts = new Map((plan.chassis ?? []).map((c) => [c.name, simulatedHost(plan.lab, c, containers)]));
+  const hosts = new Map(
+    (plan.chassis ?? []).map((c, i) => [
+      c.name,
+      simulatedHost(plan.lab, c, placedContainers(plan, c.name, i === 0, containers)),
+    ]),
+  );
   return {
     central: centralOvn(plan.lab),
     host(name) {

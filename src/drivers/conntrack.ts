@@ -7,10 +7,24 @@
 import { run } from '../exec.js';
 import { assertArg } from '../names.js';
 
-export async function datapathType(bridge: string): Promise<string> {
+/**
+ * Which datapath: this host's (the defaults), or a simulated chassis's own (docs/multichassis.md) — its OVS
+ * database and its ovs-vswitchd's control socket, whose userspace datapath holds that chassis's conntrack.
+ */
+export interface DatapathTarget {
+  /** ovs-vsctl --db (e.g. unix:<chassis dir>/db.sock) */
+  db?: string;
+  /** ovs-appctl -t (e.g. <chassis dir>/ovs-vswitchd.ctl) */
+  vswitchdCtl?: string;
+}
+
+const dbArgs = (t?: DatapathTarget) => (t?.db ? [`--db=${t.db}`] : []);
+const ctlArgs = (t?: DatapathTarget) => (t?.vswitchdCtl ? ['-t', t.vswitchdCtl] : []);
+
+export async function datapathType(bridge: string, target?: DatapathTarget): Promise<string> {
   const r = await run(
     'ovs-vsctl',
-    ['--timeout=10', 'get', 'Bridge', assertArg(bridge, 'bridge'), 'datapath_type'],
+    ['--timeout=10', ...dbArgs(target), 'get', 'Bridge', assertArg(bridge, 'bridge'), 'datapath_type'],
     { timeoutMs: 15_000, reject: false },
   );
   return r.stdout.replace(/"/g, '').trim() || 'system';
@@ -98,10 +112,11 @@ export async function flushAddresses(
   addresses: string[],
   keep: (e: CtEntry) => boolean = () => false,
   rounds = 10,
+  target?: DatapathTarget,
 ): Promise<number> {
   if (!addresses.length) return 0;
   for (const a of addresses) assertArg(a, 'address', /^\d{1,3}(\.\d{1,3}){3}$/);
-  if ((await datapathType(bridge)) !== 'netdev') {
+  if ((await datapathType(bridge, target)) !== 'netdev') {
     for (const a of addresses)
       for (const flag of ['-s', '-d', '-r', '-q'])
         await run('conntrack', ['-D', flag, a], { timeoutMs: 10_000, reject: false });
@@ -111,12 +126,12 @@ export async function flushAddresses(
     addresses.some((a) => [e.orig.src, e.orig.dst, e.reply.src, e.reply.dst].includes(a));
   let flushed = 0;
   for (let round = 0; round < rounds; round++) {
-    const dump = await run('ovs-appctl', ['dpctl/dump-conntrack'], { timeoutMs: 20_000 });
+    const dump = await run('ovs-appctl', [...ctlArgs(target), 'dpctl/dump-conntrack'], { timeoutMs: 20_000 });
     const stale = parseConntrack(dump.stdout).filter((e) => names(e) && !keep(e));
     if (!stale.length && round > 0) break;
     for (const e of stale) {
       assertArg(e.origTuple, 'conntrack tuple');
-      await run('ovs-appctl', ['dpctl/flush-conntrack', `zone=${e.zone}`, e.origTuple], {
+      await run('ovs-appctl', [...ctlArgs(target), 'dpctl/flush-conntrack', `zone=${e.zone}`, e.origTuple], {
         timeoutMs: 10_000,
         reject: false,
       });
@@ -128,8 +143,9 @@ export async function flushAddresses(
 }
 
 /** The userspace datapath's whole conntrack table, as `ovs-appctl dpctl/dump-conntrack` prints it. */
-export async function dumpConntrack(): Promise<string> {
-  return (await run('ovs-appctl', ['dpctl/dump-conntrack'], { timeoutMs: 20_000 })).stdout;
+export async function dumpConntrack(target?: DatapathTarget): Promise<string> {
+  return (await run('ovs-appctl', [...ctlArgs(target), 'dpctl/dump-conntrack'], { timeoutMs: 20_000 }))
+    .stdout;
 }
 
 /**
@@ -147,16 +163,19 @@ export async function flushConntrackMatching(zone: string, tuple: string): Promi
  * tables. After ovn-controller installs new NAT/LB flows, cached megaflows can still apply the old translation
  * for a moment and re-create a conntrack entry just flushed.
  */
-export async function purgeDatapathFlows(): Promise<void> {
-  await run('ovs-appctl', ['revalidator/purge'], { timeoutMs: 10_000, reject: false });
+export async function purgeDatapathFlows(target?: DatapathTarget): Promise<void> {
+  await run('ovs-appctl', [...ctlArgs(target), 'revalidator/purge'], { timeoutMs: 10_000, reject: false });
 }
 
 /** Flush whole conntrack zones. */
-export async function flushZones(bridge: string, zones: number[]): Promise<void> {
+export async function flushZones(bridge: string, zones: number[], target?: DatapathTarget): Promise<void> {
   if (!zones.length) return;
-  const userspace = (await datapathType(bridge)) === 'netdev';
+  const userspace = (await datapathType(bridge, target)) === 'netdev';
   for (const z of zones) {
-    if (userspace) await run('ovs-appctl', ['dpctl/flush-conntrack', `zone=${z}`], { timeoutMs: 10_000 });
+    if (userspace)
+      await run('ovs-appctl', [...ctlArgs(target), 'dpctl/flush-conntrack', `zone=${z}`], {
+        timeoutMs: 10_000,
+      });
     else await run('conntrack', ['-D', '-w', String(z)], { timeoutMs: 10_000, reject: false });
   }
 }

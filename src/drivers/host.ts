@@ -5,6 +5,7 @@
 
 import { labDir } from '../apply/state.js';
 import { getChassisName } from '../host/probe.js';
+import type { DatapathTarget } from './conntrack.js';
 import { type ContainerDriver, dockerContainers } from './containers.js';
 import { connectDocker } from './docker-client.js';
 import { type LinkDriver, localLinks } from './links.js';
@@ -20,6 +21,11 @@ export interface HostDriver {
   relays: RelayDriver;
   /** this host's OVN chassis name (the Open_vSwitch row's system-id) */
   chassis(): Promise<string>;
+  /**
+   * a simulated chassis's own datapath (conntrack lives in its ovs-vswitchd) and its ovn-controller's control
+   * socket; absent: this host's (the default ovs-appctl / ovn-appctl targets)
+   */
+  datapath?: DatapathTarget & { controllerCtl?: () => string | undefined };
 }
 
 export async function localHost(): Promise<HostDriver> {

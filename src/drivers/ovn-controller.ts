@@ -4,9 +4,12 @@
  */
 import { run } from '../exec.js';
 
-/** lsp name or "<router-uuid>_dnat" / "_snat" → conntrack zone, from `ct-zone-list`. */
-export async function ctZoneList(): Promise<Map<string, number>> {
-  const r = await run('ovn-appctl', ['-t', 'ovn-controller', 'ct-zone-list'], { timeoutMs: 10_000 });
+/**
+ * lsp name or "<router-uuid>_dnat" / "_snat" → conntrack zone, from `ct-zone-list` (of this host's ovn-controller,
+ * or of the one whose control socket `ctl` is: a simulated chassis's).
+ */
+export async function ctZoneList(ctl = 'ovn-controller'): Promise<Map<string, number>> {
+  const r = await run('ovn-appctl', ['-t', ctl, 'ct-zone-list'], { timeoutMs: 10_000 });
   const zones = new Map<string, number>();
   for (const line of r.stdout.split('\n')) {
     const m = /^(\S+)\s+(\d+)$/.exec(line.trim());

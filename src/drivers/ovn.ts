@@ -62,6 +62,15 @@ export interface NbRouterPort {
   externalIds: Record<string, string>;
   /** IPv6 router advertisement settings (empty: none are sent) */
   raConfigs?: Record<string, string>;
+  /** Gateway_Chassis rows of a distributed gateway port (uuids; their rows are in NbLabState.gatewayChassis) */
+  gatewayChassis: string[];
+}
+/** A Gateway_Chassis row (labelled with the lab: found by external_ids like every other row of a lab). */
+export interface NbGatewayChassis {
+  uuid: string;
+  name: string;
+  chassisName: string;
+  priority: number;
 }
 export interface NbAcl {
   uuid: string;
@@ -103,6 +112,8 @@ export interface NbLabState {
   /** absent in states read before DHCP/DNS existed (fixtures): none */
   dhcpOptions?: NbDhcpOptions[];
   dns?: NbDns[];
+  /** Gateway_Chassis rows of the lab's gateway ports (absent in states read before gateways existed) */
+  gatewayChassis?: NbGatewayChassis[];
 }
 
 export interface PortBindingState {
@@ -163,7 +174,7 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
             cond,
           ],
           [
-            '--columns=_uuid,name,mac,networks,external_ids,ipv6_ra_configs',
+            '--columns=_uuid,name,mac,networks,external_ids,ipv6_ra_configs,gateway_chassis',
             'find',
             'Logical_Router_Port',
             cond,
@@ -174,6 +185,7 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
           ['--columns=_uuid,name,vips,protocol,external_ids', 'find', 'Load_Balancer', cond],
           ['--columns=_uuid,cidr,options,external_ids', 'find', 'DHCP_Options', cond],
           ['--columns=_uuid,records,external_ids', 'find', 'DNS', cond],
+          ['--columns=_uuid,name,chassis_name,priority', 'find', 'Gateway_Chassis', cond],
         ]),
       ]);
       const [
@@ -187,6 +199,7 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
         lbs = [],
         dhcp = [],
         dns = [],
+        gcs = [],
       ] = parseTables(r.stdout);
       return {
         switches: ls.map((x) => ({
@@ -226,6 +239,7 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
           networks: list(x, 'networks'),
           externalIds: map(x, 'external_ids'),
           raConfigs: map(x, 'ipv6_ra_configs'),
+          gatewayChassis: list(x, 'gateway_chassis'),
         })),
         acls: acl.map((x) => ({
           uuid: str(x, '_uuid'),
@@ -266,6 +280,12 @@ export function ovnDriver(opts: { nb?: string; sb?: string } = {}): OvnDriver {
           uuid: str(x, '_uuid'),
           records: map(x, 'records'),
           externalIds: map(x, 'external_ids'),
+        })),
+        gatewayChassis: gcs.map((x) => ({
+          uuid: str(x, '_uuid'),
+          name: str(x, 'name'),
+          chassisName: str(x, 'chassis_name'),
+          priority: num(x, 'priority') ?? 0,
         })),
       };
     },

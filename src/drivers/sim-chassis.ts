@@ -158,6 +158,64 @@ export async function ensureUnderlay(lab: string, underlay: PlanUnderlay): Promi
       },
     );
   await run('ip', ['-n', underlay.netns, 'link', 'set', br, 'up'], { timeoutMs: 10_000 });
+  // HA gateways' external networks: one more bridge each, which every chassis joins (the provider network)
+  for (const x of underlay.external ?? []) {
+    const xb = assertArg(x.bridge, 'interface name');
+    const haveX = await run('ip', ['-n', underlay.netns, 'link', 'show', 'dev', xb], {
+      reject: false,
+      timeoutMs: 10_000,
+    });
+    if (haveX.exitCode !== 0)
+      await run('ip', ['-n', underlay.netns, 'link', 'add', xb, 'type', 'bridge'], { timeoutMs: 10_000 });
+    await run('ip', ['-n', underlay.netns, 'link', 'set', xb, 'up'], { timeoutMs: 10_000 });
+  }
+}
+
+/** A veth from a chassis namespace into a bridge of the underlay namespace (made when missing), both ends up. */
+async function ensureVethInto(
+  ns: string,
+  inner: string,
+  underlayNs: string,
+  outer: string,
+  bridge: string,
+  mtu?: number,
+): Promise<void> {
+  assertArg(inner, 'interface name');
+  assertArg(outer, 'interface name');
+  const have = await run('ip', ['-n', ns, 'link', 'show', 'dev', inner], {
+    reject: false,
+    timeoutMs: 10_000,
+  });
+  if (have.exitCode !== 0) {
+    // a half-made pair of an interrupted run: its underlay end goes first
+    await run('ip', ['-n', underlayNs, 'link', 'del', 'dev', outer], { reject: false, timeoutMs: 10_000 });
+    const m = mtu ? ['mtu', String(mtu)] : [];
+    await run(
+      'ip',
+      [
+        'link',
+        'add',
+        inner,
+        'netns',
+        ns,
+        ...m,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        outer,
+        'netns',
+        underlayNs,
+        ...m,
+      ],
+      { timeoutMs: 10_000 },
+    );
+  }
+  await run('ip', ['-n', underlayNs, '-batch', '-'], {
+    input: `link set dev ${outer} master ${bridge}\nlink set dev ${outer} up\n`,
+    timeoutMs: 10_000,
+  });
+  await run('ip', ['-n', ns, 'link', 'set', 'dev', inner, 'up'], { timeoutMs: 10_000 });
 }
 
 /** The lab's OVN central: NB and SB ovsdb-servers and ovn-northd on unix sockets, inside the underlay namespace. */
@@ -198,6 +256,35 @@ export async function ensureCentral(lab: string, netns: string): Promise<void> {
     ]);
 }
 
+const BFD_OPTIONS = { minRx: 'bfd-min-rx', minTx: 'bfd-min-tx', mult: 'bfd-mult' } as const;
+
+/**
+ * The tunnels' BFD timers (HA gateways' failure detection): NB_Global options of the lab's own central, which
+ * northd copies to the SB and every ovn-controller puts on its tunnels' bfd column. Unset ones go back to OVS's
+ * defaults (min_rx 1000 ms, min_tx 100 ms, mult 3).
+ */
+export async function setTunnelBfd(lab: string, bfd: PlanUnderlay['bfd']): Promise<void> {
+  const c = centralPaths(labName(lab));
+  const set: string[] = [];
+  const remove: string[][] = [];
+  for (const [key, opt] of Object.entries(BFD_OPTIONS) as [keyof typeof BFD_OPTIONS, string][]) {
+    const v = bfd?.[key];
+    if (v !== undefined) set.push(`options:${opt}=${Math.trunc(v)}`);
+    else remove.push(['--', 'remove', 'NB_Global', '.', 'options', opt]);
+  }
+  await run(
+    'ovn-nbctl',
+    [
+      '--timeout=10',
+      `--db=unix:${c.nbSock}`,
+      '--no-wait',
+      ...(set.length ? ['set', 'NB_Global', '.', ...set] : ['sync']),
+      ...remove.flat(),
+    ],
+    { timeoutMs: 15_000 },
+  );
+}
+
 /**
  * One simulated chassis: its namespace, its uplink into the underlay, its OVS (br-int, br-phy with the encap
  * address) and its ovn-controller pointed at the lab's SB. Idempotent: what runs is left alone.
@@ -212,39 +299,9 @@ export async function ensureChassis(lab: string, ch: PlanChassis, underlay: Plan
   // The uplink: a veth from the chassis namespace into the underlay bridge, with the underlay's MTU on both ends.
   const up = chassisNaming.uplink;
   const port = assertArg(chassisNaming.underlayPort(ch.name), 'interface name');
-  const haveUp = await run('ip', ['-n', ns, 'link', 'show', 'dev', up], { reject: false, timeoutMs: 10_000 });
-  if (haveUp.exitCode !== 0) {
-    // a half-made pair of an interrupted run: its underlay end goes first
-    await run('ip', ['-n', underlay.netns, 'link', 'del', 'dev', port], { reject: false, timeoutMs: 10_000 });
-    const mtu = String(underlay.mtu);
-    await run(
-      'ip',
-      [
-        'link',
-        'add',
-        up,
-        'netns',
-        ns,
-        'mtu',
-        mtu,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        port,
-        'netns',
-        underlay.netns,
-        'mtu',
-        mtu,
-      ],
-      { timeoutMs: 10_000 },
-    );
-  }
-  await run('ip', ['-n', underlay.netns, '-batch', '-'], {
-    input: `link set dev ${port} master ${chassisNaming.underlayBridge}\nlink set dev ${port} up\n`,
-    timeoutMs: 10_000,
-  });
-  await run('ip', ['-n', ns, 'link', 'set', 'dev', up, 'up'], { timeoutMs: 10_000 });
+  await ensureVethInto(ns, up, underlay.netns, port, chassisNaming.underlayBridge, underlay.mtu);
+  for (const x of underlay.external ?? [])
+    await ensureVethInto(ns, x.uplink, underlay.netns, `${x.portPrefix}${ch.name}`, x.bridge);
   await startChassisDaemons(lab, ch, underlay);
 }
 
@@ -335,8 +392,36 @@ export async function startChassisDaemons(
     'br-phy',
     `mtu_request=${mtu}`,
   ]);
+  // HA gateways' external networks: an OVS bridge per network holding the uplink into its bridge, mapped to the
+  // network's localnet port (ovn-bridge-mappings)
+  const external = underlay.external ?? [];
+  if (external.length)
+    await vsctl([
+      'set',
+      'Open_vSwitch',
+      '.',
+      `external_ids:ovn-bridge-mappings="${external.map((x) => `${x.physnet}:${x.ovsBridge}`).join(',')}"`,
+      ...external.flatMap((x) => [
+        '--',
+        '--may-exist',
+        'add-br',
+        x.ovsBridge,
+        '--',
+        'set',
+        'Bridge',
+        x.ovsBridge,
+        'datapath_type=netdev',
+        '--',
+        '--may-exist',
+        'add-port',
+        x.ovsBridge,
+        x.uplink,
+      ]),
+    ]);
   await run('ip', ['-n', ns, '-batch', '-'], {
-    input: `addr replace ${ch.encapIp}/${underlay.prefix} dev br-phy\nlink set dev br-phy up\n`,
+    input: `addr replace ${ch.encapIp}/${underlay.prefix} dev br-phy\nlink set dev br-phy up\n${external
+      .map((x) => `link set dev ${x.ovsBridge} up\n`)
+      .join('')}`,
     timeoutMs: 10_000,
   });
   if (!livePid(pidfileOf(p.dir, 'ovn-controller'), lab))

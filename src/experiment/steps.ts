@@ -9,6 +9,7 @@ import { labBaseDir, localDrivers, planUp } from '../apply/up.js';
 import { LabctlError } from '../errors.js';
 import { describeImpair } from '../lab/impair.js';
 import type { LabStep } from '../lab/types.js';
+import { chassisAction, describeChassisAction } from '../ops/chassis.js';
 import { flushConntrack } from '../ops/conntrack.js';
 import type { LabRuntime } from '../ops/context.js';
 import { nodePid } from '../ops/context.js';
@@ -44,6 +45,8 @@ export function describeStep(s: RunStep): string {
       return `exec ${s.node}: ${s.cmd.join(' ')}`;
     case 'impair':
       return `impair ${s.node} ${s.iface} ${s.impair ? describeImpair(s.impair) : 'clear'}`;
+    case 'chassis':
+      return `chassis ${s.action} ${s.chassis}`;
   }
 }
 
@@ -119,6 +122,8 @@ export async function runStep(s: RunStep, ctx: StepContext): Promise<string> {
       refreshState(rt);
       return describeImpairResult(r);
     }
+    case 'chassis':
+      return describeChassisAction(await chassisAction(rt.state.plan, s.chassis, s.action));
   }
 }
 

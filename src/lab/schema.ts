@@ -131,6 +131,15 @@ export const routerSchema = z.strictObject({
     .optional()
     .describe("make this a gateway router bound to that host's chassis (today: local); needed for nat"),
   nat: z.array(natSchema).default([]).describe('NAT rules (gateway routers)'),
+  gateway: z
+    .strictObject({
+      network: z.string().describe('the linked network the gateway port is on (the external side)'),
+      chassis: z
+        .record(z.string(), z.int().min(1).max(32767))
+        .describe('chassis name → priority; the highest-priority chassis that is up is the active gateway'),
+    })
+    .optional()
+    .describe('multi-chassis labs: an HA distributed gateway port on these chassis (docs/multichassis.md)'),
   routes: z
     .array(z.strictObject({ prefix: z.string(), via: z.string() }))
     .default([])
@@ -215,6 +224,10 @@ export const stepSchema = z
       .strictObject({ node: z.string().optional(), address: z.string().optional() })
       .optional(),
     exec: z.strictObject({ node: z.string(), cmd: z.array(z.string()).min(1) }).optional(),
+    chassis: z
+      .union([z.strictObject({ stop: z.string() }), z.strictObject({ start: z.string() })])
+      .optional()
+      .describe('stop or start a simulated chassis of a multi-chassis lab, as labctl chassis stop|start'),
     impair: impairSchema
       .extend({
         node: z.string(),
@@ -224,7 +237,7 @@ export const stepSchema = z
       .optional()
       .describe('set (replace) or clear an interface impairment, as labctl impair does'),
   })
-  .describe('one key: wait, up, readdress, link, conntrack-flush, exec or impair');
+  .describe('one key: wait, up, readdress, link, conntrack-flush, exec, impair or chassis');
 
 export const scenarioExpectSchema = z.strictObject({
   flow: z.string(),
@@ -266,6 +279,16 @@ export const underlaySchema = z.strictObject({
     .default('172.31.250.0/24')
     .describe('IPv4 CIDR the simulated chassis take their tunnel addresses from'),
   mtu: z.int().min(1280).max(9000).default(1600).describe('MTU of the underlay links (geneve adds 58 bytes)'),
+  bfd: z
+    .strictObject({
+      min_rx: z.int().min(1).max(10000).optional().describe('ms'),
+      min_tx: z.int().min(1).max(10000).optional().describe('ms'),
+      mult: z.int().min(1).max(100).optional().describe('missed packets before a session is down'),
+    })
+    .optional()
+    .describe(
+      "BFD on the tunnels (HA gateways' failure detection; OVS defaults: min_rx 1000, min_tx 100, mult 3)",
+    ),
 });
 
 export const labSchema = z.strictObject({

@@ -41,6 +41,15 @@ export interface LabRouter {
   /** host whose chassis a gateway router is bound to */
   chassis?: string;
   nat: LabNat[];
+  /** multi-chassis labs: an HA distributed gateway port (docs/multichassis.md "Gateway failover") */
+  gateway?: LabGateway;
+}
+
+export interface LabGateway {
+  /** the linked network the gateway port is on */
+  network: string;
+  /** the gateway chassis with their priorities, highest first */
+  chassis: { name: string; priority: number }[];
 }
 
 export interface LabLoadBalancer {
@@ -150,7 +159,9 @@ export type LabStep =
   | { kind: 'conntrack-flush'; node?: string; address?: string }
   | { kind: 'exec'; node: string; cmd: string[] }
   /** impair: undefined clears the interface's impairment */
-  | { kind: 'impair'; node: string; iface: string; impair?: Impair };
+  | { kind: 'impair'; node: string; iface: string; impair?: Impair }
+  /** a simulated chassis of a multi-chassis lab stopped or started (labctl chassis stop|start) */
+  | { kind: 'chassis'; action: 'stop' | 'start'; chassis: string };
 
 export type TcpOutcome = 'survived' | 'reset' | 'stalled';
 
@@ -181,4 +192,6 @@ export interface LabUnderlay {
   cidr: string;
   prefix: number;
   mtu: number;
+  /** BFD timers on the tunnels (NB_Global options bfd-min-rx/bfd-min-tx/bfd-mult of the lab's own central) */
+  bfd?: { minRx?: number; minTx?: number; mult?: number };
 }

@@ -4,7 +4,7 @@
  * host's conntrack table (`conntrack -D`). A container's own netns table is flushed too when a node is named.
  * ovn-controller does not flush conntrack when addresses change (doctor-notes.md): after a move, flush.
  */
-import { flushAddresses, flushZones } from '../drivers/conntrack.js';
+import { type DatapathTarget, flushAddresses, flushZones } from '../drivers/conntrack.js';
 import { ctZoneList } from '../drivers/ovn-controller.js';
 import { usageError } from '../errors.js';
 import { run, which } from '../exec.js';
@@ -17,16 +17,50 @@ export interface FlushOptions {
   address?: string;
 }
 
+/**
+ * The datapaths a lab's conntrack lives in: this host's, or (multi-chassis labs) each simulated chassis's own
+ * ovs-vswitchd with its own ovn-controller's zones; `node` narrows it to the chassis that node is placed on.
+ */
+async function labDatapaths(
+  plan: LabRuntime['state']['plan'],
+  node?: string,
+): Promise<{ name: string; target?: DatapathTarget; controllerCtl?: string }[]> {
+  if (!plan.chassis?.length) return [{ name: 'this host' }];
+  const { chassisPaths } = await import('../plan/chassis-naming.js');
+  const { controllerCtl } = await import('../drivers/sim-chassis.js');
+  const host = node ? plan.nodes.find((n) => n.name === node)?.host : undefined;
+  return plan.chassis
+    .filter((c) => c.kind === 'simulated' && (!host || c.name === host))
+    .map((c) => {
+      const p = chassisPaths(plan.lab, c.name);
+      const ctl = controllerCtl(plan.lab, c.name);
+      return {
+        name: `chassis ${c.name}`,
+        target: { db: `unix:${p.dbSock}`, vswitchdCtl: p.vswitchdCtl },
+        ...(ctl ? { controllerCtl: ctl } : {}),
+      };
+    });
+}
+
 export async function flushConntrack(rt: LabRuntime, opts: FlushOptions): Promise<string[]> {
   const { plan } = rt.state;
   const done: string[] = [];
   if (opts.address !== undefined && !isIPv4(opts.address))
     throw usageError(`"${opts.address}" is not an IPv4 address`, 'e.g. --address 10.0.1.10');
-  if (opts.address) {
-    await flushAddresses(plan.ovn.bridge, [opts.address], () => false, 1);
-    done.push(`flushed conntrack entries to and from ${opts.address}`);
-  } else {
-    const zones = await ctZoneList();
+  const multi = Boolean(plan.chassis?.length);
+  for (const dp of await labDatapaths(plan, opts.node)) {
+    const where = multi ? ` on ${dp.name}` : '';
+    if (opts.address) {
+      await flushAddresses(plan.ovn.bridge, [opts.address], () => false, 1, dp.target);
+      done.push(`flushed conntrack entries to and from ${opts.address}${where}`);
+      continue;
+    }
+    // a stopped chassis has no ovn-controller to ask (and no datapath to flush)
+    if (multi && !dp.controllerCtl) {
+      done.push(`skipped ${dp.name}: its ovn-controller does not run`);
+      continue;
+    }
+    const zones = await ctZoneList(dp.controllerCtl);
     const lsps = plan.nodes
       .filter((n) => !opts.node || n.name === opts.node)
       .flatMap((n) => n.interfaces.map((i) => i.lsp));
@@ -40,9 +74,9 @@ export async function flushConntrack(rt: LabRuntime, opts: FlushOptions): Promis
           if (z !== undefined) wanted.push(z);
         }
     }
-    await flushZones(plan.ovn.bridge, wanted);
+    await flushZones(plan.ovn.bridge, wanted, dp.target);
     done.push(
-      `flushed ${wanted.length} conntrack zone(s) of ${opts.node ? `node ${opts.node}` : `lab ${plan.lab}`}`,
+      `flushed ${wanted.length} conntrack zone(s) of ${opts.node ? `node ${opts.node}` : `lab ${plan.lab}`}${where}`,
     );
   }
   if (opts.node && which('conntrack')) {

@@ -18,6 +18,14 @@ export const chassisNaming = {
   /** the underlay end of a chassis's link (inside the underlay netns) */
   underlayPort: (chassis: string) => `u-${chassis}`,
   underlayBridge: 'ulbr',
+  /** the i-th external network of HA gateways: names short enough for 15-byte interfaces (i < 10) */
+  external: (i: number) => ({
+    physnet: `ext${i}`,
+    bridge: `xbr${i}`,
+    ovsBridge: `br-x${i}`,
+    uplink: `x${i}`,
+    portPrefix: `x${i}-`,
+  }),
 };
 
 /** Is this netns one of the lab's (its underlay or one of its chassis)? */

@@ -390,6 +390,22 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
       }),
     };
     if (r.chassis) pr.chassis = r.chassis;
+    if (r.gateway) {
+      const port = ports.find((x) => x.network === r.gateway!.network)!;
+      pr.gateway = {
+        network: r.gateway.network,
+        port: port.name,
+        redirectPort: `cr-${port.name}`,
+        chassis: r.gateway.chassis.map((c) => ({
+          name: c.name,
+          systemId: chassisNaming.systemId(L, c.name),
+          priority: c.priority,
+        })),
+      };
+      // the new active gateway announces the router's addresses (GARP) on the external network after a failover
+      const lsp = switchByNet.get(port.network)!.ports.find((x) => x.name === port.switchPort)!;
+      lsp.options = { 'nat-addresses': 'router' };
+    }
     return pr;
   });
 
@@ -434,6 +450,26 @@ function compileChassis(lab: Lab, plan: Plan): void {
     return pc;
   });
   plan.underlay = { ...lab.underlay!, netns: chassisNaming.underlayNetns(L) };
+  // HA gateways: their external network is a provider network (a localnet port, bridged on every chassis), so
+  // traffic reaches the active gateway chassis wherever the external nodes are (OVN admits a gateway port's
+  // traffic only on its active chassis)
+  const external = [...new Set(plan.routers.flatMap((r) => (r.gateway ? [r.gateway.network] : [])))];
+  if (external.length) {
+    plan.underlay.external = external.map((network, i) => ({
+      network,
+      ...chassisNaming.external(i),
+    }));
+    for (const x of plan.underlay.external) {
+      const sw = plan.switches.find((s) => s.network === x.network)!;
+      sw.ports.push({
+        name: `${sw.name}.localnet`,
+        type: 'localnet',
+        addresses: 'unknown',
+        options: { network_name: x.physnet },
+        externalIds: { [EXTID_LAB]: L },
+      });
+    }
+  }
   const central = centralPaths(L);
   plan.ovn = {
     ...plan.ovn,

@@ -35,6 +35,10 @@ export function renderPlan(plan: Plan): string {
     for (const p of r.ports) out.push(`    ${p.name} ${p.mac} ${p.networks.join(' ')} ↔ ${p.switchPort}`);
     for (const rt of r.routes) out.push(`    route ${rt.prefix} via ${rt.nexthop}`);
     if (r.chassis) out.push(`    gateway router on chassis of host ${r.chassis}`);
+    if (r.gateway)
+      out.push(
+        `    gateway port ${r.gateway.port} on ${r.gateway.network}: chassis ${r.gateway.chassis.map((c) => `${c.name} (priority ${c.priority})`).join(', ')}`,
+      );
     for (const n of r.nat)
       out.push(`    nat ${n.type} ${n.external} ↔ ${n.logical}${n.node ? ` (${n.node})` : ''}`);
   }

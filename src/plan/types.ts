@@ -97,6 +97,29 @@ export interface PlanUnderlay {
   mtu: number;
   /** the namespace holding the underlay bridge (and the lab's OVN central) */
   netns: string;
+  /** BFD timers on the tunnels (ms; mult: missed packets); unset: OVS's defaults */
+  bfd?: { minRx?: number; minTx?: number; mult?: number };
+  /**
+   * the external (provider) networks of HA gateways (docs/multichassis.md "Gateway failover"): each is a Linux
+   * bridge in the underlay namespace that every chassis joins through its own OVS bridge, mapped to the network's
+   * localnet port (ovn-bridge-mappings). Absent: the lab has no gateway: router.
+   */
+  external?: PlanExternalNet[];
+}
+
+export interface PlanExternalNet {
+  /** the lab network (its logical switch carries the localnet port) */
+  network: string;
+  /** localnet options:network_name = the ovn-bridge-mappings key */
+  physnet: string;
+  /** the Linux bridge in the underlay namespace */
+  bridge: string;
+  /** the OVS bridge on each chassis */
+  ovsBridge: string;
+  /** the chassis end of its veth into the bridge (inside the chassis netns) */
+  uplink: string;
+  /** the underlay end's name is `${portPrefix}${chassis}` */
+  portPrefix: string;
 }
 
 export interface PlanOvn {
@@ -218,13 +241,15 @@ export interface PlanSwitch {
 
 export interface PlanSwitchPort {
   name: string;
-  /** '' for a node's port, 'router' for the switch side of a router port */
-  type: '' | 'router';
+  /** '' for a node's port, 'router' for the switch side of a router port, 'localnet' for a provider network */
+  type: '' | 'router' | 'localnet';
   /** "MAC IP", "MAC IP IP6" or "MAC IP6" for nodes, "router" for router ports */
   addresses: string;
   node?: string;
   iface?: string;
   routerPort?: string;
+  /** options beyond router-port (localnet: network_name; a gateway's router port: nat-addresses) */
+  options?: Record<string, string>;
   externalIds: Record<string, string>;
 }
 
@@ -237,6 +262,18 @@ export interface PlanRouter {
   /** gateway router: the host whose chassis it is bound to (options:chassis) */
   chassis?: string;
   nat: PlanNat[];
+  /** multi-chassis labs: the HA distributed gateway port (Gateway_Chassis rows with priorities) */
+  gateway?: PlanGateway;
+}
+
+export interface PlanGateway {
+  network: string;
+  /** the distributed gateway port (a router port of this router) */
+  port: string;
+  /** its chassisredirect port in the SB, whose binding is the active gateway */
+  redirectPort: string;
+  /** highest priority first */
+  chassis: { name: string; systemId: string; priority: number }[];
 }
 
 export interface PlanRouterPort {

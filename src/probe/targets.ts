@@ -381,7 +381,13 @@ export function seenSource(plan: Plan, node: PlanNode, ip: string): string | und
   if (!src || !r.via) return src;
   const hop = ownerOf(plan, r.via)?.routerPort;
   const router = hop && plan.routers.find((x) => x.router === hop.router);
-  if (!router?.chassis || !router.nat.length) return src;
+  if (!(router?.chassis || router?.gateway) || !router.nat.length) return src;
+  // an HA gateway port translates only what leaves through it: towards its external network
+  if (!router.chassis && router.gateway) {
+    const ext = plan.switches.find((s) => s.network === router.gateway!.network);
+    const sub = ext?.subnet ? parseCidr(ext.subnet) : undefined;
+    if (!sub?.ok || !contains(sub.cidr, ipToInt(ip))) return src;
+  }
   const n = ipToInt(src);
   let best: { external: string; prefix: number } | undefined;
   for (const nat of router.nat) {
@@ -391,6 +397,27 @@ export function seenSource(plan: Plan, node: PlanNode, ip: string): string | und
     if (!best || c.cidr.prefix > best.prefix) best = { external: nat.external, prefix: c.cidr.prefix };
   }
   return best?.external ?? src;
+}
+
+/**
+ * A node on the external network of a router's HA gateway port, sending to an address the router translates on
+ * that port (a dnat_and_snat node, or a node in a snat network): the reply leaves through the gateway port and is
+ * source-translated there (the request never entered the gateway's NAT zone), so TCP/UDP answers come from the
+ * public address — such a private address is not reachable from outside, by design. The router, or undefined.
+ */
+export function behindGatewayNat(plan: Plan, node: PlanNode, ip: string): string | undefined {
+  const r = routeFor(node, ip);
+  if (!r?.via) return undefined;
+  const hop = ownerOf(plan, r.via)?.routerPort;
+  const router = hop && plan.routers.find((x) => x.router === hop.router);
+  if (!router?.gateway || r.iface.network !== router.gateway.network) return undefined;
+  const n = ipToInt(ip);
+  const covered = router.nat.some((nat) => {
+    if (nat.type === 'dnat') return false;
+    const c = parseCidr(nat.logical.includes('/') ? nat.logical : `${nat.logical}/32`);
+    return c.ok && contains(c.cidr, n);
+  });
+  return covered ? router.name : undefined;
 }
 
 /**
@@ -405,6 +432,8 @@ export function meshTargets(plan: Plan, verdicts = PolicyVerdicts.of(plan)): Tar
     for (const b of plan.nodes) {
       if (a === b) continue;
       for (const { family, ip } of pickAddresses(plan, a, b, domains)) {
+        // from outside an HA gateway, its NATed nodes are reached at their public addresses (expect entries), not here
+        if (family === 4 && behindGatewayNat(plan, a, ip)) continue;
         const srcAddr = verdicts.empty ? undefined : seenSource(plan, a, ip);
         for (const proto of ['icmp', 'udp', 'tcp'] as const) {
           const v = srcAddr

@@ -144,7 +144,10 @@ export function nbOf(plan: Plan): NbLabState {
         name: p.name,
         type: p.type,
         addresses: [p.addresses],
-        options: (p.routerPort ? { 'router-port': p.routerPort } : {}) as Record<string, string>,
+        options: { ...(p.routerPort ? { 'router-port': p.routerPort } : {}), ...p.options } as Record<
+          string,
+          string
+        >,
         externalIds: { ...p.externalIds },
         up: true,
         ...(dhcpPorts.get(p.name) ? { dhcpv4Options: dhcpPorts.get(p.name) } : {}),
@@ -168,6 +171,8 @@ export function nbOf(plan: Plan): NbLabState {
         networks: [...p.networks],
         externalIds: { 'labctl-lab': plan.lab },
         ...(p.ra ? { raConfigs: { ...RA_CONFIGS } } : {}),
+        gatewayChassis:
+          r.gateway?.port === p.name ? r.gateway.chassis.map((c) => `gc-${p.name}-${c.systemId}`) : [],
       })),
     ),
     acls: plan.acls.map((a, k) => ({
@@ -236,5 +241,13 @@ export function nbOf(plan: Plan): NbLabState {
           },
         ]
       : [],
+    gatewayChassis: plan.routers.flatMap((r) =>
+      (r.gateway?.chassis ?? []).map((c) => ({
+        uuid: `gc-${r.gateway!.port}-${c.systemId}`,
+        name: `${r.gateway!.port}-${c.systemId}`,
+        chassisName: c.systemId,
+        priority: c.priority,
+      })),
+    ),
   };
 }

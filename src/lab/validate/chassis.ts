@@ -42,6 +42,12 @@ export function validateChassis(ctx: ValidateContext): ChassisSection | undefine
     );
   else {
     underlay = { cidr: ul.subnet, prefix: parsed.cidr.prefix, mtu: ul.mtu };
+    if (ul.bfd)
+      underlay.bfd = {
+        ...(ul.bfd.min_rx !== undefined ? { minRx: ul.bfd.min_rx } : {}),
+        ...(ul.bfd.min_tx !== undefined ? { minTx: ul.bfd.min_tx } : {}),
+        ...(ul.bfd.mult !== undefined ? { mult: ul.bfd.mult } : {}),
+      };
     const simulated = names.filter((n) => doc.chassis![n]!.kind === 'simulated').length;
     if (size(parsed.cidr) - 2 < simulated)
       add(

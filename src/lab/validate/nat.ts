@@ -21,15 +21,17 @@ export function validateNat(ctx: ValidateContext, routers: LabRouter[], networks
     if (!router) continue;
     const linked = new Set(router.links.map((l) => l.network));
     r.nat.forEach((rule, i) => {
-      if (router.chassis === undefined && i === 0)
+      if (router.chassis === undefined && r.gateway === undefined && i === 0)
         ctx.add(
           ['routers', name, 'nat'],
           `NAT on router ${name} needs a gateway router`,
-          'add chassis: local to the router',
+          ctx.doc.chassis
+            ? 'add chassis: NAME (a gateway router) or gateway: { network, chassis: { … } } to the router'
+            : 'add chassis: local to the router',
           true,
         );
       const p = ['routers', name, 'nat', i];
-      checkExternal(ctx, name, rule, i, p, linked, externals, networks);
+      checkExternal(ctx, name, rule, i, p, linked, externals, networks, router.gateway?.network);
       checkInternal(ctx, name, rule, p, linked);
       router.nat.push({
         type: rule.type,
@@ -41,7 +43,7 @@ export function validateNat(ctx: ValidateContext, routers: LabRouter[], networks
 }
 
 function checkExternal(
-  { add }: ValidateContext,
+  ctx: ValidateContext,
   router: string,
   rule: NatDoc,
   i: number,
@@ -49,7 +51,10 @@ function checkExternal(
   linked: Set<string>,
   externals: Map<string, string>,
   networks: LabNetwork[],
+  /** an HA gateway's network: its NAT addresses are on it (the active gateway answers ARP for them) */
+  gatewayNet?: string,
 ): void {
+  const { add } = ctx;
   const ext6 = normalize6(rule.external);
   if (!isIPv4(rule.external) && ext6 === undefined) {
     add([...p, 'external'], `external "${rule.external}" is not an IPv4 or IPv6 address`, 'e.g. 100.64.0.10');
@@ -67,6 +72,10 @@ function checkExternal(
     );
   externals.set(external, `router ${router} nat[${i}]`);
   for (const net of networks) {
+    if (!ext6 && net.name === gatewayNet && net.subnet && contains(net.subnet, ipToInt(external))) {
+      ctx.addresses.take(net.name, ipToInt(external), `router ${router} nat[${i}]`, [...p, 'external']);
+      continue;
+    }
     const inside = ext6
       ? net.subnet6 && contains6(net.subnet6, ip6ToBig(ext6))
       : net.subnet && contains(net.subnet, ipToInt(external));

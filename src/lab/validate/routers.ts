@@ -47,8 +47,12 @@ interface LinkedSubnet6 {
   subnet: Cidr6;
 }
 
+/** HA gateways' external networks each get interfaces named by their index (x0…x9): at most this many. */
+const MAX_GATEWAY_NETWORKS = 10;
+
 export function validateRouters(ctx: ValidateContext): LabRouter[] {
   const routers: LabRouter[] = [];
+  const gatewayNets = new Set<string>();
   for (const [name, r] of Object.entries(ctx.doc.routers)) {
     const p = ['routers', name];
     const bad = nameIssue(name, MAX_OBJECT_NAME);
@@ -77,9 +81,95 @@ export function validateRouters(ctx: ValidateContext): LabRouter[] {
         );
       router.chassis = r.chassis;
     }
+    if (r.gateway !== undefined) {
+      const gw = validateGateway(ctx, name, r, p);
+      if (gw) {
+        router.gateway = gw;
+        gatewayNets.add(gw.network);
+        if (gatewayNets.size > MAX_GATEWAY_NETWORKS)
+          ctx.add(
+            [...p, 'gateway', 'network'],
+            `more than ${MAX_GATEWAY_NETWORKS} networks carry HA gateways`,
+            'put the gateways of several routers on one external network',
+          );
+      }
+    }
     routers.push(router);
   }
   return routers;
+}
+
+/**
+ * An HA distributed gateway port (multi-chassis labs, docs/multichassis.md "Gateway failover"): its network is one
+ * of the router's links, its chassis are the lab's, each with its own priority (OVN picks the highest that is up;
+ * equal priorities would leave the choice to OVN, so they are refused).
+ */
+function validateGateway(
+  ctx: ValidateContext,
+  name: string,
+  r: RouterDoc,
+  p: PathSeg[],
+): LabRouter['gateway'] | undefined {
+  const g = r.gateway!;
+  const gp = [...p, 'gateway'];
+  const labChassis = ctx.doc.chassis ? Object.keys(ctx.doc.chassis) : undefined;
+  if (!labChassis) {
+    ctx.add(
+      gp,
+      `router ${name}: gateway: needs a multi-chassis lab (its gateway chassis are the lab's chassis)`,
+      'add chassis: { hv1: {}, hv2: {} } to the lab, or bind the router to one chassis with chassis: local',
+    );
+    return undefined;
+  }
+  if (r.chassis !== undefined)
+    ctx.add(
+      [...p, 'chassis'],
+      `router ${name} has both chassis: (a gateway router) and gateway: (a distributed router with a gateway port)`,
+      'keep one: gateway: { network, chassis: { hv1: 20, hv2: 10 } } for failover',
+    );
+  const linked = r.links.map((l) => (typeof l === 'string' ? l : l.network));
+  if (!linked.includes(g.network))
+    ctx.add(
+      [...gp, 'network'],
+      `router ${name}: gateway network "${g.network}" is not one of its links`,
+      didYouMean(g.network, linked, `links of ${name}`),
+    );
+  const entries = Object.entries(g.chassis);
+  if (!entries.length)
+    ctx.add(
+      [...gp, 'chassis'],
+      `router ${name}: gateway names no chassis`,
+      'e.g. chassis: { hv1: 20, hv2: 10 }',
+    );
+  const byPriority = new Map<number, string>();
+  for (const [ch, prio] of entries) {
+    if (!labChassis.includes(ch))
+      ctx.add(
+        [...gp, 'chassis', ch],
+        `unknown chassis "${ch}" for the gateway of router ${name}`,
+        didYouMean(ch, labChassis, 'chassis'),
+      );
+    else if (ctx.doc.chassis![ch]!.kind !== 'simulated')
+      ctx.add(
+        [...gp, 'chassis', ch],
+        `chassis ${ch} is kind: ${ctx.doc.chassis![ch]!.kind}; gateway chassis must be simulated for now`,
+        'name simulated chassis in gateway.chassis',
+      );
+    const other = byPriority.get(prio);
+    if (other !== undefined)
+      ctx.add(
+        [...gp, 'chassis', ch],
+        `gateway of router ${name}: chassis ${ch} and ${other} both have priority ${prio}`,
+        'give each gateway chassis its own priority (the highest one that is up is active)',
+      );
+    else byPriority.set(prio, ch);
+  }
+  return {
+    network: g.network,
+    chassis: entries
+      .map(([ch, priority]) => ({ name: ch, priority }))
+      .sort((a, b) => b.priority - a.priority),
+  };
 }
 
 function validateLinks(

@@ -7,7 +7,7 @@ import type { PathSeg, ValidateContext } from './context.js';
 import { didYouMean, nameIssue } from './suggest.js';
 
 const MAX_NAME = 40;
-const STEP_KINDS = ['wait', 'up', 'readdress', 'link', 'conntrack-flush', 'exec', 'impair'];
+const STEP_KINDS = ['wait', 'up', 'readdress', 'link', 'conntrack-flush', 'exec', 'impair', 'chassis'];
 
 /** "2s", "500ms", "1.5s" or a number of seconds → ms. */
 export function durationMs(d: string | number): number {
@@ -122,6 +122,26 @@ export function validateScenarios(ctx: ValidateContext, nodes: LabNode[]): LabSc
       } else if (s.exec) {
         nodeRef([...p, 'exec', 'node'], s.exec.node, 'exec in');
         steps.push({ kind: 'exec', node: s.exec.node, cmd: s.exec.cmd });
+      } else if (s.chassis) {
+        const action = 'stop' in s.chassis ? 'stop' : 'start';
+        const name = 'stop' in s.chassis ? s.chassis.stop : s.chassis.start;
+        const cp: PathSeg[] = [...p, 'chassis', action];
+        const labChassis = doc.chassis ? Object.keys(doc.chassis) : [];
+        if (!labChassis.length)
+          add(
+            cp,
+            `chassis ${action} needs a multi-chassis lab`,
+            'add chassis: { hv1: {}, hv2: {} } to the lab',
+          );
+        else if (!labChassis.includes(name))
+          add(cp, `${action} of unknown chassis "${name}"`, didYouMean(name, labChassis, 'chassis'));
+        else if (doc.chassis![name]!.kind !== 'simulated')
+          add(
+            cp,
+            `chassis ${name} is kind: ${doc.chassis![name]!.kind}`,
+            'only simulated chassis can be stopped',
+          );
+        steps.push({ kind: 'chassis', action, chassis: name });
       } else if (s.impair) {
         const { node, iface, clear, ...spec } = s.impair;
         const ip: PathSeg[] = [...p, 'impair'];
