@@ -156,10 +156,19 @@ export interface LabChassis {
   ssh?: string;
   /** tunnel endpoint (ovn-encap-ip) */
   encapIp: string;
+  /** remote: ssh private key file, known_hosts file, host-key policy, br-phy uplink (docs/multichassis.md) */
+  sshKey?: string;
+  knownHosts?: string;
+  hostKey?: 'strict' | 'accept-new';
+  uplink?: string;
 }
 
 export interface LabUnderlay {
   cidr: string;
   prefix: number;
   mtu: number;
+  /** a host interface joined to the underlay bridge (towards remote chassis) */
+  uplink?: string;
+  /** labs with remote chassis: the central's SB SSL address on the underlay bridge */
+  centralIp?: string;
 }

@@ -10,6 +10,8 @@ export const PLAN_VERSION = 1;
 /** Docker label / OVSDB external_ids keys (design.md "Labels"). */
 export const LABEL_LAB = 'labctl.lab';
 export const LABEL_NODE = 'labctl.node';
+/** multi-chassis labs: the chassis a node's container belongs to (one Docker may serve several chassis) */
+export const LABEL_CHASSIS = 'labctl.chassis';
 export const EXTID_LAB = 'labctl-lab';
 export const EXTID_NODE = 'labctl-node';
 export const EXTID_IFACE = 'labctl-iface';
@@ -49,6 +51,11 @@ export interface PlanChassis {
   /** simulated: the network namespace its daemons and the nodes' host-side veths live in */
   netns?: string;
   ssh?: string;
+  /** remote: ssh key, known_hosts, host-key policy and br-phy uplink (as in the lab file) */
+  sshKey?: string;
+  knownHosts?: string;
+  hostKey?: 'strict' | 'accept-new';
+  uplink?: string;
 }
 
 export interface PlanUnderlay {
@@ -57,6 +64,10 @@ export interface PlanUnderlay {
   mtu: number;
   /** the namespace holding the underlay bridge (and the lab's OVN central) */
   netns: string;
+  /** a host interface joined to the underlay bridge (towards remote chassis) */
+  uplink?: string;
+  /** labs with remote chassis: the central's SB SSL address on the underlay bridge */
+  centralIp?: string;
 }
 
 export interface PlanOvn {
