@@ -105,9 +105,13 @@ export async function ensureCentralSsl(lab: string, underlay: PlanUnderlay): Pro
   );
   // The SB's TCP replies leave through the bridge: their checksums must be complete (not left to an offload), or the
   // remote's userspace datapath hands its kernel segments with bad checksums, which it drops (ICMP still passes).
-  await run('ip', ['netns', 'exec', underlay.netns, 'ethtool', '-K', chassisNaming.underlayBridge, 'tx', 'off'], {
-    timeoutMs: 10_000,
-  });
+  await run(
+    'ip',
+    ['netns', 'exec', underlay.netns, 'ethtool', '-K', chassisNaming.underlayBridge, 'tx', 'off'],
+    {
+      timeoutMs: 10_000,
+    },
+  );
   const p = pkiPaths(lab);
   const sb = ['--timeout=10', `--db=unix:${centralPaths(lab).sbSock}`];
   await run('ovn-sbctl', [...sb, 'set-ssl', p.key('sb'), p.cert('sb'), p.caCert], { timeoutMs: 15_000 });
@@ -216,7 +220,10 @@ export async function remoteDaemonsDown(s: SshSession): Promise<string[]> {
     ['ovn-controller', 'ovn-appctl', ['-T', '5', '-t', 'ovn-controller', 'version']],
   ];
   const up = await Promise.all(
-    probes.map(async ([, file, args]) => (await s.run(file, args, { reject: false, timeoutMs: 10_000 })).exitCode === 0),
+    probes.map(
+      async ([, file, args]) =>
+        (await s.run(file, args, { reject: false, timeoutMs: 10_000 })).exitCode === 0,
+    ),
   );
   const down = probes.filter((_, i) => !up[i]).map(([name]) => name);
   return down;
@@ -375,7 +382,6 @@ export async function teardownRemoteChassis(lab: string, rec: RemoteRecord): Pro
       'ovn-remote',
       'ovn-encap-type',
       'ovn-encap-ip',
-      'ovn-bridge-datapath-type',
       EXTID_LAB,
     ]);
   }
@@ -400,6 +406,7 @@ export function remoteDocker(t: SshTarget): Promise<Docker> {
   let d = dockers.get(id);
   if (!d) {
     d = (async () => {
+      quietUrlWarning();
       const Docker = await loadDockerode();
       const docker = new Docker(dockerOverSsh(t) as Docker.DockerOptions);
       try {
@@ -419,6 +426,19 @@ export function remoteDocker(t: SshTarget): Promise<Docker> {
     dockers.set(id, d);
   }
   return d;
+}
+
+/**
+ * docker-modem formats the ssh host through url.parse, which warns (DEP0170) about "ssh:<host>:<port>" on stderr
+ * on every command: that one warning is dropped, every other warning still prints.
+ */
+function quietUrlWarning(): void {
+  const emit = process.emitWarning.bind(process) as (...a: unknown[]) => void;
+  process.emitWarning = ((...args: unknown[]) => {
+    const code = typeof args[1] === 'object' ? (args[1] as { code?: string } | null)?.code : args[2];
+    if (code === 'DEP0170') return;
+    emit(...args);
+  }) as typeof process.emitWarning;
 }
 
 function noRelays(chassis: string): RelayDriver {

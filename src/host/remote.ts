@@ -146,6 +146,7 @@ export async function remoteStart(
     await daemon('ovs-vswitchd', 'ovs-appctl', 'ovs-vswitchd', () =>
       sh('systemctl', ['start', 'ovs-vswitchd']),
     );
+    await datapathType(s, steps);
     await daemon('ovn-controller', 'ovn-appctl', 'ovn-controller', () =>
       sh('systemctl', ['start', 'ovn-controller']),
     );
@@ -173,10 +174,39 @@ export async function remoteStart(
   await daemon('ovs-vswitchd', 'ovs-appctl', 'ovs-vswitchd', () =>
     sh('ovs-vswitchd', [DB_SOCK, '--pidfile', '--log-file', ...LOG_ARGS, '--detach', '--no-chdir']),
   );
+  await datapathType(s, steps);
   await daemon('ovn-controller', 'ovn-appctl', 'ovn-controller', () =>
     sh('ovn-controller', [DB_SOCK, '--pidfile', '--log-file', ...LOG_ARGS, '--detach', '--no-chdir']),
   );
   return steps;
+}
+
+/**
+ * The bridges ovn-controller makes (br-int) need a datapath this machine has: without the openvswitch kernel module,
+ * the userspace one (netdev). Set once, when unset; a lab's up may set it again (docs/multichassis.md).
+ */
+async function datapathType(s: SshSession, steps: RemoteStep[]): Promise<void> {
+  const key = 'external_ids:ovn-bridge-datapath-type';
+  const cur = await s.run('ovs-vsctl', ['--timeout=10', '--if-exists', 'get', 'Open_vSwitch', '.', key], {
+    reject: false,
+    timeoutMs: 15_000,
+  });
+  const have = cur.stdout.trim().replaceAll('"', '');
+  if (have) {
+    steps.push({ id: 'datapath', ok: true, status: 'ok', detail: have });
+    return;
+  }
+  const kmod = (await s.run('test', ['-d', '/sys/module/openvswitch'], { reject: false })).exitCode === 0;
+  const dp = kmod ? 'system' : 'netdev';
+  await s.run('ovs-vsctl', ['--timeout=10', '--no-wait', 'set', 'Open_vSwitch', '.', `${key}=${dp}`], {
+    timeoutMs: 15_000,
+  });
+  steps.push({
+    id: 'datapath',
+    ok: true,
+    status: 'started',
+    detail: `${dp} (kernel module ${kmod ? 'loaded' : 'absent'})`,
+  });
 }
 
 /** ssh, programs, daemons, Docker, and the SB connection of the remote's ovn-controller. */
