@@ -41,6 +41,12 @@ export async function ensureChassisRuntime(
   const remotes = plan.chassis!.filter((c) => c.kind === 'remote');
   const simulated = plan.chassis!.filter((c) => c.kind !== 'remote');
   const underlay = plan.underlay!;
+  if (remotes.length) {
+    // every remote reachable with its daemons running before anything is made
+    log(`remote chassis ${remotes.map((c) => `${c.name} (${c.ssh})`).join(', ')}: ssh and daemons`);
+    const rc = await import('../drivers/remote-chassis.js');
+    await Promise.all(remotes.map((c) => rc.preflightRemote(c, labFile ?? 'LAB.yml')));
+  }
   try {
     log(`underlay ${underlay.cidr} (mtu ${underlay.mtu}) and OVN central of lab ${plan.lab}`);
     await ensureUnderlay(plan.lab, underlay);
@@ -105,21 +111,21 @@ export async function hasChassisRuntime(lab: string): Promise<boolean> {
 export async function destroyChassisLab(
   lab: string,
   containers: ContainerRemover,
+  opts: { forgetRemotes?: boolean } = {},
 ): Promise<ChassisDownResult> {
   const limit = pLimit(REMOVE_CONCURRENCY);
   // remote chassis first (over ssh): what labctl recorded before touching them, else the saved plan
   const rc = await import('../drivers/remote-chassis.js');
   const rec = rc.loadRemoteRecord(lab) ?? remoteRecordFromState(lab);
   let remoteContainers = 0;
+  const pending: typeof rec = rec ? { ...rec, chassis: [] } : undefined;
+  const failures: string[] = [];
   for (const r of rec?.chassis ?? []) {
     try {
       remoteContainers += (await rc.teardownRemoteChassis(lab, r)).containers;
     } catch (err) {
-      throw new LabctlError(
-        'environment',
-        `removing lab ${lab} from remote chassis ${r.name} (${r.ssh}) failed: ${(err as Error).message}`,
-        { hint: `make ${r.ssh} reachable over ssh, then labctl down --lab ${lab} again`, cause: err },
-      );
+      pending!.chassis.push(r);
+      failures.push(`${r.name} (${r.ssh}): ${(err as Error).message}`);
     }
   }
   if (rec?.chassis.length) await (await import('../drivers/ssh.js')).closeSshSessions();
@@ -127,6 +133,15 @@ export async function destroyChassisLab(
   await Promise.all(cs.map((c) => limit(() => containers.remove(c.id))));
   if (rec?.underlay?.uplink) await rc.releaseUnderlayUplink(rec.underlay.netns, rec.underlay.uplink);
   const t = await teardownChassisLab(lab);
+  if (failures.length && !opts.forgetRemotes) {
+    // this machine's part is gone; the record of what is left on the remotes stays, so the next down retries them
+    rc.writeRemoteRecord(lab, pending!);
+    throw new LabctlError(
+      'environment',
+      `lab ${lab} is down on this machine, but not on remote chassis ${failures.join('; ')}`,
+      { hint: `make the remote reachable over ssh, then labctl down --lab ${lab} again` },
+    );
+  }
   removeState(lab);
   return {
     containers: cs.length + remoteContainers,

@@ -200,6 +200,11 @@ export function saveRemoteRecord(lab: string, chassis: PlanChassis[], underlay: 
   writeFileSync(recordFile(lab), `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o600 });
 }
 
+export function writeRemoteRecord(lab: string, rec: RemoteFile): void {
+  mkdirSync(labRunDir(labName(lab)), { recursive: true, mode: 0o700 });
+  writeFileSync(recordFile(lab), `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o600 });
+}
+
 export function loadRemoteRecord(lab: string): RemoteFile | undefined {
   try {
     return JSON.parse(readFileSync(recordFile(labName(lab)), 'utf8')) as RemoteFile;
@@ -227,6 +232,31 @@ export async function remoteDaemonsDown(s: SshSession): Promise<string[]> {
   );
   const down = probes.filter((_, i) => !up[i]).map(([name]) => name);
   return down;
+}
+
+/**
+ * Before anything of the lab is made: the remote answers over ssh and its daemons run. Errors name the chassis and
+ * the command that fixes it.
+ */
+export async function preflightRemote(ch: PlanChassis, labFile: string): Promise<void> {
+  let down: string[];
+  try {
+    down = await remoteDaemonsDown(sshSession(remoteTargetOf(ch)));
+  } catch (err) {
+    const e = err as Error & { hint?: string };
+    throw new LabctlError('environment', `remote chassis ${ch.name} (${ch.ssh}): ${e.message}`, {
+      hint: e.hint ?? `labctl host check --chassis ${ch.name} -f ${labFile}`,
+      cause: err,
+    });
+  }
+  if (down.length)
+    throw new LabctlError(
+      'environment',
+      `remote chassis ${ch.name} (${ch.ssh}): ${down.join(', ')} not running`,
+      {
+        hint: `labctl host start --chassis ${ch.name} -f ${labFile}   (labctl host install … first on a new machine)`,
+      },
+    );
 }
 
 /**
