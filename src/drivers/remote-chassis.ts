@@ -503,3 +503,51 @@ export function remoteHost(ch: PlanChassis, scoped: boolean): HostDriver {
     relays: noRelays(ch.name),
   };
 }
+
+/** A remote chassis's daemons and SB connection, as the doctor reads them over ssh. */
+export async function remoteChassisState(
+  ch: PlanChassis,
+): Promise<{ down: string[]; sb: string | undefined }> {
+  const s = sshSession(remoteTargetOf(ch));
+  const down = await remoteDaemonsDown(s);
+  if (down.includes('ovn-controller')) return { down, sb: undefined };
+  const r = await s.run('ovn-appctl', ['-T', '3', '-t', 'ovn-controller', 'connection-status'], {
+    reject: false,
+    timeoutMs: 8_000,
+  });
+  return { down, sb: r.exitCode === 0 ? r.stdout.trim() : undefined };
+}
+
+/** The runner of a remote chassis (its ssh session). */
+export const remoteRunner = (ch: PlanChassis) => sshSession(remoteTargetOf(ch)).run;
+
+/** The OVS database of a remote chassis, on that machine (labctl status --json). */
+export const REMOTE_OVS_DB = 'unix:/var/run/openvswitch/db.sock';
+
+/** The remote's OVS database, over ssh. */
+export const remoteOvs = (ch: PlanChassis) => localOvs(undefined, remoteRunner(ch));
+
+/** Pids of a remote chassis's daemons (from their pidfiles), for those that answer. */
+export async function remoteDaemonPids(
+  ch: PlanChassis,
+): Promise<Record<'ovsdb-server' | 'ovs-vswitchd' | 'ovn-controller', number | undefined>> {
+  const s = sshSession(remoteTargetOf(ch));
+  const files = {
+    'ovsdb-server': '/var/run/openvswitch/ovsdb-server.pid',
+    'ovs-vswitchd': '/var/run/openvswitch/ovs-vswitchd.pid',
+    'ovn-controller': '/var/run/ovn/ovn-controller.pid',
+  } as const;
+  const [down, cat] = await Promise.all([
+    remoteDaemonsDown(s),
+    // `path:pid` per readable pidfile
+    s.run('grep', ['-H', '', ...Object.values(files)], { reject: false, timeoutMs: 10_000 }),
+  ]);
+  const byFile = new Map(
+    cat.stdout
+      .split('\n')
+      .map((l) => [l.slice(0, l.lastIndexOf(':')), Number(l.slice(l.lastIndexOf(':') + 1))]),
+  );
+  const out: Record<string, number | undefined> = {};
+  for (const [d, f] of Object.entries(files)) out[d] = down.includes(d) ? undefined : byFile.get(f);
+  return out as Record<keyof typeof files, number | undefined>;
+}

@@ -515,6 +515,65 @@ describe.runIf(ok)('remote chassis over ssh with SB over SSL and RBAC', () => {
     expect((await remoteUplinkBytes()) - b0).toBeGreaterThan(2 * size);
   }, 180_000);
 
+  it('status --json and doctor see the remote chassis over ssh; a killed remote ovn-controller is chassis-down, --fix restarts it', async () => {
+    const st = await labctl(['status', '--lab', LAB, '--json']);
+    expect(st.exitCode, st.stderr).toBe(0);
+    const labs = JSON.parse(st.stdout) as {
+      lab: string;
+      chassis?: { name: string; kind: string; ssh?: string; daemons: Record<string, number | null> }[];
+    }[];
+    const r1 = (Array.isArray(labs) ? labs : [labs])
+      .find((l) => l.lab === LAB)
+      ?.chassis?.find((c) => c.name === 'r1');
+    const pid = Number((await onRemote(['cat', '/run/ovn/ovn-controller.pid'])).out);
+    expect(r1).toMatchObject({ kind: 'remote', ssh: `root@${MGMT.remoteIp}` });
+    expect(r1?.daemons['ovn-controller']).toBe(pid);
+
+    type Doc = {
+      ok: boolean;
+      checks: { id: string; subject: string; status: string; cause?: string; followsFrom?: string }[];
+    };
+    const doctor = async (args: string[] = []) => {
+      const r = await labctl(['doctor', '-f', FILE, '--json', ...args], { timeoutMs: 240_000 });
+      expect(r.stdout, r.stderr).toMatch(/^\{/);
+      return JSON.parse(r.stdout) as Doc;
+    };
+    const green = await doctor();
+    const mine = green.checks.filter((c) => c.subject === 'chassis r1').map((c) => [c.id, c.status]);
+    expect(mine).toEqual(
+      expect.arrayContaining([
+        ['chassis.daemons', 'pass'],
+        ['chassis.registered', 'pass'],
+        ['tunnel.ports', 'pass'],
+        ['tunnel.underlay', 'pass'],
+      ]),
+    );
+    expect(
+      green.ok,
+      JSON.stringify(green.checks.filter((c) => c.status !== 'pass' && c.status !== 'skip')),
+    ).toBe(true);
+
+    expect((await onRemote(['kill', String(pid)])).ok).toBe(true);
+    const broken = await doctor();
+    expect(broken.ok).toBe(false);
+    const roots = broken.checks.filter(
+      (c) => (c.status === 'fail' || c.status === 'error') && !c.followsFrom,
+    );
+    expect(roots.map((c) => [c.id, c.subject, c.cause])).toContainEqual([
+      'chassis.daemons',
+      'chassis r1',
+      'chassis-down',
+    ]);
+    const fixed = await doctor(['--fix']);
+    expect(
+      fixed.ok,
+      JSON.stringify(fixed.checks.filter((c) => c.status !== 'pass' && c.status !== 'skip')),
+    ).toBe(true);
+    const again = Number((await onRemote(['cat', '/run/ovn/ovn-controller.pid'])).out);
+    expect(again).toBeGreaterThan(1);
+    expect(again).not.toBe(pid);
+  }, 300_000);
+
   it('down removes everything of the lab, here and on the remote', async () => {
     const r = await labctl(['down', '--lab', LAB], { timeoutMs: 180_000 });
     expect(r.exitCode, r.stderr + r.stdout).toBe(0);
