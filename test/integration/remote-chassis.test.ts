@@ -518,13 +518,12 @@ describe.runIf(ok)('remote chassis over ssh with SB over SSL and RBAC', () => {
   it('status --json and doctor see the remote chassis over ssh; a killed remote ovn-controller is chassis-down, --fix restarts it', async () => {
     const st = await labctl(['status', '--lab', LAB, '--json']);
     expect(st.exitCode, st.stderr).toBe(0);
-    const labs = JSON.parse(st.stdout) as {
-      lab: string;
-      chassis?: { name: string; kind: string; ssh?: string; daemons: Record<string, number | null> }[];
-    }[];
-    const r1 = (Array.isArray(labs) ? labs : [labs])
-      .find((l) => l.lab === LAB)
-      ?.chassis?.find((c) => c.name === 'r1');
+    const lab = JSON.parse(st.stdout).labs[0] as {
+      ready: boolean;
+      chassis: { name: string; kind: string; ssh?: string; daemons: Record<string, number | null> }[];
+    };
+    expect(lab.ready).toBe(true);
+    const r1 = lab.chassis.find((c) => c.name === 'r1');
     const pid = Number((await onRemote(['cat', '/run/ovn/ovn-controller.pid'])).out);
     expect(r1).toMatchObject({ kind: 'remote', ssh: `root@${MGMT.remoteIp}` });
     expect(r1?.daemons['ovn-controller']).toBe(pid);
