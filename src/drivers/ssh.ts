@@ -323,14 +323,12 @@ export async function closeSshSessions(): Promise<void> {
   await Promise.all(all.map((p) => p.then((c) => c.client.end()).catch(() => undefined)));
 }
 
-/** dockerode options for the remote's Docker over ssh (docker-modem runs `docker system dial-stdio` there). */
+/**
+ * dockerode options for the remote's Docker over ssh (docker-modem runs `docker system dial-stdio` there), with the
+ * same key and host-key policy as every other command (a refused host key fails the Docker call).
+ */
 export function dockerOverSsh(t: SshTarget): Record<string, unknown> {
-  let why: string | undefined;
-  const cfg = connectConfig(t, (w) => {
-    why = w;
-  });
-  void why;
-  const { host, port, username, ...sshOptions } = cfg;
+  const { host, port, username, ...sshOptions } = connectConfig(t, () => undefined);
   // no timeout: docker-modem sets it on the socket, and an ssh channel has no setTimeout
   return { protocol: 'ssh', host, port, username, sshOptions };
 }
