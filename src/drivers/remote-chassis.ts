@@ -484,12 +484,26 @@ function noRelays(chassis: string): RelayDriver {
 export function remoteHost(ch: PlanChassis, scoped: boolean): HostDriver {
   const t = remoteTargetOf(ch);
   const s = sshSession(t);
+  const images = new Map<string, Promise<void>>();
   // connected on first use
   const d = async () =>
     dockerContainers(await remoteDocker(t), scoped ? { [LABEL_CHASSIS]: ch.name } : undefined);
   const containers: ContainerDriver = {
     list: async (lab) => (await d()).list(lab),
-    create: async (node) => (await d()).create(node),
+    create: async (node) => {
+      // the image on the remote's own Docker (built or pulled there when missing), once per image
+      let img = images.get(node.image);
+      if (!img) {
+        img = (async () => {
+          const { ensureImage } = await import('../images/ensure-image.js');
+          await ensureImage(await remoteDocker(t), node.image, node.build ? { build: node.build } : {});
+        })();
+        images.set(node.image, img);
+        img.catch(() => images.delete(node.image));
+      }
+      await img;
+      return (await d()).create(node);
+    },
     start: async (id) => (await d()).start(id),
     pid: async (id) => (await d()).pid(id),
     remove: async (id) => (await d()).remove(id),
