@@ -423,6 +423,11 @@ export async function teardownRemoteChassis(lab: string, rec: RemoteRecord): Pro
   const veths = (await links.hostLinks('lv').catch(() => [])).filter((l) => l.alias === `labctl:${lab}`);
   await links.deleteHostLinks(veths.map((v) => v.name));
   await s.run('rm', ['-rf', '--', remoteLabDir(lab)], { timeoutMs: 10_000 });
+  // the parent too, when no other lab's directory is left in it
+  await s.run('rmdir', ['--ignore-fail-on-non-empty', '--', '/var/lib/labctl/chassis'], {
+    reject: false,
+    timeoutMs: 10_000,
+  });
   return { containers: cs.length, ovsPorts: ports.length, veths: veths.length };
 }
 

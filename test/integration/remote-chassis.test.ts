@@ -609,3 +609,33 @@ describe.runIf(ok)('remote chassis over ssh with SB over SSL and RBAC', () => {
     expect(await leftovers()).toEqual(NOTHING);
   }, 240_000);
 });
+
+describe.runIf(ok)('down with a remote chassis ssh cannot reach', () => {
+  const GONE = 'rc-gone';
+  const runDir = join(process.env.LABCTL_RUN_DIR ?? '/run/labctl', 'labs', GONE);
+  afterAll(() => {
+    rmSync(runDir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('removes this machine’s part, keeps the record and exits 2; --forget-remotes gives up on it', async () => {
+    await buildOnce();
+    // what up records before it touches a remote: here one that cannot be reached (no key, TEST-NET address)
+    mkdirSync(runDir, { recursive: true });
+    const record = {
+      chassis: [
+        { name: 'far', systemId: `far.${GONE}`, ssh: 'root@198.51.100.12', sshKey: join(dir, 'missing-key') },
+      ],
+    };
+    writeFileSync(join(runDir, 'remote.json'), JSON.stringify(record));
+    const first = await labctl(['down', '--lab', GONE]);
+    expect(first.exitCode).toBe(2);
+    expect(first.stderr).toContain(
+      `lab ${GONE} is down on this machine, but not on remote chassis far (root@198.51.100.12)`,
+    );
+    expect(JSON.parse(readFileSync(join(runDir, 'remote.json'), 'utf8'))).toMatchObject(record);
+    const forget = await labctl(['down', '--lab', GONE, '--forget-remotes']);
+    expect(forget.exitCode, forget.stderr).toBe(0);
+    expect(existsSync(runDir)).toBe(false);
+  }, 60_000);
+});
