@@ -246,7 +246,6 @@ export const underlaySchema = z.strictObject({
     .string()
     .default('172.31.250.0/24')
     .describe('IPv4 CIDR the simulated chassis take their tunnel addresses from'),
-  mtu: z.int().min(1280).max(9000).default(1600).describe('MTU of the underlay links (geneve adds 58 bytes)'),
   uplink: z
     .string()
     .optional()
@@ -259,6 +258,7 @@ export const underlaySchema = z.strictObject({
     .describe(
       "with remote chassis: the lab central's SB SSL address on the underlay (default: its last address)",
     ),
+  mtu: z.int().min(1280).max(9000).default(1600).describe('MTU of the underlay links (geneve adds 58 bytes)'),
 });
 
 export const labSchema = z.strictObject({

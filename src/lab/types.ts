@@ -166,9 +166,9 @@ export interface LabChassis {
 export interface LabUnderlay {
   cidr: string;
   prefix: number;
-  mtu: number;
   /** a host interface joined to the underlay bridge (towards remote chassis) */
   uplink?: string;
   /** labs with remote chassis: the central's SB SSL address on the underlay bridge */
   centralIp?: string;
+  mtu: number;
 }

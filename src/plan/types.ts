@@ -62,12 +62,12 @@ export interface PlanUnderlay {
   cidr: string;
   prefix: number;
   mtu: number;
-  /** the namespace holding the underlay bridge (and the lab's OVN central) */
-  netns: string;
   /** a host interface joined to the underlay bridge (towards remote chassis) */
   uplink?: string;
   /** labs with remote chassis: the central's SB SSL address on the underlay bridge */
   centralIp?: string;
+  /** the namespace holding the underlay bridge (and the lab's OVN central) */
+  netns: string;
 }
 
 export interface PlanOvn {
