@@ -6,6 +6,7 @@
  */
 import { fixText } from '../src/doctor/causes.js';
 import { controllerStatus } from '../src/drivers/chassis-state.js';
+import { remoteChassisState } from '../src/drivers/remote-chassis.js';
 import {
   centralDaemons,
   chassisDaemons,
@@ -42,6 +43,29 @@ export const chassisDaemonsCheck: DoctorCheck = {
       central.fix = fixText(doctorFixCommand(ctx));
     }
     const perCh = await perChassis(this, ctx, async (ch) => {
+      if (ch.kind === 'remote') {
+        // its own daemons, over ssh (docs/multichassis.md "Remote chassis")
+        const r = await remoteChassisState(ch);
+        if (r.down.length)
+          return fail(
+            'chassis-down',
+            `chassis ${ch.name} (remote ${ch.ssh}): ${r.down.join(', ')} not running; its ports get no flows and its tunnels are gone`,
+            doctorFixCommand(ctx),
+            { missing: r.down },
+          );
+        if (r.sb !== 'connected')
+          return fail(
+            'sb-disconnected',
+            `chassis ${ch.name} (remote ${ch.ssh}): ovn-controller is ${r.sb === undefined ? 'not answering' : `"${r.sb}"`} (expected connected to the lab's SB over SSL)`,
+            {
+              kind: 'command',
+              argv: ['labctl', 'host', 'check', '--chassis', ch.name, '-f', ctx.labFile ?? 'LAB.yml'],
+            },
+          );
+        return pass(
+          `chassis ${ch.name} (remote ${ch.ssh}): ovsdb-server, ovs-vswitchd, ovn-controller run; SB connected over SSL`,
+        );
+      }
       const d = chassisDaemons(lab, ch.name);
       const missing = (['ovsdb-server', 'ovs-vswitchd', 'ovn-controller'] as const).filter((x) => !d[x]);
       if (missing.length)
@@ -76,6 +100,14 @@ export const chassisDaemonsCheck: DoctorCheck = {
     }
     const ch = ctx.plan.chassis?.find((c) => chassisSubject(c.name) === result.subject);
     if (!ch) return undefined;
+    if (ch.kind === 'remote') {
+      if (result.cause !== 'chassis-down') return undefined;
+      const { remoteStart } = await import('../src/host/remote.js');
+      const { sshSession } = await import('../src/drivers/ssh.js');
+      const { remoteTargetOf } = await import('../src/drivers/remote-chassis.js');
+      await remoteStart(sshSession(remoteTargetOf(ch)));
+      return `started the daemons of remote chassis ${ch.name} over ssh`;
+    }
     // a disconnected controller is restarted; daemons that do not run are started
     if (result.cause === 'sb-disconnected') await stopChassisDaemons(lab, ch.name, ['ovn-controller']);
     await startChassisDaemons(lab, ch, underlay);

@@ -1,5 +1,6 @@
 /** Every chassis of a multi-chassis lab is in the lab's SB as `<chassis>.<lab>` with its encap address. */
 import { sbChassis } from '../src/drivers/chassis-state.js';
+import { remoteChassisState } from '../src/drivers/remote-chassis.js';
 import { chassisDaemons } from '../src/drivers/sim-chassis.js';
 import { chassisSubject, doctorFixCommand, perChassis } from './chassis-common.js';
 import type { DoctorCheck } from './runner.js';
@@ -16,7 +17,10 @@ export const chassisRegistered: DoctorCheck = {
       const fix = doctorFixCommand(ctx);
       if (!row) {
         // its daemons being down explains it (chassis.daemons reports that)
-        const down = Object.values(chassisDaemons(ctx.plan.lab, ch.name)).some((p) => !p);
+        const down =
+          ch.kind === 'remote'
+            ? (await remoteChassisState(ch)).down.length > 0
+            : Object.values(chassisDaemons(ctx.plan.lab, ch.name)).some((p) => !p);
         return {
           ...fail('chassis-not-registered', `no SB Chassis row ${ch.systemId}`, fix),
           ...(down ? { followsFrom: `chassis.daemons ${chassisSubject(ch.name)}` } : {}),

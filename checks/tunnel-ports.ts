@@ -3,6 +3,7 @@
  * `ovn-<peer>-N` once the peer is in the SB), with an ofport and no error. A missing one is `tunnel-missing`.
  */
 import { tunnelPorts } from '../src/drivers/chassis-state.js';
+import { remoteRunner } from '../src/drivers/remote-chassis.js';
 import { chassisDaemons } from '../src/drivers/sim-chassis.js';
 import { chassisSubject, doctorFixCommand, perChassis } from './chassis-common.js';
 import type { DoctorCheck } from './runner.js';
@@ -15,14 +16,21 @@ export const tunnelPortsCheck: DoctorCheck = {
   async run(ctx) {
     const all = ctx.plan.chassis ?? [];
     const results = await perChassis(this, ctx, async (ch) => {
-      const ports = await tunnelPorts(ctx.plan.lab, ch.name);
+      const ports = await tunnelPorts(
+        ctx.plan.lab,
+        ch.name,
+        ch.kind === 'remote' ? remoteRunner(ch) : undefined,
+      );
       const problems: string[] = [];
       const deadPeers: string[] = [];
       for (const peer of all.filter((p) => p.name !== ch.name)) {
         const t = ports.find((x) => x.remoteIp === peer.encapIp);
         if (!t) {
           problems.push(`no tunnel to ${peer.name} (${peer.encapIp})`);
-          if (Object.values(chassisDaemons(ctx.plan.lab, peer.name)).some((p) => !p))
+          if (
+            peer.kind !== 'remote' &&
+            Object.values(chassisDaemons(ctx.plan.lab, peer.name)).some((p) => !p)
+          )
             deadPeers.push(peer.name);
         } else if (t.error || !t.ofport || t.ofport < 0)
           problems.push(`tunnel ${t.name} to ${peer.name}: ${t.error || 'no ofport'}`);

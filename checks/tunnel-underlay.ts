@@ -5,6 +5,7 @@
  * peer's MAC from the ARP reply, so the data-plane probes that follow do not lose their first packet to it.
  */
 import { underlayPing, uplinkState } from '../src/drivers/chassis-state.js';
+import { remoteRunner } from '../src/drivers/remote-chassis.js';
 import { chassisNaming } from '../src/plan/chassis-naming.js';
 import { chassisSubject, perChassis } from './chassis-common.js';
 import type { DoctorCheck } from './runner.js';
@@ -18,7 +19,17 @@ export const tunnelUnderlay: DoctorCheck = {
     const all = ctx.plan.chassis ?? [];
     const uplinks = new Map(
       await Promise.all(
-        all.map(async (c) => [c.name, c.netns ? await uplinkState(c.netns) : undefined] as const),
+        all.map(
+          async (c) =>
+            [
+              c.name,
+              c.netns
+                ? await uplinkState(c.netns)
+                : c.kind === 'remote' && c.uplink
+                  ? await uplinkState('', { run: remoteRunner(c), dev: c.uplink })
+                  : undefined,
+            ] as const,
+        ),
       ),
     );
     const isDown = (name: string) => {
@@ -27,12 +38,14 @@ export const tunnelUnderlay: DoctorCheck = {
     };
     const results = await perChassis(this, ctx, async (ch) => {
       const u = uplinks.get(ch.name);
-      if (!ch.netns || !u) return { status: 'skip', evidence: `chassis ${ch.name} is not simulated` };
+      if (!u) return { status: 'skip', evidence: `chassis ${ch.name}: no uplink labctl manages` };
+      const remote = ch.kind === 'remote' ? remoteRunner(ch) : undefined;
+      const dev = remote ? ch.uplink! : chassisNaming.uplink;
       if (isDown(ch.name))
         return fail(
           'underlay-down',
-          `chassis ${ch.name}: underlay link ${chassisNaming.uplink} is ${u.exists ? u.operstate.toLowerCase() : 'missing'} (no tunnel reaches it)`,
-          u.exists
+          `chassis ${ch.name}: underlay link ${dev} is ${u.exists ? u.operstate.toLowerCase() : 'missing'} (no tunnel reaches it)`,
+          u.exists && ch.netns
             ? {
                 kind: 'command',
                 argv: ['ip', '-n', ch.netns, 'link', 'set', 'dev', chassisNaming.uplink, 'up'],
@@ -42,12 +55,12 @@ export const tunnelUnderlay: DoctorCheck = {
         );
       const peers = all.filter((p) => p.name !== ch.name);
       const pings = await Promise.all(
-        peers.map(async (p) => ({ p, r: await underlayPing(ch.netns!, p.encapIp) })),
+        peers.map(async (p) => ({ p, r: await underlayPing(ch.netns ?? '', p.encapIp, remote) })),
       );
       const failed = pings.filter((x) => !x.r.ok);
       if (!failed.length)
         return pass(
-          `chassis ${ch.name}: ${chassisNaming.uplink} up (mtu ${u.mtu}); ${pings.map((x) => `${x.p.name} ${x.p.encapIp} ${x.r.received}/3`).join(', ')}`,
+          `chassis ${ch.name}: ${dev} up (mtu ${u.mtu}); ${pings.map((x) => `${x.p.name} ${x.p.encapIp} ${x.r.received}/3`).join(', ')}`,
           { uplink: u },
         );
       const ownFault = failed.filter((x) => !isDown(x.p.name));
@@ -60,7 +73,12 @@ export const tunnelUnderlay: DoctorCheck = {
       return fail(
         'underlay-down',
         evidence,
-        { kind: 'command', argv: ['ip', '-n', ch.netns, 'route', 'get', ownFault[0]!.p.encapIp] },
+        {
+          kind: 'command',
+          argv: ch.netns
+            ? ['ip', '-n', ch.netns, 'route', 'get', ownFault[0]!.p.encapIp]
+            : ['labctl', 'host', 'check', '--chassis', ch.name, '-f', ctx.labFile ?? 'LAB.yml'],
+        },
         {
           uplink: u,
         },

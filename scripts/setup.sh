@@ -20,10 +20,14 @@ npm run --silent build
 labctl() { node dist/labctl.mjs "$@"; }
 echo "== system packages (labctl host install)"
 labctl host install
-echo "== test tools (chromium: the graph tests open labctl graph's HTML page offline; rsvg-convert: the scenario timeline test renders labctl run --plot's SVG to PNG)"
+echo "== test tools (chromium: the graph tests open labctl graph's HTML page offline; rsvg-convert: the scenario timeline test renders labctl run --plot's SVG to PNG; openssh-server: the remote-chassis test)"
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-dejavu-core)
 command -v rsvg-convert >/dev/null 2>&1 || missing+=(librsvg2-bin)
+# sshd, ssh and ssh-keygen: the remote-chassis test runs an sshd in a namespace as its "remote machine"
+command -v /usr/sbin/sshd >/dev/null 2>&1 || missing+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi

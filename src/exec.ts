@@ -12,6 +12,8 @@ export interface RunOptions {
   /** do not throw on a non-zero exit; the caller inspects exitCode */
   reject?: boolean;
   env?: Record<string, string>;
+  /** working directory of the program (default: labctl's) */
+  cwd?: string;
 }
 
 export interface RunResult {
@@ -45,6 +47,7 @@ export async function run(file: string, args: readonly string[], opts: RunOption
     stripFinalNewline: true,
     ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' }),
     ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
   };
   // Loaded on first use (cached by the module system): validate and plan never spawn anything.
   const { execa } = await import('execa');
@@ -64,6 +67,9 @@ export async function run(file: string, args: readonly string[], opts: RunOption
   }
   return result;
 }
+
+/** The signature of run: drivers that can work on another machine (over ssh, drivers/ssh.ts) take one. */
+export type Runner = (file: string, args: readonly string[], opts?: RunOptions) => Promise<RunResult>;
 
 /** Run and return trimmed stdout; throws CommandError on failure. */
 export async function output(file: string, args: readonly string[], opts: RunOptions = {}): Promise<string> {

@@ -4,7 +4,6 @@
  * the chassis namespaces.
  */
 import pLimit from 'p-limit';
-import { remoteUnsupported } from '../drivers/chassis-host.js';
 import type { ContainerRemover } from '../drivers/containers.js';
 import {
   chassisRuntimeExists,
@@ -38,17 +37,49 @@ export function assertChassisPrerequisites(): void {
 export async function ensureChassisRuntime(
   plan: Plan,
   log: (line: string) => void = () => undefined,
+  labFile?: string,
 ): Promise<void> {
-  const remote = plan.chassis?.find((c) => c.kind === 'remote');
-  if (remote) throw remoteUnsupported(remote);
+  const remotes = plan.chassis!.filter((c) => c.kind === 'remote');
+  const simulated = plan.chassis!.filter((c) => c.kind !== 'remote');
   const underlay = plan.underlay!;
+  if (remotes.length) {
+    // every remote reachable with its daemons running before anything is made
+    log(`remote chassis ${remotes.map((c) => `${c.name} (${c.ssh})`).join(', ')}: ssh and daemons`);
+    const rc = await import('../drivers/remote-chassis.js');
+    await Promise.all(remotes.map((c) => rc.preflightRemote(c, labFile ?? 'LAB.yml')));
+  }
   try {
     log(`underlay ${underlay.cidr} (mtu ${underlay.mtu}) and OVN central of lab ${plan.lab}`);
     await ensureUnderlay(plan.lab, underlay);
     await ensureCentral(plan.lab, underlay.netns);
     await setTunnelBfd(plan.lab, underlay.bfd);
-    log(`chassis ${plan.chassis!.map((c) => c.name).join(', ')}`);
-    await Promise.all(plan.chassis!.map((c) => ensureChassis(plan.lab, c, underlay)));
+    if (remotes.length) {
+      const rc = await import('../drivers/remote-chassis.js');
+      const { sshSession } = await import('../drivers/ssh.js');
+      // recorded before anything is touched on a remote: down undoes it even after a crash
+      rc.saveRemoteRecord(plan.lab, plan.chassis!, underlay);
+      await rc.ensureUnderlayUplink(underlay);
+      log(`lab CA and certificates for ${remotes.map((c) => c.systemId).join(', ')}; SB over SSL (RBAC)`);
+      await rc.ensurePki(
+        plan.lab,
+        remotes.map((c) => c.systemId),
+      );
+      await rc.ensureCentralSsl(plan.lab, underlay);
+      log(`remote chassis ${remotes.map((c) => `${c.name} (${c.ssh})`).join(', ')}`);
+      await Promise.all(
+        remotes.map((c) =>
+          rc.ensureRemoteChassis(
+            plan.lab,
+            c,
+            underlay,
+            sshSession(rc.remoteTargetOf(c)),
+            `labctl host start --chassis ${c.name} -f ${labFile ?? 'LAB.yml'}`,
+          ),
+        ),
+      );
+    }
+    log(`chassis ${simulated.map((c) => c.name).join(', ')}`);
+    await Promise.all(simulated.map((c) => ensureChassis(plan.lab, c, underlay)));
   } catch (err) {
     if (err instanceof LabctlError) throw err;
     throw new LabctlError(
@@ -66,6 +97,8 @@ export interface ChassisDownResult {
   containers: number;
   processes: number;
   namespaces: number;
+  /** remote chassis cleaned (their containers are counted in containers) */
+  remotes?: number;
 }
 
 /** Does the lab have a multi-chassis runtime here (or did its last up plan one)? */
@@ -80,11 +113,68 @@ export async function hasChassisRuntime(lab: string): Promise<boolean> {
 export async function destroyChassisLab(
   lab: string,
   containers: ContainerRemover,
+  opts: { forgetRemotes?: boolean } = {},
 ): Promise<ChassisDownResult> {
   const limit = pLimit(REMOVE_CONCURRENCY);
+  // remote chassis first (over ssh): what labctl recorded before touching them, else the saved plan
+  const rc = await import('../drivers/remote-chassis.js');
+  const rec = rc.loadRemoteRecord(lab) ?? remoteRecordFromState(lab);
+  let remoteContainers = 0;
+  const pending: typeof rec = rec ? { ...rec, chassis: [] } : undefined;
+  const failures: string[] = [];
+  for (const r of rec?.chassis ?? []) {
+    try {
+      remoteContainers += (await rc.teardownRemoteChassis(lab, r)).containers;
+    } catch (err) {
+      pending!.chassis.push(r);
+      failures.push(`${r.name} (${r.ssh}): ${(err as Error).message}`);
+    }
+  }
+  if (rec?.chassis.length) await (await import('../drivers/ssh.js')).closeSshSessions();
   const cs = await containers.list(lab);
   await Promise.all(cs.map((c) => limit(() => containers.remove(c.id))));
+  if (rec?.underlay?.uplink) await rc.releaseUnderlayUplink(rec.underlay.netns, rec.underlay.uplink);
   const t = await teardownChassisLab(lab);
+  if (failures.length && !opts.forgetRemotes) {
+    // this machine's part is gone; the record of what is left on the remotes stays, so the next down retries them
+    rc.writeRemoteRecord(lab, pending!);
+    throw new LabctlError(
+      'environment',
+      `lab ${lab} is down on this machine, but not on remote chassis ${failures.join('; ')}`,
+      { hint: `make the remote reachable over ssh, then labctl down --lab ${lab} again` },
+    );
+  }
   removeState(lab);
-  return { containers: cs.length, ...t };
+  return {
+    containers: cs.length + remoteContainers,
+    ...t,
+    ...(rec?.chassis.length ? { remotes: rec.chassis.length } : {}),
+  };
+}
+
+/** The remote chassis of the lab's saved plan (when remote.json is gone), as down needs them. */
+function remoteRecordFromState(lab: string) {
+  const plan = loadState(lab)?.plan;
+  const chassis = (plan?.chassis ?? [])
+    .filter((c) => c.kind === 'remote' && c.ssh)
+    .map((c) => ({
+      name: c.name,
+      systemId: c.systemId,
+      ssh: c.ssh!,
+      ...(c.sshKey ? { sshKey: c.sshKey } : {}),
+      ...(c.knownHosts ? { knownHosts: c.knownHosts } : {}),
+      ...(c.hostKey ? { hostKey: c.hostKey } : {}),
+    }));
+  if (!chassis.length) return undefined;
+  return {
+    chassis,
+    ...(plan?.underlay
+      ? {
+          underlay: {
+            netns: plan.underlay.netns,
+            ...(plan.underlay.uplink ? { uplink: plan.underlay.uplink } : {}),
+          },
+        }
+      : {}),
+  };
 }

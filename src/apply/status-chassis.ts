@@ -18,6 +18,8 @@ export interface ChassisStatus {
   /** the chassis's OVS database (ovs-vsctl --db=…) */
   ovs_db: string;
   netns?: string;
+  /** remote chassis: user@host labctl reaches it as (ovs_db is then a path on that machine) */
+  ssh?: string;
   /** each daemon's pid, null when it does not run */
   daemons: Record<ChassisDaemon, number | null>;
 }
@@ -55,15 +57,26 @@ const orNull = <K extends string>(r: Record<K, number | undefined>) =>
 
 export async function chassisLabView(plan: Plan, lsps: string[]): Promise<ChassisLabView> {
   const c = centralPaths(plan.lab);
-  const chassis = (plan.chassis ?? []).map((ch) => ({
-    name: ch.name,
-    kind: ch.kind,
-    system_id: ch.systemId,
-    encap_ip: ch.encapIp,
-    ovs_db: `unix:${chassisPaths(plan.lab, ch.name).dbSock}`,
-    ...(ch.netns ? { netns: ch.netns } : {}),
-    daemons: orNull(chassisDaemons(plan.lab, ch.name)),
-  }));
+  const rc = plan.chassis?.some((ch) => ch.kind === 'remote')
+    ? await import('../drivers/remote-chassis.js')
+    : undefined;
+  const chassis: ChassisStatus[] = await Promise.all(
+    (plan.chassis ?? []).map(async (ch) => ({
+      name: ch.name,
+      kind: ch.kind,
+      system_id: ch.systemId,
+      encap_ip: ch.encapIp,
+      // a remote chassis: its machine's own database, reached over ssh
+      ovs_db:
+        rc && ch.kind === 'remote' ? rc.REMOTE_OVS_DB : `unix:${chassisPaths(plan.lab, ch.name).dbSock}`,
+      ...(ch.netns ? { netns: ch.netns } : {}),
+      ...(ch.ssh ? { ssh: ch.ssh } : {}),
+      daemons:
+        rc && ch.kind === 'remote'
+          ? orNull(await rc.remoteDaemonPids(ch).catch(() => ({}) as Record<ChassisDaemon, undefined>))
+          : orNull(chassisDaemons(plan.lab, ch.name)),
+    })),
+  );
   const central = {
     nb: `unix:${c.nbSock}`,
     sb: `unix:${c.sbSock}`,
@@ -75,7 +88,10 @@ export async function chassisLabView(plan: Plan, lsps: string[]): Promise<Chassi
       chassis
         .filter((ch) => ch.daemons['ovsdb-server'])
         .map((ch) =>
-          chassisOvs(plan.lab, ch.name)
+          (rc && ch.kind === 'remote'
+            ? rc.remoteOvs(plan.chassis!.find((x) => x.name === ch.name)!)
+            : chassisOvs(plan.lab, ch.name)
+          )
             .listLabInterfaces(plan.lab)
             .catch(() => []),
         ),

@@ -13,7 +13,11 @@ export function registerDown(program: Command): void {
     .option('-f, --file <file>', 'lab file', 'lab.yml')
     .option('--lab <name>', 'lab name, when the file is gone')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { file: string; lab?: string; json?: boolean }) => {
+    .option(
+      '--forget-remotes',
+      'multi-chassis: give up on remote chassis ssh cannot reach (what labctl made there stays there)',
+    )
+    .action(async (opts: { file: string; lab?: string; json?: boolean; forgetRemotes?: boolean }) => {
       // The lab file only names the lab: with --lab, yaml, zod and the validator are never loaded. The rest is
       // loaded here too, so that `labctl down --help` loads nothing but commander.
       const name = opts.lab ?? (await import('../lab/load.js')).loadLabFile(opts.file).name;
@@ -43,7 +47,9 @@ export function registerDown(program: Command): void {
       // A multi-chassis lab: containers, then its own chassis and central, all of it (docs/multichassis.md).
       const mc = await import('../apply/chassis.js');
       if (await mc.hasChassisRuntime(name)) {
-        const r = await withLabLock(name, () => mc.destroyChassisLab(name, host.containers));
+        const r = await withLabLock(name, () =>
+          mc.destroyChassisLab(name, host.containers, { forgetRemotes: Boolean(opts.forgetRemotes) }),
+        );
         if (opts.json) printJson({ ok: true, lab: name, removed: r });
         else if (!r.containers && !r.processes && !r.namespaces)
           process.stdout.write(`lab ${name}: nothing to remove (already down)\n`);

@@ -3,6 +3,7 @@
  * check: one row per component, exit 0 when every required row is ok, 2 otherwise.
  */
 import type { Command } from 'commander';
+import { usageError } from '../errors.js';
 import { type HostControlResult, startHost, stopHost } from '../host/control.js';
 import { installHost } from '../host/install.js';
 import type { Datapath } from '../host/plan.js';
@@ -62,7 +63,8 @@ export function registerHost(program: Command): void {
     )
     .option('--json', 'print the report as JSON')
     .option('--remote <remote>', 'southbound remote to check against (default: the configured ovn-remote)')
-    .action(async (opts: { json?: boolean; remote?: string }) => {
+    .action(async (opts: { json?: boolean; remote?: string } & RemoteOpts) => {
+      if (isRemote(opts)) return remoteAction('check', opts);
       const report = await probeHost(opts.remote ? { remote: opts.remote } : {});
       if (opts.json) printJson(report);
       else process.stdout.write(renderHostReport(report));
@@ -74,7 +76,8 @@ export function registerHost(program: Command): void {
     .description(
       'Debian/Ubuntu: apt-get install the missing packages (docker.io, openvswitch-switch, ovn-central, ovn-host, …)',
     )
-    .action(async () => {
+    .action(async (opts: RemoteOpts) => {
+      if (isRemote(opts)) return remoteAction('install', opts);
       await installHost({ log: (l) => process.stdout.write(`${l}\n`) });
     });
 
@@ -95,13 +98,16 @@ export function registerHost(program: Command): void {
     )
     .option('--json', 'print the steps and the final report as JSON')
     .action(
-      async (opts: {
-        datapath?: Datapath;
-        encapIp?: string;
-        encapType?: string;
-        remote?: string;
-        json?: boolean;
-      }) => {
+      async (
+        opts: {
+          datapath?: Datapath;
+          encapIp?: string;
+          encapType?: string;
+          remote?: string;
+          json?: boolean;
+        } & RemoteOpts,
+      ) => {
+        if (isRemote(opts)) return remoteAction('start', opts);
         const result = await startHost({
           ...(opts.datapath ? { datapath: opts.datapath } : {}),
           ...(opts.encapIp ? { encapIp: opts.encapIp } : {}),
@@ -117,6 +123,9 @@ export function registerHost(program: Command): void {
       },
     );
 
+  for (const name of ['check', 'install', 'start'])
+    remoteOptions(host.commands.find((c) => c.name() === name)!);
+
   host
     .command('stop')
     .description(
@@ -131,4 +140,71 @@ export function registerHost(program: Command): void {
       });
       if (opts.json) printJson({ ok: result.ok, changed: result.changed, steps: result.steps });
     });
+}
+
+interface RemoteOpts {
+  chassis?: string;
+  file?: string;
+  ssh?: string;
+  sshKey?: string;
+  knownHosts?: string;
+  sshAcceptNew?: boolean;
+  json?: boolean;
+}
+
+const isRemote = (o: RemoteOpts) => Boolean(o.chassis || o.ssh);
+
+/** The remote forms of check/install/start (docs/multichassis.md "Remote chassis"). */
+function remoteOptions(cmd: Command): void {
+  cmd
+    .option('--chassis <name>', 'act on remote chassis NAME of the lab file (-f) over ssh')
+    .option('-f, --file <file>', 'lab file naming the chassis (with --chassis)', 'lab.yml')
+    .option('--ssh <user@host[:port]>', 'act on this machine over ssh (a remote chassis to be)')
+    .option('--ssh-key <file>', 'private key for --ssh (default: ssh-agent, then ~/.ssh/id_*)')
+    .option('--known-hosts <file>', 'known_hosts file (default ~/.ssh/known_hosts)')
+    .option('--ssh-accept-new', 'record an unknown host key on first use (a changed key is still refused)');
+  if (!cmd.options.some((o) => o.long === '--json')) cmd.option('--json', 'print the steps as JSON');
+}
+
+async function remoteAction(action: 'check' | 'install' | 'start', opts: RemoteOpts): Promise<void> {
+  const [{ parseSshTarget, sshSession }, rc, remote] = await Promise.all([
+    import('../drivers/ssh.js'),
+    import('../drivers/remote-chassis.js'),
+    import('../host/remote.js'),
+  ]);
+  let target: ReturnType<typeof parseSshTarget>;
+  if (opts.chassis) {
+    const { loadLabFile } = await import('../lab/load.js');
+    const lab = loadLabFile(opts.file ?? 'lab.yml');
+    const ch = lab.chassis?.find((c) => c.name === opts.chassis);
+    if (ch?.kind !== 'remote')
+      throw usageError(
+        `lab ${lab.name} has no remote chassis ${opts.chassis}`,
+        `its remote chassis: ${
+          (lab.chassis ?? [])
+            .filter((c) => c.kind === 'remote')
+            .map((c) => c.name)
+            .join(', ') || 'none'
+        }`,
+      );
+    target = rc.remoteTargetOf(ch);
+    if (opts.sshAcceptNew) target.acceptNew = true;
+  } else
+    target = parseSshTarget(opts.ssh!, {
+      ...(opts.sshKey ? { key: opts.sshKey } : {}),
+      ...(opts.knownHosts ? { knownHosts: opts.knownHosts } : {}),
+      ...(opts.sshAcceptNew ? { acceptNew: true } : {}),
+    });
+  const s = sshSession(target);
+  const log = opts.json ? undefined : (l: string) => process.stdout.write(`${l}\n`);
+  const steps =
+    action === 'install'
+      ? await remote.remoteInstall(s, log)
+      : action === 'start'
+        ? await remote.remoteStart(s, log)
+        : await remote.remoteCheck(s);
+  const ok = steps.every((x) => x.ok);
+  if (opts.json) printJson({ ok, host: target.host, user: target.user, action, steps });
+  else process.stdout.write(remote.renderRemoteSteps(target.host, steps));
+  if (!ok) process.exitCode = EXIT_ENV;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** labctl entry point: parse flags with commander, dispatch to one file per command, map errors to exit codes. */
 import { Command, CommanderError } from 'commander';
+import { runCommandEnd } from '../cleanup.js';
 import { registerCommands } from './commands.js';
 import { reportError } from './output.js';
 
@@ -37,8 +38,9 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 });
 
 main(process.argv).then(
-  (code) => {
+  async (code) => {
     process.exitCode = code;
+    await runCommandEnd().catch(() => undefined);
   },
   (err) => {
     process.exitCode = reportError(err);

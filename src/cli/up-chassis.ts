@@ -4,7 +4,7 @@ import { assertChassisPrerequisites, ensureChassisRuntime } from '../apply/chass
 import { diffLab } from '../apply/diff.js';
 import type { Drivers, Observed } from '../apply/observe.js';
 import { planUp, type UpPlan } from '../apply/up.js';
-import { chassisDrivers, remoteUnsupported } from '../drivers/chassis-host.js';
+import { chassisDrivers } from '../drivers/chassis-host.js';
 import { dockerContainers } from '../drivers/containers.js';
 import { centralDaemons } from '../drivers/sim-chassis.js';
 import type { Lab } from '../lab/types.js';
@@ -20,14 +20,12 @@ export async function assertChassisHost(docker: Promise<Docker>): Promise<void> 
 /** The lab's drivers, its central and chassis started first (start=false: as they are). */
 export async function chassisLabDrivers(lab: Lab, docker: Docker, start = true): Promise<Drivers> {
   const plan = compilePlan(lab);
-  if (start) await ensureChassisRuntime(plan);
-  return chassisDrivers(plan, dockerContainers(docker));
+  if (start) await ensureChassisRuntime(plan, undefined, lab.file);
+  return chassisDrivers(plan, dockerContainers(docker), docker);
 }
 
 /** What `up` would do (dry run): against the running lab, or everything when its central does not run. */
 export async function planChassisUp(lab: Lab, docker: Docker): Promise<UpPlan> {
-  const remote = lab.chassis?.find((x) => x.kind === 'remote');
-  if (remote) throw remoteUnsupported(remote);
   const c = centralDaemons(lab.name);
   if (c.nb && c.sb) return planUp(lab, await chassisLabDrivers(lab, docker, false));
   const plan = compilePlan(lab);

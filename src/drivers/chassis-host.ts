@@ -3,24 +3,27 @@
  * namespace (links) and its own OVS database (ovs), and the lab's own OVN central. Containers stay on this
  * machine's Docker; only their host-side veths go into the chassis namespace.
  */
+
+import type Docker from 'dockerode';
 import type { Drivers } from '../apply/observe.js';
 import { LabctlError } from '../errors.js';
 import { centralPaths, chassisPaths } from '../plan/chassis-naming.js';
-import type { Plan, PlanChassis } from '../plan/types.js';
-import type { ContainerDriver } from './containers.js';
+import { LABEL_CHASSIS, type Plan, type PlanChassis } from '../plan/types.js';
+import { type ContainerDriver, dockerContainers } from './containers.js';
 import type { HostDriver } from './host.js';
 import { localLinks } from './links.js';
 import { type OvnDriver, ovnDriver } from './ovn.js';
 import { localOvs, type OvsDriver } from './ovs.js';
 import type { RelayDriver } from './relay.js';
 import { controllerCtl } from './sim-chassis.js';
+import { remoteHost } from './remote-chassis.js';
 
 export function remoteUnsupported(ch: { name: string }): LabctlError {
   return new LabctlError(
     'environment',
-    `chassis ${ch.name} is kind: remote, which labctl does not support yet`,
+    `chassis ${ch.name} is kind: remote: labctl chassis stop|start acts on simulated chassis only`,
     {
-      hint: 'use simulated chassis for now (drop kind: remote); docs/multichassis.md describes the remote recipe',
+      hint: `labctl host check --chassis ${ch.name} -f LAB.yml   (the remote's daemons, over ssh; docs/multichassis.md)`,
     },
   );
 }
@@ -37,7 +40,7 @@ export function centralOvn(lab: string): OvnDriver {
 }
 
 export function simulatedHost(lab: string, ch: PlanChassis, containers: ContainerDriver): HostDriver {
-  if (ch.kind !== 'simulated' || !ch.netns) throw remoteUnsupported(ch);
+  if (ch.kind !== 'simulated' || !ch.netns) throw new Error(`chassis ${ch.name} is not simulated`);
   return {
     name: ch.name,
     containers,
@@ -81,12 +84,30 @@ function placedContainers(plan: Plan, chassis: string, first: boolean, c: Contai
   };
 }
 
-/** Drivers for every chassis of a multi-chassis plan, and its central. */
-export function chassisDrivers(plan: Plan, containers: ContainerDriver): Drivers {
+/** Does the plan have a remote chassis (docs/multichassis.md "Remote chassis")? */
+export const hasRemoteChassis = (plan: Pick<Plan, 'chassis'>) =>
+  Boolean(plan.chassis?.some((c) => c.kind === 'remote'));
+
+/**
+ * Drivers for every chassis of a multi-chassis plan, and its central. A remote chassis's driver speaks ssh
+ * (drivers/remote-chassis.ts). In a lab with remote chassis, one Docker may serve several chassis (a remote that is
+ * this very machine, as in the tests): given localDocker, each chassis then sees only the containers labelled with
+ * its name.
+ */
+export function chassisDrivers(plan: Plan, containers: ContainerDriver, localDocker?: Docker): Drivers {
+  const scoped = hasRemoteChassis(plan);
   const hosts = new Map(
     (plan.chassis ?? []).map((c, i) => [
       c.name,
-      simulatedHost(plan.lab, c, placedContainers(plan, c.name, i === 0, containers)),
+      c.kind === 'remote'
+        ? remoteHost(c, scoped)
+        : simulatedHost(
+            plan.lab,
+            c,
+            scoped && localDocker
+              ? dockerContainers(localDocker, { [LABEL_CHASSIS]: c.name })
+              : placedContainers(plan, c.name, i === 0, containers),
+          ),
     ]),
   );
   return {

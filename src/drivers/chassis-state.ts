@@ -3,7 +3,7 @@
  * Chassis rows and their encaps, each chassis's geneve tunnel ports, its underlay uplink, reachability of the other
  * chassis's tunnel addresses, and whether its ovn-controller is connected to the SB. Each read is bounded.
  */
-import { run } from '../exec.js';
+import { type Runner, run } from '../exec.js';
 import { centralPaths, chassisNaming, chassisPaths } from '../plan/chassis-naming.js';
 import { joinCommands } from './ovs.js';
 import { list, map, num, parseTables, str } from './ovsdb-json.js';
@@ -44,12 +44,13 @@ export interface TunnelPort {
   tx: number;
 }
 
-export async function tunnelPorts(lab: string, chassis: string): Promise<TunnelPort[]> {
-  const r = await run(
+export async function tunnelPorts(lab: string, chassis: string, remote?: Runner): Promise<TunnelPort[]> {
+  // a remote chassis (remote given: its runner over ssh): the machine's own OVS database
+  const r = await (remote ?? run)(
     'ovs-vsctl',
     [
       '--timeout=10',
-      `--db=unix:${chassisPaths(lab, chassis).dbSock}`,
+      ...(remote ? [] : [`--db=unix:${chassisPaths(lab, chassis).dbSock}`]),
       '--format=json',
       '--data=json',
       '--columns=name,options,ofport,error,statistics',
@@ -79,9 +80,12 @@ export interface Uplink {
   mtu: number;
 }
 
-/** A chassis's underlay link (ul0 in its netns). */
-export async function uplinkState(netns: string): Promise<Uplink> {
-  const r = await run('ip', ['-n', netns, '-j', 'link', 'show', 'dev', chassisNaming.uplink], {
+/** A chassis's underlay link (ul0 in its netns; a remote chassis's own uplink device over its runner). */
+export async function uplinkState(netns: string, remote?: { run: Runner; dev: string }): Promise<Uplink> {
+  const args = remote
+    ? ['-j', 'link', 'show', 'dev', remote.dev]
+    : ['-n', netns, '-j', 'link', 'show', 'dev', chassisNaming.uplink];
+  const r = await (remote?.run ?? run)('ip', args, {
     timeoutMs: 10_000,
     reject: false,
   });
@@ -99,11 +103,16 @@ export async function uplinkState(netns: string): Promise<Uplink> {
  * Ping a tunnel address from a chassis's netns (from its br-phy address). Besides proving the underlay, this makes
  * OVS learn the peer's MAC (it snoops the ARP reply on br-phy), so the first packet of a probe is not lost.
  */
-export async function underlayPing(netns: string, ip: string): Promise<{ ok: boolean; received: number }> {
-  const r = await run('ip', ['netns', 'exec', netns, 'ping', '-n', '-c', '3', '-i', '0.2', '-W', '1', ip], {
-    timeoutMs: 10_000,
-    reject: false,
-  });
+export async function underlayPing(
+  netns: string,
+  ip: string,
+  remote?: Runner,
+): Promise<{ ok: boolean; received: number }> {
+  const ping = ['ping', '-n', '-c', '3', '-i', '0.2', '-W', '1', ip];
+  const opts = { timeoutMs: 10_000, reject: false };
+  const r = remote
+    ? await remote('ping', ping.slice(1), opts)
+    : await run('ip', ['netns', 'exec', netns, ...ping], opts);
   const m = /(\d+) received/.exec(r.stdout);
   const received = m ? Number(m[1]) : 0;
   return { ok: received > 0, received };

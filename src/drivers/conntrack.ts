@@ -4,7 +4,8 @@
  * table (`conntrack -D`). ovn-controller does not flush it when NAT or load-balancer backends change, so a moved
  * VIP or a rotated public address keeps its old translation until this runs (platform.md).
  */
-import { run } from '../exec.js';
+import { isIP } from 'node:net';
+import { type Runner, run as runLocal } from '../exec.js';
 import { assertArg } from '../names.js';
 
 /**
@@ -16,12 +17,15 @@ export interface DatapathTarget {
   db?: string;
   /** ovs-appctl -t (e.g. <chassis dir>/ovs-vswitchd.ctl) */
   vswitchdCtl?: string;
+  /** how commands reach that datapath's machine (a remote chassis: over ssh); default: this machine */
+  runner?: Runner;
 }
 
 const dbArgs = (t?: DatapathTarget) => (t?.db ? [`--db=${t.db}`] : []);
 const ctlArgs = (t?: DatapathTarget) => (t?.vswitchdCtl ? ['-t', t.vswitchdCtl] : []);
 
 export async function datapathType(bridge: string, target?: DatapathTarget): Promise<string> {
+  const run = target?.runner ?? runLocal;
   const r = await run(
     'ovs-vsctl',
     ['--timeout=10', ...dbArgs(target), 'get', 'Bridge', assertArg(bridge, 'bridge'), 'datapath_type'],
@@ -41,7 +45,7 @@ export interface CtEntry {
   origTuple: string;
 }
 
-const PROTO_NUMBER: Record<string, string> = { tcp: '6', udp: '17', icmp: '1', sctp: '132' };
+const PROTO_NUMBER: Record<string, string> = { tcp: '6', udp: '17', icmp: '1', icmpv6: '58', sctp: '132' };
 const TUPLE_KEY: Record<string, string> = {
   src: 'ct_nw_src',
   dst: 'ct_nw_dst',
@@ -53,9 +57,11 @@ const TUPLE_KEY: Record<string, string> = {
 };
 
 function origTupleOf(proto: string, o: Record<string, string>): string {
+  // IPv6 entries: flush-conntrack names their addresses ct_ipv6_src/ct_ipv6_dst
+  const v6 = (o.src ?? '').includes(':');
   const parts = Object.entries(o)
     .filter(([k]) => TUPLE_KEY[k])
-    .map(([k, v]) => `${TUPLE_KEY[k]}=${v}`);
+    .map(([k, v]) => `${v6 && (k === 'src' || k === 'dst') ? `ct_ipv6_${k}` : TUPLE_KEY[k]}=${v}`);
   const n = PROTO_NUMBER[proto];
   if (n) parts.splice(2, 0, `ct_nw_proto=${n}`);
   return parts.join(',');
@@ -115,7 +121,8 @@ export async function flushAddresses(
   target?: DatapathTarget,
 ): Promise<number> {
   if (!addresses.length) return 0;
-  for (const a of addresses) assertArg(a, 'address', /^\d{1,3}(\.\d{1,3}){3}$/);
+  for (const a of addresses) if (!isIP(a)) assertArg(a, 'address', /^\d{1,3}(\.\d{1,3}){3}$/);
+  const run = target?.runner ?? runLocal;
   if ((await datapathType(bridge, target)) !== 'netdev') {
     for (const a of addresses)
       for (const flag of ['-s', '-d', '-r', '-q'])
@@ -144,6 +151,7 @@ export async function flushAddresses(
 
 /** The userspace datapath's whole conntrack table, as `ovs-appctl dpctl/dump-conntrack` prints it. */
 export async function dumpConntrack(target?: DatapathTarget): Promise<string> {
+  const run = target?.runner ?? runLocal;
   return (await run('ovs-appctl', [...ctlArgs(target), 'dpctl/dump-conntrack'], { timeoutMs: 20_000 }))
     .stdout;
 }
@@ -155,7 +163,7 @@ export async function dumpConntrack(target?: DatapathTarget): Promise<string> {
 export async function flushConntrackMatching(zone: string, tuple: string): Promise<void> {
   assertArg(zone, 'conntrack zone', /^zone=\d+$/);
   assertArg(tuple, 'conntrack tuple');
-  await run('ovs-appctl', ['dpctl/flush-conntrack', zone, tuple], { timeoutMs: 10_000 });
+  await runLocal('ovs-appctl', ['dpctl/flush-conntrack', zone, tuple], { timeoutMs: 10_000 });
 }
 
 /**
@@ -164,12 +172,14 @@ export async function flushConntrackMatching(zone: string, tuple: string): Promi
  * for a moment and re-create a conntrack entry just flushed.
  */
 export async function purgeDatapathFlows(target?: DatapathTarget): Promise<void> {
+  const run = target?.runner ?? runLocal;
   await run('ovs-appctl', [...ctlArgs(target), 'revalidator/purge'], { timeoutMs: 10_000, reject: false });
 }
 
 /** Flush whole conntrack zones. */
 export async function flushZones(bridge: string, zones: number[], target?: DatapathTarget): Promise<void> {
   if (!zones.length) return;
+  const run = target?.runner ?? runLocal;
   const userspace = (await datapathType(bridge, target)) === 'netdev';
   for (const z of zones) {
     if (userspace)

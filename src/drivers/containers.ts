@@ -49,10 +49,12 @@ export interface ContainerDriver {
   remove(id: string): Promise<void>;
 }
 
-export function dockerContainers(docker: Docker): ContainerDriver {
+export function dockerContainers(docker: Docker, scope?: Record<string, string>): ContainerDriver {
+  // scope: only containers with these labels too (a Docker shared by several chassis of a lab)
+  const scoped = Object.entries(scope ?? {}).map(([k, v]) => `${k}=${v}`);
   return {
     async list(lab) {
-      const filters = { label: [lab === undefined ? LABEL_LAB : `${LABEL_LAB}=${lab}`] };
+      const filters = { label: [lab === undefined ? LABEL_LAB : `${LABEL_LAB}=${lab}`, ...scoped] };
       const rows = await docker.listContainers({ all: true, filters });
       return rows.map((c) => ({
         id: c.Id,

@@ -4,7 +4,7 @@
  * Host-side veth ends carry the alias `labctl:<lab>`, so `down` finds them even when OVS never saw them.
  */
 
-import { run, which } from '../exec.js';
+import { type Runner, run as runLocal, which } from '../exec.js';
 import { assertArg } from '../names.js';
 import { perlScriptPath } from '../perl/scripts.js';
 
@@ -106,8 +106,10 @@ export const RELAY_OFFLOADS = [
  * The links of this host, or (netns given) of a named network namespace that plays the host's part: a simulated
  * chassis's, where the nodes' host-side veths live (docs/multichassis.md).
  */
-export function localLinks(netns?: string): LinkDriver {
-  const perl = which('perl');
+export function localLinks(netns?: string, via?: { run: Runner; perl: false }): LinkDriver {
+  // via: the same driver on another machine (a remote chassis over ssh): no local perl script there
+  const run = via?.run ?? runLocal;
+  const perl = via ? undefined : which('perl');
   if (netns !== undefined) assertArg(netns, 'network namespace name');
   /** `ip` in the host's namespace (the chassis's, with netns) */
   const ipArgs = (args: string[]) => (netns === undefined ? args : ['-n', netns, ...args]);

@@ -2,7 +2,7 @@
  * The local Open vSwitch database (one per host): the integration bridge's ports and their external_ids.
  * Reads use `find` with JSON output; writes are batched into one ovs-vsctl transaction.
  */
-import { run } from '../exec.js';
+import { type Runner, run as runLocal } from '../exec.js';
 import { EXTID_LAB } from '../plan/types.js';
 import { list, map, num, parseTables, q, type Row, str } from './ovsdb-json.js';
 
@@ -49,7 +49,7 @@ export function joinCommands(commands: string[][]): string[] {
 }
 
 /** The host's OVS database, or (db given, e.g. unix:/run/labctl/labs/L/hv1/db.sock) a simulated chassis's. */
-export function localOvs(db?: string): OvsDriver {
+export function localOvs(db?: string, run: Runner = runLocal): OvsDriver {
   const dbArgs = db === undefined ? [] : [`--db=${db}`];
   const vsctl = (args: string[], timeoutMs = OVS_TIMEOUT_S * 1000 + 5000) =>
     run('ovs-vsctl', [`--timeout=${OVS_TIMEOUT_S}`, ...dbArgs, ...args], { timeoutMs });

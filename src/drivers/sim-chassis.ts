@@ -229,6 +229,15 @@ export async function ensureCentral(lab: string, netns: string): Promise<void> {
     await inNetns(netns, 'ovsdb-server', [
       file,
       `--remote=punix:${sock}`,
+      // the SB's SSL listener for remote chassis, configured in the database (drivers/remote-chassis.ts)
+      ...(name === 'sb'
+        ? [
+            '--remote=db:OVN_Southbound,SB_Global,connections',
+            '--private-key=db:OVN_Southbound,SSL,private_key',
+            '--certificate=db:OVN_Southbound,SSL,certificate',
+            '--ca-cert=db:OVN_Southbound,SSL,ca_cert',
+          ]
+        : []),
       `--pidfile=${pidfileOf(c.dir, name)}`,
       `--unixctl=${join(c.dir, `${name}.ctl`)}`,
       `--log-file=${join(c.dir, `${name}.log`)}`,

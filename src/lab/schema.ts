@@ -271,6 +271,18 @@ export const chassisSchema = z.strictObject({
     .string()
     .optional()
     .describe('tunnel endpoint address; simulated: allocated from underlay.subnet when omitted'),
+  ssh_key: z.string().optional().describe('remote: private key file (default: ssh-agent, then ~/.ssh/id_*)'),
+  known_hosts: z.string().optional().describe('remote: known_hosts file (default ~/.ssh/known_hosts)'),
+  host_key: z
+    .enum(['strict', 'accept-new'])
+    .default('strict')
+    .describe('remote: strict refuses an unknown host key; accept-new records it on first use'),
+  uplink: z
+    .string()
+    .optional()
+    .describe(
+      'remote, userspace datapath: the interface labctl adds to br-phy, which gets encap_ip (a dedicated one)',
+    ),
 });
 
 export const underlaySchema = z.strictObject({
@@ -278,6 +290,18 @@ export const underlaySchema = z.strictObject({
     .string()
     .default('172.31.250.0/24')
     .describe('IPv4 CIDR the simulated chassis take their tunnel addresses from'),
+  uplink: z
+    .string()
+    .optional()
+    .describe(
+      'a host interface joined to the underlay bridge: the link to remote chassis (returned on down)',
+    ),
+  central_ip: z
+    .string()
+    .optional()
+    .describe(
+      "with remote chassis: the lab central's SB SSL address on the underlay (default: its last address)",
+    ),
   mtu: z.int().min(1280).max(9000).default(1600).describe('MTU of the underlay links (geneve adds 58 bytes)'),
   bfd: z
     .strictObject({

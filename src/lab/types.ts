@@ -186,11 +186,20 @@ export interface LabChassis {
   ssh?: string;
   /** tunnel endpoint (ovn-encap-ip) */
   encapIp: string;
+  /** remote: ssh private key file, known_hosts file, host-key policy, br-phy uplink (docs/multichassis.md) */
+  sshKey?: string;
+  knownHosts?: string;
+  hostKey?: 'strict' | 'accept-new';
+  uplink?: string;
 }
 
 export interface LabUnderlay {
   cidr: string;
   prefix: number;
+  /** a host interface joined to the underlay bridge (towards remote chassis) */
+  uplink?: string;
+  /** labs with remote chassis: the central's SB SSL address on the underlay bridge */
+  centralIp?: string;
   mtu: number;
   /** BFD timers on the tunnels (NB_Global options bfd-min-rx/bfd-min-tx/bfd-mult of the lab's own central) */
   bfd?: { minRx?: number; minTx?: number; mult?: number };

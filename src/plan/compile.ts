@@ -41,6 +41,7 @@ import {
   EXTID_IFACE,
   EXTID_LAB,
   EXTID_NODE,
+  LABEL_CHASSIS,
   LABEL_LAB,
   LABEL_NODE,
   PLAN_VERSION,
@@ -300,7 +301,11 @@ export function compilePlan(lab: Lab, opts: CompileOptions = {}): Plan {
       hostname: node.name,
       image: node.image,
       env: { ...node.env },
-      labels: { [LABEL_LAB]: L, [LABEL_NODE]: node.name },
+      labels: {
+        [LABEL_LAB]: L,
+        [LABEL_NODE]: node.name,
+        ...(node.chassis ? { [LABEL_CHASSIS]: node.chassis } : {}),
+      },
       interfaces,
       routes: [...nodeRoutes(lab, interfaces, routerIp), ...nodeRoutes6(lab, interfaces, routerIp6)],
       listen: node.listen.map((l) => ({ ...l })),
@@ -447,6 +452,10 @@ function compileChassis(lab: Lab, plan: Plan): void {
     };
     if (c.kind === 'simulated') pc.netns = chassisNaming.netns(L, c.name);
     if (c.ssh) pc.ssh = c.ssh;
+    if (c.sshKey) pc.sshKey = c.sshKey;
+    if (c.knownHosts) pc.knownHosts = c.knownHosts;
+    if (c.hostKey) pc.hostKey = c.hostKey;
+    if (c.uplink) pc.uplink = c.uplink;
     return pc;
   });
   plan.underlay = { ...lab.underlay!, netns: chassisNaming.underlayNetns(L) };

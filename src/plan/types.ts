@@ -10,6 +10,8 @@ export const PLAN_VERSION = 1;
 /** Docker label / OVSDB external_ids keys (design.md "Labels"). */
 export const LABEL_LAB = 'labctl.lab';
 export const LABEL_NODE = 'labctl.node';
+/** multi-chassis labs: the chassis a node's container belongs to (one Docker may serve several chassis) */
+export const LABEL_CHASSIS = 'labctl.chassis';
 export const EXTID_LAB = 'labctl-lab';
 export const EXTID_NODE = 'labctl-node';
 export const EXTID_IFACE = 'labctl-iface';
@@ -89,12 +91,21 @@ export interface PlanChassis {
   /** simulated: the network namespace its daemons and the nodes' host-side veths live in */
   netns?: string;
   ssh?: string;
+  /** remote: ssh key, known_hosts, host-key policy and br-phy uplink (as in the lab file) */
+  sshKey?: string;
+  knownHosts?: string;
+  hostKey?: 'strict' | 'accept-new';
+  uplink?: string;
 }
 
 export interface PlanUnderlay {
   cidr: string;
   prefix: number;
   mtu: number;
+  /** a host interface joined to the underlay bridge (towards remote chassis) */
+  uplink?: string;
+  /** labs with remote chassis: the central's SB SSL address on the underlay bridge */
+  centralIp?: string;
   /** the namespace holding the underlay bridge (and the lab's OVN central) */
   netns: string;
   /** BFD timers on the tunnels (ms; mult: missed packets); unset: OVS's defaults */

@@ -4,7 +4,17 @@
  * packet, so a node MTU that does not fit the underlay MTU minus that is refused here: small packets would pass and
  * large ones vanish silently (the tunnel-mtu trap).
  */
-import { contains, firstHost, intToIp, ipToInt, isHostAddress, isIPv4, parseCidr, size } from '../ipv4.js';
+import {
+  broadcast,
+  contains,
+  firstHost,
+  intToIp,
+  ipToInt,
+  isHostAddress,
+  isIPv4,
+  parseCidr,
+  size,
+} from '../ipv4.js';
 import type { LabChassis, LabNetwork, LabNode, LabUnderlay } from '../types.js';
 import type { ValidateContext } from './context.js';
 import { didYouMean, nameIssue } from './suggest.js';
@@ -13,7 +23,9 @@ import { didYouMean, nameIssue } from './suggest.js';
 export const GENEVE_OVERHEAD = 58;
 /** A chassis name ends up in a netns name, a system-id and tunnel port names: short. */
 export const MAX_CHASSIS_NAME = 12;
-const SSH_RE = /^([a-z_][a-z0-9_-]{0,31}@)?[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
+const SSH_RE = /^([a-z_][a-z0-9_-]{0,31}@)?[A-Za-z0-9][A-Za-z0-9.-]{0,252}(:[0-9]{1,5})?$/;
+/** an interface name labctl passes to ip/ovs-vsctl (remote uplink, underlay uplink) */
+const IFACE_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 
 export interface ChassisSection {
   chassis: LabChassis[];
@@ -48,6 +60,18 @@ export function validateChassis(ctx: ValidateContext): ChassisSection | undefine
         ...(ul.bfd.min_tx !== undefined ? { minTx: ul.bfd.min_tx } : {}),
         ...(ul.bfd.mult !== undefined ? { mult: ul.bfd.mult } : {}),
       };
+    // labs with remote chassis: the central serves its SB over SSL on the underlay bridge (docs/multichassis.md)
+    if (names.some((n) => doc.chassis![n]!.kind === 'remote')) {
+      const cip = doc.underlay?.central_ip ?? intToIp(broadcast(parsed.cidr) - 1);
+      if (!isIPv4(cip) || !contains(parsed.cidr, ipToInt(cip)) || !isHostAddress(parsed.cidr, ipToInt(cip)))
+        add(
+          ['underlay', 'central_ip'],
+          `central_ip ${cip} is not a host address of the underlay ${ul.subnet}`,
+          'drop central_ip (the last address of the underlay is used) or pick one inside it',
+        );
+      else underlay.centralIp = cip;
+    } else if (doc.underlay?.central_ip !== undefined)
+      add(['underlay', 'central_ip'], 'central_ip is only used with remote chassis', 'drop it');
     const simulated = names.filter((n) => doc.chassis![n]!.kind === 'simulated').length;
     if (size(parsed.cidr) - 2 < simulated)
       add(
@@ -55,6 +79,11 @@ export function validateChassis(ctx: ValidateContext): ChassisSection | undefine
         `underlay subnet ${ul.subnet} has room for ${Math.max(0, size(parsed.cidr) - 2)} chassis, the lab has ${simulated}`,
         'use a larger subnet, e.g. /24',
       );
+  }
+  if (doc.underlay?.uplink !== undefined) {
+    if (!IFACE_RE.test(doc.underlay.uplink))
+      add(['underlay', 'uplink'], `uplink "${doc.underlay.uplink}" is not an interface name`, 'e.g. eth1');
+    else underlay.uplink = doc.underlay.uplink;
   }
   if (doc.ovn.remote !== undefined || doc.ovn.nb !== undefined)
     add(
@@ -89,9 +118,33 @@ export function validateChassis(ctx: ValidateContext): ChassisSection | undefine
         add([...p, 'ssh'], `ssh "${c.ssh}" is not user@host`, 'e.g. labctl@198.51.100.12');
       if (encapIp === undefined)
         add(p, `remote chassis ${name} needs encap_ip:`, "the machine's address other chassis reach", true);
+      if (c.uplink !== undefined) {
+        if (!IFACE_RE.test(c.uplink))
+          add([...p, 'uplink'], `uplink "${c.uplink}" is not an interface name`, 'e.g. eth1');
+        else if (
+          encapIp !== undefined &&
+          parsed.ok &&
+          isIPv4(encapIp) &&
+          !isHostAddress(parsed.cidr, ipToInt(encapIp))
+        )
+          add(
+            [...p, 'encap_ip'],
+            `encap_ip ${encapIp} of remote chassis ${name} (uplink ${c.uplink}) is not a host address of the underlay ${ul.subnet}`,
+            'with uplink:, labctl puts encap_ip on br-phy with the underlay prefix: pick an address inside underlay.subnet',
+          );
+      }
+      if (encapIp !== undefined && encapIp === underlay.centralIp)
+        add(
+          [...p, 'encap_ip'],
+          `encap_ip ${encapIp} is the central's address on the underlay`,
+          'pick another one, or set underlay.central_ip',
+        );
     } else {
       if (c.ssh !== undefined)
         add([...p, 'ssh'], `simulated chassis ${name} takes no ssh:`, 'add kind: remote for a real machine');
+      for (const k of ['ssh_key', 'known_hosts', 'uplink'] as const)
+        if (c[k] !== undefined)
+          add([...p, k], `simulated chassis ${name} takes no ${k}:`, 'add kind: remote for a real machine');
       if (encapIp === undefined && parsed.ok) {
         // the next address of the underlay no chassis named explicitly
         const explicit = new Set(
@@ -99,6 +152,7 @@ export function validateChassis(ctx: ValidateContext): ChassisSection | undefine
             .map((x) => x.encap_ip)
             .filter((x): x is string => x !== undefined),
         );
+        if (underlay.centralIp) explicit.add(underlay.centralIp);
         while (explicit.has(intToIp(next))) next++;
         encapIp = intToIp(next++);
       } else if (encapIp !== undefined && parsed.ok && isIPv4(encapIp)) {
@@ -124,6 +178,12 @@ export function validateChassis(ctx: ValidateContext): ChassisSection | undefine
     }
     const lc: LabChassis = { name, kind: c.kind, encapIp: encapIp ?? '' };
     if (c.ssh !== undefined) lc.ssh = c.ssh;
+    if (c.kind === 'remote') {
+      if (c.ssh_key !== undefined) lc.sshKey = c.ssh_key;
+      if (c.known_hosts !== undefined) lc.knownHosts = c.known_hosts;
+      lc.hostKey = c.host_key;
+      if (c.uplink !== undefined && IFACE_RE.test(c.uplink)) lc.uplink = c.uplink;
+    }
     chassis.push(lc);
   }
   return { chassis, underlay };
