@@ -219,6 +219,22 @@ describe.runIf(up)('IPv6 and dual-stack networks on the real daemons', () => {
     expect(lrp('dual-b').ipv6_ra_configs).toMatchObject({ address_mode: 'dhcpv6_stateful' });
     expect(lrp('dual-a').ipv6_ra_configs).toEqual({});
     expect(lrp('v6only').ipv6_ra_configs).toEqual({});
+    // b1 (ra: true) learns its router from an advertisement — and forms no address from it; a1 hears none
+    const raRoutes = async (node: string) =>
+      (
+        await sh('nsenter', ['-t', String(pids[node]), '-n', 'ip', '-6', 'route', 'show', 'proto', 'ra'])
+      ).trim();
+    let ra = '';
+    for (let k = 0; k < 20 && !ra; k++) {
+      ra = await raRoutes('b1');
+      if (!ra) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(ra).toMatch(/^default via fe80::\S+ dev eth1/);
+    expect(await raRoutes('a1')).toBe('');
+    const b1 = await addrInfo(pids.b1!);
+    expect(b1.filter((a) => a.family === 'inet6' && a.scope === 'global').map((a) => a.local)).toEqual([
+      'fd00:67:2::2',
+    ]);
   });
 
   it('ping -6 and TCP over IPv6 work switched and routed, both ways', async () => {
