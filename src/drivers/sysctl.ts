@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 
 /** Keys labctl may raise (validated: each becomes a /proc/sys path). */
-const RAISABLE = /^net\.ipv4\.neigh\.default\.gc_thresh[123]$/;
+const RAISABLE = /^net\.ipv[46]\.neigh\.default\.gc_thresh[123]$/;
 
 /**
  * The kernel's neighbour (ARP) table is one table for every network namespace on the host (1024 entries by
@@ -16,6 +16,9 @@ const RAISABLE = /^net\.ipv4\.neigh\.default\.gc_thresh[123]$/;
 export const NEIGH_TABLE_MIN = {
   'net.ipv4.neigh.default.gc_thresh2': 32_768,
   'net.ipv4.neigh.default.gc_thresh3': 65_536,
+  // IPv6 neighbour discovery has its own host-wide table of the same default size: a dual-stack mesh fills both
+  'net.ipv6.neigh.default.gc_thresh2': 32_768,
+  'net.ipv6.neigh.default.gc_thresh3': 65_536,
 } as const;
 
 /** Raise each key to at least its value; returns "key=value" for every key changed. */
