@@ -15,7 +15,14 @@ describe('knownKeysAt: the keys of each mapping, read from the schema', () => {
     expect(knownKeysAt(['nodes', 'web'])).toEqual(
       expect.arrayContaining(['image', 'build', 'cmd', 'env', 'interfaces', 'listen']),
     );
-    expect(knownKeysAt(['networks', 'vpc-a']).sort()).toEqual(['dhcp', 'gateway', 'mtu', 'ra', 'subnet', 'subnet6']);
+    expect(knownKeysAt(['networks', 'vpc-a']).sort()).toEqual([
+      'dhcp',
+      'gateway',
+      'mtu',
+      'ra',
+      'subnet',
+      'subnet6',
+    ]);
     expect(knownKeysAt(['routers', 'edge', 'nat', 0]).sort()).toEqual(['external', 'internal', 'type']);
     expect(knownKeysAt(['ovn'])).toContain('datapath');
   });
