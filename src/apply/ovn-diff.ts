@@ -32,16 +32,20 @@ const aclKey = (
   a: { direction: string; priority: number; match: string; action: string; name: string },
 ) => [sw, a.direction, a.priority, a.match, a.action, a.name].join('|');
 
-/** The IP of a node port's "MAC IP" address entry. */
+/** The (first) IP of a node port's "MAC IP [IP6]" address entry. */
 const portIp = (addresses: string) => addresses.split(' ')[1];
+/** Every IP of a node port's address entry: "MAC IP IP6" has two (docs/ipv6.md). */
+const portIps = (addresses: string) => addresses.split(' ').slice(1);
 
-/** "IP → IP" when only the IP of a "MAC IP" entry changes, else both entries in full. */
+/** "IPs → IPs" when only the IPs of a "MAC IP [IP6]" entry change (the ones that changed), else both in full. */
 function addressChange(have: string[], want: string): string {
-  const [mac, ip] = want.split(' ');
-  const [hmac, hip] = (have[0] ?? '').split(' ');
-  return have.length === 1 && hmac === mac && hip && ip
-    ? `${hip} → ${ip}`
-    : `${have.join(' ') || '(none)'} → ${want}`;
+  const [mac, ...ips] = want.split(' ');
+  const [hmac, ...hips] = (have[0] ?? '').split(' ');
+  if (have.length !== 1 || hmac !== mac || !hips.length || !ips.length)
+    return `${have.join(' ') || '(none)'} → ${want}`;
+  const gone = hips.filter((x) => !ips.includes(x));
+  const added = ips.filter((x) => !hips.includes(x));
+  return `${gone.join(' ') || '(none)'} → ${added.join(' ') || '(none)'}`;
 }
 
 /**
@@ -75,15 +79,15 @@ export function diffNb(plan: Plan, nb: NbLabState, dctx: DiffContext = {}): NbDi
   // ---- ports that go while another port takes their address: released first (ovn-nbctl refuses a duplicate)
   const wantIps = new Set(
     plan.switches.flatMap((sw) =>
-      sw.ports.filter((p) => !p.type).map((p) => `${sw.name}|${portIp(p.addresses)}`),
+      sw.ports.filter((p) => !p.type).flatMap((p) => portIps(p.addresses).map((ip) => `${sw.name}|${ip}`)),
     ),
   );
   const released = new Set<string>();
   for (const p of nb.ports) {
     if (wantPorts.has(p.name) || p.type) continue;
     const sw = switchOfPort.get(p.uuid);
-    const ip = p.addresses[0] ? portIp(p.addresses[0]) : undefined;
-    if (sw && ip && wantIps.has(`${sw}|${ip}`)) {
+    const ip = p.addresses[0] ? portIps(p.addresses[0]).find((a) => wantIps.has(`${sw}|${a}`)) : undefined;
+    if (sw && ip) {
       released.add(p.name);
       flush.add(ip);
       emit('release', '-', `remove port ${p.name} (frees ${ip})`, [['--if-exists', 'lsp-del', p.name]]);

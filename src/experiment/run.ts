@@ -61,8 +61,10 @@ export function targetAddress(nodes: PlanNode[], from: string, to: string): stri
   const dst = nodes.find((n) => n.name === to);
   if (!dst) return undefined;
   const src = nodes.find((n) => n.name === from);
-  const shared = dst.interfaces.find((i) => src?.interfaces.some((s) => s.network === i.network));
-  return (shared ?? dst.interfaces[0])?.ip;
+  // scenario flows are IPv4 (docs/ipv6.md): an IPv6-only interface has no address for them
+  const v4 = dst.interfaces.filter((i) => i.ip !== undefined);
+  const shared = v4.find((i) => src?.interfaces.some((s) => s.network === i.network));
+  return (shared ?? v4[0])?.ip;
 }
 
 /** Nodes that serve a tcp/udp flow's echo listener: its node, the node holding its address, or every other node. */

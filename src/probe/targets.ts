@@ -437,6 +437,9 @@ export function expectTargets(plan: Plan): Target[] {
       dstIp = addr.ip;
     } else {
       dstIp = e.to;
+      // an IPv6 target: this IPv4 path model cannot place it (the IPv6 data plane probes it; docs/ipv6.md)
+      if (e.to.includes(':'))
+        return fill(paths, { ...base, key, dstIp, answer: 'none', skip: `${e.to} is an IPv6 address` });
       const owner = ownerOf(plan, e.to);
       toNode = owner?.node;
       toRouterPort = owner?.routerPort?.name;

@@ -42,6 +42,11 @@ policies:
   - deny: { from: a2, to: a1, proto: icmp }
 `;
 
+interface DoctorReport {
+  checks: { id: string; subject: string; status: string; cause?: string; evidence?: string }[];
+}
+const failing = (r: DoctorReport) => r.checks.filter((c) => c.status === 'fail' || c.status === 'error');
+
 interface PlanIface {
   name: string;
   mac: string;
@@ -214,6 +219,22 @@ describe.runIf(up)('IPv6 and dual-stack networks on the real daemons', () => {
     expect(lrp('dual-b').ipv6_ra_configs).toMatchObject({ address_mode: 'dhcpv6_stateful' });
     expect(lrp('dual-a').ipv6_ra_configs).toEqual({});
     expect(lrp('v6only').ipv6_ra_configs).toEqual({});
+    // b1 (ra: true) learns its router from an advertisement — and forms no address from it; a1 hears none
+    const raRoutes = async (node: string) =>
+      (
+        await sh('nsenter', ['-t', String(pids[node]), '-n', 'ip', '-6', 'route', 'show', 'proto', 'ra'])
+      ).trim();
+    let ra = '';
+    for (let k = 0; k < 20 && !ra; k++) {
+      ra = await raRoutes('b1');
+      if (!ra) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(ra).toMatch(/^default via fe80::\S+ dev eth1/);
+    expect(await raRoutes('a1')).toBe('');
+    const b1 = await addrInfo(pids.b1!);
+    expect(b1.filter((a) => a.family === 'inet6' && a.scope === 'global').map((a) => a.local)).toEqual([
+      'fd00:67:2::2',
+    ]);
   });
 
   it('ping -6 and TCP over IPv6 work switched and routed, both ways', async () => {
@@ -266,6 +287,56 @@ describe.runIf(up)('IPv6 and dual-stack networks on the real daemons', () => {
     expect(await ping6(pids.c1!, 'fd00:67:1::20')).toBe(true);
     const again = await labctl(['up', '-f', LAB_FILE, '--dry-run']);
     expect(again.stdout).toContain('no changes');
+  });
+
+  it('doctor: a healthy dual-stack lab passes the wiring checks; an IPv6 address changed by hand → address-mismatch, --fix converges', async () => {
+    const doctor = async (extra: string[] = []) => {
+      const r = await labctl(['doctor', '-f', LAB_FILE, '--layer', 'host,wiring', '--json', ...extra]);
+      return { exitCode: r.exitCode, report: JSON.parse(r.stdout) as DoctorReport };
+    };
+    const healthy = await doctor();
+    expect(healthy.exitCode, JSON.stringify(failing(healthy.report))).toBe(0);
+    const c1 = pids.c1!;
+    await sh('nsenter', [
+      '-t',
+      String(c1),
+      '-n',
+      'ip',
+      '-6',
+      'addr',
+      'del',
+      'fd00:67:3::2/64',
+      'dev',
+      'eth1',
+    ]);
+    await sh('nsenter', [
+      '-t',
+      String(c1),
+      '-n',
+      'ip',
+      '-6',
+      'addr',
+      'add',
+      'fd00:67:3::77/64',
+      'dev',
+      'eth1',
+      'nodad',
+    ]);
+    const broken = await doctor();
+    expect(broken.exitCode).toBe(1);
+    const addr = failing(broken.report).find((c) => c.id === 'wiring.address');
+    expect(addr, JSON.stringify(failing(broken.report))).toMatchObject({
+      cause: 'address-mismatch',
+      subject: 'c1.eth1',
+    });
+    expect(addr!.evidence).toContain('IPv6 fd00:67:3::77/64, expected fd00:67:3::2/64');
+    const fixed = await doctor(['--fix']);
+    expect(fixed.exitCode, JSON.stringify(failing(fixed.report))).toBe(0);
+    const info = await addrInfo(c1);
+    expect(info.filter((a) => a.family === 'inet6' && a.scope === 'global').map((a) => a.local)).toEqual([
+      'fd00:67:3::2',
+    ]);
+    expect(await ping6(c1, 'fd00:67:1::20')).toBe(true);
   });
 
   it('readdress takes an IPv6 address', async () => {

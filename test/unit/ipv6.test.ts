@@ -3,13 +3,15 @@
  * family, NAT and load balancers of IPv6, and the address helpers (RFC 5952 everywhere).
  */
 import { describe, expect, it } from 'vitest';
+import { formatChange } from '../../src/apply/changes.js';
+import { diffLab } from '../../src/apply/diff.js';
 import { priorFromNb } from '../../src/apply/observe.js';
 import { priorFromPlan } from '../../src/apply/running-plan.js';
 import { contains6, ip6ToBig, normalize6, parseCidr6 } from '../../src/lab/ipv6.js';
 import { parseLab } from '../../src/lab/load.js';
 import { compilePlan } from '../../src/plan/compile.js';
 import type { Plan } from '../../src/plan/types.js';
-import { nbOf } from '../helpers/observed.js';
+import { convergedObserved, nbOf } from '../helpers/observed.js';
 
 const LAB = `
 name: six
@@ -197,5 +199,54 @@ describe('sticky IPv6 allocations', () => {
     expect(iface(next, 'z').ip6).toBe('fd00:62:1::2');
     expect(iface(next, 'b').ip6).not.toBe('fd00:62:1::2');
     expect(iface(next, 'b').ip).toBe(iface(base, 'b').ip);
+  });
+});
+
+describe('diff: IPv6 converges as a pure diff', () => {
+  const base = compile(LAB);
+  const lines = (p: Plan, o = convergedObserved(base)) => diffLab(p, o).changes.map((c) => formatChange(c));
+
+  it('a converged dual-stack lab has no changes (the link-local address is never compared)', () => {
+    expect(lines(base)).toEqual([]);
+  });
+
+  it('a changed ip6: the NB port and the IPv6 address only, old deleted, new added without DAD; routes re-added', () => {
+    const next = compile(LAB.replace('ip6: "fd00:62:1:0:0:0:0:10"', 'ip6: "fd00:62:1::20"'), base);
+    const set = diffLab(next, convergedObserved(base));
+    const links = set.changes.filter((c) => c.kind === 'link-set');
+    expect(links.map((c) => (c as { lines: string[] }).lines)).toEqual([
+      ['addr del fd00:62:1::10/64 dev eth1', 'addr add fd00:62:1::20/64 dev eth1 nodad'],
+      ['route replace default via 10.62.1.1 dev eth1'],
+      ['route replace default via fd00:62:1::1 dev eth1'],
+    ]);
+    expect(set.changes.some((c) => c.kind === 'container')).toBe(false);
+    expect(set.changes.find((c) => c.kind === 'nb')!.summary).toBe(
+      'readdress port six.a.eth1: fd00:62:1::10 → fd00:62:1::20',
+    );
+  });
+
+  it('IPv6 switched on for an interface that had none: the sysctls come with the address', () => {
+    const obs = convergedObserved(base);
+    const link = obs.hosts.local!.nodes.c!.ns.links.find((l) => l.name === 'eth1')!;
+    link.addrs6 = [];
+    link.v6 = false;
+    const set = diffLab(base, obs);
+    const c = set.changes.find((x) => x.kind === 'link-set' && x.node === 'c') as {
+      lines: string[];
+      sysctls?: Record<string, string>;
+    };
+    expect(c.lines).toEqual(['addr add fd00:62:2::1/64 dev eth1 nodad']);
+    expect(c.sysctls).toEqual({
+      'net.ipv6.conf.eth1.accept_ra': '1', // only6 has ra: true
+      'net.ipv6.conf.eth1.autoconf': '0',
+      'net.ipv6.conf.eth1.accept_dad': '0',
+      'net.ipv6.conf.eth1.dad_transmits': '0',
+      'net.ipv6.conf.eth1.disable_ipv6': '0',
+    });
+  });
+
+  it('RA configs follow ra: both ways', () => {
+    const off = compile(LAB.replace(', ra: true', ''), base);
+    expect(lines(off)).toContain('~ stop router advertisements on six.r1.only6.lrp');
   });
 });

@@ -1,6 +1,7 @@
 /** scenarios: the experiments `labctl run` measures (docs/experiments.md): flows, steps, expectations. */
 import { parseImpair } from '../impair.js';
 import { isIPv4 } from '../ipv4.js';
+import { normalize6 } from '../ipv6.js';
 import type { LabFlow, LabNode, LabScenario, LabScenarioExpect, LabStep, TcpOutcome } from '../types.js';
 import type { PathSeg, ValidateContext } from './context.js';
 import { didYouMean, nameIssue } from './suggest.js';
@@ -99,9 +100,9 @@ export function validateScenarios(ctx: ValidateContext, nodes: LabNode[]): LabSc
       } else if (s.readdress) {
         const r = s.readdress;
         ifaceRef([...p, 'readdress'], r.node, r.iface);
-        if (!isIPv4(r.ip))
-          add([...p, 'readdress', 'ip'], `"${r.ip}" is not an IPv4 address`, 'e.g. ip: 10.0.1.40');
-        steps.push({ kind: 'readdress', node: r.node, iface: r.iface, ip: r.ip });
+        if (!isIPv4(r.ip) && normalize6(r.ip) === undefined)
+          add([...p, 'readdress', 'ip'], `"${r.ip}" is not an IPv4 or IPv6 address`, 'e.g. ip: 10.0.1.40');
+        steps.push({ kind: 'readdress', node: r.node, iface: r.iface, ip: normalize6(r.ip) ?? r.ip });
       } else if (s.link) {
         const l = s.link;
         ifaceRef([...p, 'link'], l.node, l.iface);
