@@ -25,18 +25,20 @@ const tmp = mkdtempSync(join(tmpdir(), 'labctl-dd-'));
 const FILE = join(tmp, 'lab.yml');
 const labYaml = (public1: string) => `name: ${LAB}
 networks:
-  vpc: { subnet: 10.78.1.0/24, dhcp: true }
+  vpc: { subnet: 10.78.1.0/24, subnet6: "fd00:78:1::/64", dhcp: true }
+  six: { subnet6: "fd00:78:6::/64", dhcp: true }
   flat: { subnet: 10.78.9.0/24, dhcp: true }
 routers:
   gw:
-    links: [vpc]
+    links: [vpc, six]
     chassis: local
     nat:
       - { type: dnat_and_snat, external: ${public1}, internal: web }
 dns: true
 nodes:
-  web: { interfaces: [{ network: vpc, ip: 10.78.1.10 }] }
-  client: { interfaces: [{ network: vpc, ip: dhcp }] }
+  web: { interfaces: [{ network: vpc, ip: 10.78.1.10, ip6: "fd00:78:1::10" }] }
+  client: { interfaces: [{ network: vpc, ip: dhcp, ip6: dhcp }] }
+  v6: { interfaces: [{ network: six, ip6: dhcp }] }
   f1: { interfaces: [{ network: flat, ip: dhcp }] }
   f2: { interfaces: [flat] }
 `;
@@ -50,6 +52,40 @@ async function addrs(node: string): Promise<string[]> {
     await sh('nsenter', ['-t', String(pid), '-n', 'ip', '-j', '-4', 'addr', 'show', 'dev', 'eth1']),
   ) as { addr_info: { local: string; prefixlen: number }[] }[];
   return j[0]!.addr_info.map((a) => `${a.local}/${a.prefixlen}`);
+}
+
+/** The node's global IPv6 addresses on eth1, read in its netns. */
+async function addrs6(node: string): Promise<string[]> {
+  const pid = await containerPid(container(node));
+  const j = JSON.parse(
+    await sh('nsenter', [
+      '-t',
+      String(pid),
+      '-n',
+      'ip',
+      '-j',
+      '-6',
+      'addr',
+      'show',
+      'dev',
+      'eth1',
+      'scope',
+      'global',
+    ]),
+  ) as { addr_info: { local?: string; prefixlen?: number }[] }[];
+  // ip -j lists an empty object for each address the scope filter leaves out
+  return j[0]!.addr_info.filter((a) => a.local).map((a) => `${a.local}/${a.prefixlen}`);
+}
+
+/** The test's own DHCPv6 client (stateful) in the node: the address OVN's Reply binds, changing nothing. */
+async function offered6(node: string): Promise<string | undefined> {
+  const pid = await containerPid(container(node));
+  const files = ['-pf', '/run/dd-test6.pid', '-lf', '/run/dd-test6.leases'];
+  const base = ['-t', String(pid), '-a', '--', 'dhclient', '-6'];
+  const r = await shMaybe('nsenter', [...base, '-1', '-v', '-sf', '/bin/true', ...files, 'eth1'], 25_000);
+  await shMaybe('nsenter', [...base, '-x', '-sf', '/bin/true', ...files, 'eth1'], 10_000);
+  const out = `${r.out}\n${r.err}`;
+  return /Bound to lease/.test(out) ? [...out.matchAll(/IAADDR ([0-9a-f:]+)/g)].pop()?.[1] : undefined;
 }
 
 /** The test's own DHCP client in the node: asks OVN, changes nothing; the acknowledged address or undefined. */
@@ -82,10 +118,10 @@ async function offered(node: string): Promise<string | undefined> {
 }
 
 /** A records of `name` as `from` resolves it (its own resolv.conf), by busybox nslookup. */
-async function resolve(from: string, name: string): Promise<string[]> {
+async function resolve(from: string, name: string, type: 'a' | 'aaaa' = 'a'): Promise<string[]> {
   const r = await shMaybe(
     'docker',
-    ['exec', container(from), 'busybox', 'nslookup', '-type=a', name],
+    ['exec', container(from), 'busybox', 'nslookup', `-type=${type}`, name],
     10_000,
   );
   const lines = r.out.split('\n');
@@ -94,7 +130,7 @@ async function resolve(from: string, name: string): Promise<string[]> {
     ? []
     : lines
         .slice(at)
-        .map((l) => /^Address(?: \d+)?:\s*(\d+\.\d+\.\d+\.\d+)$/.exec(l)?.[1])
+        .map((l) => /^Address(?: \d+)?:\s*([0-9a-f.:]+)$/.exec(l)?.[1])
         .filter((x): x is string => !!x);
 }
 
@@ -154,7 +190,32 @@ describe.runIf(up)('OVN DHCP and DNS', () => {
       ['_uuid', 'cidr'],
       [`external_ids:labctl-lab=${LAB}`],
     );
-    expect(opts.map((o) => o.cidr).sort()).toEqual(['10.78.1.0/24', '10.78.9.0/24']);
+    expect(opts.map((o) => o.cidr).sort()).toEqual([
+      '10.78.1.0/24',
+      '10.78.9.0/24',
+      'fd00:78:1::/64',
+      'fd00:78:6::/64',
+    ]);
+  }, 120_000);
+
+  it('IPv6: ip6: dhcp takes the planned address by stateful DHCPv6, also IPv6-only; no client is left running', async () => {
+    const plan = JSON.parse((await labctl(['plan', '-f', FILE, '--json'])).stdout) as {
+      nodes: { name: string; interfaces: { ip6?: string; prefix6?: number; dhcp6?: boolean }[] }[];
+    };
+    for (const node of ['client', 'v6']) {
+      const i = plan.nodes.find((n) => n.name === node)!.interfaces[0]!;
+      expect(i.dhcp6).toBe(true);
+      expect(await addrs6(node)).toEqual([`${i.ip6}/${i.prefix6}`]);
+      expect(await offered6(node)).toBe(i.ip6);
+      expect(await addrs6(node)).toEqual([`${i.ip6}/${i.prefix6}`]);
+      const ps = await sh('docker', ['exec', container(node), 'ps', '-eo', 'comm']);
+      expect(ps).not.toMatch(/dhclient|udhcpc/);
+    }
+    // the IPv6-only node resolves over IPv6 (its resolver is the router's IPv6 address): A and AAAA
+    expect(await resolve('v6', `web.${LAB}`, 'aaaa')).toEqual(['fd00:78:1::10']);
+    expect(await resolve('v6', `web.${LAB}`)).toEqual(['10.78.1.10']);
+    const v6ip = plan.nodes.find((n) => n.name === 'v6')!.interfaces[0]!.ip6!;
+    expect(await resolve('client', `v6.${LAB}`, 'aaaa')).toEqual([v6ip]);
   }, 120_000);
 
   it('nslookup in another node answers the current address, right after readdress and NAT rotation', async () => {
@@ -165,6 +226,10 @@ describe.runIf(up)('OVN DHCP and DNS', () => {
     const r = await labctl(['readdress', 'web', 'eth1', '10.78.1.50', '--lab', LAB]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(await resolve('client', `web.${LAB}`)).toEqual(['10.78.1.50']);
+    // and the IPv6 name right after an IPv6 readdress
+    const r6 = await labctl(['readdress', 'web', 'eth1', 'fd00:78:1::50', '--lab', LAB]);
+    expect(r6.exitCode, r6.stderr).toBe(0);
+    expect(await resolve('v6', `web.${LAB}`, 'aaaa')).toEqual(['fd00:78:1::50']);
     expect(await resolve('f2', `web.${LAB}`)).toEqual(['10.78.1.50']);
     // a dhcp interface readdressed: its client takes the new address from OVN, and its name follows
     const r2 = await labctl(['readdress', 'client', 'eth1', '10.78.1.60', '--lab', LAB]);
@@ -183,15 +248,17 @@ describe.runIf(up)('OVN DHCP and DNS', () => {
   it('doctor: dataplane.dns passes, and names a hand-corrupted record dns-stale', async () => {
     const before = await doctor();
     const dns = before.checks.filter((c) => c.id === 'dataplane.dns');
-    expect(dns.length).toBe(4 * 3);
+    expect(dns.length).toBe(5 * 4);
     expect(
       dns.every((c) => c.status === 'pass'),
       JSON.stringify(dns),
     ).toBe(true);
-    expect(before.checks.filter((c) => c.id === 'dataplane.dhcp').map((c) => c.status)).toEqual([
-      'pass',
-      'pass',
-    ]);
+    expect(
+      before.checks
+        .filter((c) => c.id === 'dataplane.dhcp')
+        .map((c) => `${c.subject} ${c.status}`)
+        .sort(),
+    ).toEqual(['client.eth1 DHCPv6 pass', 'client.eth1 pass', 'f1.eth1 pass', 'v6.eth1 DHCPv6 pass']);
     const [row] = await ovsdbFind('ovn-nbctl', 'DNS', ['_uuid'], [`external_ids:labctl-lab=${LAB}`]);
     await sh('ovn-nbctl', [
       '--timeout=10',
@@ -209,6 +276,7 @@ describe.runIf(up)('OVN DHCP and DNS', () => {
       `client→web.${LAB}`,
       `f1→web.${LAB}`,
       `f2→web.${LAB}`,
+      `v6→web.${LAB}`,
     ]);
     for (const c of stale) {
       expect(c.cause).toBe('dns-stale');

@@ -11,7 +11,7 @@ import { nsApplyLines } from '../../src/apply/node-links.js';
 import { priorFromNb } from '../../src/apply/observe.js';
 import { removeNb } from '../../src/apply/ovn-diff.js';
 import { configHash } from '../../src/drivers/containers.js';
-import { parseUdhcpc } from '../../src/drivers/dhcp-client.js';
+import { parseDhclient6, parseUdhcpc } from '../../src/drivers/dhcp-client.js';
 import { parseNslookup } from '../../src/drivers/dns-client.js';
 import { type Diagnostic, LabValidationError, parseLab } from '../../src/lab/load.js';
 import { compilePlan } from '../../src/plan/compile.js';
@@ -333,6 +333,98 @@ describe('diff', () => {
     expect(cmds).toContainEqual(['--if-exists', 'destroy', 'DHCP_Options', 'dhcp-vpc']);
     expect(cmds).toContainEqual(['--if-exists', 'destroy', 'DHCP_Options', 'dhcp-flat']);
     expect(cmds).toContainEqual(['--if-exists', 'destroy', 'DNS', 'dns-dd']);
+  });
+});
+
+describe('IPv6: stateful DHCPv6 and AAAA', () => {
+  const LAB6 = `
+name: d6
+networks:
+  vpc: { subnet: 10.9.1.0/24, subnet6: "fd00:9:1::/64", dhcp: true }
+  six: { subnet6: "fd00:9:6::/64", dhcp: true }
+  plain: { subnet6: "fd00:9:7::/64" }
+routers:
+  gw: { links: [vpc, six] }
+dns: true
+nodes:
+  web: { interfaces: [{ network: vpc, ip: 10.9.1.10, ip6: "fd00:9:1::10" }] }
+  client: { interfaces: [{ network: vpc, ip: dhcp, ip6: dhcp }] }
+  v6: { interfaces: [{ network: six, ip6: dhcp }] }
+`;
+  const plan = planOf(LAB6);
+
+  it('ip6: dhcp needs dhcp: true and a subnet6; ip: dhcp needs an IPv4 subnet (located errors)', () => {
+    const bad = `${LAB6}  p: { interfaces: [{ network: plain, ip6: dhcp }] }\n  q: { interfaces: [{ network: six, ip: dhcp }] }\n`;
+    const d = diagnostics(bad);
+    expect(d.map((x) => [x.path, x.message])).toEqual([
+      ['nodes.p.interfaces[0].ip6', 'node p asks for DHCPv6 on plain, which has no DHCP server'],
+      [
+        'nodes.q.interfaces[0].ip',
+        'six is IPv6-only (no subnet:), so ip: dhcp (DHCPv4) has nothing to lease',
+      ],
+    ]);
+  });
+
+  it('DHCPv6 options per network: server_id the service MAC, dns_server the router IPv6 address', () => {
+    const vpc = plan.switches.find((s) => s.network === 'vpc')!;
+    const six = plan.switches.find((s) => s.network === 'six')!;
+    const mac = plan.routers[0]!.ports.find((p) => p.network === 'six')!.mac;
+    expect(six.dhcp).toBeUndefined();
+    expect(six.dhcp6).toEqual({
+      cidr: 'fd00:9:6::/64',
+      options: { server_id: mac, dns_server: 'fd00:9:6::1' },
+      externalIds: { 'labctl-lab': 'd6', 'labctl-network': 'six' },
+    });
+    expect(vpc.dhcp?.cidr).toBe('10.9.1.0/24');
+    expect(vpc.dhcp6?.cidr).toBe('fd00:9:1::/64');
+    expect(iface(plan, 'client')).toMatchObject({ dhcp: true, dhcp6: true, ip6: 'fd00:9:1::2' });
+  });
+
+  it('records carry both families; an IPv6-only node resolves via the router IPv6 address, AAAA asked', () => {
+    expect(plan.dns!.records['web.d6']).toBe('10.9.1.10 fd00:9:1::10');
+    expect(plan.dns!.records.v6).toBe('fd00:9:6::2');
+    expect(plan.nodes.find((n) => n.name === 'v6')!.resolver).toEqual({
+      nameservers: ['fd00:9:6::1'],
+      search: ['d6'],
+      options: ['timeout:1', 'attempts:2'],
+    });
+  });
+
+  it('diff: each port links to the options of its family; a new link leases v6 after v4, IPv6 routes wait', () => {
+    expect(diffLab(plan, convergedObserved(plan)).changes).toEqual([]);
+    const nb = { ...convergedObserved(plan).nb, ports: [], dhcpOptions: [] };
+    const cmds = nbChanges(diffLab(plan, { ...convergedObserved(plan), nb })).flatMap((c) => c.commands);
+    const sets = cmds.filter(
+      (c) => c[0] === 'set' && c[2] === 'd6.client.eth1' && /^dhcpv[46]_options/.test(c[3] ?? ''),
+    );
+    expect(sets.map((c) => c[3]!.split('=')[0])).toEqual(['dhcpv4_options', 'dhcpv6_options']);
+    const obs = convergedObserved(plan);
+    obs.hosts.local!.containers = obs.hosts.local!.containers.filter((c) => c.node !== 'client');
+    delete obs.hosts.local!.nodes.client;
+    const set = diffLab(plan, obs);
+    expect(ofKind(set, 'dhcp-lease').map((c) => [c.iface, c.family ?? 4, c.ip])).toEqual([
+      ['eth1', 4, '10.9.1.2'],
+      ['eth1', 6, 'fd00:9:1::2'],
+    ]);
+    const client = plan.nodes.find((n) => n.name === 'client')!;
+    const lines = nsApplyLines(
+      linkActions(
+        client,
+        set.changes.filter((c) => 'node' in c && c.node === 'client'),
+      ),
+    );
+    expect(lines.filter((l) => l.startsWith('addr ') || l.startsWith('route '))).toEqual([]);
+  });
+
+  it('dhclient -6 output: the bound IAADDR, or what it saw', () => {
+    expect(
+      parseDhclient6(
+        'RCV: Reply message on eth1 from fe80::800:ff:fe00:7902.\nRCV:  | | X-- IAADDR fd00:79:2::2\nPRC: Bound to lease 00:03:00:01:0a:00:00:00:79:02.\n',
+      ),
+    ).toEqual({ ip: 'fd00:79:2::2', seen: 'lease of fd00:79:2::2 bound' });
+    expect(
+      parseDhclient6('XMT: Solicit on eth1, interval 1030ms.\nPRC: No leases found.\n').ip,
+    ).toBeUndefined();
   });
 });
 
