@@ -5,6 +5,7 @@
  */
 import pLimit from 'p-limit';
 import type { ContainerRemover } from '../drivers/containers.js';
+import type { RemoteRecord } from '../drivers/remote-chassis.js';
 import {
   chassisRuntimeExists,
   ensureCentral,
@@ -15,7 +16,7 @@ import {
   teardownChassisLab,
 } from '../drivers/sim-chassis.js';
 import { envError, LabctlError } from '../errors.js';
-import type { Plan } from '../plan/types.js';
+import type { Plan, PlanChassis } from '../plan/types.js';
 import { REMOVE_CONCURRENCY } from './down.js';
 import { loadState, removeState } from './state.js';
 
@@ -118,7 +119,7 @@ export async function destroyChassisLab(
   const limit = pLimit(REMOVE_CONCURRENCY);
   // remote chassis first (over ssh): what labctl recorded before touching them, else the saved plan
   const rc = await import('../drivers/remote-chassis.js');
-  const rec = rc.loadRemoteRecord(lab) ?? remoteRecordFromState(lab);
+  const rec = rc.loadRemoteRecord(lab) ?? remoteRecordFromState(lab, rc.remoteRecordOf);
   let remoteContainers = 0;
   const pending: typeof rec = rec ? { ...rec, chassis: [] } : undefined;
   const failures: string[] = [];
@@ -153,18 +154,9 @@ export async function destroyChassisLab(
 }
 
 /** The remote chassis of the lab's saved plan (when remote.json is gone), as down needs them. */
-function remoteRecordFromState(lab: string) {
+function remoteRecordFromState(lab: string, recordOf: (c: PlanChassis) => RemoteRecord) {
   const plan = loadState(lab)?.plan;
-  const chassis = (plan?.chassis ?? [])
-    .filter((c) => c.kind === 'remote' && c.ssh)
-    .map((c) => ({
-      name: c.name,
-      systemId: c.systemId,
-      ssh: c.ssh!,
-      ...(c.sshKey ? { sshKey: c.sshKey } : {}),
-      ...(c.knownHosts ? { knownHosts: c.knownHosts } : {}),
-      ...(c.hostKey ? { hostKey: c.hostKey } : {}),
-    }));
+  const chassis = (plan?.chassis ?? []).filter((c) => c.kind === 'remote' && c.ssh).map(recordOf);
   if (!chassis.length) return undefined;
   return {
     chassis,

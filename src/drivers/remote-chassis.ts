@@ -179,22 +179,25 @@ export interface RemoteFile {
   underlay?: { netns: string; uplink?: string };
 }
 
+/** What down needs to reach a remote chassis again (remote.json, or the saved plan when that file is gone). */
+export function remoteRecordOf(c: PlanChassis): RemoteRecord {
+  return {
+    name: c.name,
+    systemId: c.systemId,
+    ssh: c.ssh!,
+    ...(c.sshKey ? { sshKey: c.sshKey } : {}),
+    ...(c.knownHosts ? { knownHosts: c.knownHosts } : {}),
+    ...(c.hostKey ? { hostKey: c.hostKey } : {}),
+    ...(c.uplink ? { uplink: c.uplink } : {}),
+  };
+}
+
 const recordFile = (lab: string) => join(labRunDir(lab), 'remote.json');
 
 export function saveRemoteRecord(lab: string, chassis: PlanChassis[], underlay: PlanUnderlay): void {
   mkdirSync(labRunDir(labName(lab)), { recursive: true, mode: 0o700 });
   const rec: RemoteFile = {
-    chassis: chassis
-      .filter((c) => c.kind === 'remote')
-      .map((c) => ({
-        name: c.name,
-        systemId: c.systemId,
-        ssh: c.ssh!,
-        ...(c.sshKey ? { sshKey: c.sshKey } : {}),
-        ...(c.knownHosts ? { knownHosts: c.knownHosts } : {}),
-        ...(c.hostKey ? { hostKey: c.hostKey } : {}),
-        ...(c.uplink ? { uplink: c.uplink } : {}),
-      })),
+    chassis: chassis.filter((c) => c.kind === 'remote').map(remoteRecordOf),
     underlay: { netns: underlay.netns, ...(underlay.uplink ? { uplink: underlay.uplink } : {}) },
   };
   writeFileSync(recordFile(lab), `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o600 });
