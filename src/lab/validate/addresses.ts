@@ -3,13 +3,19 @@ import { broadcast, type Cidr, contains, firstHost, intToIp, ipToInt, isIPv4, is
 import { base6, bigToIp6, type Cidr6, contains6, firstHost6, ip6ToBig, normalize6 } from '../ipv6.js';
 import type { AddIssue, PathSeg } from './context.js';
 
-/** Who holds each address of each network, so a second holder is reported naming the first. */
-export class AddressBook {
-  private readonly byNetwork = new Map<string, Map<number, string>>();
+/**
+ * Who holds each address of each network, so a second holder is reported naming the first. Keyed by the address as
+ * a number (IPv4) or in RFC 5952 form (IPv6); `show` writes a key the way the error message names it.
+ */
+class Holders<K extends number | string> {
+  private readonly byNetwork = new Map<string, Map<K, string>>();
 
-  constructor(private readonly add: AddIssue) {}
+  constructor(
+    private readonly add: AddIssue,
+    private readonly show: (ip: K) => string,
+  ) {}
 
-  take(network: string, ip: number, who: string, path: PathSeg[]): void {
+  take(network: string, ip: K, who: string, path: PathSeg[]): void {
     let held = this.byNetwork.get(network);
     if (!held) {
       held = new Map();
@@ -19,7 +25,7 @@ export class AddressBook {
     if (holder) {
       this.add(
         path,
-        `address ${intToIp(ip)} on ${network} is already used by ${holder}`,
+        `${this.show(ip)} on ${network} is already used by ${holder}`,
         'give each one its own address',
       );
       return;
@@ -29,6 +35,13 @@ export class AddressBook {
 
   count(network: string): number {
     return this.byNetwork.get(network)?.size ?? 0;
+  }
+}
+
+/** IPv4 holders, keyed by the address as a number. */
+export class AddressBook extends Holders<number> {
+  constructor(add: AddIssue) {
+    super(add, (ip) => `address ${intToIp(ip)}`);
   }
 }
 
@@ -77,31 +90,9 @@ export function checkHostIp(
 }
 
 /** The IPv6 twin of AddressBook, keyed by the RFC 5952 form. */
-export class AddressBook6 {
-  private readonly byNetwork = new Map<string, Map<string, string>>();
-
-  constructor(private readonly add: AddIssue) {}
-
-  take(network: string, ip: string, who: string, path: PathSeg[]): void {
-    let held = this.byNetwork.get(network);
-    if (!held) {
-      held = new Map();
-      this.byNetwork.set(network, held);
-    }
-    const holder = held.get(ip);
-    if (holder) {
-      this.add(
-        path,
-        `IPv6 address ${ip} on ${network} is already used by ${holder}`,
-        'give each one its own address',
-      );
-      return;
-    }
-    held.set(ip, who);
-  }
-
-  count(network: string): number {
-    return this.byNetwork.get(network)?.size ?? 0;
+export class AddressBook6 extends Holders<string> {
+  constructor(add: AddIssue) {
+    super(add, (ip) => `IPv6 address ${ip}`);
   }
 }
 
