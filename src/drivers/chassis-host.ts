@@ -15,8 +15,8 @@ import { localLinks } from './links.js';
 import { type OvnDriver, ovnDriver } from './ovn.js';
 import { localOvs, type OvsDriver } from './ovs.js';
 import type { RelayDriver } from './relay.js';
-import { controllerCtl } from './sim-chassis.js';
 import { remoteHost } from './remote-chassis.js';
+import { controllerCtl } from './sim-chassis.js';
 
 export function remoteUnsupported(ch: { name: string }): LabctlError {
   return new LabctlError(
