@@ -53,7 +53,18 @@ function addressChange(have: string[], want: string): string {
  * in dhcpv6_stateful mode — the prefix goes out without the autonomous flag, so no node forms a SLAAC address
  * even where autoconf is on; nodes learn their router from it.
  */
-export const RA_CONFIGS: Record<string, string> = { address_mode: 'dhcpv6_stateful', send_periodic: 'true' };
+/**
+ * IPv6 router advertisements of an `ra: true` network. OVN's first periodic advertisement comes a random
+ * min_interval..max_interval after the port is configured (defaults 200..600 s), and a node's own solicitations
+ * (3, 4 s apart, from link-up) can all be sent before its port is bound — so without short intervals a node may
+ * learn its router only minutes after `up`. The shortest intervals OVN accepts (max 4 s, min 3 s) make it seconds.
+ */
+export const RA_CONFIGS: Record<string, string> = {
+  address_mode: 'dhcpv6_stateful',
+  send_periodic: 'true',
+  max_interval: '4',
+  min_interval: '3',
+};
 
 export interface DiffContext {
   /** chassis name of a lab host (gateway routers are bound to it) */

@@ -225,7 +225,8 @@ describe.runIf(up)('IPv6 and dual-stack networks on the real daemons', () => {
         await sh('nsenter', ['-t', String(pids[node]), '-n', 'ip', '-6', 'route', 'show', 'proto', 'ra'])
       ).trim();
     let ra = '';
-    for (let k = 0; k < 20 && !ra; k++) {
+    // OVN advertises every 3–4 s on an ra: true network (RA_CONFIGS): bounded at 15 s
+    for (let k = 0; k < 30 && !ra; k++) {
       ra = await raRoutes('b1');
       if (!ra) await new Promise((r) => setTimeout(r, 500));
     }
