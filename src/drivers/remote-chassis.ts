@@ -18,6 +18,7 @@ import { run } from '../exec.js';
 import { assertArg } from '../names.js';
 import { centralPaths, chassisNaming, labRunDir } from '../plan/chassis-naming.js';
 import { EXTID_LAB, LABEL_CHASSIS, type PlanChassis, type PlanUnderlay } from '../plan/types.js';
+import { chassisOvsArgs } from './chassis-ovs.js';
 import { type ContainerDriver, dockerContainers } from './containers.js';
 import { loadDockerode } from './docker-client.js';
 import type { HostDriver } from './host.js';
@@ -307,62 +308,25 @@ export async function ensureRemoteChassis(
   await s.writeFile(cert, readFileSync(p.cert(ch.systemId)), 0o644);
   await s.writeFile(ca, readFileSync(p.caCert), 0o644);
   const datapath = ch.uplink ? 'netdev' : 'system';
-  const mtu = String(underlay.mtu);
   await vsctl([
     'set-ssl',
     key,
     cert,
     ca,
     '--',
-    'set',
-    'Open_vSwitch',
-    '.',
-    `external_ids:system-id=${ch.systemId}`,
-    `external_ids:hostname=${ch.systemId}`,
-    `external_ids:ovn-remote="${sbSslTarget(underlay.centralIp!)}"`,
-    'external_ids:ovn-encap-type=geneve',
-    `external_ids:ovn-encap-ip=${ch.encapIp}`,
-    `external_ids:ovn-bridge-datapath-type=${datapath}`,
-    '--',
-    '--may-exist',
-    'add-br',
-    'br-int',
-    '--',
-    'set',
-    'Bridge',
-    'br-int',
-    `datapath_type=${datapath}`,
-    'fail-mode=secure',
-    'other-config:disable-in-band=true',
-    `external_ids:${EXTID_LAB}=${lab}`,
-    ...(ch.uplink
-      ? [
-          '--',
-          '--may-exist',
-          'add-br',
-          'br-phy',
-          '--',
-          'set',
-          'Bridge',
-          'br-phy',
-          'datapath_type=netdev',
-          `external_ids:${EXTID_LAB}=${lab}`,
-          '--',
-          '--may-exist',
-          'add-port',
-          'br-phy',
-          assertArg(ch.uplink, 'interface name'),
-          '--',
-          'set',
-          'Interface',
-          'br-phy',
-          `mtu_request=${mtu}`,
-        ]
-      : []),
+    ...chassisOvsArgs({
+      systemId: ch.systemId,
+      ovnRemote: sbSslTarget(underlay.centralIp!),
+      encapIp: ch.encapIp,
+      datapath,
+      ...(ch.uplink ? { uplink: ch.uplink } : {}),
+      mtu: underlay.mtu,
+      lab,
+    }),
   ]);
   if (ch.uplink)
     await s.run('ip', ['-batch', '-'], {
-      input: `link set dev ${ch.uplink} mtu ${mtu}\nlink set dev ${ch.uplink} up\naddr replace ${ch.encapIp}/${underlay.prefix} dev br-phy\nlink set dev br-phy up\n`,
+      input: `link set dev ${ch.uplink} mtu ${underlay.mtu}\nlink set dev ${ch.uplink} up\naddr replace ${ch.encapIp}/${underlay.prefix} dev br-phy\nlink set dev br-phy up\n`,
       timeoutMs: 10_000,
     });
   // br-phy is a tap into the userspace datapath: the remote's own TCP (ovn-controller's SSL to the SB) must leave it

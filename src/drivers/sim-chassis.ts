@@ -27,6 +27,7 @@ import {
   RUN_DIR,
 } from '../plan/chassis-naming.js';
 import type { PlanChassis, PlanUnderlay } from '../plan/types.js';
+import { chassisOvsArgs } from './chassis-ovs.js';
 
 const VSWITCH_SCHEMA = [
   '/usr/share/openvswitch/vswitch.ovsschema',
@@ -358,49 +359,17 @@ export async function startChassisDaemons(
       ],
       rundirEnv(p.dir),
     );
-  const mtu = String(underlay.mtu);
   // Waits for vswitchd to apply it, so br-phy's device exists for its address below.
-  await vsctl([
-    'set',
-    'Open_vSwitch',
-    '.',
-    `external_ids:system-id=${ch.systemId}`,
-    `external_ids:hostname=${ch.systemId}`,
-    `external_ids:ovn-remote="unix:${central.sbSock}"`,
-    'external_ids:ovn-encap-type=geneve',
-    `external_ids:ovn-encap-ip=${ch.encapIp}`,
-    'external_ids:ovn-bridge-datapath-type=netdev',
-    '--',
-    '--may-exist',
-    'add-br',
-    'br-int',
-    '--',
-    'set',
-    'Bridge',
-    'br-int',
-    'datapath_type=netdev',
-    'fail-mode=secure',
-    'other-config:disable-in-band=true',
-    '--',
-    '--may-exist',
-    'add-br',
-    'br-phy',
-    '--',
-    'set',
-    'Bridge',
-    'br-phy',
-    'datapath_type=netdev',
-    '--',
-    '--may-exist',
-    'add-port',
-    'br-phy',
-    chassisNaming.uplink,
-    '--',
-    'set',
-    'Interface',
-    'br-phy',
-    `mtu_request=${mtu}`,
-  ]);
+  await vsctl(
+    chassisOvsArgs({
+      systemId: ch.systemId,
+      ovnRemote: `unix:${central.sbSock}`,
+      encapIp: ch.encapIp,
+      datapath: 'netdev',
+      uplink: chassisNaming.uplink,
+      mtu: underlay.mtu,
+    }),
+  );
   // HA gateways' external networks: an OVS bridge per network holding the uplink into its bridge, mapped to the
   // network's localnet port (ovn-bridge-mappings)
   const external = underlay.external ?? [];
